@@ -1,0 +1,36 @@
+/* config: every setting of the app, from the config file and the command
+ * line (which wins), described by one table of keys with their defaults.
+ * Filled once in main, then read-only. */
+#ifndef PF_CONFIG_H
+#define PF_CONFIG_H
+
+#include "log.h"
+
+#include <stdio.h>
+
+struct err;
+
+struct config {
+	char *config_file;    /* --config, or NULL */
+	char *listen;         /* "unix:/path" or "HOST:PORT"; NULL: fd 0 */
+	long target_pid;      /* 0: not set */
+	char *target_pidfile; /* NULL: not set */
+	char *target_exe;     /* NULL: not set */
+	long max_seconds;
+	long threads;
+	enum log_level log_level;
+};
+
+enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2 };
+
+/* Defaults, then the file named by --config (if any), then the options.
+ * Returns a config_action, or -1 with e saying which file, line, option or
+ * key was wrong. c must be released with config_release either way. */
+int config_load(struct config *c, int argc, char **argv, struct err *e);
+/* Parses config file text (the file's content); name is used in errors. */
+int config_parse_text(struct config *c, const char *name, const char *text,
+		      struct err *e);
+void config_release(struct config *c);
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,20 @@
+/* ep: the endpoints. Each validates nothing the router already did, asks
+ * for data, hands it to an encoder, and fills the response. One file each. */
+#ifndef PF_EP_H
+#define PF_EP_H
+
+struct ctx;
+struct err;
+struct req;
+struct resp;
+
+typedef int (*ep_fn)(struct ctx *ctx, const struct req *req, struct resp *resp,
+		     struct err *e);
+
+int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+int ep_cmdline(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+/* 501 for endpoints that later work will provide. */
+int ep_unimplemented(struct ctx *ctx, const struct req *req, struct resp *resp,
+		     struct err *e);
+
+#endif

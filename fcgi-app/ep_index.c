@@ -1,0 +1,73 @@
+#include "ep.h"
+
+#include "ctx.h"
+#include "html.h"
+#include "http.h"
+#include "proc.h"
+
+#include <string.h>
+
+/* Go's list, in Go's order, described for a native process. */
+static const struct html_row rows_template[] = {
+	{ "allocs", -1, "A sampling of all past memory allocations, recorded by the preload agent "
+	  "(start the target with LD_PRELOAD=libpprof-agent.so)." },
+	{ "block", -1, "Stack traces of threads found waiting (futex, poll, read, sleep...) by "
+	  "wall-clock sampling over a window: seconds, default 5." },
+	{ "cmdline", -1, "The command line of the target process." },
+	{ "goroutine", -1, "Stack traces of all current threads (threads take the place of "
+	  "goroutines). Use debug=2 for one block per thread with files and lines." },
+	{ "heap", -1, "A sampling of the live memory allocations, recorded by the preload agent. "
+	  "The gc parameter is accepted and ignored." },
+	{ "mutex", -1, "Stack traces of threads waiting to acquire a lock (pthread_mutex_lock, "
+	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5." },
+	{ "profile", -1, "CPU profile of all threads, sampled over ptrace. Choose the duration with "
+	  "seconds (default 30) and the rate with hz (default 100). After you get the profile "
+	  "file, use the go tool pprof command to investigate it." },
+	{ "threadcreate", -1, "Stack traces that led to the creation of the current threads "
+	  "(with the agent; without it, threads grouped by their start routine)." },
+	{ "trace", -1, "A Perfetto trace of the target's threads: running and waiting slices and "
+	  "CPU samples. Choose the duration with seconds (default 1); open it in ui.perfetto.dev." },
+};
+
+#define NROWS (sizeof rows_template / sizeof rows_template[0])
+
+int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
+{
+	(void)ctx;
+	struct proc_info info;
+	if (proc_info(req->pid, &info, e) < 0)
+		return -1;
+	struct html_row rows[NROWS];
+	memcpy(rows, rows_template, sizeof rows);
+	for (size_t i = 0; i < NROWS; i++)
+		if (!strcmp(rows[i].name, "goroutine") || !strcmp(rows[i].name, "threadcreate"))
+			rows[i].count = info.threads;
+
+	struct err access = { 0 };
+	proc_check_access(req->pid, &access);
+
+	struct buf cmd, path;
+	buf_init(&cmd, "command line", 64 * 1024);
+	buf_init(&path, "path", 8 * 1024);
+	struct err ignored = { 0 };
+	if (proc_cmdline(req->pid, &cmd, &ignored) == 0)
+		for (size_t i = 0; i < cmd.len; i++)
+			if (cmd.data[i] == '\0')
+				cmd.data[i] = ' ';
+	buf_puts(&path, req->script_name);
+	buf_puts(&path, req->path_info);
+
+	struct html_index page = {
+		.path = buf_cstr(&path),
+		.target = &info,
+		.cmdline = buf_cstr(&cmd),
+		.notice = access.kind != ERR_NONE ? access.msg : NULL,
+		.rows = rows,
+		.nrows = NROWS,
+	};
+	resp->content_type = "text/html; charset=utf-8";
+	html_index(&resp->body, &page);
+	buf_release(&cmd);
+	buf_release(&path);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* fcgi: the only module that knows libfcgi. Opens or adopts the listen
+ * socket, runs N worker threads that turn FastCGI requests into struct req,
+ * call the handler, and write struct resp back; logs once per request. */
+#ifndef PF_FCGI_H
+#define PF_FCGI_H
+
+struct err;
+struct req;
+struct resp;
+struct fcgi_server;
+
+typedef void (*fcgi_handler)(void *arg, struct req *req, struct resp *resp);
+
+/* spec NULL: fd 0 must be a listening socket (spawn-fcgi, bin-path).
+ * "unix:/path": a new socket, mode 0660, replacing a stale socket file.
+ * "HOST:PORT": TCP. */
+struct fcgi_server *fcgi_open(const char *spec, struct err *e);
+/* Starts the workers; returns at once. */
+int fcgi_start(struct fcgi_server *s, int threads, fcgi_handler handler, void *arg,
+	       struct err *e);
+/* Stops accepting, lets requests in progress finish, joins the workers,
+ * closes the socket (and removes a unix socket this process created). */
+void fcgi_stop(struct fcgi_server *s);
+
+#endif

@@ -1,0 +1,97 @@
+#include "html.h"
+
+#include "buf.h"
+#include "proc.h"
+
+#include <string.h>
+
+void html_escape(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': buf_puts(out, "&lt;"); break;
+		case '>': buf_puts(out, "&gt;"); break;
+		case '&': buf_puts(out, "&amp;"); break;
+		case '"': buf_puts(out, "&#34;"); break;
+		case '\'': buf_puts(out, "&#39;"); break;
+		default: buf_putc(out, *s);
+		}
+	}
+}
+
+static void uptime(struct buf *out, double s)
+{
+	long t = (long)s;
+	if (t >= 86400)
+		buf_printf(out, "%ldd %ldh %ldm", t / 86400, t % 86400 / 3600, t % 3600 / 60);
+	else if (t >= 3600)
+		buf_printf(out, "%ldh %ldm %lds", t / 3600, t % 3600 / 60, t % 60);
+	else
+		buf_printf(out, "%ldm %lds", t / 60, t % 60);
+}
+
+void html_index(struct buf *out, const struct html_index *page)
+{
+	const struct proc_info *t = page->target;
+	buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+	html_escape(out, page->path);
+	buf_puts(out, "</title>\n<style>\n"
+		 "body{font-family:sans-serif;margin:1.5rem}\n"
+		 "table{border-collapse:collapse}\n"
+		 "td,th{padding:.15rem .8rem .15rem 0;text-align:left}\n"
+		 "td.count{text-align:right}\n"
+		 ".profile-name{display:inline-block;width:7rem;font-weight:bold}\n"
+		 ".notice{background:#fff3cd;padding:.4rem .8rem;border:1px solid #e0c96b}\n"
+		 "code{background:#f3f3f3;padding:0 .2rem}\n"
+		 "</style>\n</head>\n<body>\n<h1>");
+	html_escape(out, page->path);
+	buf_puts(out, "</h1>\n<table class=\"target\">\n");
+	buf_printf(out, "<tr><th>Target</th><td>pid %d", (int)t->pid);
+	if (t->comm[0]) {
+		buf_puts(out, " (");
+		html_escape(out, t->comm);
+		buf_puts(out, ")");
+	}
+	buf_puts(out, "</td></tr>\n<tr><th>Executable</th><td><code>");
+	html_escape(out, t->exe[0] ? t->exe : "(not readable)");
+	buf_puts(out, "</code></td></tr>\n");
+	if (page->cmdline) {
+		buf_puts(out, "<tr><th>Command line</th><td><code>");
+		html_escape(out, page->cmdline);
+		buf_puts(out, "</code></td></tr>\n");
+	}
+	buf_printf(out, "<tr><th>Threads</th><td>%ld</td></tr>\n", t->threads);
+	buf_puts(out, "<tr><th>Uptime</th><td>");
+	uptime(out, t->uptime_s);
+	buf_puts(out, "</td></tr>\n");
+	buf_printf(out, "<tr><th>RSS</th><td>%.1f MiB</td></tr>\n</table>\n", (double)t->rss_kb / 1024.0);
+	if (page->notice) {
+		buf_puts(out, "<p class=\"notice\">");
+		html_escape(out, page->notice);
+		buf_puts(out, "</p>\n");
+	}
+	buf_puts(out, "<p>Types of profiles available:</p>\n<table>\n"
+		 "<thead><tr><th>Count</th><th>Profile</th></tr></thead>\n<tbody>\n");
+	for (size_t i = 0; i < page->nrows; i++) {
+		const struct html_row *r = &page->rows[i];
+		buf_puts(out, "<tr><td class=\"count\">");
+		if (r->count >= 0)
+			buf_printf(out, "%ld", r->count);
+		buf_puts(out, "</td><td><a href=\"");
+		html_escape(out, r->name);
+		buf_puts(out, "?debug=1\">");
+		html_escape(out, r->name);
+		buf_puts(out, "</a></td></tr>\n");
+	}
+	buf_puts(out, "</tbody>\n</table>\n"
+		 "<p><a href=\"goroutine?debug=2\">full thread stack dump</a></p>\n"
+		 "<p>Profile descriptions:</p>\n<ul>\n");
+	for (size_t i = 0; i < page->nrows; i++) {
+		buf_puts(out, "<li><div class=\"profile-name\">");
+		html_escape(out, page->rows[i].name);
+		buf_puts(out, ":</div> ");
+		html_escape(out, page->rows[i].desc);
+		buf_puts(out, "</li>\n");
+	}
+	buf_puts(out, "</ul>\n</body>\n</html>\n");
+}

@@ -1,0 +1,28 @@
+/* html: the index page. Every string put into the page is escaped here. */
+#ifndef PF_HTML_H
+#define PF_HTML_H
+
+#include <stddef.h>
+
+struct buf;
+struct proc_info;
+
+struct html_row {
+	const char *name;  /* profile name, also the link */
+	long count;        /* shown in the Count column; -1: not known */
+	const char *desc;
+};
+
+struct html_index {
+	const char *path;               /* the page's own path, for the title */
+	const struct proc_info *target;
+	const char *cmdline;            /* arguments joined by spaces */
+	const char *notice;             /* a warning shown on top, or NULL */
+	const struct html_row *rows;
+	size_t nrows;
+};
+
+void html_escape(struct buf *out, const char *s);
+void html_index(struct buf *out, const struct html_index *page);
+
+#endif

@@ -1,0 +1,90 @@
+/* pprof-fcgi: Go's net/http/pprof API for a native process, as a FastCGI
+ * responder. main wires config, the edge and the router, then waits for
+ * SIGTERM or SIGINT in this thread (blocked in every other), so a stop
+ * always runs the one cleanup path. */
+#include "config.h"
+#include "ctx.h"
+#include "err.h"
+#include "fcgi.h"
+#include "http.h"
+#include "log.h"
+#include "proc.h"
+#include "router.h"
+
+#include "build-config.h" /* autoconf: PACKAGE_VERSION */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void handle(void *arg, struct req *req, struct resp *resp)
+{
+	router_handle(arg, req, resp);
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct err e = { 0 };
+	int action = config_load(&cfg, argc, argv, &e);
+	if (action == CONFIG_HELP) {
+		config_usage(stdout);
+		config_release(&cfg);
+		return 0;
+	}
+	if (action == CONFIG_VERSION) {
+		printf("pprof-fcgi %s\n", PACKAGE_VERSION);
+		config_release(&cfg);
+		return 0;
+	}
+	if (action < 0) {
+		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
+		config_release(&cfg);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL); /* inherited by every worker */
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ctx ctx = {
+		.cfg = &cfg,
+		.target = { .pid = cfg.target_pid, .pidfile = cfg.target_pidfile, .exe = cfg.target_exe },
+		.self = getpid(),
+	};
+	char what[512];
+	proc_describe(&ctx.target, what, sizeof what);
+
+	struct fcgi_server *srv = fcgi_open(cfg.listen, &e);
+	if (!srv) {
+		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
+		config_release(&cfg);
+		return 2;
+	}
+	int rc = 0;
+	if (fcgi_start(srv, (int)cfg.threads, handle, &ctx, &e) < 0) {
+		log_error("%s", e.msg);
+		rc = 1;
+	} else {
+		pid_t pid;
+		struct err te = { 0 };
+		if (proc_resolve(&ctx.target, ctx.self, &pid, &te) < 0)
+			log_warn("%s (requests answer 503 until it runs)", te.msg);
+		else if (proc_check_access(pid, &te) < 0)
+			log_warn("%s", te.msg);
+		log_info("pprof-fcgi %s serving %s on %s with %ld threads", PACKAGE_VERSION, what,
+			 cfg.listen ? cfg.listen : "fd 0", cfg.threads);
+		int sig = 0;
+		sigwait(&stop, &sig);
+		log_info("%s: stopping", strsignal(sig));
+	}
+	fcgi_stop(srv);
+	config_release(&cfg);
+	return rc;
+}

@@ -1,0 +1,261 @@
+#include "proc.h"
+
+#include "buf.h"
+#include "err.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void proc_describe(const struct target_spec *t, char *out, size_t size)
+{
+	if (t->pidfile)
+		snprintf(out, size, "pidfile %s", t->pidfile);
+	else if (t->exe)
+		snprintf(out, size, "executable \"%s\"", t->exe);
+	else
+		snprintf(out, size, "pid %ld", t->pid);
+}
+
+/* Reads a small /proc file into out (NUL-terminated); -1 with errno set. */
+static int read_small(const char *path, char *out, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = read(fd, out, size - 1);
+	while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* The fields of /proc/PID/stat after the command name, which may itself
+ * hold spaces and parentheses: the last ')' ends it. */
+static const char *stat_fields(const char *stat)
+{
+	const char *p = strrchr(stat, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], stat[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (read_small(path, stat, sizeof stat) < 0)
+		return 0;
+	const char *f = stat_fields(stat);
+	return f ? f[0] : 0;
+}
+
+int proc_alive(pid_t pid)
+{
+	char s = proc_state(pid);
+	return s && s != 'Z' && s != 'X';
+}
+
+/* Start time in clock ticks since boot (field 22), 0 when unknown. */
+static unsigned long long proc_starttime(pid_t pid)
+{
+	char path[64], stat[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (read_small(path, stat, sizeof stat) < 0)
+		return 0;
+	const char *f = stat_fields(stat);
+	/* f starts at field 3 (state); field 22 is 19 fields further */
+	for (int i = 0; f && i < 19; i++) {
+		f = strchr(f, ' ');
+		if (f)
+			f++;
+	}
+	return f ? strtoull(f, NULL, 10) : 0;
+}
+
+static int resolve_pidfile(const char *file, pid_t self, pid_t *pid, struct err *e)
+{
+	char text[64];
+	if (read_small(file, text, sizeof text) < 0)
+		return err_errno(e, ERR_TARGET, errno, "target not running: read pidfile %s", file);
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno || end == text || *end || v <= 0 || v > INT_MAX)
+		return err_set(e, ERR_TARGET, "target not running: pidfile %s holds no pid", file);
+	if ((pid_t)v == self)
+		return err_set(e, ERR_TARGET, "pidfile %s names pprof-fcgi itself (pid %ld)", file, v);
+	if (!proc_alive((pid_t)v))
+		return err_set(e, ERR_TARGET, "target not running: pid %ld from pidfile %s", v, file);
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* Whether process pid runs an executable called name: the file name of
+ * /proc/PID/exe (readable only with ptrace access), of argv[0], or comm. */
+static int exe_matches(pid_t pid, const char *name)
+{
+	char path[64], buf[PATH_MAX];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, buf, sizeof buf - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		char *del = strstr(buf, " (deleted)"); /* binary replaced on disk */
+		if (del && del[10] == '\0')
+			*del = '\0';
+		const char *base = strrchr(buf, '/');
+		return strcmp(base ? base + 1 : buf, name) == 0;
+	}
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	if (read_small(path, buf, sizeof buf) == 0 && buf[0]) {
+		const char *base = strrchr(buf, '/');
+		if (strcmp(base ? base + 1 : buf, name) == 0)
+			return 1;
+	}
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	if (read_small(path, buf, sizeof buf) == 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		/* comm is the name cut to 15 bytes */
+		size_t cut = strlen(name) < 15 ? strlen(name) : 15;
+		return strlen(buf) == cut && strncmp(buf, name, cut) == 0;
+	}
+	return 0;
+}
+
+static int resolve_exe(const char *name, pid_t self, pid_t *pid, struct err *e)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return err_errno(e, ERR_INTERNAL, errno, "opendir /proc");
+	pid_t best = 0;
+	unsigned long long best_start = 0;
+	int found = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+		if (*end || v <= 0 || (pid_t)v == self)
+			continue;
+		if (!exe_matches((pid_t)v, name) || !proc_alive((pid_t)v))
+			continue;
+		/* several matches: the oldest, as the master of a pre-forked
+		 * server is, and as a restart replaces */
+		unsigned long long start = proc_starttime((pid_t)v);
+		if (!found || start < best_start || (start == best_start && v < best)) {
+			best = (pid_t)v;
+			best_start = start;
+		}
+		found++;
+	}
+	closedir(d);
+	if (!found)
+		return err_set(e, ERR_TARGET, "target not running: no process named \"%s\"", name);
+	*pid = best;
+	return 0;
+}
+
+int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e)
+{
+	if (t->pidfile)
+		return resolve_pidfile(t->pidfile, self, pid, e);
+	if (t->exe)
+		return resolve_exe(t->exe, self, pid, e);
+	if ((pid_t)t->pid == self)
+		return err_set(e, ERR_TARGET, "target pid %ld is pprof-fcgi itself", t->pid);
+	if (!proc_alive((pid_t)t->pid))
+		return err_set(e, ERR_TARGET, "target not running: pid %ld", t->pid);
+	*pid = (pid_t)t->pid;
+	return 0;
+}
+
+int proc_cmdline(pid_t pid, struct buf *out, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	size_t before = out->len;
+	if (buf_read_file(out, path, e) < 0)
+		return -1;
+	if (out->len > before && out->data[out->len - 1] == '\0')
+		out->data[--out->len] = '\0'; /* Go joins with NUL: none at the end */
+	return 0;
+}
+
+/* The value after "key:" in /proc/PID/status text, or NULL. */
+static const char *status_field(const char *status, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *l = status; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncmp(l, key, klen) == 0 && l[klen] == ':')
+			return l + klen + 1;
+	return NULL;
+}
+
+int proc_info(pid_t pid, struct proc_info *info, struct err *e)
+{
+	memset(info, 0, sizeof *info);
+	info->pid = pid;
+	char path[64], status[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (read_small(path, status, sizeof status) < 0)
+		return err_errno(e, ERR_TARGET, errno, "target not running: read %s", path);
+	const char *v;
+	if ((v = status_field(status, "Threads")))
+		info->threads = strtol(v, NULL, 10);
+	if ((v = status_field(status, "VmRSS")))
+		info->rss_kb = strtol(v, NULL, 10);
+	if ((v = status_field(status, "Uid")))
+		info->uid = (uid_t)strtoul(v, NULL, 10);
+	if ((v = status_field(status, "TracerPid")))
+		info->tracer = (pid_t)strtol(v, NULL, 10);
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	if (read_small(path, info->comm, sizeof info->comm) == 0)
+		info->comm[strcspn(info->comm, "\n")] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, info->exe, sizeof info->exe - 1);
+	info->exe[n > 0 ? n : 0] = '\0';
+	char up[128];
+	unsigned long long start = proc_starttime(pid);
+	long hz = sysconf(_SC_CLK_TCK);
+	if (start && hz > 0 && read_small("/proc/uptime", up, sizeof up) == 0)
+		info->uptime_s = strtod(up, NULL) - (double)start / (double)hz;
+	return 0;
+}
+
+int proc_check_access(pid_t pid, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == ENOENT || errno == ESRCH)
+		return err_set(e, ERR_TARGET, "target not running: pid %d", (int)pid);
+	int saved = errno;
+	char scope[16] = "";
+	if (read_small("/proc/sys/kernel/yama/ptrace_scope", scope, sizeof scope) == 0)
+		scope[strcspn(scope, "\n")] = '\0';
+	struct proc_info info;
+	struct err ignored = { 0 };
+	proc_info(pid, &info, &ignored);
+	return err_errno(e, ERR_PERMISSION, saved,
+			 "ptrace not permitted on target pid %d (uid %u): pprof-fcgi runs as uid %u "
+			 "without CAP_SYS_PTRACE%s%s%s; open %s",
+			 (int)pid, (unsigned)info.uid, (unsigned)geteuid(),
+			 scope[0] ? ", kernel.yama.ptrace_scope is " : "", scope,
+			 scope[0] && strcmp(scope, "0") != 0 ? " (needs 0, or CAP_SYS_PTRACE)" : "",
+			 path);
+}

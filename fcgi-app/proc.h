@@ -1,0 +1,51 @@
+/* proc: what /proc says about the target, read without stopping it.
+ * Resolves the configured target to a pid per request, so a pidfile or an
+ * executable name follows the service across restarts. */
+#ifndef PF_PROC_H
+#define PF_PROC_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+struct buf;
+struct err;
+
+/* Exactly one of pid, pidfile, exe is set. */
+struct target_spec {
+	long pid;
+	const char *pidfile;
+	const char *exe;
+};
+
+struct proc_info {
+	pid_t pid;
+	uid_t uid;
+	char exe[PATH_MAX];  /* the executable, or "" when not readable */
+	char comm[32];       /* the kernel's short name */
+	long threads;
+	double uptime_s;     /* since the process started */
+	long rss_kb;
+	pid_t tracer;        /* TracerPid of the main thread, 0 when none */
+};
+
+/* Describes the target for messages: "pid 42", "pidfile /run/x.pid", ... */
+void proc_describe(const struct target_spec *t, char *out, size_t size);
+
+/* The live pid of the target; ERR_TARGET naming it when none runs. The
+ * process self (pprof-fcgi) is never a target. */
+int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e);
+
+/* Whether pid is a live (not zombie) process. */
+int proc_alive(pid_t pid);
+
+/* /proc/PID/cmdline as Go's /cmdline gives it: NUL-separated, no final NUL. */
+int proc_cmdline(pid_t pid, struct buf *out, struct err *e);
+
+int proc_info(pid_t pid, struct proc_info *info, struct err *e);
+
+/* ERR_PERMISSION, naming what is missing, when this process may not trace
+ * pid. Uses the kernel's own ptrace access check (opening /proc/PID/mem),
+ * which touches nothing in the target. */
+int proc_check_access(pid_t pid, struct err *e);
+
+#endif

@@ -1,0 +1,141 @@
+#include "router.h"
+
+#include "ctx.h"
+#include "ep.h"
+#include "http.h"
+#include "log.h"
+#include "params.h"
+#include "proc.h"
+#include "query.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum route_flags {
+	ROUTE_POST = 1 << 0,   /* POST allowed besides GET and HEAD */
+	ROUTE_TARGET = 1 << 1, /* needs the live target pid */
+};
+
+struct route {
+	const char *name;
+	unsigned flags;
+	unsigned params;       /* params_flags */
+	long default_seconds;  /* window when seconds is absent; 0: none */
+	ep_fn handler;
+};
+
+#define DELTA (PARAMS_SECONDS_DELTA | PARAMS_DEBUG)
+#define WINDOW (PARAMS_SECONDS_WINDOW)
+
+static const struct route routes[] = {
+	{ "index", ROUTE_TARGET, 0, 0, ep_index },
+	{ "cmdline", ROUTE_TARGET, 0, 0, ep_cmdline },
+	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ, 30, ep_unimplemented },
+	{ "goroutine", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
+	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
+	{ "heap", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
+	{ "allocs", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
+	{ "block", ROUTE_TARGET, DELTA, 5, ep_unimplemented },
+	{ "mutex", ROUTE_TARGET, DELTA, 5, ep_unimplemented },
+	{ "symbol", ROUTE_TARGET | ROUTE_POST, 0, 0, ep_unimplemented },
+	{ "trace", ROUTE_TARGET, WINDOW | PARAMS_HZ, 1, ep_unimplemented },
+};
+
+enum router_match router_match(const char *script_name, const char *path_info,
+			       char *name, size_t size)
+{
+	/* Servers split the path differently; joined, it is the same. */
+	char path[4096];
+	snprintf(path, sizeof path, "%s%s", script_name ? script_name : "",
+		 path_info ? path_info : "");
+	const char *slash = strrchr(path, '/');
+	const char *last = slash ? slash + 1 : path;
+	if (!*last)
+		last = "index";
+	else if (strcmp(last, "symbolz") == 0)
+		last = "symbol";
+	else if (strcmp(last, "pprof") == 0)
+		return ROUTER_REDIRECT;
+	snprintf(name, size, "%s", last);
+	return ROUTER_ENDPOINT;
+}
+
+static const struct route *route_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+		if (strcmp(routes[i].name, name) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+static void redirect(const struct req *req, struct resp *resp)
+{
+	struct buf loc;
+	buf_init(&loc, "location", 16 * 1024);
+	buf_puts(&loc, req->script_name);
+	buf_puts(&loc, req->path_info);
+	buf_putc(&loc, '/');
+	if (*req->query_string) {
+		buf_putc(&loc, '?');
+		buf_puts(&loc, req->query_string);
+	}
+	resp->status = 301;
+	resp->content_type = "text/html; charset=utf-8";
+	resp_header(resp, "Location", "%s", buf_cstr(&loc));
+	/* as Go's http.Redirect: a link for clients that do not follow */
+	buf_puts(&resp->body, "<a href=\"");
+	for (const char *p = buf_cstr(&loc); *p; p++) {
+		if (*p == '"' || *p == '<' || *p == '>' || *p == '&')
+			buf_printf(&resp->body, "&#%d;", *p);
+		else
+			buf_putc(&resp->body, *p);
+	}
+	buf_puts(&resp->body, "\">Moved Permanently</a>.\n\n");
+	buf_release(&loc);
+}
+
+static bool method_allowed(const struct route *r, const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	       ((r->flags & ROUTE_POST) && strcmp(method, "POST") == 0);
+}
+
+void router_handle(struct ctx *ctx, struct req *req, struct resp *resp)
+{
+	char name[64];
+	struct err e = { 0 };
+	if (router_match(req->script_name, req->path_info, name, sizeof name) == ROUTER_REDIRECT) {
+		redirect(req, resp);
+		return;
+	}
+	const struct route *r = route_find(name);
+	if (!r) {
+		resp_error(resp, 404, "Unknown profile");
+		return;
+	}
+	req->endpoint = r->name;
+	if (!method_allowed(r, req->method)) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "method %.16s not allowed for /%s", req->method, r->name);
+		resp_error(resp, 405, msg);
+		resp_header(resp, "Allow", "%s", r->flags & ROUTE_POST ? "GET, HEAD, POST" : "GET, HEAD");
+		return;
+	}
+	if (query_parse(&req->query, req->query_string, &e) < 0 ||
+	    params_parse(&req->query, r->params, r->default_seconds, ctx->cfg->max_seconds,
+			 &req->params, &e) < 0)
+		goto fail;
+	if ((r->flags & ROUTE_TARGET) && proc_resolve(&ctx->target, ctx->self, &req->pid, &e) < 0)
+		goto fail;
+	if (r->handler(ctx, req, resp, &e) < 0)
+		goto fail;
+	if (buf_check(&resp->body, &e) < 0 || buf_check(&resp->headers, &e) < 0)
+		goto fail;
+	return;
+fail:
+	if (http_status(e.kind) >= 500)
+		log_warn("/%s: %s", r->name, e.msg);
+	resp_from_err(resp, &e);
+}

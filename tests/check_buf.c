@@ -1,0 +1,3 @@
+#include "check_main.h"
+static Suite *s(void){Suite *s=suite_create("buf");return s;}
+CHECK_MAIN(s)

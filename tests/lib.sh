@@ -1,0 +1,127 @@
+# Shared helpers of the end-to-end tests: start lighttpd, pprof-fcgi and a
+# target in a private directory, wait for each to be ready by polling (never
+# by sleeping a guessed time), and tear everything down on exit, failure
+# included. Sourced by tests/e2e_*.sh.
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+APP="$top_builddir/fcgi-app/pprof-fcgi"
+DEMO="$top_builddir/tests/targets/demo-target"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pprof-e2e.XXXXXX")
+PIDS=()
+FAILS=0
+PASSES=0
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		# bounded wait, then force
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
+
+# Polls "$@" every 50 ms until it succeeds; gives up after $WAIT_S seconds,
+# or at once when the process $WATCH (if set) has died.
+wait_for() {
+	local tries=$(( ${WAIT_S:-20} * 20 ))
+	while [ "$tries" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		if [ -n "${WATCH:-}" ] && ! kill -0 "$WATCH" 2>/dev/null; then
+			echo "process $WATCH died while waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	echo "timed out waiting for: $*" >&2
+	return 1
+}
+
+# Starts the demo target; sets TARGET_PID once it printed "ready".
+start_target() {
+	"$DEMO" "$@" > "$T/target.out" 2> "$T/target.err" &
+	TARGET_PID=$!
+	PIDS+=("$TARGET_PID")
+	WATCH=$TARGET_PID wait_for grep -q '^ready' "$T/target.out" || { cat "$T/target.err"; return 1; }
+}
+
+# Starts pprof-fcgi on $SOCK ($T/app.sock) with the given options; $AS may
+# hold a command prefix (setpriv ...) to run it as another user.
+SOCK="$T/app.sock"
+start_app() {
+	${AS:-} "$APP" --listen "unix:$SOCK" "$@" 2>> "$T/app.log" &
+	APP_PID=$!
+	PIDS+=("$APP_PID")
+	WATCH=$APP_PID wait_for test -S "$SOCK" || { cat "$T/app.log"; return 1; }
+}
+
+# Starts lighttpd from conf/lighttpd.conf with the test's socket, a free
+# loopback port and token; sets BASE (http://127.0.0.1:PORT). The port is
+# picked at random and retried if taken: the one place a race is expected.
+TOKEN=e2e-token
+start_lighttpd() {
+	local attempt port
+	for attempt in 1 2 3 4 5 6 7 8; do
+		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+		sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
+		    -e "s|^var.pprof_port = .*|var.pprof_port = $port|" \
+		    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+		    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
+		    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
+		    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
+		    "$top_srcdir/conf/lighttpd.conf" > "$T/lighttpd.conf"
+		lighttpd -D -f "$T/lighttpd.conf" > "$T/lighttpd.out" 2>&1 &
+		LIGHTTPD_PID=$!
+		BASE="http://127.0.0.1:$port"
+		if WATCH=$LIGHTTPD_PID wait_for curl -s -o /dev/null "$BASE/"; then
+			PIDS+=("$LIGHTTPD_PID")
+			return 0
+		fi
+		kill "$LIGHTTPD_PID" 2>/dev/null; wait "$LIGHTTPD_PID" 2>/dev/null
+	done
+	cat "$T/lighttpd.out" "$T/lighttpd.err" 2>/dev/null
+	return 1
+}
+
+# get PATH [curl options...]: fetches $BASE$PATH with the token; sets
+# STATUS, and the files $T/body and $T/headers.
+get() {
+	local path=$1; shift
+	STATUS=$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' \
+		-H "X-Vault-Token: $TOKEN" "$@" "$BASE$path")
+}
+
+# header NAME: the value of a response header of the last get.
+header() {
+	grep -i "^$1:" "$T/headers" | head -n1 | sed -e 's/^[^:]*: *//' -e 's/\r$//'
+}
+
+expect_status() { # NAME WANT
+	if [ "$STATUS" = "$2" ]; then pass "$1: status $2"; else fail "$1: status $STATUS, want $2 (body: $(head -c 300 "$T/body"))"; fi
+}
+expect_header() { # NAME HEADER WANT
+	local got; got=$(header "$2")
+	if [ "$got" = "$3" ]; then pass "$1: $2: $3"; else fail "$1: $2 is '$got', want '$3'"; fi
+}
+expect_body() { # NAME WANT (exact)
+	if [ "$(cat "$T/body")" = "$2" ]; then pass "$1: body"; else fail "$1: body is '$(head -c 300 "$T/body")', want '$2'"; fi
+}
+expect_body_has() { # NAME TEXT
+	if grep -qF -- "$2" "$T/body"; then pass "$1: body has '$2'"; else fail "$1: body lacks '$2': $(head -c 300 "$T/body")"; fi
+}
+
+# Ends the test with the plain summary line CI reads.
+finish() {
+	echo "$PASSES passed, $FAILS failed"
+	[ "$FAILS" -eq 0 ]
+}

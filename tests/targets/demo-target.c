@@ -1,0 +1,235 @@
+/* demo-target: a small multi-threaded program doing recognisable work, for
+ * ./run.sh and the end-to-end tests. Each thread is named and sits in known
+ * functions: two CPU workers (hash_block, sort_records), a thread waiting on
+ * a mutex another one holds, a sleeper, a reader blocked on a pipe.
+ *
+ *   demo-target [--pidfile FILE] [--idle-threads N]
+ *
+ * Prints "ready PID" on stdout once every thread runs, so a test waits for
+ * that line instead of sleeping. Runs until SIGTERM or SIGINT. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t started;
+static int pipe_fds[2];
+static volatile uint64_t progress; /* work done, for tests that watch it move */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && !stop_requested)
+		;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* FNV-1a over a block, many times: pure CPU in one named function. */
+__attribute__((noinline)) static uint64_t hash_block(const unsigned char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (int round = 0; round < 64; round++)
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+__attribute__((noinline)) static void sort_records(uint32_t *v, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		v[i] = seed;
+	}
+	qsort(v, n, sizeof *v, cmp_u32);
+}
+
+/* Busy for busy_ms out of every 20 ms, so the demo leaves the machine usable. */
+static void *hash_worker(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "hash-worker");
+	unsigned char block[4096];
+	memset(block, 7, sizeof block);
+	pthread_barrier_wait(&started);
+	while (!stop_requested) {
+		double t0 = now_ms();
+		while (now_ms() - t0 < 10 && !stop_requested)
+			block[0] = (unsigned char)hash_block(block, sizeof block);
+		progress++;
+		sleep_ms(10);
+	}
+	return NULL;
+}
+
+static void *sort_worker(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "sort-worker");
+	static uint32_t v[1 << 14];
+	uint32_t seed = 1;
+	pthread_barrier_wait(&started);
+	while (!stop_requested) {
+		double t0 = now_ms();
+		while (now_ms() - t0 < 5 && !stop_requested)
+			sort_records(v, sizeof v / sizeof v[0], seed++);
+		progress++;
+		sleep_ms(15);
+	}
+	return NULL;
+}
+
+__attribute__((noinline)) static void hold_lock_while_sleeping(void)
+{
+	pthread_mutex_lock(&big_lock);
+	while (!stop_requested)
+		sleep_ms(100);
+	pthread_mutex_unlock(&big_lock);
+}
+
+static void *lock_holder(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "lock-holder");
+	pthread_barrier_wait(&started);
+	hold_lock_while_sleeping();
+	return NULL;
+}
+
+__attribute__((noinline)) static void wait_for_lock(void)
+{
+	/* trylock until the holder has it, then block in lock */
+	while (pthread_mutex_trylock(&big_lock) == 0) {
+		pthread_mutex_unlock(&big_lock);
+		sleep_ms(1);
+	}
+	pthread_mutex_lock(&big_lock);
+	pthread_mutex_unlock(&big_lock);
+}
+
+static void *lock_waiter(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "lock-waiter");
+	pthread_barrier_wait(&started);
+	wait_for_lock();
+	return NULL;
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "sleeper");
+	pthread_barrier_wait(&started);
+	while (!stop_requested)
+		sleep_ms(1000);
+	return NULL;
+}
+
+static void *pipe_reader(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "pipe-reader");
+	pthread_barrier_wait(&started);
+	char c;
+	while (!stop_requested && read(pipe_fds[0], &c, 1) > 0)
+		;
+	return NULL;
+}
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "idle");
+	pthread_barrier_wait(&started);
+	while (!stop_requested)
+		sleep_ms(1000);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *pidfile = NULL;
+	long idle = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc)
+			pidfile = argv[++i];
+		else if (strcmp(argv[i], "--idle-threads") == 0 && i + 1 < argc)
+			idle = strtol(argv[++i], NULL, 10);
+		else {
+			fprintf(stderr, "usage: demo-target [--pidfile FILE] [--idle-threads N]\n");
+			return 2;
+		}
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (pipe(pipe_fds) < 0) {
+		perror("pipe");
+		return 1;
+	}
+	void *(*fns[])(void *) = { hash_worker, sort_worker, lock_holder, lock_waiter,
+				   sleeper, pipe_reader };
+	size_t nfns = sizeof fns / sizeof fns[0];
+	size_t total = nfns + (size_t)idle;
+	pthread_t *threads = calloc(total, sizeof *threads);
+	if (!threads)
+		return 1;
+	pthread_barrier_init(&started, NULL, (unsigned)total + 1);
+	for (size_t i = 0; i < total; i++) {
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		if (pthread_create(&threads[i], &attr, i < nfns ? fns[i] : idle_thread, NULL) != 0) {
+			perror("pthread_create");
+			return 1;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_barrier_wait(&started);
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+			perror(pidfile);
+			return 1;
+		}
+	}
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	while (!stop_requested)
+		sleep_ms(200);
+	/* wake the blocked threads so every one can be joined */
+	close(pipe_fds[1]);
+	for (size_t i = 0; i < total; i++)
+		pthread_join(threads[i], NULL);
+	if (pidfile)
+		unlink(pidfile);
+	free(threads);
+	return 0;
+}
