@@ -1,3 +1,78 @@
+#include "buf.h"
 #include "check_main.h"
-static Suite *s(void){Suite *s=suite_create("html");return s;}
-CHECK_MAIN(s)
+#include "html.h"
+#include "proc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+START_TEST(test_escape)
+{
+	struct buf b;
+	buf_init(&b, "html", 1024);
+	html_escape(&b, "<a href=\"x\">&'</a>");
+	ck_assert_str_eq(buf_cstr(&b), "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_index_page)
+{
+	struct proc_info info = { .pid = 4242, .threads = 7, .uptime_s = 3725, .rss_kb = 2048 };
+	strcpy(info.exe, "/srv/<evil>");
+	strcpy(info.comm, "svc");
+	struct html_row rows[] = {
+		{ "goroutine", 7, "Stack traces of all current threads" },
+		{ "heap", -1, "Live allocations & more" },
+	};
+	struct html_index page = {
+		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
+		.notice = "ptrace not permitted", .rows = rows, .nrows = 2,
+	};
+	struct buf b;
+	buf_init(&b, "html", 1 << 20);
+	html_index(&b, &page);
+	const char *h = buf_cstr(&b);
+	ck_assert_int_eq(strncmp(h, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
+	ck_assert_ptr_nonnull(strstr(h, "<title>/v1/sys/pprof/</title>"));
+	ck_assert_ptr_nonnull(strstr(h, "pid 4242 (svc)"));
+	ck_assert_ptr_nonnull(strstr(h, "/srv/&lt;evil&gt;"));
+	ck_assert_ptr_null(strstr(h, "<evil>"));
+	ck_assert_ptr_nonnull(strstr(h, "svc --flag &lt;x&gt;"));
+	ck_assert_ptr_nonnull(strstr(h, "1h 2m 5s"));
+	ck_assert_ptr_nonnull(strstr(h, "2.0 MiB"));
+	ck_assert_ptr_nonnull(strstr(h, "class=\"notice\">ptrace not permitted</p>"));
+	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\">7</td><td><a href=\"goroutine?debug=1\">goroutine</a>"));
+	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
+	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));
+	ck_assert_ptr_nonnull(strstr(h, "<a href=\"goroutine?debug=2\">full thread stack dump</a>"));
+	ck_assert_str_eq(h + strlen(h) - 16, "</body>\n</html>\n");
+	/* every opened element of these kinds is closed */
+	const char *tags[] = { "table", "tr", "td", "ul", "li", "p", "div", "thead", "tbody", "th" };
+	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+		char open[16], close[16];
+		snprintf(open, sizeof open, "<%s", tags[i]);
+		snprintf(close, sizeof close, "</%s>", tags[i]);
+		int opens = 0, closes = 0;
+		for (const char *p = h; (p = strstr(p, open)); p++)
+			if (p[strlen(open)] == '>' || p[strlen(open)] == ' ')
+				opens++;
+		for (const char *p = h; (p = strstr(p, close)); p++)
+			closes++;
+		ck_assert_msg(opens == closes, "<%s>: %d opened, %d closed", tags[i], opens, closes);
+	}
+	buf_release(&b);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("html");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_escape);
+	tcase_add_test(tc, test_index_page);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(suite)

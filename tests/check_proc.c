@@ -1,3 +1,191 @@
+#include "buf.h"
 #include "check_main.h"
-static Suite *s(void){Suite *s=suite_create("proc");return s;}
-CHECK_MAIN(s)
+#include "err.h"
+#include "proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A child running a copy of sleep under a name no other process has. */
+static char dir[] = "/tmp/check_proc.XXXXXX";
+static char exe[256];
+
+static pid_t spawn_sleeper(void)
+{
+	if (!exe[0]) {
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		snprintf(exe, sizeof exe, "%s/pf-check-sleeper", dir);
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "cp \"$(command -v sleep)\" %s", exe);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl(exe, exe, "100", "0.5", (char *)NULL);
+		_exit(127);
+	}
+	/* exec is done once /proc shows the new executable and its arguments:
+	 * exe changes first, argv a moment later */
+	char path[64], link[512], cmd[64];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	snprintf(cmd, sizeof cmd, "/proc/%d/cmdline", (int)pid);
+	for (int i = 0; i < 20000; i++) {
+		ssize_t n = readlink(path, link, sizeof link - 1);
+		if (n > 0 && (link[n] = '\0', strcmp(link, exe) == 0)) {
+			FILE *f = fopen(cmd, "r");
+			int c = f ? fgetc(f) : EOF;
+			if (f)
+				fclose(f);
+			if (c != EOF)
+				break;
+		}
+		usleep(100);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+START_TEST(test_resolve_pid)
+{
+	pid_t child = spawn_sleeper(), got = 0;
+	struct err e = { 0 };
+	struct target_spec t = { .pid = child };
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(got, child);
+	struct target_spec me = { .pid = getpid() };
+	ck_assert_int_eq(proc_resolve(&me, getpid(), &got, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	kill(child, SIGKILL);
+	/* a zombie is not a running target */
+	for (int i = 0; i < 20000 && proc_alive(child); i++)
+		usleep(100);
+	err_clear(&e);
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	char want[64];
+	snprintf(want, sizeof want, "target not running: pid %d", (int)child);
+	ck_assert_str_eq(e.msg, want);
+	reap(child);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_resolve_pidfile)
+{
+	pid_t child = spawn_sleeper(), got = 0;
+	char pidfile[300], text[32];
+	snprintf(pidfile, sizeof pidfile, "%s/x.pid", dir);
+	struct target_spec t = { .pidfile = pidfile };
+	struct err e = { 0 };
+	unlink(pidfile);
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	ck_assert_ptr_nonnull(strstr(e.msg, pidfile));
+	ck_assert_ptr_nonnull(strstr(e.msg, "no such file or directory"));
+	snprintf(text, sizeof text, "%d\n", (int)child);
+	write_file(pidfile, text);
+	err_clear(&e);
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(got, child);
+	write_file(pidfile, "garbage");
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "holds no pid"));
+	snprintf(text, sizeof text, "%d", (int)getpid());
+	write_file(pidfile, text);
+	err_clear(&e);
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "pprof-fcgi itself"));
+	reap(child);
+	unlink(pidfile);
+}
+END_TEST
+
+START_TEST(test_resolve_exe)
+{
+	pid_t older = spawn_sleeper(), newer = spawn_sleeper(), got = 0;
+	struct target_spec t = { .exe = "pf-check-sleeper" };
+	struct err e = { 0 };
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(got, older); /* the oldest of several */
+	reap(older);
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(got, newer); /* a restart is followed */
+	reap(newer);
+	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_str_eq(e.msg, "target not running: no process named \"pf-check-sleeper\"");
+}
+END_TEST
+
+START_TEST(test_cmdline_info_access)
+{
+	pid_t child = spawn_sleeper();
+	struct buf b;
+	buf_init(&b, "cmdline", 4096);
+	struct err e = { 0 };
+	ck_assert_int_eq(proc_cmdline(child, &b, &e), 0);
+	char want[400];
+	int n = snprintf(want, sizeof want, "%s%c100%c0.5", exe, 0, 0);
+	ck_assert_uint_eq(b.len, (size_t)n); /* no final NUL, as Go */
+	ck_assert_int_eq(memcmp(b.data, want, (size_t)n), 0);
+	buf_release(&b);
+
+	struct proc_info info;
+	ck_assert_int_eq(proc_info(child, &info, &e), 0);
+	ck_assert_int_eq(info.threads, 1);
+	ck_assert_str_eq(info.comm, "pf-check-sleepe"); /* the kernel keeps 15 bytes */
+	ck_assert_str_eq(info.exe, exe);
+	ck_assert_int_eq(info.tracer, 0);
+	ck_assert(info.uptime_s >= 0 && info.uptime_s < 60);
+	ck_assert_int_gt(info.rss_kb, 0);
+	/* the test runs as the child's user: access is allowed */
+	ck_assert_int_eq(proc_check_access(child, &e), 0);
+	reap(child);
+	ck_assert_int_eq(proc_check_access(child, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+}
+END_TEST
+
+START_TEST(test_describe)
+{
+	char out[128];
+	struct target_spec a = { .pid = 7 }, b = { .pidfile = "/run/x.pid" }, c = { .exe = "svc" };
+	proc_describe(&a, out, sizeof out);
+	ck_assert_str_eq(out, "pid 7");
+	proc_describe(&b, out, sizeof out);
+	ck_assert_str_eq(out, "pidfile /run/x.pid");
+	proc_describe(&c, out, sizeof out);
+	ck_assert_str_eq(out, "executable \"svc\"");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("proc");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_resolve_pid);
+	tcase_add_test(tc, test_resolve_pidfile);
+	tcase_add_test(tc, test_resolve_exe);
+	tcase_add_test(tc, test_cmdline_info_access);
+	tcase_add_test(tc, test_describe);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(suite)

@@ -1,3 +1,163 @@
 #include "check_main.h"
-static Suite *s(void){Suite *s=suite_create("router");return s;}
-CHECK_MAIN(s)
+#include "config.h"
+#include "ctx.h"
+#include "err.h"
+#include "http.h"
+#include "router.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *match(const char *script, const char *path_info, enum router_match want)
+{
+	static char name[64];
+	ck_assert_int_eq(router_match(script, path_info, name, sizeof name), want);
+	return name;
+}
+
+START_TEST(test_match_any_split)
+{
+	/* lighttpd: mount in SCRIPT_NAME, endpoint in PATH_INFO */
+	ck_assert_str_eq(match("/v1/sys/pprof", "/profile", ROUTER_ENDPOINT), "profile");
+	ck_assert_str_eq(match("/v1/sys/pprof", "/", ROUTER_ENDPOINT), "index");
+	/* Apache mod_proxy_fcgi: everything in SCRIPT_NAME */
+	ck_assert_str_eq(match("/v1/sys/pprof/heap", "", ROUTER_ENDPOINT), "heap");
+	ck_assert_str_eq(match("/debug/pprof/", "", ROUTER_ENDPOINT), "index");
+	/* nginx, split after the slash */
+	ck_assert_str_eq(match("/debug/pprof/", "goroutine", ROUTER_ENDPOINT), "goroutine");
+	ck_assert_str_eq(match("", "/symbolz", ROUTER_ENDPOINT), "symbol");
+	ck_assert_str_eq(match("/symbolz", "", ROUTER_ENDPOINT), "symbol");
+	ck_assert_str_eq(match("/pprof/a/b/cmdline", "", ROUTER_ENDPOINT), "cmdline");
+	ck_assert_str_eq(match("", "", ROUTER_ENDPOINT), "index");
+	ck_assert_str_eq(match(NULL, NULL, ROUTER_ENDPOINT), "index");
+	match("/v1/sys/pprof", "", ROUTER_REDIRECT);
+	match("/debug/pprof", NULL, ROUTER_REDIRECT);
+	/* unknown names come back as they are, cut to the buffer */
+	ck_assert_str_eq(match("/x", "/nosuch", ROUTER_ENDPOINT), "nosuch");
+	char longpath[300];
+	memset(longpath, 'a', sizeof longpath - 1);
+	longpath[0] = '/';
+	longpath[sizeof longpath - 1] = '\0';
+	ck_assert_uint_eq(strlen(match(longpath, "", ROUTER_ENDPOINT)), 63);
+}
+END_TEST
+
+/* A request through the router against a child process as target. */
+static struct config cfg;
+static struct ctx ctx;
+static pid_t child;
+
+static void setup(void)
+{
+	child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	memset(&cfg, 0, sizeof cfg);
+	cfg.max_seconds = 300;
+	cfg.threads = 1;
+	ctx.cfg = &cfg;
+	ctx.target.pid = child;
+	ctx.self = getpid();
+}
+
+static void teardown(void)
+{
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+struct answer {
+	int status;
+	char body[8192];
+	char headers[2048];
+	const char *type;
+};
+
+static void handle(const char *method, const char *script, const char *path_info,
+		   const char *query, struct answer *a)
+{
+	struct req req = { .method = method, .script_name = script, .path_info = path_info,
+			   .query_string = query };
+	struct resp resp;
+	resp_init(&resp);
+	router_handle(&ctx, &req, &resp);
+	a->status = resp.status;
+	a->type = resp.content_type;
+	snprintf(a->body, sizeof a->body, "%s", buf_cstr(&resp.body));
+	snprintf(a->headers, sizeof a->headers, "%s", buf_cstr(&resp.headers));
+	req_release(&req);
+	resp_release(&resp);
+}
+
+START_TEST(test_handle_answers)
+{
+	struct answer a;
+	handle("GET", "/v1/sys/pprof", "/nosuch", "", &a);
+	ck_assert_int_eq(a.status, 404);
+	ck_assert_str_eq(a.body, "Unknown profile\n");
+	ck_assert_str_eq(a.headers, "X-Go-Pprof: 1\r\n");
+	ck_assert_str_eq(a.type, "text/plain; charset=utf-8");
+
+	handle("GET", "/v1/sys/pprof", "", "debug=1", &a);
+	ck_assert_int_eq(a.status, 301);
+	ck_assert_str_eq(a.headers, "Location: /v1/sys/pprof/?debug=1\r\n");
+	ck_assert_str_eq(a.body, "<a href=\"/v1/sys/pprof/?debug=1\">Moved Permanently</a>.\n\n");
+
+	handle("PUT", "/v1/sys/pprof", "/cmdline", "", &a);
+	ck_assert_int_eq(a.status, 405);
+	ck_assert_str_eq(a.body, "method PUT not allowed for /cmdline\n");
+	ck_assert_ptr_nonnull(strstr(a.headers, "Allow: GET, HEAD\r\n"));
+
+	handle("POST", "/v1/sys/pprof", "/symbol", "", &a);
+	ck_assert_int_eq(a.status, 501); /* POST is allowed there */
+
+	handle("GET", "/v1/sys/pprof", "/profile", "seconds=0", &a);
+	ck_assert_int_eq(a.status, 400);
+	ck_assert_str_eq(a.body, "invalid value for \"seconds\" - must be a positive integer\n");
+
+	handle("GET", "/v1/sys/pprof", "/cmdline", "", &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_ptr_nonnull(strstr(a.body, "check_router"));
+	ck_assert_str_eq(a.headers, "");
+
+	handle("HEAD", "/v1/sys/pprof/", "", "", &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(a.type, "text/html; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(a.body, "<!DOCTYPE html>"));
+}
+END_TEST
+
+START_TEST(test_target_gone)
+{
+	teardown();
+	struct answer a;
+	handle("GET", "/v1/sys/pprof", "/cmdline", "", &a);
+	ck_assert_int_eq(a.status, 503);
+	char want[64];
+	snprintf(want, sizeof want, "target not running: pid %d\n", (int)child);
+	ck_assert_str_eq(a.body, want);
+	/* bad parameters are still reported first */
+	handle("GET", "/v1/sys/pprof", "/goroutine", "debug=7", &a);
+	ck_assert_int_eq(a.status, 400);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("router");
+	TCase *tc = tcase_create("match");
+	tcase_add_test(tc, test_match_any_split);
+	suite_add_tcase(s, tc);
+	TCase *th = tcase_create("handle");
+	tcase_add_checked_fixture(th, setup, teardown);
+	tcase_add_test(th, test_handle_answers);
+	tcase_add_test(th, test_target_gone);
+	suite_add_tcase(s, th);
+	return s;
+}
+
+CHECK_MAIN(suite)

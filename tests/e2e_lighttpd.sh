@@ -8,6 +8,7 @@ start_target --pidfile "$T/target.pid" || exit 1
 start_app --target-pidfile "$T/target.pid" || exit 1
 start_lighttpd || exit 1
 P=/v1/sys/pprof
+[ "$(stat -c %a "$SOCK")" = 660 ] && pass "socket created 0660" || fail "socket mode $(stat -c %a "$SOCK")"
 
 # --- authentication happens in the web server
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$P/cmdline")

@@ -65,31 +65,109 @@ start_app() {
 	WATCH=$APP_PID wait_for test -S "$SOCK" || { cat "$T/app.log"; return 1; }
 }
 
-# Starts lighttpd from conf/lighttpd.conf with the test's socket, a free
-# loopback port and token; sets BASE (http://127.0.0.1:PORT). The port is
-# picked at random and retried if taken: the one place a race is expected.
-TOKEN=e2e-token
-start_lighttpd() {
-	local attempt port
+# Runs "$1 PORT" (which writes a config for PORT, starts a server in the
+# background and sets SERVER_PID) on random loopback ports until the server
+# answers; sets BASE. A taken port is the one race expected here.
+on_free_port() {
+	local start=$1 attempt port
 	for attempt in 1 2 3 4 5 6 7 8; do
 		port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-		sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
-		    -e "s|^var.pprof_port = .*|var.pprof_port = $port|" \
-		    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
-		    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
-		    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
-		    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
-		    "$top_srcdir/conf/lighttpd.conf" > "$T/lighttpd.conf"
-		lighttpd -D -f "$T/lighttpd.conf" > "$T/lighttpd.out" 2>&1 &
-		LIGHTTPD_PID=$!
+		"$start" "$port" || return 1
 		BASE="http://127.0.0.1:$port"
-		if WATCH=$LIGHTTPD_PID wait_for curl -s -o /dev/null "$BASE/"; then
-			PIDS+=("$LIGHTTPD_PID")
+		if WATCH=$SERVER_PID wait_for curl -s -o /dev/null "$BASE/"; then
+			PIDS+=("$SERVER_PID")
 			return 0
 		fi
-		kill "$LIGHTTPD_PID" 2>/dev/null; wait "$LIGHTTPD_PID" 2>/dev/null
+		kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null
 	done
+	return 1
+}
+
+# conf/lighttpd.conf with the test's socket, port and token.
+TOKEN=e2e-token
+lighttpd_conf() { # PORT
+	sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
+	    -e "s|^var.pprof_port = .*|var.pprof_port = $1|" \
+	    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
+	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
+	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
+	    "$top_srcdir/conf/lighttpd.conf"
+}
+lighttpd_run() { # PORT
+	lighttpd_conf "$1" > "$T/lighttpd.conf"
+	lighttpd -D -f "$T/lighttpd.conf" > "$T/lighttpd.out" 2>&1 &
+	SERVER_PID=$!
+}
+start_lighttpd() {
+	on_free_port lighttpd_run && LIGHTTPD_PID=$SERVER_PID && return 0
 	cat "$T/lighttpd.out" "$T/lighttpd.err" 2>/dev/null
+	return 1
+}
+
+# conf/nginx.conf inside a minimal main config of the test's own.
+nginx_run() { # PORT
+	mkdir -p "$T/nginx"
+	cp /etc/nginx/fastcgi_params "$T/nginx/"
+	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|" \
+	    -e "s|listen 127.0.0.1:8200;|listen 127.0.0.1:$1;|" \
+	    -e "s|\"change-me\"|\"$TOKEN\"|" \
+	    "$top_srcdir/conf/nginx.conf" > "$T/nginx/site.conf"
+	cat > "$T/nginx/nginx.conf" <<EON
+daemon off;
+master_process off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log info;
+events { worker_connections 64; }
+http {
+	access_log $T/nginx/access.log;
+	client_body_temp_path $T/nginx/body;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	proxy_temp_path $T/nginx/proxy;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+	include $T/nginx/site.conf;
+}
+EON
+	nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" > "$T/nginx/out" 2>&1 &
+	SERVER_PID=$!
+}
+start_nginx() {
+	on_free_port nginx_run && return 0
+	cat "$T/nginx/out" "$T/nginx/error.log" 2>/dev/null
+	return 1
+}
+
+# conf/apache.conf inside a minimal main config; Apache's children run as
+# www-data, which reaches the socket through its group, as deployed.
+apache_run() { # PORT
+	mkdir -p "$T/apache"
+	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|g" \
+	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
+	    -e "s|'change-me'|'$TOKEN'|" \
+	    "$top_srcdir/conf/apache.conf" > "$T/apache/site.conf"
+	local mods=/usr/lib/apache2/modules
+	cat > "$T/apache/apache.conf" <<EOA
+ServerRoot $T/apache
+ServerName localhost
+PidFile $T/apache/httpd.pid
+Mutex file:$T/apache default
+ErrorLog $T/apache/error.log
+LogLevel warn
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule proxy_module $mods/mod_proxy.so
+LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
+User www-data
+Group www-data
+Include $T/apache/site.conf
+EOA
+	apache2 -X -f "$T/apache/apache.conf" > "$T/apache/out" 2>&1 &
+	SERVER_PID=$!
+}
+start_apache() {
+	on_free_port apache_run && return 0
+	cat "$T/apache/out" "$T/apache/error.log" 2>/dev/null
 	return 1
 }
 
@@ -120,8 +198,17 @@ expect_body_has() { # NAME TEXT
 	if grep -qF -- "$2" "$T/body"; then pass "$1: body has '$2'"; else fail "$1: body lacks '$2': $(head -c 300 "$T/body")"; fi
 }
 
-# Ends the test with the plain summary line CI reads.
+# Ends the test: stops the app so a sanitizer build reports leaks, fails on
+# any sanitizer report in its log, and prints the summary line CI reads.
 finish() {
+	if [ -n "${APP_PID:-}" ] && kill -0 "$APP_PID" 2>/dev/null; then
+		kill -TERM "$APP_PID"
+		wait "$APP_PID" 2>/dev/null
+	fi
+	if grep -qE 'Sanitizer|runtime error:' "$T/app.log" 2>/dev/null; then
+		fail "sanitizer report in the app's log:"
+		grep -A30 -E 'Sanitizer|runtime error:' "$T/app.log" | head -60
+	fi
 	echo "$PASSES passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]
 }

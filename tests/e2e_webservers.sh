@@ -1,0 +1,96 @@
+#!/bin/bash
+# The conf/ examples for nginx and Apache, each run with the real server in
+# front of one pprof-fcgi, and the two ways of handing the app its socket
+# as fd 0: lighttpd's bin-path and spawn-fcgi. Each split of SCRIPT_NAME and
+# PATH_INFO must reach the same endpoints.
+. "$(dirname "$0")/lib.sh"
+
+start_target --pidfile "$T/target.pid" || exit 1
+CMDLINE_FILE="$T/cmdline.want"
+head -c -1 "/proc/$TARGET_PID/cmdline" > "$CMDLINE_FILE"
+
+routing_checks() { # NAME
+	local n=$1
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/cmdline")
+	[ "$STATUS" = 403 ] && pass "$n: no token: 403" || fail "$n: no token: status $STATUS, want 403"
+	get /v1/sys/pprof/
+	expect_status "$n: index" 200
+	expect_body_has "$n: index" "pid $TARGET_PID"
+	get /v1/sys/pprof
+	expect_status "$n: bare mount" 301
+	expect_header "$n: bare mount" Location /v1/sys/pprof/
+	get /v1/sys/pprof/cmdline
+	expect_status "$n: cmdline" 200
+	cmp -s "$T/body" "$CMDLINE_FILE" && pass "$n: cmdline body" || fail "$n: cmdline body differs"
+	expect_header "$n: cmdline" Cache-Control no-store
+	expect_header "$n: cmdline" X-Content-Type-Options nosniff
+	get /debug/pprof/cmdline
+	expect_status "$n: /debug/pprof mount" 200
+	get /debug/pprof/nosuch
+	expect_status "$n: unknown" 404
+	expect_body "$n: unknown" "Unknown profile"
+	get "/v1/sys/pprof/profile?seconds=0"
+	expect_status "$n: bad seconds" 400
+	get /symbolz
+	expect_body_has "$n: /symbolz" "/symbol is"
+}
+
+# --- nginx and Apache in front of one app on a unix socket
+start_app --target-pidfile "$T/target.pid" || exit 1
+chmod 711 "$T"
+chgrp www-data "$SOCK" # as the systemd unit's Group=www-data does
+if start_nginx; then
+	routing_checks nginx
+	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+else
+	fail "nginx did not start with conf/nginx.conf"
+fi
+if start_apache; then
+	routing_checks apache
+	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+else
+	fail "apache did not start with conf/apache.conf"
+fi
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null
+
+# --- lighttpd starts the app itself (bin-path: fd 0 is the socket) and
+# stops it when it stops
+binpath_run() { # PORT
+	lighttpd_conf "$1" | sed -e "s|\"check-local\" => \"disable\",|&\n\t\"bin-path\" => \"$APP --target-pidfile $T/target.pid\", \"max-procs\" => 1,|" \
+		> "$T/lighttpd-binpath.conf"
+	lighttpd -D -f "$T/lighttpd-binpath.conf" > "$T/lighttpd.out" 2>&1 &
+	SERVER_PID=$!
+}
+rm -f "$SOCK"
+if on_free_port binpath_run; then
+	get /v1/sys/pprof/cmdline
+	expect_status "bin-path: cmdline" 200
+	cmp -s "$T/body" "$CMDLINE_FILE" && pass "bin-path: cmdline body" || fail "bin-path: cmdline body differs"
+	app=$(pgrep -P "$SERVER_PID" -f pprof-fcgi | head -n1)
+	[ -n "$app" ] && pass "bin-path: app is lighttpd's child" || fail "bin-path: no app child"
+	kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+	if [ -n "$app" ] && WAIT_S=10 wait_for sh -c "! kill -0 $app"; then pass "bin-path: app stops with lighttpd"
+	else fail "bin-path: app outlived lighttpd"; kill -KILL "$app" 2>/dev/null; fi
+else
+	fail "lighttpd did not start with bin-path"; cat "$T/lighttpd.out" "$T/lighttpd.err"
+fi
+
+# --- spawn-fcgi creates the socket and execs the app with it as fd 0
+rm -f "$SOCK"
+spawn-fcgi -n -s "$SOCK" -M 0660 -- "$APP" --target-pidfile "$T/target.pid" 2>> "$T/app.log" &
+APP_PID=$!
+PIDS+=("$APP_PID")
+if WATCH=$APP_PID wait_for test -S "$SOCK" && start_lighttpd; then
+	get /v1/sys/pprof/cmdline
+	expect_status "spawn-fcgi: cmdline" 200
+	[ "$(stat -c %a "$SOCK")" = 660 ] && pass "spawn-fcgi: socket 0660" || fail "spawn-fcgi: socket mode $(stat -c %a "$SOCK")"
+else
+	fail "spawn-fcgi setup"; cat "$T/app.log"
+fi
+
+# --- a stray start without a socket fails clearly
+"$APP" --target-pid "$TARGET_PID" < /dev/null > "$T/nosock.out" 2>&1; rc=$?
+[ "$rc" = 2 ] && grep -q "fd 0 is not a listening socket" "$T/nosock.out" \
+	&& pass "no socket: exit 2 with reason" || fail "no socket: exit $rc: $(cat "$T/nosock.out")"
+
+finish
