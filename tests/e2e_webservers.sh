@@ -88,6 +88,22 @@ else
 	fail "spawn-fcgi setup"; cat "$T/app.log"
 fi
 
+# --- ptrace not permitted: the app runs as nobody, the target as root
+if [ "$(id -u)" = 0 ]; then
+	kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null
+	rm -f "$SOCK"
+	chmod 777 "$T"
+	AS="setpriv --reuid=65534 --regid=65534 --clear-groups" start_app --target-pid "$TARGET_PID" || exit 1
+	chmod 666 "$SOCK"
+	get /v1/sys/pprof/
+	expect_status "no ptrace permission: index" 200
+	expect_body_has "no ptrace permission: index" "ptrace not permitted on target pid $TARGET_PID (uid 0): pprof-fcgi runs as uid 65534 without CAP_SYS_PTRACE"
+	grep -q "ptrace not permitted" "$T/app.log" && pass "no ptrace permission: logged at start" \
+		|| fail "no ptrace permission: not logged: $(tail -2 "$T/app.log")"
+	get /v1/sys/pprof/cmdline
+	expect_status "no ptrace permission: cmdline still readable" 200
+fi
+
 # --- a stray start without a socket fails clearly
 "$APP" --target-pid "$TARGET_PID" < /dev/null > "$T/nosock.out" 2>&1; rc=$?
 [ "$rc" = 2 ] && grep -q "fd 0 is not a listening socket" "$T/nosock.out" \
