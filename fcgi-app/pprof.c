@@ -1,0 +1,318 @@
+#include "pprof.h"
+
+#include "buf.h"
+#include "err.h"
+#include "profile.h"
+
+#include "proto/profile.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* The string table: strings deduplicated through an open-addressing index. */
+struct strtab {
+	const char **s;
+	size_t n, cap;
+	size_t *index, index_cap; /* entries are positions + 1 */
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p)
+		abort();
+	return p;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void strtab_rehash(struct strtab *t)
+{
+	size_t cap = t->index_cap ? t->index_cap * 2 : 256;
+	free(t->index);
+	t->index = xcalloc(cap, sizeof *t->index);
+	t->index_cap = cap;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t slot = str_hash(t->s[i]) & (cap - 1);
+		while (t->index[slot])
+			slot = (slot + 1) & (cap - 1);
+		t->index[slot] = i + 1;
+	}
+}
+
+static int64_t str_id(struct strtab *t, const char *s)
+{
+	if (!s)
+		s = "";
+	if (t->n * 2 + 2 > t->index_cap)
+		strtab_rehash(t);
+	size_t mask = t->index_cap - 1, slot = str_hash(s) & mask;
+	for (; t->index[slot]; slot = (slot + 1) & mask)
+		if (strcmp(t->s[t->index[slot] - 1], s) == 0)
+			return (int64_t)(t->index[slot] - 1);
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		t->s = realloc(t->s, t->cap * sizeof *t->s);
+		if (!t->s)
+			abort();
+	}
+	t->s[t->n] = s;
+	t->index[slot] = ++t->n;
+	return (int64_t)(t->n - 1);
+}
+
+/* Functions deduplicated by (name, system name, file): a line's function id. */
+struct functab {
+	Perftools__Profiles__Function *f;
+	size_t n, cap;
+	size_t *index, index_cap; /* entries are positions + 1 */
+};
+
+static uint64_t func_hash(int64_t name, int64_t sys, int64_t file)
+{
+	uint64_t h = (uint64_t)name * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ (uint64_t)sys) * 0xff51afd7ed558ccdULL;
+	return (h ^ (uint64_t)file) * 0xc4ceb9fe1a85ec53ULL;
+}
+
+static void functab_rehash(struct functab *ft)
+{
+	size_t cap = ft->index_cap ? ft->index_cap * 2 : 256;
+	free(ft->index);
+	ft->index = xcalloc(cap, sizeof *ft->index);
+	ft->index_cap = cap;
+	for (size_t i = 0; i < ft->n; i++) {
+		const Perftools__Profiles__Function *f = &ft->f[i];
+		size_t slot = func_hash(f->name, f->system_name, f->filename) & (cap - 1);
+		while (ft->index[slot])
+			slot = (slot + 1) & (cap - 1);
+		ft->index[slot] = i + 1;
+	}
+}
+
+static uint64_t func_id(struct functab *ft, int64_t name, int64_t sys, int64_t file)
+{
+	if (ft->n * 2 + 2 > ft->index_cap)
+		functab_rehash(ft);
+	size_t mask = ft->index_cap - 1, slot = func_hash(name, sys, file) & mask;
+	for (; ft->index[slot]; slot = (slot + 1) & mask) {
+		const Perftools__Profiles__Function *f = &ft->f[ft->index[slot] - 1];
+		if (f->name == name && f->system_name == sys && f->filename == file)
+			return f->id;
+	}
+	if (ft->n == ft->cap) {
+		ft->cap = ft->cap ? ft->cap * 2 : 64;
+		ft->f = realloc(ft->f, ft->cap * sizeof *ft->f);
+		if (!ft->f)
+			abort();
+	}
+	Perftools__Profiles__Function *f = &ft->f[ft->n++];
+	perftools__profiles__function__init(f);
+	f->id = ft->n;
+	f->name = name;
+	f->system_name = sys;
+	f->filename = file;
+	ft->index[slot] = ft->n;
+	return f->id;
+}
+
+int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
+{
+	struct strtab st = { 0 };
+	struct functab ft = { 0 };
+	str_id(&st, ""); /* index 0 is always "" */
+	Perftools__Profiles__Profile pb;
+	perftools__profiles__profile__init(&pb);
+
+	Perftools__Profiles__ValueType types[PROFILE_MAX_VALUES], *type_ptrs[PROFILE_MAX_VALUES];
+	for (size_t i = 0; i < p->ntypes; i++) {
+		perftools__profiles__value_type__init(&types[i]);
+		types[i].type = str_id(&st, p->types[i].type);
+		types[i].unit = str_id(&st, p->types[i].unit);
+		type_ptrs[i] = &types[i];
+	}
+	pb.n_sample_type = p->ntypes;
+	pb.sample_type = type_ptrs;
+	if (p->default_type >= 0 && (size_t)p->default_type < p->ntypes)
+		pb.default_sample_type = types[p->default_type].type;
+	Perftools__Profiles__ValueType period_type;
+	perftools__profiles__value_type__init(&period_type);
+	if (p->period_type.type) {
+		period_type.type = str_id(&st, p->period_type.type);
+		period_type.unit = str_id(&st, p->period_type.unit);
+		pb.period_type = &period_type;
+	}
+	pb.period = p->period;
+	pb.time_nanos = p->time_nanos;
+	pb.duration_nanos = p->duration_nanos;
+
+	/* mappings */
+	Perftools__Profiles__Mapping *maps = xcalloc(p->nmappings, sizeof *maps);
+	Perftools__Profiles__Mapping **map_ptrs = xcalloc(p->nmappings, sizeof *map_ptrs);
+	for (size_t i = 0; i < p->nmappings; i++) {
+		const struct profile_mapping *m = &p->mappings[i];
+		perftools__profiles__mapping__init(&maps[i]);
+		maps[i].id = i + 1;
+		maps[i].memory_start = m->start;
+		maps[i].memory_limit = m->limit;
+		maps[i].file_offset = m->offset;
+		maps[i].filename = str_id(&st, m->file);
+		maps[i].build_id = str_id(&st, m->build_id);
+		maps[i].has_functions = m->has_functions;
+		maps[i].has_filenames = m->has_filenames;
+		maps[i].has_line_numbers = m->has_line_numbers;
+		maps[i].has_inline_frames = m->has_inline_frames;
+		map_ptrs[i] = &maps[i];
+	}
+	pb.n_mapping = p->nmappings;
+	pb.mapping = map_ptrs;
+
+	/* locations and their lines */
+	size_t nlines = 0;
+	for (size_t i = 0; i < p->nlocations; i++)
+		nlines += p->locations[i].nlines;
+	Perftools__Profiles__Location *locs = xcalloc(p->nlocations, sizeof *locs);
+	Perftools__Profiles__Location **loc_ptrs = xcalloc(p->nlocations, sizeof *loc_ptrs);
+	Perftools__Profiles__Line *lines = xcalloc(nlines, sizeof *lines);
+	Perftools__Profiles__Line **line_ptrs = xcalloc(nlines, sizeof *line_ptrs);
+	size_t li = 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		const struct profile_location *l = &p->locations[i];
+		perftools__profiles__location__init(&locs[i]);
+		locs[i].id = i + 1;
+		locs[i].mapping_id = l->mapping;
+		locs[i].address = l->address;
+		locs[i].n_line = l->nlines;
+		locs[i].line = &line_ptrs[li];
+		for (size_t j = 0; j < l->nlines; j++, li++) {
+			const struct profile_line *ln = &l->lines[j];
+			perftools__profiles__line__init(&lines[li]);
+			lines[li].function_id = func_id(&ft, str_id(&st, ln->function),
+							str_id(&st, ln->system_name),
+							str_id(&st, ln->file));
+			lines[li].line = ln->line;
+			line_ptrs[li] = &lines[li];
+		}
+		loc_ptrs[i] = &locs[i];
+	}
+	pb.n_location = p->nlocations;
+	pb.location = loc_ptrs;
+
+	/* samples, each with its location ids and thread labels */
+	size_t nids = 0;
+	for (size_t i = 0; i < p->nsamples; i++)
+		nids += p->samples[i].nlocs;
+	Perftools__Profiles__Sample *samples = xcalloc(p->nsamples, sizeof *samples);
+	Perftools__Profiles__Sample **sample_ptrs = xcalloc(p->nsamples, sizeof *sample_ptrs);
+	uint64_t *ids = xcalloc(nids, sizeof *ids);
+	int64_t *values = xcalloc(p->nsamples * (p->ntypes ? p->ntypes : 1), sizeof *values);
+	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * 2, sizeof *labels);
+	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * 2, sizeof *label_ptrs);
+	int64_t k_tid = -1, k_name = -1; /* added only if some sample has a thread */
+	size_t ii = 0;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct profile_sample *s = &p->samples[i];
+		perftools__profiles__sample__init(&samples[i]);
+		samples[i].n_location_id = s->nlocs;
+		samples[i].location_id = &ids[ii];
+		for (size_t j = 0; j < s->nlocs; j++)
+			ids[ii++] = s->locs[j] + 1;
+		samples[i].n_value = p->ntypes;
+		samples[i].value = &values[i * p->ntypes];
+		memcpy(samples[i].value, s->values, p->ntypes * sizeof *values);
+		if (s->tid) {
+			if (k_tid < 0) {
+				k_tid = str_id(&st, "thread_id");
+				k_name = str_id(&st, "thread_name");
+			}
+			Perftools__Profiles__Label *lb = &labels[i * 2];
+			perftools__profiles__label__init(&lb[0]);
+			perftools__profiles__label__init(&lb[1]);
+			lb[0].key = k_tid;
+			lb[0].num = s->tid;
+			lb[1].key = k_name;
+			lb[1].str = str_id(&st, s->thread_name);
+			label_ptrs[i * 2] = &lb[0];
+			label_ptrs[i * 2 + 1] = &lb[1];
+			samples[i].n_label = 2;
+			samples[i].label = &label_ptrs[i * 2];
+		}
+		sample_ptrs[i] = &samples[i];
+	}
+	pb.n_sample = p->nsamples;
+	pb.sample = sample_ptrs;
+
+	int64_t *comments = xcalloc(p->ncomments, sizeof *comments);
+	for (size_t i = 0; i < p->ncomments; i++)
+		comments[i] = str_id(&st, p->comments[i]);
+	pb.n_comment = p->ncomments;
+	pb.comment = comments;
+
+	Perftools__Profiles__Function **func_ptrs = xcalloc(ft.n, sizeof *func_ptrs);
+	for (size_t i = 0; i < ft.n; i++)
+		func_ptrs[i] = &ft.f[i];
+	pb.n_function = ft.n;
+	pb.function = func_ptrs;
+	pb.n_string_table = st.n;
+	pb.string_table = (char **)st.s;
+
+	size_t len = perftools__profiles__profile__get_packed_size(&pb);
+	uint8_t *packed = malloc(len ? len : 1);
+	if (!packed)
+		abort();
+	perftools__profiles__profile__pack(&pb, packed);
+	int rc = pprof_gzip(packed, len, out, e);
+
+	free(packed);
+	free(func_ptrs);
+	free(ft.f);
+	free(ft.index);
+	free(comments);
+	free(label_ptrs);
+	free(labels);
+	free(values);
+	free(ids);
+	free(sample_ptrs);
+	free(samples);
+	free(line_ptrs);
+	free(lines);
+	free(loc_ptrs);
+	free(locs);
+	free(map_ptrs);
+	free(maps);
+	free(st.s);
+	free(st.index);
+	return rc;
+}
+
+int pprof_gzip(const void *data, size_t len, struct buf *out, struct err *e)
+{
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	/* windowBits 15 + 16: a gzip header and trailer, as pprof expects */
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return err_set(e, ERR_INTERNAL, "deflateInit2: %s", z.msg ? z.msg : "failed");
+	z.next_in = (Bytef *)(uintptr_t)data;
+	z.avail_in = (uInt)len;
+	unsigned char chunk[65536];
+	int zr;
+	do {
+		z.next_out = chunk;
+		z.avail_out = sizeof chunk;
+		zr = deflate(&z, Z_FINISH);
+		if (zr == Z_STREAM_ERROR) {
+			deflateEnd(&z);
+			return err_set(e, ERR_INTERNAL, "deflate: stream error");
+		}
+		buf_add(out, chunk, sizeof chunk - z.avail_out);
+	} while (zr != Z_STREAM_END);
+	deflateEnd(&z);
+	return buf_check(out, e);
+}

@@ -1,0 +1,205 @@
+#include "profile.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+#define GROW(arr, n, cap)                                                      \
+	do {                                                                   \
+		if ((n) == (cap)) {                                            \
+			(cap) = (cap) ? (cap) * 2 : 16;                        \
+			(arr) = xrealloc((arr), (cap) * sizeof *(arr));        \
+		}                                                              \
+	} while (0)
+
+void profile_init(struct profile *p)
+{
+	memset(p, 0, sizeof *p);
+	p->default_type = -1;
+}
+
+void profile_release(struct profile *p)
+{
+	for (size_t i = 0; i < p->nsamples; i++)
+		free(p->samples[i].locs);
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *l = &p->locations[i];
+		for (size_t j = 0; j < l->nlines; j++) {
+			free(l->lines[j].function);
+			free(l->lines[j].system_name);
+			free(l->lines[j].file);
+		}
+		free(l->lines);
+	}
+	for (size_t i = 0; i < p->nmappings; i++) {
+		free(p->mappings[i].file);
+		free(p->mappings[i].build_id);
+	}
+	for (size_t i = 0; i < p->ncomments; i++)
+		free(p->comments[i]);
+	free(p->samples);
+	free(p->locations);
+	free(p->mappings);
+	free(p->comments);
+	free(p->loc_index);
+	free(p->sample_index);
+	profile_init(p);
+}
+
+void profile_add_type(struct profile *p, const char *type, const char *unit)
+{
+	if (p->ntypes < PROFILE_MAX_VALUES)
+		p->types[p->ntypes++] = (struct profile_value_type){ type, unit };
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdULL;
+}
+
+/* Open addressing over indices + 1 (0 = empty); the table is kept at most
+ * half full, so lookups end. */
+static void index_rebuild(size_t **table, size_t *cap, size_t count,
+			  uint64_t (*hash)(const struct profile *, size_t),
+			  const struct profile *p)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	while (ncap < count * 2 + 2)
+		ncap *= 2;
+	free(*table);
+	*table = calloc(ncap, sizeof **table);
+	if (!*table)
+		abort();
+	*cap = ncap;
+	for (size_t i = 0; i < count; i++) {
+		size_t slot = hash(p, i) & (ncap - 1);
+		while ((*table)[slot])
+			slot = (slot + 1) & (ncap - 1);
+		(*table)[slot] = i + 1;
+	}
+}
+
+static uint64_t loc_hash(const struct profile *p, size_t i)
+{
+	return mix(0, p->locations[i].address);
+}
+
+size_t profile_location(struct profile *p, uint64_t address)
+{
+	if (p->nlocations * 2 + 2 > p->loc_index_cap)
+		index_rebuild(&p->loc_index, &p->loc_index_cap, p->nlocations, loc_hash, p);
+	size_t mask = p->loc_index_cap - 1, slot = mix(0, address) & mask;
+	for (; p->loc_index[slot]; slot = (slot + 1) & mask)
+		if (p->locations[p->loc_index[slot] - 1].address == address)
+			return p->loc_index[slot] - 1;
+	GROW(p->locations, p->nlocations, p->locations_cap);
+	size_t i = p->nlocations++;
+	p->locations[i] = (struct profile_location){ .address = address };
+	p->loc_index[slot] = i + 1;
+	return i;
+}
+
+static uint64_t stack_hash(const size_t *locs, size_t n, pid_t tid, const char *name)
+{
+	uint64_t h = mix(n, (uint64_t)tid);
+	for (size_t i = 0; i < n; i++)
+		h = mix(h, locs[i]);
+	for (; *name; name++)
+		h = mix(h, (unsigned char)*name);
+	return h;
+}
+
+static uint64_t sample_hash(const struct profile *p, size_t i)
+{
+	const struct profile_sample *s = &p->samples[i];
+	return stack_hash(s->locs, s->nlocs, s->tid, s->thread_name);
+}
+
+void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			const int64_t *values, pid_t tid, const char *thread_name)
+{
+	if (n > PROFILE_MAX_DEPTH)
+		n = PROFILE_MAX_DEPTH;
+	size_t locs[PROFILE_MAX_DEPTH];
+	for (size_t i = 0; i < n; i++)
+		locs[i] = profile_location(p, pcs[i]);
+	char name[16];
+	snprintf(name, sizeof name, "%s", thread_name ? thread_name : "");
+	if (p->nsamples * 2 + 2 > p->sample_index_cap)
+		index_rebuild(&p->sample_index, &p->sample_index_cap, p->nsamples, sample_hash, p);
+	size_t mask = p->sample_index_cap - 1;
+	size_t slot = stack_hash(locs, n, tid, name) & mask;
+	for (; p->sample_index[slot]; slot = (slot + 1) & mask) {
+		struct profile_sample *s = &p->samples[p->sample_index[slot] - 1];
+		if (s->nlocs == n && s->tid == tid && strcmp(s->thread_name, name) == 0 &&
+		    memcmp(s->locs, locs, n * sizeof *locs) == 0) {
+			for (size_t v = 0; v < p->ntypes; v++)
+				s->values[v] += values[v];
+			return;
+		}
+	}
+	GROW(p->samples, p->nsamples, p->samples_cap);
+	struct profile_sample *s = &p->samples[p->nsamples++];
+	memset(s, 0, sizeof *s);
+	s->locs = xrealloc(NULL, n * sizeof *locs);
+	memcpy(s->locs, locs, n * sizeof *locs);
+	s->nlocs = n;
+	for (size_t v = 0; v < p->ntypes; v++)
+		s->values[v] = values[v];
+	s->tid = tid;
+	memcpy(s->thread_name, name, sizeof name);
+	p->sample_index[slot] = p->nsamples;
+}
+
+void profile_location_add_line(struct profile_location *loc, const char *function,
+			       const char *system_name, const char *file, int64_t line)
+{
+	loc->lines = xrealloc(loc->lines, (loc->nlines + 1) * sizeof *loc->lines);
+	loc->lines[loc->nlines++] = (struct profile_line){
+		.function = xstrdup(function),
+		.system_name = xstrdup(system_name ? system_name : function),
+		.file = xstrdup(file),
+		.line = line,
+	};
+}
+
+size_t profile_add_mapping(struct profile *p, const struct profile_mapping *m)
+{
+	GROW(p->mappings, p->nmappings, p->mappings_cap);
+	struct profile_mapping *d = &p->mappings[p->nmappings++];
+	*d = *m;
+	d->file = xstrdup(m->file);
+	d->build_id = xstrdup(m->build_id);
+	return p->nmappings;
+}
+
+void profile_add_comment(struct profile *p, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	p->comments = xrealloc(p->comments, (p->ncomments + 1) * sizeof *p->comments);
+	p->comments[p->ncomments++] = xstrdup(text);
+}

@@ -1,0 +1,92 @@
+/* profile: the pprof data model, knowing nothing of protobuf.
+ *
+ * Samples are stacks of addresses (leaf first) with one value per sample
+ * type and a thread label; identical (stack, thread) samples are merged as
+ * they are added. Each distinct address becomes one location, which the
+ * symbolizer fills (mapping, function, file, line, inlined frames) before
+ * the encoder writes it. The profile owns every string and array in it. */
+#ifndef PF_PROFILE_H
+#define PF_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROFILE_MAX_VALUES 4
+#define PROFILE_MAX_DEPTH 128
+
+struct profile_value_type {
+	const char *type; /* static strings: "cpu", "samples", ... */
+	const char *unit;
+};
+
+struct profile_mapping {
+	uint64_t start, limit, offset;
+	char *file;
+	char *build_id;   /* lowercase hex, or NULL */
+	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+};
+
+struct profile_line {
+	char *function;    /* demangled */
+	char *system_name; /* as in the symbol table */
+	char *file;        /* NULL when unknown */
+	int64_t line;
+};
+
+struct profile_location {
+	uint64_t address;
+	size_t mapping;              /* index + 1 into mappings; 0: none */
+	struct profile_line *lines;  /* innermost (inlined) first */
+	size_t nlines;
+};
+
+struct profile_sample {
+	size_t *locs;   /* indices into locations, leaf first */
+	size_t nlocs;
+	int64_t values[PROFILE_MAX_VALUES];
+	pid_t tid;      /* 0: no thread labels */
+	char thread_name[16];
+};
+
+struct profile {
+	struct profile_value_type types[PROFILE_MAX_VALUES];
+	size_t ntypes;
+	int default_type;            /* index into types, -1: none */
+	struct profile_value_type period_type;
+	int64_t period;
+	int64_t time_nanos, duration_nanos;
+
+	struct profile_sample *samples;
+	size_t nsamples, samples_cap;
+	struct profile_location *locations;
+	size_t nlocations, locations_cap;
+	struct profile_mapping *mappings;
+	size_t nmappings, mappings_cap;
+	char **comments;
+	size_t ncomments;
+
+	/* hash indexes: address -> location, (stack, thread) -> sample */
+	size_t *loc_index, loc_index_cap;
+	size_t *sample_index, sample_index_cap;
+};
+
+void profile_init(struct profile *p);
+void profile_release(struct profile *p);
+void profile_add_type(struct profile *p, const char *type, const char *unit);
+/* Adds values to the sample for (pcs, tid); pcs leaf first, n bounded by
+ * PROFILE_MAX_DEPTH (deeper stacks are cut at the root end). */
+void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			const int64_t *values, pid_t tid, const char *thread_name);
+/* The index of location address (created without symbols if new). */
+size_t profile_location(struct profile *p, uint64_t address);
+/* Adds an inlined-or-not frame to a location (innermost first). */
+void profile_location_add_line(struct profile_location *loc, const char *function,
+			       const char *system_name, const char *file, int64_t line);
+/* Adds a mapping; returns its index + 1 for profile_location.mapping. */
+size_t profile_add_mapping(struct profile *p, const struct profile_mapping *m);
+void profile_add_comment(struct profile *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,317 @@
+#include "symbolize.h"
+
+#include "buf.h"
+#include "err.h"
+#include "profile.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <libiberty/demangle.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct symbolizer {
+	Dwfl *dwfl;
+	pid_t pid;
+	uint64_t maps_hash; /* of /proc/PID/maps when last reported */
+	/* executable mappings of the process, from /proc/PID/maps */
+	struct exec_map {
+		uint64_t start, end, offset;
+		char *file;
+	} *maps;
+	size_t nmaps;
+};
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo, /* also /usr/lib/debug/.build-id */
+};
+
+struct symbolizer *symbolizer_new(void)
+{
+	struct symbolizer *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	return s;
+}
+
+static void maps_free(struct symbolizer *s)
+{
+	for (size_t i = 0; i < s->nmaps; i++)
+		free(s->maps[i].file);
+	free(s->maps);
+	s->maps = NULL;
+	s->nmaps = 0;
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	maps_free(s);
+	free(s);
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Executable file-backed mappings: what pprof calls mappings. */
+static void parse_maps(struct symbolizer *s, const char *text)
+{
+	maps_free(s);
+	size_t cap = 0;
+	for (const char *l = text; *l; ) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char line[4096];
+		snprintf(line, sizeof line, "%.*s", (int)len, l);
+		l += len + (nl ? 1 : 0);
+		uint64_t start, end, offset;
+		char perms[8];
+		int path_at = 0;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
+			   &start, &end, perms, &offset, &path_at) < 4 || !path_at)
+			continue;
+		const char *path = line + path_at;
+		if (perms[2] != 'x' || path[0] != '/')
+			continue;
+		if (s->nmaps == cap) {
+			cap = cap ? cap * 2 : 32;
+			s->maps = realloc(s->maps, cap * sizeof *s->maps);
+			if (!s->maps)
+				abort();
+		}
+		s->maps[s->nmaps].start = start;
+		s->maps[s->nmaps].end = end;
+		s->maps[s->nmaps].offset = offset;
+		s->maps[s->nmaps].file = strdup(path);
+		if (!s->maps[s->nmaps].file)
+			abort();
+		s->nmaps++;
+	}
+}
+
+int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	struct buf maps;
+	buf_init(&maps, "maps", 64u << 20);
+	if (buf_read_file(&maps, path, e) < 0) {
+		buf_release(&maps);
+		return -1;
+	}
+	uint64_t h = hash_bytes(maps.data ? maps.data : "", maps.len);
+	int rc = 0;
+	if (s->dwfl && s->pid == pid && s->maps_hash == h)
+		goto out; /* nothing changed: keep every module and its caches */
+	if (s->dwfl && s->pid != pid) {
+		dwfl_end(s->dwfl);
+		s->dwfl = NULL;
+	}
+	if (!s->dwfl && !(s->dwfl = dwfl_begin(&callbacks))) {
+		rc = err_set(e, ERR_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
+		goto out;
+	}
+	/* a new report keeps the modules that are still there */
+	dwfl_report_begin(s->dwfl);
+	int r = dwfl_linux_proc_report(s->dwfl, pid);
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	if (r != 0) {
+		rc = r > 0 ? err_errno(e, r == ENOENT ? ERR_TARGET : ERR_INTERNAL, r,
+				       "dwfl_linux_proc_report pid %d", (int)pid)
+			   : err_set(e, ERR_INTERNAL, "dwfl_linux_proc_report pid %d: %s",
+				     (int)pid, dwfl_errmsg(-1));
+		dwfl_end(s->dwfl);
+		s->dwfl = NULL;
+		goto out;
+	}
+	parse_maps(s, buf_cstr(&maps));
+	s->pid = pid;
+	s->maps_hash = h;
+out:
+	buf_release(&maps);
+	return rc;
+}
+
+char *symbolize_demangle(const char *name)
+{
+	char plain[1024];
+	snprintf(plain, sizeof plain, "%s", name);
+	plain[strcspn(plain, "@")] = '\0'; /* pthread_cond_wait@@GLIBC_2.3.2 */
+	char *d = NULL;
+	if (plain[0] == '_' && (plain[1] == 'Z' || plain[1] == 'R'))
+		d = cplus_demangle(plain, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (!d)
+		d = strdup(plain);
+	if (!d)
+		abort();
+	return d;
+}
+
+/* DW_AT_linkage_name (demangled) or DW_AT_name, following abstract origins. */
+static char *die_function_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *n = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+		n = dwarf_formstring(&attr);
+	if (!n && dwarf_attr_integrate(die, DW_AT_name, &attr))
+		n = dwarf_formstring(&attr);
+	return n ? symbolize_demangle(n) : NULL;
+}
+
+static const char *call_file(Dwarf_Die *cudie, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word idx;
+	Dwarf_Files *files;
+	size_t nfiles;
+	if (!dwarf_attr(die, DW_AT_call_file, &attr) || dwarf_formudata(&attr, &idx) != 0 ||
+	    dwarf_getsrcfiles(cudie, &files, &nfiles) != 0 || idx >= nfiles)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static int64_t call_line(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word line;
+	if (!dwarf_attr(die, DW_AT_call_line, &attr) || dwarf_formudata(&attr, &line) != 0)
+		return 0;
+	return (int64_t)line;
+}
+
+/* Fills loc with its frames, innermost first. */
+static void symbolize_location(Dwfl_Module *mod, struct profile_location *loc)
+{
+	uint64_t addr = loc->address;
+	GElf_Sym sym;
+	GElf_Off off;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	const char *file = NULL;
+	int lineno = 0;
+	Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+	if (line)
+		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+
+	Dwarf_Addr bias;
+	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
+	Dwarf_Die *scopes = NULL;
+	int nscopes = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+	int64_t cur_line = lineno;
+	const char *cur_file = file;
+	for (int i = 0; i < nscopes; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		if (tag == DW_TAG_subprogram) {
+			/* the symbol table names it with its class and namespace */
+			char *name = symname ? symbolize_demangle(symname) : die_function_name(&scopes[i]);
+			profile_location_add_line(loc, name ? name : "??", symname, cur_file, cur_line);
+			free(name);
+			free(scopes);
+			return;
+		}
+		char *name = die_function_name(&scopes[i]);
+		profile_location_add_line(loc, name ? name : "??", NULL, cur_file, cur_line);
+		free(name);
+		cur_file = call_file(cudie, &scopes[i]);
+		cur_line = call_line(&scopes[i]);
+	}
+	free(scopes);
+	/* no DWARF scope: the symbol table alone */
+	if (symname) {
+		char *name = symbolize_demangle(symname);
+		profile_location_add_line(loc, name, symname, file, lineno);
+		free(name);
+	}
+}
+
+static const struct exec_map *find_map(const struct symbolizer *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->nmaps; i++)
+		if (addr >= s->maps[i].start && addr < s->maps[i].end)
+			return &s->maps[i];
+	return NULL;
+}
+
+static char *build_id_hex(Dwfl_Module *mod)
+{
+	GElf_Addr bias;
+	dwfl_module_getelf(mod, &bias); /* the build-id is read with the ELF */
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+	if (n <= 0)
+		return NULL;
+	char *hex = malloc((size_t)n * 2 + 1);
+	if (!hex)
+		abort();
+	for (int i = 0; i < n; i++)
+		sprintf(hex + i * 2, "%02x", bits[i]);
+	return hex;
+}
+
+int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
+{
+	if (!s->dwfl)
+		return err_set(e, ERR_INTERNAL, "symbolizer not attached");
+	/* one profile mapping per executable mapping that has samples */
+	size_t *map_ids = calloc(s->nmaps + 1, sizeof *map_ids);
+	if (!map_ids)
+		abort();
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *loc = &p->locations[i];
+		const struct exec_map *m = find_map(s, loc->address);
+		Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, loc->address);
+		if (m) {
+			size_t mi = (size_t)(m - s->maps);
+			if (!map_ids[mi]) {
+				char *bid = mod ? build_id_hex(mod) : NULL;
+				struct profile_mapping pm = {
+					.start = m->start, .limit = m->end, .offset = m->offset,
+					.file = m->file, .build_id = bid,
+					.has_functions = true, .has_filenames = true,
+					.has_line_numbers = true, .has_inline_frames = true,
+				};
+				map_ids[mi] = profile_add_mapping(p, &pm);
+				free(bid);
+			}
+			loc->mapping = map_ids[mi];
+		}
+		if (mod && loc->nlines == 0)
+			symbolize_location(mod, loc);
+	}
+	free(map_ids);
+	return 0;
+}
+
+int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct err *e)
+{
+	if (!s->dwfl)
+		return err_set(e, ERR_INTERNAL, "symbolizer not attached");
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	GElf_Sym sym;
+	GElf_Off off;
+	const char *name = mod ? dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL) : NULL;
+	if (!name)
+		return -1;
+	char *d = symbolize_demangle(name);
+	buf_puts(out, d);
+	free(d);
+	return 0;
+}

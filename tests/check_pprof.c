@@ -1,0 +1,187 @@
+/* profile model + pprof encoder: encode, gunzip, unpack with protobuf-c,
+ * compare with what went in. */
+#include "buf.h"
+#include "check_main.h"
+#include "err.h"
+#include "pprof.h"
+#include "profile.h"
+
+#include "proto/profile.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+static Perftools__Profiles__Profile *roundtrip(const struct profile *p)
+{
+	struct buf gz;
+	buf_init(&gz, "gz", 1 << 26);
+	struct err e = { 0 };
+	ck_assert_int_eq(pprof_encode(p, &gz, &e), 0);
+	ck_assert_uint_ge(gz.len, 18);
+	ck_assert_int_eq((unsigned char)gz.data[0], 0x1f); /* gzip magic */
+	ck_assert_int_eq((unsigned char)gz.data[1], 0x8b);
+	static unsigned char raw[1 << 22];
+	z_stream z = { 0 };
+	ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)gz.data;
+	z.avail_in = (uInt)gz.len;
+	z.next_out = raw;
+	z.avail_out = sizeof raw;
+	ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+	size_t len = sizeof raw - z.avail_out;
+	inflateEnd(&z);
+	buf_release(&gz);
+	Perftools__Profiles__Profile *pb = perftools__profiles__profile__unpack(NULL, len, raw);
+	ck_assert_ptr_nonnull(pb);
+	return pb;
+}
+
+static const char *str(const Perftools__Profiles__Profile *pb, int64_t i)
+{
+	ck_assert_int_ge(i, 0);
+	ck_assert_uint_lt((size_t)i, pb->n_string_table);
+	return pb->string_table[i];
+}
+
+START_TEST(test_roundtrip)
+{
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	profile_add_type(&p, "cpu", "nanoseconds");
+	p.default_type = 1;
+	p.period_type = (struct profile_value_type){ "cpu", "nanoseconds" };
+	p.period = 10000000;
+	p.time_nanos = 1700000000000000000;
+	p.duration_nanos = 5000000000;
+	struct profile_mapping m = { .start = 0x1000, .limit = 0x9000, .offset = 0x1000,
+				     .file = "/usr/bin/svc", .build_id = "abcdef",
+				     .has_functions = true };
+	size_t mid = profile_add_mapping(&p, &m);
+	uint64_t stack1[] = { 0x1100, 0x1200, 0x1300 };
+	uint64_t stack2[] = { 0x1400, 0x1200, 0x1300 };
+	int64_t v1[] = { 1, 10000000 }, v2[] = { 2, 25000000 };
+	profile_add_sample(&p, stack1, 3, v1, 42, "worker");
+	profile_add_sample(&p, stack1, 3, v2, 42, "worker"); /* merged */
+	profile_add_sample(&p, stack1, 3, v1, 43, "worker"); /* other thread */
+	profile_add_sample(&p, stack2, 3, v1, 42, "worker");
+	ck_assert_uint_eq(p.nsamples, 3);
+	ck_assert_uint_eq(p.nlocations, 4);
+	for (size_t i = 0; i < p.nlocations; i++) {
+		p.locations[i].mapping = mid;
+		char fn[32];
+		snprintf(fn, sizeof fn, "fn_%zx", (size_t)p.locations[i].address);
+		if (p.locations[i].address == 0x1100)
+			profile_location_add_line(&p.locations[i], "inlined_leaf", NULL, "a.c", 7);
+		profile_location_add_line(&p.locations[i], fn, "_Z2fnv", "a.c", 10 + (int64_t)i);
+	}
+	profile_add_comment(&p, "target exited after %d s", 3);
+
+	Perftools__Profiles__Profile *pb = roundtrip(&p);
+	ck_assert_str_eq(pb->string_table[0], "");
+	ck_assert_uint_eq(pb->n_sample_type, 2);
+	ck_assert_str_eq(str(pb, pb->sample_type[1]->type), "cpu");
+	ck_assert_str_eq(str(pb, pb->sample_type[1]->unit), "nanoseconds");
+	ck_assert_str_eq(str(pb, pb->default_sample_type), "cpu");
+	ck_assert_str_eq(str(pb, pb->period_type->type), "cpu");
+	ck_assert_int_eq(pb->period, 10000000);
+	ck_assert_int_eq(pb->time_nanos, 1700000000000000000);
+	ck_assert_int_eq(pb->duration_nanos, 5000000000);
+	ck_assert_uint_eq(pb->n_comment, 1);
+	ck_assert_str_eq(str(pb, pb->comment[0]), "target exited after 3 s");
+	ck_assert_uint_eq(pb->n_mapping, 1);
+	ck_assert_str_eq(str(pb, pb->mapping[0]->filename), "/usr/bin/svc");
+	ck_assert_str_eq(str(pb, pb->mapping[0]->build_id), "abcdef");
+	ck_assert_uint_eq(pb->n_sample, 3);
+	const Perftools__Profiles__Sample *s0 = pb->sample[0];
+	ck_assert_int_eq(s0->value[0], 3);
+	ck_assert_int_eq(s0->value[1], 35000000);
+	ck_assert_uint_eq(s0->n_label, 2);
+	ck_assert_str_eq(str(pb, s0->label[0]->key), "thread_id");
+	ck_assert_int_eq(s0->label[0]->num, 42);
+	ck_assert_str_eq(str(pb, s0->label[1]->key), "thread_name");
+	ck_assert_str_eq(str(pb, s0->label[1]->str), "worker");
+	ck_assert_uint_eq(s0->n_location_id, 3);
+	/* ids resolve to locations with the addresses given, leaf first */
+	for (size_t j = 0; j < 3; j++) {
+		uint64_t id = s0->location_id[j];
+		ck_assert_uint_ge(id, 1);
+		ck_assert_uint_le(id, pb->n_location);
+		ck_assert_uint_eq(pb->location[id - 1]->id, id);
+		ck_assert_uint_eq(pb->location[id - 1]->address, stack1[j]);
+		ck_assert_uint_eq(pb->location[id - 1]->mapping_id, 1);
+	}
+	const Perftools__Profiles__Location *leaf = pb->location[s0->location_id[0] - 1];
+	ck_assert_uint_eq(leaf->n_line, 2);
+	const Perftools__Profiles__Function *f0 = pb->function[leaf->line[0]->function_id - 1];
+	ck_assert_str_eq(str(pb, f0->name), "inlined_leaf");
+	ck_assert_str_eq(str(pb, f0->filename), "a.c");
+	ck_assert_int_eq(leaf->line[0]->line, 7);
+	const Perftools__Profiles__Function *f1 = pb->function[leaf->line[1]->function_id - 1];
+	ck_assert_str_eq(str(pb, f1->name), "fn_1100");
+	ck_assert_str_eq(str(pb, f1->system_name), "_Z2fnv");
+	/* every string appears once */
+	for (size_t i = 0; i < pb->n_string_table; i++)
+		for (size_t j = i + 1; j < pb->n_string_table; j++)
+			ck_assert_str_ne(pb->string_table[i], pb->string_table[j]);
+	perftools__profiles__profile__free_unpacked(pb, NULL);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_empty_and_deep)
+{
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "inuse_space", "bytes");
+	Perftools__Profiles__Profile *pb = roundtrip(&p);
+	ck_assert_uint_eq(pb->n_sample, 0);
+	ck_assert_uint_eq(pb->n_string_table, 3);
+	perftools__profiles__profile__free_unpacked(pb, NULL);
+
+	uint64_t deep[PROFILE_MAX_DEPTH + 50];
+	for (size_t i = 0; i < sizeof deep / sizeof deep[0]; i++)
+		deep[i] = 0x5000 + i;
+	int64_t v[] = { 1 };
+	profile_add_sample(&p, deep, sizeof deep / sizeof deep[0], v, 0, NULL);
+	ck_assert_uint_eq(p.samples[0].nlocs, PROFILE_MAX_DEPTH);
+	pb = roundtrip(&p);
+	ck_assert_uint_eq(pb->sample[0]->n_label, 0); /* tid 0: no thread labels */
+	perftools__profiles__profile__free_unpacked(pb, NULL);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_many_samples_merge)
+{
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	int64_t one[] = { 1 };
+	for (int i = 0; i < 100000; i++) {
+		uint64_t st[] = { 0x100 + (uint64_t)(i % 1000), 0x9000 };
+		profile_add_sample(&p, st, 2, one, 1 + i % 3, "t");
+	}
+	ck_assert_uint_eq(p.nsamples, 3000);
+	ck_assert_uint_eq(p.nlocations, 1001);
+	int64_t total = 0;
+	for (size_t i = 0; i < p.nsamples; i++)
+		total += p.samples[i].values[0];
+	ck_assert_int_eq(total, 100000);
+	profile_release(&p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("pprof");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_empty_and_deep);
+	tcase_add_test(tc, test_many_samples_merge);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(suite)

@@ -1,0 +1,146 @@
+/* The symbolizer on this test's own known functions, by live address. */
+#include "buf.h"
+#include "check_main.h"
+#include "err.h"
+#include "profile.h"
+#include "symbolize.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+__attribute__((noinline)) int known_outer_function(int x);
+
+static inline __attribute__((always_inline)) int known_inlined_helper(int x)
+{
+	return x * 3 + 1; /* LINE_INLINED */
+}
+
+__attribute__((noinline)) int known_outer_function(int x)
+{
+	volatile int y = known_inlined_helper(x);
+	return y;
+}
+
+static int line_of(const char *marker)
+{
+	FILE *f = fopen(__FILE__, "r");
+	ck_assert_ptr_nonnull(f);
+	char line[512];
+	int n = 0, found = 0;
+	while (fgets(line, sizeof line, f)) {
+		n++;
+		if (strstr(line, marker) && !strstr(line, "line_of(")) {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+START_TEST(test_demangle)
+{
+	char *d = symbolize_demangle("_ZN3foo3barEv");
+	ck_assert_str_eq(d, "foo::bar()");
+	free(d);
+	d = symbolize_demangle("pthread_cond_wait@@GLIBC_2.3.2");
+	ck_assert_str_eq(d, "pthread_cond_wait");
+	free(d);
+	d = symbolize_demangle("_ZN4core3ptr13drop_in_place17h0123456789abcdefE");
+	ck_assert_str_eq(d, "core::ptr::drop_in_place");
+	free(d);
+	d = symbolize_demangle("_Znotmangled");
+	ck_assert_str_eq(d, "_Znotmangled");
+	free(d);
+}
+END_TEST
+
+START_TEST(test_own_functions)
+{
+	struct symbolizer *s = symbolizer_new();
+	struct err e = { 0 };
+	ck_assert_int_eq(symbolizer_attach(s, getpid(), &e), 0);
+	ck_assert_int_eq(symbolizer_attach(s, getpid(), &e), 0); /* unchanged: cached */
+
+	struct buf name;
+	buf_init(&name, "name", 1024);
+	ck_assert_int_eq(symbolize_name(s, (uint64_t)(uintptr_t)&known_outer_function, &name, &e), 0);
+	ck_assert_str_eq(buf_cstr(&name), "known_outer_function");
+	buf_release(&name);
+
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	/* every address of known_outer_function until one lands in the inlined code */
+	size_t first = p.nlocations;
+	for (uint64_t a = (uintptr_t)&known_outer_function;
+	     a < (uintptr_t)&known_outer_function + 32; a++)
+		profile_location(&p, a);
+	size_t libc = profile_location(&p, (uint64_t)(uintptr_t)&getpid);
+	size_t nowhere = profile_location(&p, 0x10);
+	ck_assert_int_eq(symbolize_profile(s, &p, &e), 0);
+
+	int inlined_line = line_of("LINE_INLINED");
+	int saw_inline = 0, in_function = 0;
+	for (size_t i = first; i < first + 32; i++) {
+		struct profile_location *l = &p.locations[i];
+		ck_assert_uint_ne(l->mapping, 0);
+		if (l->nlines == 0 || strcmp(l->lines[l->nlines - 1].function, "known_outer_function"))
+			break; /* past the end of the function */
+		in_function++;
+		ck_assert_ptr_nonnull(strstr(l->lines[l->nlines - 1].file, "check_symbolize.c"));
+		if (l->nlines == 2) {
+			ck_assert_str_eq(l->lines[0].function, "known_inlined_helper");
+			ck_assert_int_eq(l->lines[0].line, inlined_line);
+			ck_assert_ptr_nonnull(strstr(l->lines[0].file, "check_symbolize.c"));
+			saw_inline = 1;
+		}
+	}
+	ck_assert_int_ge(in_function, 4);
+	ck_assert_msg(saw_inline, "no address of known_outer_function showed the inlined frame");
+	struct profile_location *lc = &p.locations[libc];
+	ck_assert_uint_ge(lc->nlines, 1);
+	ck_assert_ptr_nonnull(strstr(lc->lines[lc->nlines - 1].function, "getpid"));
+	ck_assert_uint_eq(p.locations[nowhere].nlines, 0);
+	ck_assert_uint_eq(p.locations[nowhere].mapping, 0);
+
+	/* mappings: file names and GNU build-ids */
+	ck_assert_uint_ge(p.nmappings, 2);
+	int saw_self = 0;
+	for (size_t i = 0; i < p.nmappings; i++) {
+		ck_assert_ptr_nonnull(p.mappings[i].build_id);
+		ck_assert_uint_ge(strlen(p.mappings[i].build_id), 16);
+		if (strstr(p.mappings[i].file, "check_symbolize"))
+			saw_self = 1;
+	}
+	ck_assert(saw_self);
+	profile_release(&p);
+	symbolizer_free(s);
+}
+END_TEST
+
+START_TEST(test_gone_process)
+{
+	struct symbolizer *s = symbolizer_new();
+	struct err e = { 0 };
+	ck_assert_int_eq(symbolizer_attach(s, 0x7ffffff0, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	symbolizer_free(s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("symbolize");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_demangle);
+	tcase_add_test(tc, test_own_functions);
+	tcase_add_test(tc, test_gone_process);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(suite)
