@@ -6,12 +6,19 @@
 #include "config.h"
 #include "proc.h"
 
+#include <pthread.h>
 #include <sys/types.h>
+
+struct collector;
+struct symbolizer;
 
 struct ctx {
 	const struct config *cfg;
 	struct target_spec target;
 	pid_t self;
+	struct collector *collector;   /* the one sampling loop */
+	struct symbolizer *symbolizer; /* kept across requests, under sym_lock */
+	pthread_mutex_t sym_lock;
 };
 
 #endif

@@ -2,6 +2,7 @@
  * responder. main wires config, the edge and the router, then waits for
  * SIGTERM or SIGINT in this thread (blocked in every other), so a stop
  * always runs the one cleanup path. */
+#include "collector.h"
 #include "config.h"
 #include "ctx.h"
 #include "err.h"
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "proc.h"
 #include "router.h"
+#include "symbolize.h"
 
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 
@@ -50,20 +52,29 @@ int main(int argc, char **argv)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL); /* inherited by every worker */
+	/* SIGCHLD reports tracee events; the collector reads it from a
+	 * signalfd, so no thread may take it */
+	sigset_t blocked = stop;
+	sigaddset(&blocked, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &blocked, NULL); /* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
 
 	struct ctx ctx = {
 		.cfg = &cfg,
 		.target = { .pid = cfg.target_pid, .pidfile = cfg.target_pidfile, .exe = cfg.target_exe },
 		.self = getpid(),
+		.collector = collector_new(),
+		.symbolizer = symbolizer_new(),
 	};
+	pthread_mutex_init(&ctx.sym_lock, NULL);
 	char what[512];
 	proc_describe(&ctx.target, what, sizeof what);
 
 	struct fcgi_server *srv = fcgi_open(cfg.listen, &e);
 	if (!srv) {
 		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
+		collector_free(ctx.collector);
+		symbolizer_free(ctx.symbolizer);
 		config_release(&cfg);
 		return 2;
 	}
@@ -85,6 +96,9 @@ int main(int argc, char **argv)
 		log_info("%s: stopping", strsignal(sig));
 	}
 	fcgi_stop(srv);
+	collector_free(ctx.collector);
+	symbolizer_free(ctx.symbolizer);
+	pthread_mutex_destroy(&ctx.sym_lock);
 	config_release(&cfg);
 	return rc;
 }

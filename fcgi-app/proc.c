@@ -259,3 +259,30 @@ int proc_check_access(pid_t pid, struct err *e)
 			 scope[0] && strcmp(scope, "0") != 0 ? " (needs 0, or CAP_SYS_PTRACE)" : "",
 			 path);
 }
+
+int proc_check_tracer(pid_t pid, pid_t self, struct err *e)
+{
+	struct proc_info info;
+	if (proc_info(pid, &info, e) < 0)
+		return -1;
+	if (!info.tracer)
+		return 0;
+	/* TracerPid names the tracing thread; its process is its Tgid */
+	char path[64], status[4096], comm[32] = "?";
+	pid_t tgid = info.tracer;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)info.tracer);
+	if (read_small(path, status, sizeof status) == 0) {
+		const char *v = status_field(status, "Tgid");
+		if (v)
+			tgid = (pid_t)strtol(v, NULL, 10);
+	}
+	if (tgid == self)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)tgid);
+	if (read_small(path, comm, sizeof comm) == 0)
+		comm[strcspn(comm, "\n")] = '\0';
+	if (strcmp(comm, "pprof-fcgi") == 0)
+		return err_set(e, ERR_BUSY, "target already profiled by pprof-fcgi pid %d", (int)tgid);
+	return err_set(e, ERR_BUSY, "target pid %d already traced by pid %d (%s): ptrace allows one tracer",
+		       (int)pid, (int)tgid, comm);
+}

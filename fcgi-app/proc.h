@@ -48,4 +48,8 @@ int proc_info(pid_t pid, struct proc_info *info, struct err *e);
  * which touches nothing in the target. */
 int proc_check_access(pid_t pid, struct err *e);
 
+/* ERR_BUSY when another process already traces pid (a debugger, or a
+ * second pprof-fcgi); threads of self are fine. */
+int proc_check_tracer(pid_t pid, pid_t self, struct err *e);
+
 #endif

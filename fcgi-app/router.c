@@ -32,7 +32,7 @@ struct route {
 static const struct route routes[] = {
 	{ "index", ROUTE_TARGET, 0, 0, ep_index },
 	{ "cmdline", ROUTE_TARGET, 0, 0, ep_cmdline },
-	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ, 30, ep_unimplemented },
+	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ, 30, ep_profile },
 	{ "goroutine", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
 	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
 	{ "heap", ROUTE_TARGET, DELTA, 0, ep_unimplemented },

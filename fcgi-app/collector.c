@@ -1,0 +1,613 @@
+#include "collector.h"
+
+#include "log.h"
+#include "target.h"
+#include "unwind.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define STOP_DEADLINE_NS (100 * 1000000LL) /* a thread not stopped by then is skipped */
+
+struct thr {
+	pid_t tid;
+	bool seized, seen, dead;
+	bool selected, sampled;   /* this tick */
+	char state;
+	char comm[16];
+	uint64_t cpu_ns;          /* schedstat at the last read */
+	uint64_t cpu_prev_tick;
+	uint64_t base[COLLECTOR_MAX_SUBS]; /* cpu_ns at each subscriber's last sample */
+	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
+	size_t npcs;              /* the last stack; 0: never sampled */
+	int64_t stop_start_ns;
+};
+
+struct collector {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;      /* CLOCK_MONOTONIC */
+	pthread_t thread;
+	bool thread_started, running, stopping;
+	pid_t pid;
+	struct collector_sub *subs[COLLECTOR_MAX_SUBS];
+	/* owned by the collector thread */
+	struct thr *thr;
+	size_t nthr, cap;
+	size_t *index, index_cap; /* tid -> thr position + 1 */
+	bool first_tick;
+	struct unwinder *unw;
+	int sigfd;
+	int64_t last_refresh_ns;
+};
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- the thread table ---- */
+
+static void index_rebuild(struct collector *c)
+{
+	size_t cap = 64;
+	while (cap < c->nthr * 2 + 2)
+		cap *= 2;
+	free(c->index);
+	c->index = calloc(cap, sizeof *c->index);
+	if (!c->index)
+		abort();
+	c->index_cap = cap;
+	for (size_t i = 0; i < c->nthr; i++) {
+		size_t slot = ((size_t)c->thr[i].tid * 2654435761u) & (cap - 1);
+		while (c->index[slot])
+			slot = (slot + 1) & (cap - 1);
+		c->index[slot] = i + 1;
+	}
+}
+
+static struct thr *thr_find(struct collector *c, pid_t tid)
+{
+	if (!c->index_cap)
+		return NULL;
+	size_t mask = c->index_cap - 1, slot = ((size_t)tid * 2654435761u) & mask;
+	for (; c->index[slot]; slot = (slot + 1) & mask)
+		if (c->thr[c->index[slot] - 1].tid == tid)
+			return &c->thr[c->index[slot] - 1];
+	return NULL;
+}
+
+static struct thr *thr_add(struct collector *c, pid_t tid)
+{
+	if (c->nthr == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->thr = realloc(c->thr, c->cap * sizeof *c->thr);
+		if (!c->thr)
+			abort();
+	}
+	struct thr *t = &c->thr[c->nthr++];
+	memset(t, 0, sizeof *t);
+	t->tid = tid;
+	if (c->nthr * 2 + 2 > c->index_cap)
+		index_rebuild(c);
+	else {
+		size_t mask = c->index_cap - 1, slot = ((size_t)tid * 2654435761u) & mask;
+		while (c->index[slot])
+			slot = (slot + 1) & mask;
+		c->index[slot] = c->nthr;
+	}
+	return t;
+}
+
+static void thr_compact(struct collector *c)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < c->nthr; i++)
+		if (!c->thr[i].dead)
+			c->thr[j++] = c->thr[i];
+	if (j != c->nthr) {
+		c->nthr = j;
+		index_rebuild(c);
+	}
+}
+
+/* ---- /proc reads, without stopping anything ---- */
+
+static int read_small(const char *path, char *out, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, out, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+static int read_cpu(pid_t pid, pid_t tid, uint64_t *ns)
+{
+	char path[64], text[128];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+	if (read_small(path, text, sizeof text) < 0)
+		return -1;
+	*ns = strtoull(text, NULL, 10);
+	return 0;
+}
+
+/* State letter and name of a thread from its stat line. */
+static int read_state(pid_t pid, struct thr *t)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)t->tid);
+	if (read_small(path, text, sizeof text) < 0)
+		return -1;
+	char *open_paren = strchr(text, '('), *close_paren = strrchr(text, ')');
+	if (!open_paren || !close_paren || close_paren[1] != ' ')
+		return -1;
+	size_t len = (size_t)(close_paren - open_paren - 1);
+	if (len >= sizeof t->comm)
+		len = sizeof t->comm - 1;
+	memcpy(t->comm, open_paren + 1, len);
+	t->comm[len] = '\0';
+	t->state = close_paren[2];
+	return 0;
+}
+
+/* ---- delivery ---- */
+
+static bool sub_active(const struct collector_sub *s)
+{
+	return s && s->joined && !s->removed;
+}
+
+static void deliver(struct collector *c, struct thr *t, struct collector_sub *s, bool sampled)
+{
+	uint64_t base = t->base[s->slot];
+	if (t->cpu_ns <= base)
+		return;
+	struct collector_sample smp = {
+		.tid = t->tid, .thread_name = t->comm, .pcs = t->pcs, .npcs = t->npcs,
+		.cpu_ns = t->cpu_ns - base, .sampled = sampled,
+	};
+	t->base[s->slot] = t->cpu_ns;
+	s->stats.samples++;
+	s->on_sample(s->arg, &smp);
+	(void)c;
+}
+
+/* Reports every thread's CPU time not yet reported to s. */
+static void flush_sub(struct collector *c, struct collector_sub *s)
+{
+	for (size_t i = 0; i < c->nthr; i++)
+		deliver(c, &c->thr[i], s, false);
+}
+
+static void end_all(struct collector *c, const struct err *why, bool exited)
+{
+	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
+		struct collector_sub *s = c->subs[i];
+		if (!s)
+			continue;
+		if (s->joined)
+			flush_sub(c, s);
+		if (why && s->error.kind == ERR_NONE)
+			s->error = *why;
+		if (exited) {
+			s->target_exited = true;
+			clock_gettime(CLOCK_REALTIME, &s->exited_at);
+		}
+		s->ended = s->removed = true;
+		c->subs[i] = NULL;
+	}
+	pthread_cond_broadcast(&c->cond);
+}
+
+/* ---- events of the traced threads ---- */
+
+static void sample_stopped(struct collector *c, struct thr *t)
+{
+	struct target_regs regs;
+	struct err e = { 0 };
+	if (target_getregs(t->tid, &regs, &e) == 0)
+		unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
+}
+
+/* Handles one event; counts down *pending for threads selected this tick. */
+static void handle_event(struct collector *c, pid_t tid, enum target_event ev, int sig,
+			 size_t *pending, struct collector_stats *st)
+{
+	struct thr *t = thr_find(c, tid);
+	struct err e = { 0 };
+	bool waited_for = t && t->selected && !t->sampled;
+	switch (ev) {
+	case TARGET_INTERRUPTED:
+		if (waited_for) {
+			sample_stopped(c, t);
+			t->sampled = true;
+		}
+		target_resume(tid, 0, &e);
+		if (waited_for) {
+			int64_t stopped = now_ns(CLOCK_MONOTONIC) - t->stop_start_ns;
+			st->stops++;
+			st->stop_ns_total += (uint64_t)stopped;
+			if ((uint64_t)stopped > st->stop_ns_max)
+				st->stop_ns_max = (uint64_t)stopped;
+		}
+		break;
+	case TARGET_SIGNAL:
+		target_resume(tid, sig, &e); /* the target's own signal, delivered */
+		return;
+	case TARGET_GROUP_STOP:
+		target_listen(tid, &e); /* stays stopped, as whoever sent SIGSTOP wants */
+		if (waited_for)
+			t->selected = false;
+		break;
+	case TARGET_EXITING:
+		if (t) {
+			/* its last CPU time goes onto its last stack */
+			uint64_t ns;
+			if (read_cpu(c->pid, tid, &ns) == 0 && ns > t->cpu_ns)
+				t->cpu_ns = ns;
+			for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
+				if (sub_active(c->subs[i]))
+					deliver(c, t, c->subs[i], false);
+			if (waited_for)
+				t->selected = false;
+		}
+		target_resume(tid, 0, &e);
+		break;
+	case TARGET_EXITED:
+		if (t) {
+			t->dead = true;
+			if (waited_for)
+				t->selected = false;
+		}
+		break;
+	case TARGET_OTHER:
+		target_resume(tid, 0, &e);
+		return;
+	}
+	if (waited_for && *pending > 0)
+		(*pending)--;
+}
+
+static void drain_sigfd(struct collector *c)
+{
+	if (c->sigfd < 0)
+		return;
+	struct signalfd_siginfo si;
+	while (read(c->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+		;
+}
+
+/* Handles every pending event; waits up to timeout_ns for the first. */
+static void pump_events(struct collector *c, int64_t timeout_ns, size_t *pending,
+			struct collector_stats *st)
+{
+	pid_t tid;
+	enum target_event ev;
+	int sig;
+	struct err e = { 0 };
+	int got = 0;
+	while (target_poll_event(&tid, &ev, &sig, &e) == 1) {
+		handle_event(c, tid, ev, sig, pending, st);
+		got++;
+	}
+	if (got || timeout_ns <= 0)
+		return;
+	/* SIGCHLD (blocked in every thread, read here) says an event is
+	 * waiting; the short timeout bounds the wait where it is not blocked */
+	struct pollfd pfd = { .fd = c->sigfd, .events = POLLIN };
+	int ms = (int)(timeout_ns / 1000000);
+	if (ms > 5 || c->sigfd < 0)
+		ms = c->sigfd < 0 ? 1 : 5;
+	if (ms < 1)
+		ms = 1;
+	poll(c->sigfd >= 0 ? &pfd : NULL, c->sigfd >= 0 ? 1 : 0, ms);
+	drain_sigfd(c);
+	while (target_poll_event(&tid, &ev, &sig, &e) == 1)
+		handle_event(c, tid, ev, sig, pending, st);
+}
+
+/* ---- one tick ---- */
+
+/* 0, or -1 with e filled when sampling cannot go on (target gone: ERR_TARGET). */
+static int tick(struct collector *c, struct collector_stats *st, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)c->pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return err_errno(e, ERR_TARGET, errno, "target pid %d exited", (int)c->pid);
+	for (size_t i = 0; i < c->nthr; i++) {
+		c->thr[i].seen = false;
+		c->thr[i].selected = c->thr[i].sampled = false;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (*end || tid <= 0)
+			continue;
+		struct thr *t = thr_find(c, (pid_t)tid);
+		if (!t) {
+			uint64_t ns = 0;
+			if (read_cpu(c->pid, (pid_t)tid, &ns) < 0)
+				continue;
+			t = thr_add(c, (pid_t)tid);
+			t->cpu_ns = t->cpu_prev_tick = ns;
+			/* threads there when sampling began count from now; threads
+			 * born during it, from their start */
+			uint64_t base = c->first_tick ? ns : 0;
+			for (int s = 0; s < COLLECTOR_MAX_SUBS; s++)
+				t->base[s] = base;
+			read_state(c->pid, t);
+		}
+		t->seen = true;
+		if (!t->seized) {
+			struct err se = { 0 };
+			if (target_seize(t->tid, &se) < 0) {
+				if (se.kind == ERR_PERMISSION) {
+					closedir(d);
+					*e = se;
+					return -1;
+				}
+				t->dead = true; /* exited meanwhile */
+				continue;
+			}
+			t->seized = true;
+		}
+	}
+	closedir(d);
+	c->first_tick = false;
+
+	/* who ran since the last tick and is running now */
+	size_t pending = 0;
+	for (size_t i = 0; i < c->nthr; i++) {
+		struct thr *t = &c->thr[i];
+		if (!t->seen || t->dead) {
+			t->dead = true;
+			continue;
+		}
+		if (read_cpu(c->pid, t->tid, &t->cpu_ns) < 0) {
+			t->dead = true;
+			continue;
+		}
+		if (t->cpu_ns == t->cpu_prev_tick)
+			continue;
+		t->cpu_prev_tick = t->cpu_ns;
+		if (read_state(c->pid, t) < 0 || t->state != 'R')
+			continue; /* asleep: its CPU time waits for its next sample */
+		struct err ie = { 0 };
+		if (target_interrupt(t->tid, &ie) == 0) {
+			t->selected = true;
+			t->stop_start_ns = now_ns(CLOCK_MONOTONIC);
+			pending++;
+		}
+	}
+	/* all interrupts first, then waiting: with more runnable threads than
+	 * CPUs an interrupt lands only when the thread next runs */
+	int64_t deadline = now_ns(CLOCK_MONOTONIC) + STOP_DEADLINE_NS;
+	while (pending > 0) {
+		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		if (left <= 0)
+			break;
+		pump_events(c, left, &pending, st);
+	}
+	st->lost += pending; /* they stop later and are resumed as strays */
+	/* hand out the samples, after every thread runs again */
+	for (size_t i = 0; i < c->nthr; i++) {
+		struct thr *t = &c->thr[i];
+		if (!t->sampled || t->dead)
+			continue;
+		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++)
+			if (sub_active(c->subs[s]))
+				deliver(c, t, c->subs[s], true);
+	}
+	thr_compact(c);
+	st->ticks++;
+	return 0;
+}
+
+/* ---- the thread ---- */
+
+static void *collector_main(void *arg)
+{
+	struct collector *c = arg;
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, NULL);
+	c->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	c->first_tick = true;
+	struct err e = { 0 };
+	c->unw = unwind_new(c->pid, &e);
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->unw) {
+		end_all(c, &e, false);
+		goto out;
+	}
+	int64_t next = now_ns(CLOCK_MONOTONIC);
+	c->last_refresh_ns = next;
+	for (;;) {
+		long hz = 0;
+		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
+			struct collector_sub *s = c->subs[i];
+			if (!s)
+				continue;
+			if (!s->joined) {
+				/* counts from now for the threads already known */
+				for (size_t j = 0; j < c->nthr; j++)
+					c->thr[j].base[i] = c->thr[j].cpu_ns;
+				s->joined = true;
+			}
+			if (s->leaving) {
+				flush_sub(c, s);
+				s->removed = s->ended = true;
+				c->subs[i] = NULL;
+				pthread_cond_broadcast(&c->cond);
+				continue;
+			}
+			if (s->hz > hz)
+				hz = s->hz;
+		}
+		if (hz == 0 || c->stopping)
+			break;
+		struct collector_stats st = { 0 };
+		err_clear(&e);
+		int rc = tick(c, &st, &e);
+		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
+			if (sub_active(c->subs[i])) {
+				struct collector_stats *t = &c->subs[i]->stats;
+				t->ticks += st.ticks;
+				t->stops += st.stops;
+				t->lost += st.lost;
+				t->stop_ns_total += st.stop_ns_total;
+				if (st.stop_ns_max > t->stop_ns_max)
+					t->stop_ns_max = st.stop_ns_max;
+			}
+		if (rc < 0) {
+			log_info("collector: %s", e.msg);
+			end_all(c, &e, e.kind == ERR_TARGET);
+			break;
+		}
+		pthread_mutex_unlock(&c->lock);
+		/* libraries loaded or unloaded: re-read the maps now and then */
+		int64_t now = now_ns(CLOCK_MONOTONIC);
+		if (now - c->last_refresh_ns > 1000000000LL) {
+			struct err re = { 0 };
+			unwind_refresh(c->unw, &re);
+			c->last_refresh_ns = now;
+		}
+		next += 1000000000LL / hz;
+		if (next < now)
+			next = now; /* fell behind: no burst of catch-up ticks */
+		size_t none = 0;
+		struct collector_stats ignored = { 0 };
+		for (int64_t left; (left = next - now_ns(CLOCK_MONOTONIC)) > 0;)
+			pump_events(c, left, &none, &ignored);
+		pthread_mutex_lock(&c->lock);
+	}
+out:
+	c->running = false;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	unwind_free(c->unw);
+	c->unw = NULL;
+	free(c->thr);
+	free(c->index);
+	c->thr = NULL;
+	c->index = NULL;
+	c->nthr = c->cap = c->index_cap = 0;
+	if (c->sigfd >= 0)
+		close(c->sigfd);
+	/* returning ends this thread, and the kernel detaches every thread it
+	 * traced, whatever state they are in: no stop is needed to let go */
+	return NULL;
+}
+
+struct collector *collector_new(void)
+{
+	struct collector *c = calloc(1, sizeof *c);
+	if (!c)
+		abort();
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->sigfd = -1;
+	return c;
+}
+
+void collector_free(struct collector *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	pthread_mutex_unlock(&c->lock);
+	if (c->thread_started)
+		pthread_join(c->thread, NULL);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}
+
+int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,
+			struct err *e)
+{
+	pthread_mutex_lock(&c->lock);
+	int rc = 0;
+	if (c->running && c->pid != pid) {
+		rc = err_set(e, ERR_BUSY, "still sampling the previous target pid %d", (int)c->pid);
+		goto out;
+	}
+	int slot = -1;
+	for (int i = 0; i < COLLECTOR_MAX_SUBS && slot < 0; i++)
+		if (!c->subs[i])
+			slot = i;
+	if (slot < 0) {
+		rc = err_set(e, ERR_BUSY, "more than %d timed requests at once", COLLECTOR_MAX_SUBS);
+		goto out;
+	}
+	sub->slot = slot;
+	sub->joined = sub->leaving = sub->removed = sub->ended = sub->target_exited = false;
+	err_clear(&sub->error);
+	memset(&sub->stats, 0, sizeof sub->stats);
+	c->subs[slot] = sub;
+	if (!c->running) {
+		if (c->thread_started)
+			pthread_join(c->thread, NULL); /* the last loop has ended */
+		c->pid = pid;
+		c->running = true;
+		c->stopping = false;
+		int r = pthread_create(&c->thread, NULL, collector_main, c);
+		c->thread_started = r == 0;
+		if (r != 0) {
+			c->running = false;
+			c->subs[slot] = NULL;
+			rc = err_errno(e, ERR_INTERNAL, r, "pthread_create collector");
+		}
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+bool collector_wait(struct collector *c, struct collector_sub *sub,
+		    const struct timespec *deadline)
+{
+	pthread_mutex_lock(&c->lock);
+	while (!sub->ended) {
+		if (pthread_cond_timedwait(&c->cond, &c->lock, deadline) == ETIMEDOUT)
+			break;
+	}
+	bool ended = sub->ended;
+	pthread_mutex_unlock(&c->lock);
+	return ended;
+}
+
+void collector_unsubscribe(struct collector *c, struct collector_sub *sub)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!sub->removed) {
+		sub->leaving = true;
+		while (!sub->removed)
+			pthread_cond_wait(&c->cond, &c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,74 @@
+/* collector: one tracer thread per target, running one sampling loop for
+ * every subscriber at once (CPU profiles now; off-CPU and trace later).
+ *
+ * Linux ties a tracee to the tracer thread, so this thread makes every
+ * ptrace call. At each tick it lists the target's threads, seizes new ones,
+ * reads each one's CPU time (/proc/PID/task/TID/schedstat), interrupts only
+ * the threads that are running and have run since the last tick (a sleeping
+ * thread is never stopped: an interrupted epoll_wait returns EINTR to the
+ * target), unwinds them, resumes them, then hands each subscriber the stack
+ * with the CPU time the thread used since that subscriber's last sample of
+ * it. Signals arriving meanwhile are re-delivered and group-stops kept. When
+ * the last subscriber leaves the thread ends, and the kernel detaches every
+ * tracee with it: a crash of the app detaches them the same way. */
+#ifndef PF_COLLECTOR_H
+#define PF_COLLECTOR_H
+
+#include "err.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct collector;
+
+struct collector_sample {
+	pid_t tid;
+	const char *thread_name;
+	const uint64_t *pcs;   /* leaf first; may be empty (never sampled) */
+	size_t npcs;
+	uint64_t cpu_ns;       /* CPU time since this subscriber's last sample of tid */
+	bool sampled;          /* a stack taken now; false: time carried onto the last one */
+};
+
+struct collector_stats {
+	uint64_t ticks, samples, stops, lost; /* lost: asked to stop, did not in time */
+	uint64_t stop_ns_total, stop_ns_max;  /* time threads spent stopped by us */
+};
+
+struct collector_sub {
+	/* set by the subscriber */
+	long hz;
+	void (*on_sample)(void *arg, const struct collector_sample *s);
+	void *arg;
+	/* set by the collector; read after collector_unsubscribe */
+	bool target_exited;
+	struct timespec exited_at;   /* CLOCK_REALTIME */
+	struct err error;            /* why sampling stopped early, if it did */
+	struct collector_stats stats;
+	/* private */
+	int slot;
+	bool joined, leaving, removed, ended;
+};
+
+struct collector *collector_new(void);
+/* Stops the loop (subscribers are ended) and frees. */
+void collector_free(struct collector *c);
+
+/* Starts delivering samples of pid to sub (from the collector thread). */
+int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,
+			struct err *e);
+/* Sleeps until deadline (CLOCK_MONOTONIC) or until sampling ended early
+ * (target exit, error); true when it ended early. */
+bool collector_wait(struct collector *c, struct collector_sub *sub,
+		    const struct timespec *deadline);
+/* Ends delivery: CPU time not yet reported goes onto each thread's last
+ * stack first. No on_sample call happens after this returns. */
+void collector_unsubscribe(struct collector *c, struct collector_sub *sub);
+
+#define COLLECTOR_MAX_SUBS 64
+
+#endif

@@ -1,0 +1,96 @@
+#include "ep.h"
+
+#include "collector.h"
+#include "ctx.h"
+#include "http.h"
+#include "log.h"
+#include "pprof.h"
+#include "proc.h"
+#include "profile.h"
+#include "symbolize.h"
+
+#include <time.h>
+
+static void on_sample(void *arg, const struct collector_sample *s)
+{
+	struct profile *p = arg;
+	int64_t values[2] = { s->sampled ? 1 : 0, (int64_t)s->cpu_ns };
+	profile_add_sample(p, s->pcs, s->npcs, values, s->tid, s->thread_name);
+}
+
+static int64_t ns_of(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* Symbolizes p against the target's modules, under the shared lock. */
+static void symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
+{
+	struct err e = { 0 };
+	pthread_mutex_lock(&ctx->sym_lock);
+	if (symbolizer_attach(ctx->symbolizer, pid, &e) < 0 ||
+	    symbolize_profile(ctx->symbolizer, p, &e) < 0) {
+		log_warn("symbolize pid %d: %s", (int)pid, e.msg);
+		profile_add_comment(p, "not symbolized: %s", e.msg);
+	}
+	pthread_mutex_unlock(&ctx->sym_lock);
+}
+
+int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
+{
+	pid_t pid = req->pid;
+	if (proc_check_access(pid, e) < 0 || proc_check_tracer(pid, ctx->self, e) < 0)
+		return -1;
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	profile_add_type(&p, "cpu", "nanoseconds");
+	p.default_type = 1;
+	p.period_type = (struct profile_value_type){ "cpu", "nanoseconds" };
+	p.period = 1000000000LL / req->params.hz;
+
+	/* modules now, while the target surely runs; again at the end */
+	struct err se = { 0 };
+	pthread_mutex_lock(&ctx->sym_lock);
+	symbolizer_attach(ctx->symbolizer, pid, &se);
+	pthread_mutex_unlock(&ctx->sym_lock);
+
+	struct timespec t0, wall0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_REALTIME, &wall0);
+	struct collector_sub sub = { .hz = req->params.hz, .on_sample = on_sample, .arg = &p };
+	int rc = collector_subscribe(ctx->collector, pid, &sub, e);
+	if (rc < 0)
+		goto out;
+	struct timespec deadline = t0;
+	deadline.tv_sec += req->params.seconds;
+	collector_wait(ctx->collector, &sub, &deadline);
+	collector_unsubscribe(ctx->collector, &sub);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+
+	if (sub.error.kind != ERR_NONE && !sub.target_exited) {
+		*e = sub.error;
+		rc = -1;
+		goto out;
+	}
+	p.time_nanos = ns_of(&wall0);
+	p.duration_nanos = ns_of(&t1) - ns_of(&t0);
+	if (sub.target_exited)
+		profile_add_comment(&p, "target pid %d exited %.1f s into the %ld s profile",
+				    (int)pid, (double)(ns_of(&sub.exited_at) - ns_of(&wall0)) / 1e9,
+				    req->params.seconds);
+	const struct collector_stats *st = &sub.stats;
+	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops, "
+			    "mean stop %.1f us, longest %.1f us, %llu not stopped in time",
+			    (unsigned long long)st->ticks, req->params.hz,
+			    (unsigned long long)st->stops,
+			    st->stops ? (double)st->stop_ns_total / (double)st->stops / 1e3 : 0.0,
+			    (double)st->stop_ns_max / 1e3, (unsigned long long)st->lost);
+	symbolize(ctx, pid, &p);
+	if ((rc = pprof_encode(&p, &resp->body, e)) < 0)
+		goto out;
+	resp_attachment(resp, "profile");
+out:
+	profile_release(&p);
+	return rc;
+}

@@ -1,0 +1,102 @@
+#include "target.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+int target_seize(pid_t tid, struct err *e)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACEEXIT) < 0)
+		return err_errno(e, errno == EPERM ? ERR_PERMISSION : ERR_TARGET, errno,
+				 "ptrace(PTRACE_SEIZE) tid %d", (int)tid);
+	return 0;
+}
+
+int target_interrupt(pid_t tid, struct err *e)
+{
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_INTERRUPT) tid %d", (int)tid);
+	return 0;
+}
+
+int target_resume(pid_t tid, int sig, struct err *e)
+{
+	if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_CONT) tid %d", (int)tid);
+	return 0;
+}
+
+int target_listen(pid_t tid, struct err *e)
+{
+	if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_LISTEN) tid %d", (int)tid);
+	return 0;
+}
+
+int target_detach(pid_t tid, int sig)
+{
+	return ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) < 0 ? -1 : 0;
+}
+
+int target_getregs(pid_t tid, struct target_regs *regs, struct err *e)
+{
+	struct user_regs_struct u;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_GETREGS) tid %d", (int)tid);
+	uint64_t *r = regs->r;
+	r[0] = u.rax; r[1] = u.rdx; r[2] = u.rcx; r[3] = u.rbx;
+	r[4] = u.rsi; r[5] = u.rdi; r[6] = u.rbp; r[7] = u.rsp;
+	r[8] = u.r8; r[9] = u.r9; r[10] = u.r10; r[11] = u.r11;
+	r[12] = u.r12; r[13] = u.r13; r[14] = u.r14; r[15] = u.r15;
+	r[16] = u.rip;
+	return 0;
+}
+
+int target_poll_event(pid_t *tid, enum target_event *ev, int *sig, struct err *e)
+{
+	int status;
+	pid_t w;
+	do
+		w = waitpid(-1, &status, WNOHANG | __WALL);
+	while (w < 0 && errno == EINTR);
+	if (w == 0 || (w < 0 && errno == ECHILD))
+		return 0;
+	if (w < 0)
+		return err_errno(e, ERR_INTERNAL, errno, "waitpid");
+	*tid = w;
+	*sig = 0;
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		*ev = TARGET_EXITED;
+		return 1;
+	}
+	if (!WIFSTOPPED(status)) {
+		*ev = TARGET_OTHER;
+		return 1;
+	}
+	int stopsig = WSTOPSIG(status);
+	switch (status >> 16) {
+	case 0:
+		*ev = TARGET_SIGNAL;
+		*sig = stopsig;
+		break;
+	case PTRACE_EVENT_EXIT:
+		*ev = TARGET_EXITING;
+		break;
+	case PTRACE_EVENT_STOP:
+		/* an interrupt reports SIGTRAP; a group-stop its stop signal */
+		if (stopsig == SIGSTOP || stopsig == SIGTSTP || stopsig == SIGTTIN || stopsig == SIGTTOU) {
+			*ev = TARGET_GROUP_STOP;
+			*sig = stopsig;
+		} else {
+			*ev = TARGET_INTERRUPTED;
+		}
+		break;
+	default:
+		*ev = TARGET_OTHER;
+	}
+	return 1;
+}

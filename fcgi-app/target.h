@@ -1,0 +1,46 @@
+/* target: every ptrace call, and nothing else. Linux ties a tracee to the
+ * tracer *thread*, so only the collector thread calls these. Threads are
+ * seized (PTRACE_SEIZE, never SIGSTOP), stopped with PTRACE_INTERRUPT,
+ * and their signals re-delivered, so the target sees no difference. */
+#ifndef PF_TARGET_H
+#define PF_TARGET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct err;
+
+/* The registers an unwinder needs, in libunwind's x86_64 numbering:
+ * rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip. */
+#define TARGET_NREGS 17
+#define TARGET_REG_SP 7
+#define TARGET_REG_IP 16
+struct target_regs {
+	uint64_t r[TARGET_NREGS];
+};
+
+enum target_event {
+	TARGET_INTERRUPTED, /* our PTRACE_INTERRUPT took effect: sample, then resume */
+	TARGET_SIGNAL,      /* a signal is being delivered: resume with it */
+	TARGET_GROUP_STOP,  /* SIGSTOP and friends: keep it stopped (PTRACE_LISTEN) */
+	TARGET_EXITING,     /* PTRACE_EVENT_EXIT: last look, then resume */
+	TARGET_EXITED,      /* gone; nothing to resume */
+	TARGET_OTHER,       /* any other stop: resume */
+};
+
+/* Attaches without stopping; the thread reports its exit. */
+int target_seize(pid_t tid, struct err *e);
+int target_interrupt(pid_t tid, struct err *e);
+/* Resumes a stopped thread, delivering sig (0: none). */
+int target_resume(pid_t tid, int sig, struct err *e);
+/* Leaves a group-stopped thread stopped but lets us see its SIGCONT. */
+int target_listen(pid_t tid, struct err *e);
+/* Detaches a stopped thread, delivering sig. */
+int target_detach(pid_t tid, int sig);
+int target_getregs(pid_t tid, struct target_regs *regs, struct err *e);
+
+/* One pending event of any traced thread without blocking: 1 with *tid,
+ * *ev and *sig set, 0 when none is pending, -1 on error. */
+int target_poll_event(pid_t *tid, enum target_event *ev, int *sig, struct err *e);
+
+#endif

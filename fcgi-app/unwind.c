@@ -1,0 +1,292 @@
+#include "unwind.h"
+
+#include "buf.h"
+#include "err.h"
+#include "target.h"
+
+#include <libunwind-ptrace.h>
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define STACK_COPY (32 * 1024)
+#define PAGE 4096u
+#define PAGE_SLOTS 512 /* 2 MiB of cached unwind-table pages */
+
+struct ro_range {
+	uint64_t start, end;
+};
+
+struct unwinder {
+	pid_t pid;
+	unw_addr_space_t as;
+	void *upt;                 /* _UPT context: finds unwind info from the ELF files */
+	uint64_t maps_hash;
+	struct ro_range *ro;       /* read-only mappings: safe to cache */
+	size_t nro;
+	/* the sample being unwound */
+	pid_t tid;
+	const struct target_regs *regs;
+	unsigned char *stack;      /* copy of [stack_base, stack_base + stack_len) */
+	uint64_t stack_base;
+	size_t stack_len;
+	/* direct-mapped cache of read-only pages */
+	struct page_slot {
+		uint64_t addr;     /* page address + 1; 0: empty */
+		unsigned char data[PAGE];
+	} *pages;
+};
+
+/* libunwind hands _UPT_find_proc_info's own argument, not ours, to
+ * access_mem while it reads unwind tables; the unwinder of the sample in
+ * progress on this (the collector) thread is found here instead. */
+static _Thread_local struct unwinder *current;
+
+static bool read_remote(pid_t tid, uint64_t addr, void *out, size_t len)
+{
+	struct iovec local = { out, len }, remote = { (void *)(uintptr_t)addr, len };
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+static bool is_read_only(const struct unwinder *u, uint64_t addr)
+{
+	for (size_t i = 0; i < u->nro; i++)
+		if (addr >= u->ro[i].start && addr < u->ro[i].end)
+			return true;
+	return false;
+}
+
+static int read_word(struct unwinder *u, uint64_t addr, unw_word_t *val)
+{
+	if (addr >= u->stack_base && addr + sizeof *val <= u->stack_base + u->stack_len) {
+		memcpy(val, u->stack + (addr - u->stack_base), sizeof *val);
+		return 0;
+	}
+	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+	if (addr + sizeof *val <= page + PAGE && is_read_only(u, addr)) {
+		struct page_slot *slot = &u->pages[(page / PAGE) % PAGE_SLOTS];
+		if (slot->addr != page + 1) {
+			if (!read_remote(u->tid, page, slot->data, PAGE)) {
+				slot->addr = 0;
+				return -UNW_EINVAL;
+			}
+			slot->addr = page + 1;
+		}
+		memcpy(val, slot->data + (addr - page), sizeof *val);
+		return 0;
+	}
+	return read_remote(u->tid, addr, val, sizeof *val) ? 0 : -UNW_EINVAL;
+}
+
+static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			      int need_unwind_info, void *arg)
+{
+	(void)arg;
+	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, current->upt);
+}
+
+static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	(void)arg;
+	_UPT_put_unwind_info(as, pi, current->upt);
+}
+
+static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)arg;
+	return -UNW_ENOINFO; /* no JIT registration */
+}
+
+static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+			  void *arg)
+{
+	(void)as;
+	(void)arg;
+	if (write)
+		return -UNW_EINVAL; /* never write into the target */
+	return read_word(current, addr, val);
+}
+
+static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+			  void *arg)
+{
+	(void)as;
+	(void)arg;
+	if (write || reg < 0 || reg >= TARGET_NREGS)
+		return -UNW_EBADREG;
+	*val = current->regs->r[reg];
+	return 0;
+}
+
+static int acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
+			    int write, void *arg)
+{
+	(void)as;
+	(void)reg;
+	(void)val;
+	(void)write;
+	(void)arg;
+	return -UNW_EBADREG;
+}
+
+static int acc_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	(void)as;
+	(void)c;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+			     unw_word_t *off, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	(void)off;
+	(void)arg;
+	return -UNW_ENOINFO; /* names come from libdw */
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = acc_find_proc_info,
+	.put_unwind_info = acc_put_unwind_info,
+	.get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
+	.access_mem = acc_access_mem,
+	.access_reg = acc_access_reg,
+	.access_fpreg = acc_access_fpreg,
+	.resume = acc_resume,
+	.get_proc_name = acc_get_proc_name,
+};
+
+struct unwinder *unwind_new(pid_t pid, struct err *e)
+{
+	struct unwinder *u = calloc(1, sizeof *u);
+	if (!u)
+		abort();
+	u->pid = pid;
+	u->stack = malloc(STACK_COPY);
+	u->pages = calloc(PAGE_SLOTS, sizeof *u->pages);
+	if (!u->stack || !u->pages)
+		abort();
+	u->as = unw_create_addr_space(&accessors, 0);
+	u->upt = _UPT_create(pid);
+	if (!u->as || !u->upt) {
+		err_set(e, ERR_INTERNAL, "libunwind: cannot create an address space for pid %d", (int)pid);
+		unwind_free(u);
+		return NULL;
+	}
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	if (unwind_refresh(u, e) < 0) {
+		unwind_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void unwind_free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	if (u->as)
+		unw_destroy_addr_space(u->as);
+	if (u->upt)
+		_UPT_destroy(u->upt);
+	free(u->ro);
+	free(u->stack);
+	free(u->pages);
+	free(u);
+}
+
+int unwind_refresh(struct unwinder *u, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)u->pid);
+	struct buf maps;
+	buf_init(&maps, "maps", 64u << 20);
+	if (buf_read_file(&maps, path, e) < 0) {
+		buf_release(&maps);
+		return -1;
+	}
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < maps.len; i++)
+		h = (h ^ (unsigned char)maps.data[i]) * 1099511628211ULL;
+	if (h != u->maps_hash) {
+		/* something was mapped or unmapped: nothing cached can be trusted */
+		u->maps_hash = h;
+		unw_flush_cache(u->as, 0, 0);
+		for (size_t i = 0; i < PAGE_SLOTS; i++)
+			u->pages[i].addr = 0;
+		free(u->ro);
+		u->ro = NULL;
+		u->nro = 0;
+		size_t cap = 0;
+		for (const char *l = buf_cstr(&maps); *l;) {
+			uint64_t start, end;
+			char perms[8];
+			if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s", &start, &end, perms) == 3 &&
+			    perms[1] == '-' && perms[0] == 'r') {
+				if (u->nro == cap) {
+					cap = cap ? cap * 2 : 64;
+					u->ro = realloc(u->ro, cap * sizeof *u->ro);
+					if (!u->ro)
+						abort();
+				}
+				u->ro[u->nro++] = (struct ro_range){ start, end };
+			}
+			const char *nl = strchr(l, '\n');
+			if (!nl)
+				break;
+			l = nl + 1;
+		}
+	}
+	buf_release(&maps);
+	return 0;
+}
+
+int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
+		 uint64_t *pcs, size_t max, size_t *n)
+{
+	*n = 0;
+	if (max == 0)
+		return 0;
+	u->tid = tid;
+	u->regs = regs;
+	/* one copy of the top of the stack serves most reads of the unwind */
+	uint64_t sp = regs->r[TARGET_REG_SP];
+	struct iovec local = { u->stack, STACK_COPY }, remote = { (void *)(uintptr_t)sp, STACK_COPY };
+	ssize_t got = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	u->stack_base = sp;
+	u->stack_len = got > 0 ? (size_t)got : 0;
+	current = u;
+
+	unw_cursor_t c;
+	if (unw_init_remote(&c, u->as, u) < 0) {
+		pcs[(*n)++] = regs->r[TARGET_REG_IP];
+		current = NULL;
+		return 0;
+	}
+	bool after_signal = true; /* the leaf's IP is exact, not a return address */
+	unw_word_t prev_sp = 0, prev_ip = 0;
+	do {
+		unw_word_t ip = 0, fsp = 0;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		unw_get_reg(&c, UNW_REG_SP, &fsp);
+		if (*n > 0 && ip == prev_ip && fsp == prev_sp)
+			break; /* no progress: garbage */
+		pcs[(*n)++] = after_signal ? ip : ip - 1;
+		after_signal = unw_is_signal_frame(&c) > 0;
+		prev_ip = ip;
+		prev_sp = fsp;
+	} while (*n < max && unw_step(&c) > 0);
+	current = NULL;
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* unwind: a thread's call stack from its registers, by libunwind's remote
+ * DWARF CFI unwinding (frame pointers are not trusted: GCC leaves leaf
+ * functions without one). The only includer of libunwind-ptrace.h.
+ *
+ * Fast path: one address space per target with libunwind's global cache;
+ * the top of the stack copied once per sample with process_vm_readv and
+ * served from that copy; read-only file pages (unwind tables) cached across
+ * samples until the target's maps change. Used by the collector thread only. */
+#ifndef PF_UNWIND_H
+#define PF_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct err;
+struct target_regs;
+struct unwinder;
+
+#define UNWIND_DEFAULT_DEPTH 128
+
+struct unwinder *unwind_new(pid_t pid, struct err *e);
+void unwind_free(struct unwinder *u);
+
+/* Re-reads the target's maps; flushes the caches when they changed. */
+int unwind_refresh(struct unwinder *u, struct err *e);
+
+/* Unwinds thread tid (stopped, or not running, with regs as read now) into
+ * pcs, leaf first; a caller's return address is stored minus one so that
+ * it symbolizes to the call's line. *n is the depth found (>= 1 when the
+ * IP is valid). A bad frame ends the stack; it never fails the sample. */
+int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
+		 uint64_t *pcs, size_t max, size_t *n);
+
+#endif
