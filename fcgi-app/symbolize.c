@@ -109,8 +109,13 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	struct buf maps;
 	buf_init(&maps, "maps", 64u << 20);
-	if (buf_read_file(&maps, path, e) < 0) {
+	struct err re = { 0 };
+	if (buf_read_file(&maps, path, &re) < 0) {
 		buf_release(&maps);
+		if (s->dwfl && s->pid == pid)
+			return 0; /* gone since: what it had mapped last still names it */
+		if (e && e->kind == ERR_NONE)
+			*e = re;
 		return -1;
 	}
 	uint64_t h = hash_bytes(maps.data ? maps.data : "", maps.len);

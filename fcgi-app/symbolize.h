@@ -20,7 +20,8 @@ struct symbolizer *symbolizer_new(void);
 void symbolizer_free(struct symbolizer *s);
 
 /* Points the symbolizer at pid, (re)reading its modules when pid or its
- * maps changed since the last call. */
+ * maps changed since the last call. A target that exited since its last
+ * call keeps the modules read then, so a partial profile is symbolized. */
 int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e);
 
 /* Fills the mapping and lines of every location of p, and p's mappings.

@@ -4,9 +4,13 @@
 #include "err.h"
 #include "target.h"
 
-#include <libunwind-ptrace.h>
+#include <libunwind.h>
 
+#include <fcntl.h>
+#include <gelf.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,20 @@
 #define PAGE 4096u
 #define PAGE_SLOTS 512 /* 2 MiB of cached unwind-table pages */
 
+/* libunwind's own binary search over an .eh_frame_hdr table, exported but
+ * not declared in its headers; Linux perf declares it the same way. */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+/* An executable mapping and where its unwind table is in the target. */
+struct module {
+	uint64_t start, end, pgoff;
+	char path[PATH_MAX];      /* file, or "[vdso]" */
+	int state;                /* 0: not looked at, 1: di valid, -1: no table */
+	unw_dyn_info_t di;
+};
+
 struct ro_range {
 	uint64_t start, end;
 };
@@ -24,8 +42,9 @@ struct ro_range {
 struct unwinder {
 	pid_t pid;
 	unw_addr_space_t as;
-	void *upt;                 /* _UPT context: finds unwind info from the ELF files */
 	uint64_t maps_hash;
+	struct module *mods;       /* sorted by start */
+	size_t nmods;
 	struct ro_range *ro;       /* read-only mappings: safe to cache */
 	size_t nro;
 	/* the sample being unwound */
@@ -40,11 +59,6 @@ struct unwinder {
 		unsigned char data[PAGE];
 	} *pages;
 };
-
-/* libunwind hands _UPT_find_proc_info's own argument, not ours, to
- * access_mem while it reads unwind tables; the unwinder of the sample in
- * progress on this (the collector) thread is found here instead. */
-static _Thread_local struct unwinder *current;
 
 static bool read_remote(pid_t tid, uint64_t addr, void *out, size_t len)
 {
@@ -82,17 +96,114 @@ static int read_word(struct unwinder *u, uint64_t addr, unw_word_t *val)
 	return read_remote(u->tid, addr, val, sizeof *val) ? 0 : -UNW_EINVAL;
 }
 
+/* Reads the ELF image of m: the file (through /proc/PID/root, so a target
+ * in a container is read from its own tree) or, for the vDSO, which has no
+ * file, its bytes in the target. Fills m->di from PT_GNU_EH_FRAME. */
+static void module_load(struct unwinder *u, struct module *m)
+{
+	m->state = -1;
+	unsigned char *image = NULL;
+	int fd = -1;
+	Elf *elf = NULL;
+	if (strcmp(m->path, "[vdso]") == 0) {
+		size_t len = (size_t)(m->end - m->start);
+		image = malloc(len);
+		if (!image)
+			abort();
+		if (!read_remote(u->pid, m->start, image, len))
+			goto out;
+		elf = elf_memory((char *)image, len);
+	} else {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof path, "/proc/%d/root%s", (int)u->pid, m->path);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = open(m->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto out;
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	}
+	size_t nph, raw_len;
+	const unsigned char *raw = elf ? (const unsigned char *)elf_rawfile(elf, &raw_len) : NULL;
+	if (!raw || elf_getphdrnum(elf, &nph) != 0)
+		goto out;
+	GElf_Phdr ph, eh = { 0 };
+	bool have_eh = false, have_load = false;
+	uint64_t bias = 0;
+	for (size_t i = 0; i < nph; i++) {
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_GNU_EH_FRAME) {
+			eh = ph;
+			have_eh = true;
+		} else if (ph.p_type == PT_LOAD && !have_load &&
+			   (ph.p_offset & ~(uint64_t)(PAGE - 1)) == m->pgoff) {
+			/* the segment this mapping maps: where its vaddrs landed */
+			bias = m->start - (ph.p_vaddr & ~(uint64_t)(PAGE - 1));
+			have_load = true;
+		}
+	}
+	if (!have_eh || !have_load || eh.p_offset + 12 > raw_len)
+		goto out;
+	const unsigned char *hdr = raw + eh.p_offset;
+	/* version 1; eh_frame_ptr pcrel|sdata4, fde_count udata4, table
+	 * datarel|sdata4: what every GNU toolchain writes */
+	if (hdr[0] != 1 || hdr[1] != 0x1b || hdr[2] != 0x03 || hdr[3] != 0x3b)
+		goto out;
+	uint32_t fde_count;
+	memcpy(&fde_count, hdr + 8, sizeof fde_count);
+	uint64_t hdr_addr = bias + eh.p_vaddr;
+	memset(&m->di, 0, sizeof m->di);
+	m->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	m->di.start_ip = m->start;
+	m->di.end_ip = m->end;
+	m->di.u.rti.segbase = hdr_addr;
+	m->di.u.rti.table_data = hdr_addr + 12;
+	m->di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+	m->state = 1;
+out:
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	free(image);
+}
+
+static struct module *module_find(struct unwinder *u, uint64_t ip)
+{
+	size_t lo = 0, hi = u->nmods;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (ip < u->mods[mid].start)
+			hi = mid;
+		else if (ip >= u->mods[mid].end)
+			lo = mid + 1;
+		else
+			return &u->mods[mid];
+	}
+	return NULL;
+}
+
 static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
 			      int need_unwind_info, void *arg)
 {
-	(void)arg;
-	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, current->upt);
+	struct unwinder *u = arg;
+	struct module *m = module_find(u, ip);
+	if (!m)
+		return -UNW_ENOINFO;
+	if (m->state == 0)
+		module_load(u, m);
+	if (m->state < 0)
+		return -UNW_ENOINFO;
+	return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &m->di, pi, need_unwind_info, arg);
 }
 
 static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
 {
+	/* libunwind frees table-based unwind info itself */
+	(void)as;
+	(void)pi;
 	(void)arg;
-	_UPT_put_unwind_info(as, pi, current->upt);
 }
 
 static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
@@ -107,20 +218,19 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 			  void *arg)
 {
 	(void)as;
-	(void)arg;
 	if (write)
 		return -UNW_EINVAL; /* never write into the target */
-	return read_word(current, addr, val);
+	return read_word(arg, addr, val);
 }
 
 static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
 			  void *arg)
 {
 	(void)as;
-	(void)arg;
+	const struct unwinder *u = arg;
 	if (write || reg < 0 || reg >= TARGET_NREGS)
 		return -UNW_EBADREG;
-	*val = current->regs->r[reg];
+	*val = u->regs->r[reg];
 	return 0;
 }
 
@@ -176,9 +286,9 @@ struct unwinder *unwind_new(pid_t pid, struct err *e)
 	u->pages = calloc(PAGE_SLOTS, sizeof *u->pages);
 	if (!u->stack || !u->pages)
 		abort();
+	elf_version(EV_CURRENT);
 	u->as = unw_create_addr_space(&accessors, 0);
-	u->upt = _UPT_create(pid);
-	if (!u->as || !u->upt) {
+	if (!u->as) {
 		err_set(e, ERR_INTERNAL, "libunwind: cannot create an address space for pid %d", (int)pid);
 		unwind_free(u);
 		return NULL;
@@ -197,8 +307,7 @@ void unwind_free(struct unwinder *u)
 		return;
 	if (u->as)
 		unw_destroy_addr_space(u->as);
-	if (u->upt)
-		_UPT_destroy(u->upt);
+	free(u->mods);
 	free(u->ro);
 	free(u->stack);
 	free(u->pages);
@@ -225,13 +334,17 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 		for (size_t i = 0; i < PAGE_SLOTS; i++)
 			u->pages[i].addr = 0;
 		free(u->ro);
+		free(u->mods);
 		u->ro = NULL;
-		u->nro = 0;
-		size_t cap = 0;
+		u->mods = NULL;
+		u->nro = u->nmods = 0;
+		size_t cap = 0, mcap = 0;
 		for (const char *l = buf_cstr(&maps); *l;) {
-			uint64_t start, end;
+			uint64_t start, end, pgoff;
 			char perms[8];
-			if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s", &start, &end, perms) == 3 &&
+			int path_at = 0;
+			if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
+				   &start, &end, perms, &pgoff, &path_at) >= 4 &&
 			    perms[1] == '-' && perms[0] == 'r') {
 				if (u->nro == cap) {
 					cap = cap ? cap * 2 : 64;
@@ -240,6 +353,24 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 						abort();
 				}
 				u->ro[u->nro++] = (struct ro_range){ start, end };
+				const char *file = path_at ? l + path_at : "";
+				size_t plen = strcspn(file, "\n");
+				if (perms[2] == 'x' && plen > 0 && plen < PATH_MAX &&
+				    (file[0] == '/' || strncmp(file, "[vdso]", 6) == 0)) {
+					if (u->nmods == mcap) {
+						mcap = mcap ? mcap * 2 : 32;
+						u->mods = realloc(u->mods, mcap * sizeof *u->mods);
+						if (!u->mods)
+							abort();
+					}
+					struct module *m = &u->mods[u->nmods++];
+					memset(m, 0, sizeof *m);
+					m->start = start;
+					m->end = end;
+					m->pgoff = pgoff;
+					memcpy(m->path, file, plen);
+					m->path[plen] = '\0';
+				}
 			}
 			const char *nl = strchr(l, '\n');
 			if (!nl)
@@ -265,12 +396,10 @@ int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
 	ssize_t got = process_vm_readv(tid, &local, 1, &remote, 1, 0);
 	u->stack_base = sp;
 	u->stack_len = got > 0 ? (size_t)got : 0;
-	current = u;
 
 	unw_cursor_t c;
 	if (unw_init_remote(&c, u->as, u) < 0) {
 		pcs[(*n)++] = regs->r[TARGET_REG_IP];
-		current = NULL;
 		return 0;
 	}
 	bool after_signal = true; /* the leaf's IP is exact, not a return address */
@@ -287,6 +416,5 @@ int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
 		prev_ip = ip;
 		prev_sp = fsp;
 	} while (*n < max && unw_step(&c) > 0);
-	current = NULL;
 	return 0;
 }

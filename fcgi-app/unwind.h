@@ -1,8 +1,10 @@
 /* unwind: a thread's call stack from its registers, by libunwind's remote
  * DWARF CFI unwinding (frame pointers are not trusted: GCC leaves leaf
- * functions without one). The only includer of libunwind-ptrace.h.
+ * functions without one). The only includer of libunwind.h.
  *
- * Fast path: one address space per target with libunwind's global cache;
+ * Unwind tables are found per executable mapping from its ELF file's
+ * .eh_frame_hdr (the vDSO's from the target's memory) and searched by
+ * libunwind. Fast path: one address space per target with its global cache;
  * the top of the stack copied once per sample with process_vm_readv and
  * served from that copy; read-only file pages (unwind tables) cached across
  * samples until the target's maps change. Used by the collector thread only. */

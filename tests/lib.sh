@@ -8,6 +8,7 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 APP="$top_builddir/fcgi-app/pprof-fcgi"
 DEMO="$top_builddir/tests/targets/demo-target"
+SPLIT="$top_builddir/tests/targets/cpu-split"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pprof-e2e.XXXXXX")
 PIDS=()
@@ -47,9 +48,10 @@ wait_for() {
 	return 1
 }
 
-# Starts the demo target; sets TARGET_PID once it printed "ready".
+# Starts the demo target (or $TARGET_BIN); sets TARGET_PID once it printed
+# "ready".
 start_target() {
-	"$DEMO" "$@" > "$T/target.out" 2> "$T/target.err" &
+	"${TARGET_BIN:-$DEMO}" "$@" > "$T/target.out" 2> "$T/target.err" &
 	TARGET_PID=$!
 	PIDS+=("$TARGET_PID")
 	WATCH=$TARGET_PID wait_for grep -q '^ready' "$T/target.out" || { cat "$T/target.err"; return 1; }
@@ -92,7 +94,14 @@ lighttpd_conf() { # PORT
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
-	    "$top_srcdir/conf/lighttpd.conf"
+	    "$top_srcdir/conf/lighttpd.conf" |
+	if [ "${NO_TOKEN:-0}" = 1 ]; then
+		# go tool pprof sends no custom header: tests that use it run
+		# without the token check, as run.sh does
+		sed -e '/^# BEGIN token check/,/^# END token check/d'
+	else
+		cat
+	fi
 }
 lighttpd_run() { # PORT
 	lighttpd_conf "$1" > "$T/lighttpd.conf"
@@ -196,6 +205,18 @@ expect_body() { # NAME WANT (exact)
 }
 expect_body_has() { # NAME TEXT
 	if grep -qF -- "$2" "$T/body"; then pass "$1: body has '$2'"; else fail "$1: body lacks '$2': $(head -c 300 "$T/body")"; fi
+}
+
+# untraced PID: every thread of PID has TracerPid 0.
+untraced() {
+	! grep -h '^TracerPid:' /proc/"$1"/task/*/status 2>/dev/null | grep -qv $'TracerPid:\t0$'
+}
+# traced PID: some thread of PID is traced now.
+traced() { ! untraced "$1"; }
+
+# cpu_ticks PID: utime + stime of the process, in clock ticks.
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
 # Ends the test: stops the app so a sanitizer build reports leaks, fails on

@@ -14,7 +14,7 @@ PACKAGES=(
 	libc6-dbg
 	# tests: Check, web servers, clients
 	check lighttpd nginx-light apache2 libfcgi-bin spawn-fcgi curl
-	golang-go protobuf-compiler elfutils procps
+	golang-go protobuf-compiler elfutils procps bc gdb
 )
 
 missing=()

@@ -1,0 +1,121 @@
+#!/bin/bash
+# /profile end to end: lighttpd, pprof-fcgi, a target with a known CPU split,
+# read by go tool pprof and protoc. Then the faults: concurrent profiles,
+# the target exiting mid-profile, the app killed mid-profile.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+
+TARGET_BIN=$SPLIT start_target || exit 1
+start_app --target-pid "$TARGET_PID" || exit 1
+NO_TOKEN=1 start_lighttpd || exit 1
+P="$BASE/v1/sys/pprof"
+
+# --- one 5 s profile, every client
+ticks0=$(cpu_ticks "$TARGET_PID")
+get /v1/sys/pprof/profile?seconds=5
+ticks1=$(cpu_ticks "$TARGET_PID")
+expect_status "profile" 200
+expect_header "profile" Content-Type application/octet-stream
+expect_header "profile" Content-Disposition 'attachment; filename="profile"'
+[ -z "$(header Content-Encoding)" ] && pass "profile: no Content-Encoding" || fail "profile: Content-Encoding set"
+cp "$T/body" "$T/cpu.pb.gz"
+gunzip -c "$T/cpu.pb.gz" > "$T/cpu.pb" && pass "profile: gzip" || fail "profile: not gzip"
+protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto \
+	< "$T/cpu.pb" > "$T/cpu.txt" 2> "$T/protoc.err" && pass "protoc decodes the profile" \
+	|| fail "protoc: $(cat "$T/protoc.err")"
+for s in '"samples"' '"count"' '"cpu"' '"nanoseconds"' '"spin_hot' '"thread_id"' '"thread_name"' '"split-a"'; do
+	grep -q "^string_table: $s" "$T/cpu.txt" && pass "profile strings: $s" || fail "profile strings lack $s"
+done
+grep -q '^period: 10000000$' "$T/cpu.txt" && pass "period 1e9/hz" || fail "period: $(grep ^period: "$T/cpu.txt")"
+dur=$(sed -n 's/^duration_nanos: //p' "$T/cpu.txt")
+[ -n "$dur" ] && [ "$dur" -ge 4900000000 ] && [ "$dur" -le 6000000000 ] && pass "duration_nanos $dur" || fail "duration_nanos '$dur'"
+grep -q '^time_nanos: [1-9]' "$T/cpu.txt" && pass "time_nanos set" || fail "no time_nanos"
+grep -q 'build_id: [1-9]' "$T/cpu.txt" && pass "mappings carry build ids" || fail "no build_id"
+
+go tool pprof -top -unit=ms "$T/cpu.pb.gz" > "$T/top.txt" 2>&1
+# GCC may name a clone spin_hot.constprop.0: match the name and any suffix
+ms_of() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $1); print $1 + 0; exit }' "$T/top.txt"; }
+hot=$(ms_of spin_hot); cold=$(ms_of spin_cold)
+if [ -n "$hot" ] && [ -n "$cold" ] && [ "$(echo "$hot + $cold > 0" | bc)" = 1 ]; then
+	pct=$(echo "100 * $hot / ($hot + $cold)" | bc)
+	[ "$pct" -ge 70 ] && [ "$pct" -le 80 ] && pass "75/25 split reported as $pct/$((100 - pct))" \
+		|| fail "split reported as $pct/$((100 - pct)), want 75/25 +-5"
+else
+	fail "go tool pprof -top lacks spin_hot/spin_cold: $(head -20 "$T/top.txt")"
+fi
+# the profile's CPU time against the kernel's accounting of the window
+total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/top.txt")
+hz=$(getconf CLK_TCK)
+kernel_ms=$(( (ticks1 - ticks0) * 1000 / hz ))
+if [ -n "$total" ] && [ "$kernel_ms" -gt 0 ]; then
+	ratio=$(echo "100 * $total / $kernel_ms" | bc)
+	[ "$ratio" -ge 85 ] && [ "$ratio" -le 115 ] && pass "cpu total ${total}ms vs kernel ${kernel_ms}ms" \
+		|| fail "cpu total ${total}ms vs kernel ${kernel_ms}ms ($ratio%)"
+else
+	fail "no total ($total) or kernel time ($kernel_ms)"
+fi
+go tool pprof -traces "$T/cpu.pb.gz" > "$T/traces.txt" 2>&1
+awk '/spin_hot/{h=1} h&&/worker/{w=1} w&&/start_thread/{s=1} s&&/clone/{print "ok"; exit}' "$T/traces.txt" | grep -q ok \
+	&& pass "traces: spin_hot -> worker -> start_thread -> clone" || fail "traces: $(head -20 "$T/traces.txt")"
+go tool pprof -top -lines "$T/cpu.pb.gz" 2>&1 | grep -q 'spin_hot[^ ]* .*cpu-split.c:[0-9]' \
+	&& pass "-lines: source file and line" || fail "-lines: no cpu-split.c lines"
+go tool pprof -top -unit=ms -tagfocus=thread_name=split-a "$T/cpu.pb.gz" > "$T/focus.txt" 2>&1
+a=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/focus.txt")
+shown=$(sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms.*/\1/p' "$T/focus.txt")
+[ -n "$a" ] && [ -n "$shown" ] && [ "$(echo "$shown < $total * 0.75 && $shown > $total * 0.25" | bc)" = 1 ] \
+	&& pass "-tagfocus thread_name=split-a keeps one thread (${shown}ms of ${total}ms)" \
+	|| fail "-tagfocus: $(head -8 "$T/focus.txt")"
+
+# go tool pprof fetching the URL itself
+go tool pprof -top "$P/profile?seconds=1" > "$T/url.txt" 2>&1 && grep -q spin_hot "$T/url.txt" \
+	&& pass "go tool pprof URL/profile?seconds=1" || fail "go tool pprof URL: $(tail -5 "$T/url.txt")"
+untraced "$TARGET_PID" && pass "target untraced after the profiles" || fail "target still traced"
+
+# --- two profiles at once share the loop; /cmdline answers meanwhile
+curl -s -o "$T/c1" "$P/profile?seconds=3" & c1=$!
+curl -s -o "$T/c2" "$P/profile?seconds=2&hz=250" & c2=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+t0=$(date +%s%N)
+get /v1/sys/pprof/cmdline
+t1=$(date +%s%N)
+expect_status "cmdline during profiles" 200
+[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] && pass "cmdline answered during profiles" || fail "cmdline took $(( (t1 - t0) / 1000000 )) ms"
+wait $c1 $c2
+for f in c1 c2; do
+	go tool pprof -top "$T/$f" 2>/dev/null | grep -q spin_hot && pass "concurrent profile $f valid" || fail "concurrent profile $f invalid"
+done
+
+# --- the target exits mid-profile: 200, what was collected, a comment
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+TARGET_BIN=$SPLIT start_target --exit-after 2 || exit 1
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+t0=$(date +%s)
+get /v1/sys/pprof/profile?seconds=8
+t1=$(date +%s)
+expect_status "target exits mid-profile" 200
+[ $((t1 - t0)) -lt 7 ] && pass "answered when the target exited ($((t1 - t0)) s)" || fail "took $((t1 - t0)) s"
+gunzip -c "$T/body" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto > "$T/exit.txt" 2>&1
+grep -q "exited .* into the 8 s profile" "$T/exit.txt" && pass "comment says when the target exited" || fail "no exit comment"
+grep -q '"spin_hot' "$T/exit.txt" && pass "partial profile has samples" || fail "partial profile empty"
+get /v1/sys/pprof/profile?seconds=1
+expect_status "profile of a gone target" 503
+
+# --- SIGKILL of the app mid-profile leaves every target thread running, untraced
+TARGET_BIN=$SPLIT start_target || exit 1
+kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+curl -s -o /dev/null "$P/profile?seconds=10" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID" && pass "profile in progress" || fail "never traced"
+kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL mid-profile: target untraced" || fail "target still traced after SIGKILL"
+stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
+[ "$stopped" = 0 ] && pass "SIGKILL mid-profile: no thread stopped" || fail "$stopped threads stopped"
+c0=$(cpu_ticks "$TARGET_PID")
+WAIT_S=10 wait_for sh -c "[ \$(sed 's/.*) //' /proc/$TARGET_PID/stat | awk '{print \$12+\$13}') -gt $((c0 + 10)) ]" \
+	&& pass "SIGKILL mid-profile: target keeps running" || fail "target makes no progress"
+gdb -batch -p "$TARGET_PID" -ex 'info threads' > "$T/gdb.txt" 2>&1
+grep -q 'split-a' "$T/gdb.txt" && pass "a debugger attaches afterwards" || fail "gdb: $(tail -3 "$T/gdb.txt")"
+wait $c 2>/dev/null
+APP_PID=
+finish
