@@ -99,7 +99,8 @@ through lighttpd at $base/
 Try:
   open $base/ in a browser         the index: target, threads, profiles
   curl -s $base/cmdline | tr '\\0' ' '; echo
-  go tool pprof -top '$base/profile?seconds=5'     CPU profile (*)
+  go tool pprof -top '$base/profile?seconds=5'     CPU profile, 5 s
+  go tool pprof -http=:8300 '$base/profile?seconds=10'   the same in pprof's web UI
   curl -s '$base/goroutine?debug=2'                all thread stacks (*)
   (*) answers 501 "not implemented yet" in this version
 

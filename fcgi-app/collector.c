@@ -233,7 +233,9 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 	switch (ev) {
 	case TARGET_INTERRUPTED:
 		if (waited_for) {
+			int64_t u0 = now_ns(CLOCK_MONOTONIC);
 			sample_stopped(c, t);
+			st->unwind_ns_total += (uint64_t)(now_ns(CLOCK_MONOTONIC) - u0);
 			t->sampled = true;
 		}
 		target_resume(tid, 0, &e);
@@ -475,6 +477,7 @@ static void *collector_main(void *arg)
 				t->stops += st.stops;
 				t->lost += st.lost;
 				t->stop_ns_total += st.stop_ns_total;
+				t->unwind_ns_total += st.unwind_ns_total;
 				if (st.stop_ns_max > t->stop_ns_max)
 					t->stop_ns_max = st.stop_ns_max;
 			}

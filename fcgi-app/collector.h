@@ -37,6 +37,7 @@ struct collector_sample {
 struct collector_stats {
 	uint64_t ticks, samples, stops, lost; /* lost: asked to stop, did not in time */
 	uint64_t stop_ns_total, stop_ns_max;  /* time threads spent stopped by us */
+	uint64_t unwind_ns_total;             /* of which registers + unwinding */
 };
 
 struct collector_sub {

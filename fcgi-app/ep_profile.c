@@ -80,11 +80,13 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 				    (int)pid, (double)(ns_of(&sub.exited_at) - ns_of(&wall0)) / 1e9,
 				    req->params.seconds);
 	const struct collector_stats *st = &sub.stats;
+	double stops = st->stops ? (double)st->stops : 1.0;
 	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops, "
-			    "mean stop %.1f us, longest %.1f us, %llu not stopped in time",
+			    "mean stop %.1f us (unwind %.1f us), longest %.1f us, "
+			    "%llu not stopped in time",
 			    (unsigned long long)st->ticks, req->params.hz,
-			    (unsigned long long)st->stops,
-			    st->stops ? (double)st->stop_ns_total / (double)st->stops / 1e3 : 0.0,
+			    (unsigned long long)st->stops, (double)st->stop_ns_total / stops / 1e3,
+			    (double)st->unwind_ns_total / stops / 1e3,
 			    (double)st->stop_ns_max / 1e3, (unsigned long long)st->lost);
 	symbolize(ctx, pid, &p);
 	if ((rc = pprof_encode(&p, &resp->body, e)) < 0)
