@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -43,7 +44,8 @@ struct collector {
 	size_t nthr, cap;
 	size_t *index, index_cap; /* tid -> thr position + 1 */
 	bool first_tick;
-	struct unwinder *unw;
+	struct unwinder *unw;     /* kept across loops while the pid stays */
+	pid_t unw_pid;
 	int sigfd;
 	int64_t last_refresh_ns;
 };
@@ -231,22 +233,30 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 	struct err e = { 0 };
 	bool waited_for = t && t->selected && !t->sampled;
 	switch (ev) {
-	case TARGET_INTERRUPTED:
+	case TARGET_INTERRUPTED: {
+		int64_t seen = now_ns(CLOCK_MONOTONIC);
 		if (waited_for) {
-			int64_t u0 = now_ns(CLOCK_MONOTONIC);
 			sample_stopped(c, t);
-			st->unwind_ns_total += (uint64_t)(now_ns(CLOCK_MONOTONIC) - u0);
 			t->sampled = true;
 		}
 		target_resume(tid, 0, &e);
 		if (waited_for) {
-			int64_t stopped = now_ns(CLOCK_MONOTONIC) - t->stop_start_ns;
+			uint64_t held = (uint64_t)(now_ns(CLOCK_MONOTONIC) - seen);
+			uint64_t latency = (uint64_t)(seen - t->stop_start_ns);
 			st->stops++;
-			st->stop_ns_total += (uint64_t)stopped;
-			if ((uint64_t)stopped > st->stop_ns_max)
-				st->stop_ns_max = (uint64_t)stopped;
+			st->held_ns_total += held;
+			st->latency_ns_total += latency;
+			if (held > st->held_ns_max)
+				st->held_ns_max = held;
+			if (latency > st->latency_ns_max)
+				st->latency_ns_max = latency;
+			int b = 0;
+			for (uint64_t us = held / 1000; us > 1 && b < COLLECTOR_HIST - 1; us >>= 1)
+				b++;
+			st->held_hist[b]++;
 		}
 		break;
+	}
 	case TARGET_SIGNAL:
 		target_resume(tid, sig, &e); /* the target's own signal, delivered */
 		return;
@@ -432,9 +442,22 @@ static void *collector_main(void *arg)
 	sigaddset(&chld, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &chld, NULL);
 	c->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	/* a target thread waits stopped while this thread unwinds it: being
+	 * scheduled out then makes the stop long. Best effort (CAP_SYS_NICE). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), -10) < 0)
+		log_debug("collector: setpriority: %s", strerror(errno));
 	c->first_tick = true;
 	struct err e = { 0 };
-	c->unw = unwind_new(c->pid, &e);
+	if (c->unw && c->unw_pid == c->pid) {
+		if (unwind_refresh(c->unw, &e) < 0) {
+			unwind_free(c->unw);
+			c->unw = NULL;
+		}
+	} else {
+		unwind_free(c->unw);
+		c->unw = unwind_new(c->pid, &e);
+		c->unw_pid = c->pid;
+	}
 
 	pthread_mutex_lock(&c->lock);
 	if (!c->unw) {
@@ -476,10 +499,14 @@ static void *collector_main(void *arg)
 				t->ticks += st.ticks;
 				t->stops += st.stops;
 				t->lost += st.lost;
-				t->stop_ns_total += st.stop_ns_total;
-				t->unwind_ns_total += st.unwind_ns_total;
-				if (st.stop_ns_max > t->stop_ns_max)
-					t->stop_ns_max = st.stop_ns_max;
+				t->held_ns_total += st.held_ns_total;
+				t->latency_ns_total += st.latency_ns_total;
+				if (st.held_ns_max > t->held_ns_max)
+					t->held_ns_max = st.held_ns_max;
+				if (st.latency_ns_max > t->latency_ns_max)
+					t->latency_ns_max = st.latency_ns_max;
+				for (int b = 0; b < COLLECTOR_HIST; b++)
+					t->held_hist[b] += st.held_hist[b];
 			}
 		if (rc < 0) {
 			log_info("collector: %s", e.msg);
@@ -507,8 +534,6 @@ out:
 	c->running = false;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	unwind_free(c->unw);
-	c->unw = NULL;
 	free(c->thr);
 	free(c->index);
 	c->thr = NULL;
@@ -519,6 +544,21 @@ out:
 	/* returning ends this thread, and the kernel detaches every thread it
 	 * traced, whatever state they are in: no stop is needed to let go */
 	return NULL;
+}
+
+double collector_held_quantile(const struct collector_stats *st, double q)
+{
+	uint64_t total = 0, seen = 0;
+	for (int b = 0; b < COLLECTOR_HIST; b++)
+		total += st->held_hist[b];
+	if (!total)
+		return 0;
+	for (int b = 0; b < COLLECTOR_HIST; b++) {
+		seen += st->held_hist[b];
+		if ((double)seen >= q * (double)total)
+			return (double)(2ULL << b);
+	}
+	return (double)(2ULL << (COLLECTOR_HIST - 1));
 }
 
 struct collector *collector_new(void)
@@ -545,6 +585,7 @@ void collector_free(struct collector *c)
 	pthread_mutex_unlock(&c->lock);
 	if (c->thread_started)
 		pthread_join(c->thread, NULL);
+	unwind_free(c->unw);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);

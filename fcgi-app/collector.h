@@ -34,10 +34,17 @@ struct collector_sample {
 	bool sampled;          /* a stack taken now; false: time carried onto the last one */
 };
 
+#define COLLECTOR_HIST 24
+
 struct collector_stats {
 	uint64_t ticks, samples, stops, lost; /* lost: asked to stop, did not in time */
-	uint64_t stop_ns_total, stop_ns_max;  /* time threads spent stopped by us */
-	uint64_t unwind_ns_total;             /* of which registers + unwinding */
+	/* held: from seeing a thread stopped to resuming it (registers, unwind);
+	 * latency: from asking it to stop to its stop, which waits for the
+	 * thread's next turn on a CPU when it is runnable but not running */
+	uint64_t held_ns_total, held_ns_max;
+	uint64_t latency_ns_total, latency_ns_max;
+	/* held times by power of two: bucket i counts [2^i, 2^(i+1)) us */
+	uint32_t held_hist[COLLECTOR_HIST];
 };
 
 struct collector_sub {
@@ -58,6 +65,10 @@ struct collector_sub {
 struct collector *collector_new(void);
 /* Stops the loop (subscribers are ended) and frees. */
 void collector_free(struct collector *c);
+
+/* The held time (us) below which fraction q of the stops were held,
+ * from the histogram (an upper bound, within a factor of two). */
+double collector_held_quantile(const struct collector_stats *st, double q);
 
 /* Starts delivering samples of pid to sub (from the collector thread). */
 int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,

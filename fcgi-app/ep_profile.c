@@ -81,13 +81,14 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 				    req->params.seconds);
 	const struct collector_stats *st = &sub.stats;
 	double stops = st->stops ? (double)st->stops : 1.0;
-	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops, "
-			    "mean stop %.1f us (unwind %.1f us), longest %.1f us, "
-			    "%llu not stopped in time",
+	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops held "
+			    "median <%.0f us, p99 <%.0f us, mean %.1f us, longest %.1f us; stop "
+			    "latency mean %.1f us, longest %.1f us; %llu not stopped in time",
 			    (unsigned long long)st->ticks, req->params.hz,
-			    (unsigned long long)st->stops, (double)st->stop_ns_total / stops / 1e3,
-			    (double)st->unwind_ns_total / stops / 1e3,
-			    (double)st->stop_ns_max / 1e3, (unsigned long long)st->lost);
+			    (unsigned long long)st->stops, collector_held_quantile(st, 0.5),
+			    collector_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
+			    (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
+			    (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost);
 	symbolize(ctx, pid, &p);
 	if ((rc = pprof_encode(&p, &resp->body, e)) < 0)
 		goto out;

@@ -293,7 +293,9 @@ struct unwinder *unwind_new(pid_t pid, struct err *e)
 		unwind_free(u);
 		return NULL;
 	}
-	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	/* only the collector thread unwinds: a per-thread cache needs no lock
+	 * (the global one blocks signals with two syscalls per frame) */
+	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
 	if (unwind_refresh(u, e) < 0) {
 		unwind_free(u);
 		return NULL;
@@ -379,6 +381,10 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 		}
 	}
 	buf_release(&maps);
+	/* read every module's table now, not while a thread waits stopped */
+	for (size_t i = 0; i < u->nmods; i++)
+		if (u->mods[i].state == 0)
+			module_load(u, &u->mods[i]);
 	return 0;
 }
 

@@ -24,7 +24,8 @@ struct unwinder;
 struct unwinder *unwind_new(pid_t pid, struct err *e);
 void unwind_free(struct unwinder *u);
 
-/* Re-reads the target's maps; flushes the caches when they changed. */
+/* Re-reads the target's maps; flushes the caches when they changed and
+ * reads the unwind tables of new modules (call it outside any stop). */
 int unwind_refresh(struct unwinder *u, struct err *e);
 
 /* Unwinds thread tid (stopped, or not running, with regs as read now) into

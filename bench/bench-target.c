@@ -1,0 +1,112 @@
+/* bench-target: N threads doing fixed units of CPU work for a number of
+ * seconds, then printing their throughput and the pauses they noticed.
+ *
+ *   bench-target [--threads N] [--seconds S]
+ *
+ * Each thread reads CLOCK_MONOTONIC between work units of about 2 us; a gap
+ * well above a unit is time the thread did not run (preempted, or stopped
+ * by a profiler). Output, one line: "units_per_s U gaps G gap_p50_us A
+ * gap_p99_us B gap_max_us C". Prints "ready PID" first. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_GAPS 200000
+#define GAP_NS 10000 /* a unit takes ~2 us: 10 us without running is a pause */
+
+static double seconds = 10;
+static pthread_barrier_t start;
+
+struct worker {
+	uint64_t units;
+	uint32_t *gaps; /* in ns */
+	size_t ngaps;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+__attribute__((noinline)) static uint64_t work_unit(uint64_t x)
+{
+	for (int i = 0; i < 2000; i++)
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return x;
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	pthread_barrier_wait(&start);
+	int64_t t0 = now_ns(), end = t0 + (int64_t)(seconds * 1e9), prev = t0;
+	uint64_t x = 1;
+	for (int64_t t = t0; t < end; ) {
+		x = work_unit(x);
+		w->units++;
+		t = now_ns();
+		if (t - prev > GAP_NS && w->ngaps < MAX_GAPS)
+			w->gaps[w->ngaps++] = (uint32_t)((t - prev) > UINT32_MAX ? UINT32_MAX : (t - prev));
+		prev = t;
+	}
+	if (x == 42)
+		puts("");
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	int n = 2;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--threads"))
+			n = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(argv[i + 1]);
+	}
+	if (n < 1 || n > 256 || seconds <= 0) {
+		fprintf(stderr, "usage: bench-target [--threads N] [--seconds S]\n");
+		return 2;
+	}
+	struct worker *w = calloc((size_t)n, sizeof *w);
+	pthread_t *t = calloc((size_t)n, sizeof *t);
+	pthread_barrier_init(&start, NULL, (unsigned)n + 1);
+	for (int i = 0; i < n; i++) {
+		w[i].gaps = malloc(MAX_GAPS * sizeof *w[i].gaps);
+		pthread_create(&t[i], NULL, run, &w[i]);
+	}
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	pthread_barrier_wait(&start);
+	uint64_t units = 0;
+	size_t ngaps = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		units += w[i].units;
+		ngaps += w[i].ngaps;
+	}
+	uint32_t *all = malloc((ngaps + 1) * sizeof *all);
+	size_t k = 0;
+	for (int i = 0; i < n; i++)
+		for (size_t j = 0; j < w[i].ngaps; j++)
+			all[k++] = w[i].gaps[j];
+	qsort(all, ngaps, sizeof *all, cmp_u32);
+	printf("units_per_s %.0f gaps %zu gap_p50_us %.1f gap_p99_us %.1f gap_max_us %.1f\n",
+	       (double)units / seconds, ngaps, ngaps ? all[ngaps / 2] / 1e3 : 0.0,
+	       ngaps ? all[ngaps * 99 / 100] / 1e3 : 0.0, ngaps ? all[ngaps - 1] / 1e3 : 0.0);
+	return 0;
+}
