@@ -70,7 +70,7 @@ import sys
 d = open(sys.argv[1], 'rb').read()
 sys.stdout.buffer.write(d[d.index(b'\r\n\r\n') + 4:])
 PY
-	comments+=$(gunzip -c "$T/profile.pb.gz" 2>/dev/null | tr -c '[:print:]' '\n' | grep -o 'pprof-fcgi: .*' | head -n1)$'\n'
+	comments+=$(gunzip -c "$T/profile.pb.gz" 2>/dev/null | tr -c '[:print:]' '\n' | grep -o 'pprof-fcgi: .* in time' | head -n1)$'\n'
 
 	start_target
 	( perf record -q -F 100 -g -p "$TPID" -o "$T/perf.data" > /dev/null 2>&1; times ) > "$T/times" &

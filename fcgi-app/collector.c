@@ -36,7 +36,7 @@ struct collector {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;      /* CLOCK_MONOTONIC */
 	pthread_t thread;
-	bool thread_started, running, stopping;
+	bool thread_started, running, stopping, closed;
 	pid_t pid;
 	struct collector_sub *subs[COLLECTOR_MAX_SUBS];
 	/* owned by the collector thread */
@@ -488,7 +488,11 @@ static void *collector_main(void *arg)
 			if (s->hz > hz)
 				hz = s->hz;
 		}
-		if (hz == 0 || c->stopping)
+		if (c->stopping) {
+			end_all(c, NULL, false);
+			break;
+		}
+		if (hz == 0)
 			break;
 		struct collector_stats st = { 0 };
 		err_clear(&e);
@@ -576,15 +580,22 @@ struct collector *collector_new(void)
 	return c;
 }
 
+void collector_close(struct collector *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stopping = c->closed = true;
+	bool join = c->thread_started;
+	c->thread_started = false;
+	pthread_mutex_unlock(&c->lock);
+	if (join)
+		pthread_join(c->thread, NULL);
+}
+
 void collector_free(struct collector *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->stopping = true;
-	pthread_mutex_unlock(&c->lock);
-	if (c->thread_started)
-		pthread_join(c->thread, NULL);
+	collector_close(c);
 	unwind_free(c->unw);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
@@ -596,6 +607,10 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 {
 	pthread_mutex_lock(&c->lock);
 	int rc = 0;
+	if (c->closed) {
+		rc = err_set(e, ERR_BUSY, "pprof-fcgi is shutting down");
+		goto out;
+	}
 	if (c->running && c->pid != pid) {
 		rc = err_set(e, ERR_BUSY, "still sampling the previous target pid %d", (int)c->pid);
 		goto out;

@@ -63,7 +63,10 @@ struct collector_sub {
 };
 
 struct collector *collector_new(void);
-/* Stops the loop (subscribers are ended) and frees. */
+/* Ends the loop and every subscriber's window now; later subscriptions
+ * fail. For shutdown, before waiting for requests in progress. */
+void collector_close(struct collector *c);
+/* Closes (if not yet) and frees. */
 void collector_free(struct collector *c);
 
 /* The held time (us) below which fraction q of the stops were held,

@@ -36,7 +36,9 @@ static const struct key keys[] = {
 	{ "max-seconds", KEY_INT, OFF(max_seconds), "300", 1, 86400,
 	  "longest window a request may ask for" },
 	{ "threads", KEY_INT, OFF(threads), "4", 1, 256,
-	  "FastCGI worker threads" },
+	  "FastCGI threads accepting requests" },
+	{ "max-timed-requests", KEY_INT, OFF(max_timed), "16", 1, 1024,
+	  "timed requests (profiles) served at once, each on its own thread; more get 503" },
 	{ "log-level", KEY_LEVEL, OFF(log_level), "info", 0, 0,
 	  "error, warn, info or debug" },
 };

@@ -18,6 +18,7 @@ struct config {
 	char *target_exe;     /* NULL: not set */
 	long max_seconds;
 	long threads;
+	long max_timed;
 	enum log_level log_level;
 };
 

@@ -27,7 +27,17 @@ struct fcgi_server {
 	int nworkers;
 	atomic_bool stopping;
 	fcgi_handler handler;
+	fcgi_is_timed is_timed;
 	void *arg;
+	/* timed requests, each on a detached thread of its own */
+	pthread_mutex_t timed_lock;
+	pthread_cond_t timed_done;
+	int timed_active, max_timed;
+};
+
+struct timed_job {
+	struct fcgi_server *s;
+	FCGX_Request *r; /* heap: libfcgi's streams point back at it */
 };
 
 static int listen_unix(struct fcgi_server *s, const char *path, struct err *e)
@@ -98,6 +108,8 @@ struct fcgi_server *fcgi_open(const char *spec, struct err *e)
 		abort();
 	s->fd = -1;
 	pthread_mutex_init(&s->accept_lock, NULL);
+	pthread_mutex_init(&s->timed_lock, NULL);
+	pthread_cond_init(&s->timed_done, NULL);
 	int rc;
 	if (!spec) {
 		int on = 0;
@@ -222,34 +234,115 @@ static void serve_one(struct fcgi_server *s, FCGX_Request *r)
 	resp_release(&resp);
 }
 
+static void *timed_main(void *arg)
+{
+	struct timed_job *job = arg;
+	struct fcgi_server *s = job->s;
+	serve_one(s, job->r);
+	FCGX_Finish_r(job->r);
+	FCGX_Free(job->r, 0);
+	free(job->r);
+	free(job);
+	pthread_mutex_lock(&s->timed_lock);
+	s->timed_active--;
+	pthread_cond_broadcast(&s->timed_done);
+	pthread_mutex_unlock(&s->timed_lock);
+	return NULL;
+}
+
+static FCGX_Request *request_new(struct fcgi_server *s)
+{
+	FCGX_Request *r = malloc(sizeof *r);
+	if (!r)
+		abort();
+	FCGX_InitRequest(r, s->fd, 0);
+	return r;
+}
+
+/* Moves an accepted timed request to a thread of its own (*r gets a fresh
+ * request for the next accept); false when the cap is reached (the caller
+ * answers 503) or no thread could start. */
+static bool hand_off(struct fcgi_server *s, FCGX_Request **r)
+{
+	pthread_mutex_lock(&s->timed_lock);
+	bool room = s->timed_active < s->max_timed;
+	if (room)
+		s->timed_active++;
+	pthread_mutex_unlock(&s->timed_lock);
+	if (!room)
+		return false;
+	struct timed_job *job = malloc(sizeof *job);
+	if (!job)
+		abort();
+	job->s = s;
+	job->r = *r; /* the job owns the connection from here */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, timed_main, job);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(job);
+		pthread_mutex_lock(&s->timed_lock);
+		s->timed_active--;
+		pthread_mutex_unlock(&s->timed_lock);
+		log_error("pthread_create for a timed request: %s", strerror(rc));
+		return false;
+	}
+	*r = request_new(s);
+	return true;
+}
+
+static void refuse_busy(struct fcgi_server *s, FCGX_Request *r)
+{
+	struct req req = { .method = param(r, "REQUEST_METHOD"), .script_name = param(r, "SCRIPT_NAME"),
+			   .path_info = param(r, "PATH_INFO"), .query_string = param(r, "QUERY_STRING") };
+	struct resp resp;
+	resp_init(&resp);
+	char msg[128];
+	snprintf(msg, sizeof msg, "too many timed requests at once: %d already running (max-timed-requests)",
+		 s->max_timed);
+	resp_error(&resp, 503, msg);
+	write_resp(r, &req, &resp);
+	log_warn("%s %s%s: 503 %s", req.method, req.script_name, req.path_info, msg);
+	resp_release(&resp);
+}
+
 static void *worker(void *arg)
 {
 	struct fcgi_server *s = arg;
-	FCGX_Request r;
-	if (FCGX_InitRequest(&r, s->fd, 0) != 0) {
-		log_error("FCGX_InitRequest failed");
-		return NULL;
-	}
+	FCGX_Request *r = request_new(s);
 	while (!atomic_load(&s->stopping)) {
 		pthread_mutex_lock(&s->accept_lock);
-		int rc = atomic_load(&s->stopping) ? -1 : FCGX_Accept_r(&r);
+		int rc = atomic_load(&s->stopping) ? -1 : FCGX_Accept_r(r);
 		pthread_mutex_unlock(&s->accept_lock);
 		if (rc < 0) {
 			if (!atomic_load(&s->stopping))
 				log_error("FCGX_Accept_r: %s", rc < 0 && -rc < 1000 ? strerror(-rc) : "error");
 			break;
 		}
-		serve_one(s, &r);
-		FCGX_Finish_r(&r);
+		if (s->is_timed && s->is_timed(s->arg, param(r, "SCRIPT_NAME"), param(r, "PATH_INFO"),
+					       param(r, "QUERY_STRING"))) {
+			if (hand_off(s, &r))
+				continue;
+			refuse_busy(s, r);
+		} else {
+			serve_one(s, r);
+		}
+		FCGX_Finish_r(r);
 	}
-	FCGX_Free(&r, 0);
+	FCGX_Free(r, 0);
+	free(r);
 	return NULL;
 }
 
-int fcgi_start(struct fcgi_server *s, int threads, fcgi_handler handler, void *arg,
-	       struct err *e)
+int fcgi_start(struct fcgi_server *s, int threads, int max_timed, fcgi_handler handler,
+	       fcgi_is_timed is_timed, void *arg, struct err *e)
 {
 	s->handler = handler;
+	s->is_timed = is_timed;
+	s->max_timed = max_timed;
 	s->arg = arg;
 	s->workers = calloc((size_t)threads, sizeof *s->workers);
 	if (!s->workers)
@@ -275,6 +368,13 @@ void fcgi_stop(struct fcgi_server *s)
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);
 	free(s->workers);
+	/* timed requests end their windows early once the collector closed */
+	pthread_mutex_lock(&s->timed_lock);
+	while (s->timed_active > 0)
+		pthread_cond_wait(&s->timed_done, &s->timed_lock);
+	pthread_mutex_unlock(&s->timed_lock);
+	pthread_mutex_destroy(&s->timed_lock);
+	pthread_cond_destroy(&s->timed_done);
 	if (s->fd > 0)
 		close(s->fd);
 	if (s->unix_path) {

@@ -26,6 +26,13 @@ static void handle(void *arg, struct req *req, struct resp *resp)
 	router_handle(arg, req, resp);
 }
 
+static bool is_timed(void *arg, const char *script_name, const char *path_info,
+		     const char *query_string)
+{
+	(void)arg;
+	return router_is_timed(script_name, path_info, query_string);
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -79,7 +86,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int rc = 0;
-	if (fcgi_start(srv, (int)cfg.threads, handle, &ctx, &e) < 0) {
+	if (fcgi_start(srv, (int)cfg.threads, (int)cfg.max_timed, handle, is_timed, &ctx, &e) < 0) {
 		log_error("%s", e.msg);
 		rc = 1;
 	} else {
@@ -95,6 +102,7 @@ int main(int argc, char **argv)
 		sigwait(&stop, &sig);
 		log_info("%s: stopping", strsignal(sig));
 	}
+	collector_close(ctx.collector); /* ends profiles in progress now */
 	fcgi_stop(srv);
 	collector_free(ctx.collector);
 	symbolizer_free(ctx.symbolizer);

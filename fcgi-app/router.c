@@ -70,6 +70,21 @@ static const struct route *route_find(const char *name)
 	return NULL;
 }
 
+bool router_is_timed(const char *script_name, const char *path_info, const char *query_string)
+{
+	char name[64];
+	if (router_match(script_name, path_info, name, sizeof name) != ROUTER_ENDPOINT)
+		return false;
+	const struct route *r = route_find(name);
+	if (!r || r->handler == ep_unimplemented)
+		return false;
+	if (r->params & PARAMS_SECONDS_WINDOW || r->default_seconds > 0)
+		return true;
+	/* a delta: seconds=N with a value; a cheap look, the router validates */
+	return (r->params & PARAMS_SECONDS_DELTA) && query_string &&
+	       (strncmp(query_string, "seconds=", 8) == 0 || strstr(query_string, "&seconds="));
+}
+
 static void redirect(const struct req *req, struct resp *resp)
 {
 	struct buf loc;

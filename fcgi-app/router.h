@@ -5,6 +5,7 @@
 #ifndef PF_ROUTER_H
 #define PF_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ctx;
@@ -21,6 +22,10 @@ enum router_match {
  * are returned as they are; name gets at most size bytes. */
 enum router_match router_match(const char *script_name, const char *path_info,
 			       char *name, size_t size);
+
+/* Whether the request asks for a window of time (profile, trace, block,
+ * mutex, or a delta with seconds): it is then served off the accept threads. */
+bool router_is_timed(const char *script_name, const char *path_info, const char *query_string);
 
 /* Fills resp for req; never fails (errors become error responses). */
 void router_handle(struct ctx *ctx, struct req *req, struct resp *resp);

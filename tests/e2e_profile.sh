@@ -6,7 +6,8 @@
 export HOME="$T" PPROF_TMPDIR="$T"
 
 TARGET_BIN=$SPLIT start_target || exit 1
-start_app --target-pid "$TARGET_PID" || exit 1
+# one accept thread: timed requests must not hold it
+start_app --target-pid "$TARGET_PID" --threads 1 || exit 1
 NO_TOKEN=1 start_lighttpd || exit 1
 P="$BASE/v1/sys/pprof"
 
@@ -84,6 +85,32 @@ wait $c1 $c2
 for f in c1 c2; do
 	go tool pprof -top "$T/$f" 2>/dev/null | grep -q spin_hot && pass "concurrent profile $f valid" || fail "concurrent profile $f invalid"
 done
+
+# --- beyond max-timed-requests: 503 with the reason
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" --max-timed-requests 1 || exit 1
+curl -s -o "$T/c1" "$P/profile?seconds=3" & c1=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+get /v1/sys/pprof/profile?seconds=1
+expect_status "over the timed cap" 503
+expect_body "over the timed cap" "too many timed requests at once: 1 already running (max-timed-requests)"
+wait $c1
+go tool pprof -top "$T/c1" 2>/dev/null | grep -q spin_hot && pass "the running profile completes" || fail "the running profile broke"
+
+# --- SIGTERM mid-profile: the window ends now, the client gets what there is
+curl -s -o "$T/c1" -w '%{http_code}' "$P/profile?seconds=20" > "$T/c1.status" & c1=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+t0=$(date +%s)
+kill -TERM "$APP_PID"
+WAIT_S=10 wait_for sh -c "! kill -0 $APP_PID" && pass "SIGTERM mid-profile: app stops in $(( $(date +%s) - t0 )) s" \
+	|| fail "app still running 10 s after SIGTERM"
+wait "$APP_PID" 2>/dev/null
+wait $c1
+[ "$(cat "$T/c1.status")" = 200 ] && go tool pprof -top "$T/c1" 2>/dev/null | grep -q spin_hot \
+	&& pass "SIGTERM mid-profile: partial profile delivered" || fail "SIGTERM mid-profile: status $(cat "$T/c1.status")"
+untraced "$TARGET_PID" && pass "SIGTERM mid-profile: target untraced" || fail "target traced after SIGTERM"
+rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
 
 # --- the target exits mid-profile: 200, what was collected, a comment
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
