@@ -1,6 +1,7 @@
 #include "collector.h"
 
 #include "log.h"
+#include "proc.h"
 #include "target.h"
 #include "unwind.h"
 
@@ -29,6 +30,7 @@ struct thr {
 	uint64_t base[COLLECTOR_MAX_SUBS]; /* cpu_ns at each subscriber's last sample */
 	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
 	size_t npcs;              /* the last stack; 0: never sampled */
+	char wait_line[256];      /* the syscall line pcs was unwound in; "" if none */
 	int64_t stop_start_ns;
 };
 
@@ -334,8 +336,9 @@ static void pump_events(struct collector *c, int64_t timeout_ns, size_t *pending
 
 /* ---- one tick ---- */
 
-/* 0, or -1 with e filled when sampling cannot go on (target gone: ERR_TARGET). */
-static int tick(struct collector *c, struct collector_stats *st, struct err *e)
+/* Lists the target's threads, seizes new ones; 0, or -1 with e filled when
+ * sampling cannot go on (target gone: ERR_TARGET). */
+static int list_threads(struct collector *c, struct err *e)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/task", (int)c->pid);
@@ -383,15 +386,23 @@ static int tick(struct collector *c, struct collector_stats *st, struct err *e)
 	}
 	closedir(d);
 	c->first_tick = false;
+	for (size_t i = 0; i < c->nthr; i++)
+		if (!c->thr[i].seen)
+			c->thr[i].dead = true;
+	return 0;
+}
 
+/* One CPU sampling tick. */
+static int tick(struct collector *c, struct collector_stats *st, struct err *e)
+{
+	if (list_threads(c, e) < 0)
+		return -1;
 	/* who ran since the last tick and is running now */
 	size_t pending = 0;
 	for (size_t i = 0; i < c->nthr; i++) {
 		struct thr *t = &c->thr[i];
-		if (!t->seen || t->dead) {
-			t->dead = true;
+		if (t->dead)
 			continue;
-		}
 		if (read_cpu(c->pid, t->tid, &t->cpu_ns) < 0) {
 			t->dead = true;
 			continue;
@@ -432,6 +443,98 @@ static int tick(struct collector *c, struct collector_stats *st, struct err *e)
 	return 0;
 }
 
+/* ---- snapshots ---- */
+
+/* Stops t alone, unwinds it, resumes it. */
+static void unwind_stopped(struct collector *c, struct thr *t, struct collector_stats *st)
+{
+	struct err e = { 0 };
+	if (target_interrupt(t->tid, &e) < 0)
+		return;
+	t->selected = true;
+	t->sampled = false;
+	t->stop_start_ns = now_ns(CLOCK_MONOTONIC);
+	size_t pending = 1;
+	int64_t deadline = t->stop_start_ns + STOP_DEADLINE_NS;
+	while (pending > 0) {
+		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		if (left <= 0) {
+			st->lost++;
+			break;
+		}
+		pump_events(c, left, &pending, st);
+	}
+	t->selected = false;
+	t->wait_line[0] = '\0';
+}
+
+/* Unwinds a thread blocked in a syscall without stopping it: SP and PC
+ * from /proc, the rest of the registers unknown, so the stack is cut where
+ * it leaves code; thrown away if the wait changed meanwhile. */
+static void unwind_waiting(struct collector *c, struct thr *t, const struct proc_syscall *sc)
+{
+	if (t->npcs > 0 && strcmp(t->wait_line, sc->line) == 0)
+		return; /* same wait as last time: same stack */
+	struct target_regs regs;
+	memset(&regs, 0, sizeof regs);
+	regs.r[TARGET_REG_SP] = sc->sp;
+	regs.r[TARGET_REG_IP] = sc->pc;
+	unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
+	t->npcs = unwind_code_prefix(c->unw, t->pcs, t->npcs);
+	struct proc_syscall again;
+	if (proc_syscall(c->pid, t->tid, &again) < 0 || strcmp(again.line, sc->line) != 0) {
+		t->pcs[0] = sc->pc; /* it moved on: keep only where it was */
+		t->npcs = 1;
+		t->wait_line[0] = '\0';
+		return;
+	}
+	snprintf(t->wait_line, sizeof t->wait_line, "%s", sc->line);
+}
+
+static void snapshot_pass(struct collector *c, struct collector_stats *st)
+{
+	for (size_t i = 0; i < c->nthr; i++) {
+		struct thr *t = &c->thr[i];
+		if (t->dead)
+			continue;
+		read_cpu(c->pid, t->tid, &t->cpu_ns);
+		if (read_state(c->pid, t) < 0) {
+			t->dead = true;
+			continue;
+		}
+		struct proc_syscall sc;
+		bool in_syscall = proc_syscall(c->pid, t->tid, &sc) == 0 && sc.nr >= 0;
+		bool without_stop = false;
+		if (in_syscall && proc_syscall_eintr_prone(sc.nr)) {
+			unwind_waiting(c, t, &sc);
+			without_stop = true;
+		} else if (t->state == 'T' || t->state == 't') {
+			/* stopped by job control: it stays as it is */
+			if (in_syscall)
+				unwind_waiting(c, t, &sc);
+			without_stop = true;
+		} else {
+			unwind_stopped(c, t, st);
+		}
+		if (t->dead)
+			continue;
+		struct collector_sample smp = {
+			.tid = t->tid, .thread_name = t->comm, .pcs = t->pcs, .npcs = t->npcs,
+			.sampled = true, .state = t->state,
+			.wait = in_syscall ? proc_syscall_name(sc.nr) : NULL,
+			.cpu_total_ns = t->cpu_ns, .without_stop = without_stop,
+		};
+		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++) {
+			struct collector_sub *sub = c->subs[s];
+			if (sub && sub->snapshot && sub->joined && !sub->removed) {
+				sub->stats.samples++;
+				sub->on_sample(sub->arg, &smp);
+			}
+		}
+	}
+	thr_compact(c);
+}
+
 /* ---- the thread ---- */
 
 static void *collector_main(void *arg)
@@ -468,6 +571,7 @@ static void *collector_main(void *arg)
 	c->last_refresh_ns = next;
 	for (;;) {
 		long hz = 0;
+		bool want_snapshot = false;
 		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
 			struct collector_sub *s = c->subs[i];
 			if (!s)
@@ -479,14 +583,39 @@ static void *collector_main(void *arg)
 				s->joined = true;
 			}
 			if (s->leaving) {
-				flush_sub(c, s);
+				if (!s->snapshot)
+					flush_sub(c, s);
 				s->removed = s->ended = true;
 				c->subs[i] = NULL;
 				pthread_cond_broadcast(&c->cond);
 				continue;
 			}
-			if (s->hz > hz)
+			if (s->snapshot)
+				want_snapshot = true;
+			else if (s->hz > hz)
 				hz = s->hz;
+		}
+		if (want_snapshot && !c->stopping) {
+			struct collector_stats sst = { 0 };
+			err_clear(&e);
+			if (list_threads(c, &e) < 0) {
+				end_all(c, &e, e.kind == ERR_TARGET);
+				break;
+			}
+			snapshot_pass(c, &sst);
+			for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
+				struct collector_sub *s = c->subs[i];
+				if (s && s->snapshot && s->joined) {
+					s->stats.stops += sst.stops;
+					s->stats.lost += sst.lost;
+					s->stats.held_ns_total += sst.held_ns_total;
+					s->stats.held_ns_max = sst.held_ns_max;
+					s->removed = s->ended = true;
+					c->subs[i] = NULL;
+				}
+			}
+			pthread_cond_broadcast(&c->cond);
+			continue;
 		}
 		if (c->stopping) {
 			end_all(c, NULL, false);
@@ -584,6 +713,7 @@ void collector_close(struct collector *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->stopping = c->closed = true;
+	pthread_cond_broadcast(&c->cond); /* wakes collector_sleep */
 	bool join = c->thread_started;
 	c->thread_started = false;
 	pthread_mutex_unlock(&c->lock);
@@ -658,6 +788,28 @@ bool collector_wait(struct collector *c, struct collector_sub *sub,
 	bool ended = sub->ended;
 	pthread_mutex_unlock(&c->lock);
 	return ended;
+}
+
+int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
+		       struct err *e)
+{
+	sub->snapshot = true;
+	if (collector_subscribe(c, pid, sub, e) < 0)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	while (!sub->ended)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	return sub->error.kind != ERR_NONE ? (*e = sub->error, -1) : 0;
+}
+
+void collector_sleep(struct collector *c, const struct timespec *deadline)
+{
+	pthread_mutex_lock(&c->lock);
+	while (!c->closed)
+		if (pthread_cond_timedwait(&c->cond, &c->lock, deadline) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void collector_unsubscribe(struct collector *c, struct collector_sub *sub)

@@ -32,6 +32,11 @@ struct collector_sample {
 	size_t npcs;
 	uint64_t cpu_ns;       /* CPU time since this subscriber's last sample of tid */
 	bool sampled;          /* a stack taken now; false: time carried onto the last one */
+	/* snapshots only */
+	char state;            /* R S D T t Z ..., from /proc */
+	const char *wait;      /* the syscall it is blocked in ("futex"), or NULL */
+	uint64_t cpu_total_ns; /* since the thread started */
+	bool without_stop;     /* unwound from /proc and memory alone (EINTR-prone wait) */
 };
 
 #define COLLECTOR_HIST 24
@@ -49,7 +54,8 @@ struct collector_stats {
 
 struct collector_sub {
 	/* set by the subscriber */
-	long hz;
+	long hz;               /* CPU sampling rate; ignored for a snapshot */
+	bool snapshot;         /* one pass over every thread, then ended */
 	void (*on_sample)(void *arg, const struct collector_sample *s);
 	void *arg;
 	/* set by the collector; read after collector_unsubscribe */
@@ -76,10 +82,20 @@ double collector_held_quantile(const struct collector_stats *st, double q);
 /* Starts delivering samples of pid to sub (from the collector thread). */
 int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,
 			struct err *e);
+/* One stack of every thread of pid, delivered to sub before this returns:
+ * each thread is stopped only for its own unwind, and never one blocked in
+ * a syscall that a stop would interrupt with EINTR (epoll_wait...): those
+ * are unwound from /proc/PID/task/TID/syscall and a copy of their stack. */
+int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
+		       struct err *e);
+
 /* Sleeps until deadline (CLOCK_MONOTONIC) or until sampling ended early
  * (target exit, error); true when it ended early. */
 bool collector_wait(struct collector *c, struct collector_sub *sub,
 		    const struct timespec *deadline);
+/* Sleeps until deadline (CLOCK_MONOTONIC) or until the collector closes. */
+void collector_sleep(struct collector *c, const struct timespec *deadline);
+
 /* Ends delivery: CPU time not yet reported goes onto each thread's last
  * stack first. No on_sample call happens after this returns. */
 void collector_unsubscribe(struct collector *c, struct collector_sub *sub);

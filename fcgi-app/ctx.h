@@ -21,4 +21,12 @@ struct ctx {
 	pthread_mutex_t sym_lock;
 };
 
+struct profile;
+
+/* Fills p's locations from the target's modules (under sym_lock); a
+ * failure is said in a comment of p, never fails the request. */
+void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);
+/* Sleeps seconds, less when pprof-fcgi is shutting down. */
+void ctx_sleep(struct ctx *ctx, long seconds);
+
 #endif

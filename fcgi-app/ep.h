@@ -14,6 +14,9 @@ typedef int (*ep_fn)(struct ctx *ctx, const struct req *req, struct resp *resp,
 int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_cmdline(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+int ep_symbol(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 /* 501 for endpoints that later work will provide. */
 int ep_unimplemented(struct ctx *ctx, const struct req *req, struct resp *resp,
 		     struct err *e);

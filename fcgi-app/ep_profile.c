@@ -23,19 +23,6 @@ static int64_t ns_of(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
 }
 
-/* Symbolizes p against the target's modules, under the shared lock. */
-static void symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
-{
-	struct err e = { 0 };
-	pthread_mutex_lock(&ctx->sym_lock);
-	if (symbolizer_attach(ctx->symbolizer, pid, &e) < 0 ||
-	    symbolize_profile(ctx->symbolizer, p, &e) < 0) {
-		log_warn("symbolize pid %d: %s", (int)pid, e.msg);
-		profile_add_comment(p, "not symbolized: %s", e.msg);
-	}
-	pthread_mutex_unlock(&ctx->sym_lock);
-}
-
 int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
 	pid_t pid = req->pid;
@@ -89,7 +76,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 			    collector_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 			    (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 			    (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost);
-	symbolize(ctx, pid, &p);
+	ctx_symbolize(ctx, pid, &p);
 	if ((rc = pprof_encode(&p, &resp->body, e)) < 0)
 		goto out;
 	resp_attachment(resp, "profile");

@@ -216,37 +216,50 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * 2, sizeof *labels);
 	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * 2, sizeof *label_ptrs);
 	int64_t k_tid = -1, k_name = -1; /* added only if some sample has a thread */
-	size_t ii = 0;
+	size_t ii = 0, ns = 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_sample *s = &p->samples[i];
-		perftools__profiles__sample__init(&samples[i]);
-		samples[i].n_location_id = s->nlocs;
-		samples[i].location_id = &ids[ii];
+		if (p->drop_zero) {
+			bool zero = true;
+			for (size_t v = 0; v < p->ntypes; v++)
+				zero = zero && s->values[v] == 0;
+			if (zero)
+				continue;
+		}
+		Perftools__Profiles__Sample *o = &samples[ns];
+		perftools__profiles__sample__init(o);
+		o->n_location_id = s->nlocs;
+		o->location_id = &ids[ii];
 		for (size_t j = 0; j < s->nlocs; j++)
 			ids[ii++] = s->locs[j] + 1;
-		samples[i].n_value = p->ntypes;
-		samples[i].value = &values[i * p->ntypes];
-		memcpy(samples[i].value, s->values, p->ntypes * sizeof *values);
+		o->n_value = p->ntypes;
+		o->value = &values[ns * p->ntypes];
+		memcpy(o->value, s->values, p->ntypes * sizeof *values);
+		Perftools__Profiles__Label *lb = &labels[ns * 2];
+		size_t nl = 0;
 		if (s->tid) {
-			if (k_tid < 0) {
+			if (k_tid < 0)
 				k_tid = str_id(&st, "thread_id");
-				k_name = str_id(&st, "thread_name");
-			}
-			Perftools__Profiles__Label *lb = &labels[i * 2];
-			perftools__profiles__label__init(&lb[0]);
-			perftools__profiles__label__init(&lb[1]);
-			lb[0].key = k_tid;
-			lb[0].num = s->tid;
-			lb[1].key = k_name;
-			lb[1].str = str_id(&st, s->thread_name);
-			label_ptrs[i * 2] = &lb[0];
-			label_ptrs[i * 2 + 1] = &lb[1];
-			samples[i].n_label = 2;
-			samples[i].label = &label_ptrs[i * 2];
+			perftools__profiles__label__init(&lb[nl]);
+			lb[nl].key = k_tid;
+			lb[nl].num = s->tid;
+			label_ptrs[ns * 2 + nl] = &lb[nl];
+			nl++;
 		}
-		sample_ptrs[i] = &samples[i];
+		if (s->thread_name[0]) {
+			if (k_name < 0)
+				k_name = str_id(&st, "thread_name");
+			perftools__profiles__label__init(&lb[nl]);
+			lb[nl].key = k_name;
+			lb[nl].str = str_id(&st, s->thread_name);
+			label_ptrs[ns * 2 + nl] = &lb[nl];
+			nl++;
+		}
+		o->n_label = nl;
+		o->label = nl ? &label_ptrs[ns * 2] : NULL;
+		sample_ptrs[ns++] = o;
 	}
-	pb.n_sample = p->nsamples;
+	pb.n_sample = ns;
 	pb.sample = sample_ptrs;
 
 	int64_t *comments = xcalloc(p->ncomments, sizeof *comments);

@@ -37,6 +37,7 @@ struct profile_line {
 
 struct profile_location {
 	uint64_t address;
+	uint64_t sym_offset;         /* address - start of its symbol, for func+0xOFF */
 	size_t mapping;              /* index + 1 into mappings; 0: none */
 	struct profile_line *lines;  /* innermost (inlined) first */
 	size_t nlines;
@@ -46,8 +47,8 @@ struct profile_sample {
 	size_t *locs;   /* indices into locations, leaf first */
 	size_t nlocs;
 	int64_t values[PROFILE_MAX_VALUES];
-	pid_t tid;      /* 0: no thread labels */
-	char thread_name[16];
+	pid_t tid;      /* 0: no thread_id label */
+	char thread_name[16]; /* "": no thread_name label */
 };
 
 struct profile {
@@ -66,6 +67,7 @@ struct profile {
 	size_t nmappings, mappings_cap;
 	char **comments;
 	size_t ncomments;
+	bool drop_zero;              /* leave out samples whose values are all 0 (deltas) */
 
 	/* hash indexes: address -> location, (stack, thread) -> sample */
 	size_t *loc_index, loc_index_cap;

@@ -33,13 +33,13 @@ static const struct route routes[] = {
 	{ "index", ROUTE_TARGET, 0, 0, ep_index },
 	{ "cmdline", ROUTE_TARGET, 0, 0, ep_cmdline },
 	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ, 30, ep_profile },
-	{ "goroutine", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
-	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
+	{ "goroutine", ROUTE_TARGET, DELTA, 0, ep_goroutine },
+	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_threadcreate },
 	{ "heap", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
 	{ "allocs", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
 	{ "block", ROUTE_TARGET, DELTA, 5, ep_unimplemented },
 	{ "mutex", ROUTE_TARGET, DELTA, 5, ep_unimplemented },
-	{ "symbol", ROUTE_TARGET | ROUTE_POST, 0, 0, ep_unimplemented },
+	{ "symbol", ROUTE_TARGET | ROUTE_POST, 0, 0, ep_symbol },
 	{ "trace", ROUTE_TARGET, WINDOW | PARAMS_HZ, 1, ep_unimplemented },
 };
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,48 @@ char *symbolize_demangle(const char *name)
 	return d;
 }
 
+/* dir/file with "." and ".." segments folded; file alone when it is
+ * absolute or dir is not. The result is in out. */
+static const char *join_path(const char *dir, const char *file, char *out, size_t size)
+{
+	if (!file)
+		return NULL;
+	/* a relative dir (glibc records one) says nothing reliable */
+	if (file[0] == '/' || !dir || dir[0] != '/')
+		snprintf(out, size, "%s", file);
+	else
+		snprintf(out, size, "%s/%s", dir, file);
+	/* fold in place: segments are copied over one by one */
+	char *w = out;
+	for (const char *r = out; *r;) {
+		const char *end = strchr(r, '/');
+		size_t len = end ? (size_t)(end - r) : strlen(r);
+		if (len == 1 && r[0] == '.') {
+			/* drop */
+		} else if (len == 2 && r[0] == '.' && r[1] == '.' && w > out + 1) {
+			w--; /* the slash before */
+			while (w > out && w[-1] != '/')
+				w--;
+		} else if (len > 0 || r == out) {
+			memmove(w, r, len);
+			w += len;
+			if (end)
+				*w++ = '/';
+		}
+		if (!end)
+			break;
+		r = end + 1;
+	}
+	*w = '\0';
+	return out;
+}
+
+static const char *comp_dir(Dwarf_Die *cudie)
+{
+	Dwarf_Attribute attr;
+	return cudie && dwarf_attr(cudie, DW_AT_comp_dir, &attr) ? dwarf_formstring(&attr) : NULL;
+}
+
 /* DW_AT_linkage_name (demangled) or DW_AT_name, following abstract origins. */
 static char *die_function_name(Dwarf_Die *die)
 {
@@ -207,6 +250,8 @@ static void symbolize_location(Dwfl_Module *mod, struct profile_location *loc)
 	GElf_Sym sym;
 	GElf_Off off;
 	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	if (symname)
+		loc->sym_offset = off;
 	const char *file = NULL;
 	int lineno = 0;
 	Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
@@ -217,8 +262,10 @@ static void symbolize_location(Dwfl_Module *mod, struct profile_location *loc)
 	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
 	Dwarf_Die *scopes = NULL;
 	int nscopes = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+	const char *dir = comp_dir(cudie);
+	char path[2][PATH_MAX];
 	int64_t cur_line = lineno;
-	const char *cur_file = file;
+	const char *cur_file = join_path(dir, file, path[0], sizeof path[0]);
 	for (int i = 0; i < nscopes; i++) {
 		int tag = dwarf_tag(&scopes[i]);
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
@@ -234,14 +281,15 @@ static void symbolize_location(Dwfl_Module *mod, struct profile_location *loc)
 		char *name = die_function_name(&scopes[i]);
 		profile_location_add_line(loc, name ? name : "??", NULL, cur_file, cur_line);
 		free(name);
-		cur_file = call_file(cudie, &scopes[i]);
+		cur_file = join_path(dir, call_file(cudie, &scopes[i]), path[(i + 1) % 2], sizeof path[0]);
 		cur_line = call_line(&scopes[i]);
 	}
 	free(scopes);
-	/* no DWARF scope: the symbol table alone */
+	/* no subprogram scope (or no DWARF at all): the symbol table names the
+	 * outermost function, at the call site of any inlined frames above */
 	if (symname) {
 		char *name = symbolize_demangle(symname);
-		profile_location_add_line(loc, name, symname, file, lineno);
+		profile_location_add_line(loc, name, symname, cur_file, cur_line);
 		free(name);
 	}
 }

@@ -424,3 +424,12 @@ int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
 	} while (*n < max && unw_step(&c) > 0);
 	return 0;
 }
+
+size_t unwind_code_prefix(struct unwinder *u, const uint64_t *pcs, size_t n)
+{
+	size_t i = 0;
+	/* callers are stored minus one: still inside their mapping */
+	while (i < n && module_find(u, pcs[i]))
+		i++;
+	return i;
+}

@@ -35,4 +35,8 @@ int unwind_refresh(struct unwinder *u, struct err *e);
 int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
 		 uint64_t *pcs, size_t max, size_t *n);
 
+/* How many of pcs[0..n) in a row lie in the target's executable mappings:
+ * a stack unwound from incomplete registers is cut where it leaves code. */
+size_t unwind_code_prefix(struct unwinder *u, const uint64_t *pcs, size_t n);
+
 #endif

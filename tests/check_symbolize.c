@@ -23,7 +23,7 @@ PLAIN static inline __attribute__((always_inline)) int known_inlined_helper(int 
 
 PLAIN __attribute__((noinline)) int known_outer_function(int x)
 {
-	volatile int y = known_inlined_helper(x);
+	volatile int y = known_inlined_helper(x); /* LINE_CALL */
 	return y;
 }
 
@@ -87,6 +87,7 @@ START_TEST(test_own_functions)
 	ck_assert_int_eq(symbolize_profile(s, &p, &e), 0);
 
 	int inlined_line = line_of("LINE_INLINED");
+	int call_line = line_of("LINE_CALL");
 	int saw_inline = 0, in_function = 0;
 	for (size_t i = first; i < first + 32; i++) {
 		struct profile_location *l = &p.locations[i];
@@ -99,6 +100,8 @@ START_TEST(test_own_functions)
 			ck_assert_str_eq(l->lines[0].function, "known_inlined_helper");
 			ck_assert_int_eq(l->lines[0].line, inlined_line);
 			ck_assert_ptr_nonnull(strstr(l->lines[0].file, "check_symbolize.c"));
+			/* the caller is at the call site, not at the callee's line */
+			ck_assert_int_eq(l->lines[1].line, call_line);
 			saw_inline = 1;
 		}
 	}

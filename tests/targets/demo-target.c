@@ -1,7 +1,9 @@
 /* demo-target: a small multi-threaded program doing recognisable work, for
  * ./run.sh and the end-to-end tests. Each thread is named and sits in known
  * functions: two CPU workers (hash_block, sort_records), a thread waiting on
- * a mutex another one holds, a sleeper, a reader blocked on a pipe.
+ * a mutex another one holds, a sleeper, a reader blocked on a pipe, and a
+ * thread in epoll_wait that counts the EINTRs it sees (a profiler must
+ * never cause one) and prints "eintr N" at exit.
  *
  *   demo-target [--pidfile FILE] [--idle-threads N]
  *
@@ -10,7 +12,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +28,8 @@ static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t started;
 static int pipe_fds[2];
 static volatile uint64_t progress; /* work done, for tests that watch it move */
+static volatile int epoll_eintr;
+static int epoll_pipe[2];
 
 static void on_signal(int sig)
 {
@@ -163,6 +169,25 @@ static void *pipe_reader(void *arg)
 	return NULL;
 }
 
+static void *epoll_waiter(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "epoll-waiter");
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+	epoll_ctl(ep, EPOLL_CTL_ADD, epoll_pipe[0], &ev);
+	pthread_barrier_wait(&started);
+	while (!stop_requested) {
+		struct epoll_event got;
+		int n = epoll_wait(ep, &got, 1, -1);
+		if (n < 0 && errno == EINTR)
+			epoll_eintr++;
+		if (n > 0)
+			break; /* the pipe closed: stopping */
+	}
+	return NULL;
+}
+
 static void *idle_thread(void *arg)
 {
 	(void)arg;
@@ -190,12 +215,12 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (pipe(pipe_fds) < 0) {
+	if (pipe(pipe_fds) < 0 || pipe(epoll_pipe) < 0) {
 		perror("pipe");
 		return 1;
 	}
 	void *(*fns[])(void *) = { hash_worker, sort_worker, lock_holder, lock_waiter,
-				   sleeper, pipe_reader };
+				   sleeper, pipe_reader, epoll_waiter };
 	size_t nfns = sizeof fns / sizeof fns[0];
 	size_t total = nfns + (size_t)idle;
 	pthread_t *threads = calloc(total, sizeof *threads);
@@ -226,10 +251,12 @@ int main(int argc, char **argv)
 		sleep_ms(200);
 	/* wake the blocked threads so every one can be joined */
 	close(pipe_fds[1]);
+	close(epoll_pipe[1]);
 	for (size_t i = 0; i < total; i++)
 		pthread_join(threads[i], NULL);
 	if (pidfile)
 		unlink(pidfile);
+	printf("eintr %d\n", epoll_eintr);
 	free(threads);
 	return 0;
 }

@@ -1,0 +1,29 @@
+#include "ctx.h"
+
+#include "collector.h"
+#include "err.h"
+#include "log.h"
+#include "profile.h"
+#include "symbolize.h"
+
+#include <time.h>
+
+void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
+{
+	struct err e = { 0 };
+	pthread_mutex_lock(&ctx->sym_lock);
+	if (symbolizer_attach(ctx->symbolizer, pid, &e) < 0 ||
+	    symbolize_profile(ctx->symbolizer, p, &e) < 0) {
+		log_warn("symbolize pid %d: %s", (int)pid, e.msg);
+		profile_add_comment(p, "not symbolized: %s", e.msg);
+	}
+	pthread_mutex_unlock(&ctx->sym_lock);
+}
+
+void ctx_sleep(struct ctx *ctx, long seconds)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += seconds;
+	collector_sleep(ctx->collector, &deadline);
+}

@@ -1,0 +1,21 @@
+#include "ep.h"
+
+#include "ctx.h"
+#include "http.h"
+#include "proc.h"
+#include "threads.h"
+
+/* Threads take the place of goroutines: every thread's stack now. */
+int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
+{
+	if (proc_check_access(req->pid, e) < 0 || proc_check_tracer(req->pid, ctx->self, e) < 0)
+		return -1;
+	int text = 0;
+	long seconds = req->params.has_seconds ? req->params.seconds : 0;
+	if (threads_profile(ctx, req->pid, THREADS_GOROUTINE, req->params.debug, seconds,
+			    &resp->body, &text, e) < 0)
+		return -1;
+	if (!text)
+		resp_attachment(resp, seconds ? "goroutine-delta" : "goroutine");
+	return 0;
+}

@@ -1,0 +1,24 @@
+#include "ep.h"
+
+#include "ctx.h"
+#include "http.h"
+#include "proc.h"
+#include "threads.h"
+
+/* Where the current threads began: their start routines (the creating
+ * pthread_create call stacks need the preload agent). */
+int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
+{
+	if (proc_check_access(req->pid, e) < 0 || proc_check_tracer(req->pid, ctx->self, e) < 0)
+		return -1;
+	int text = 0;
+	long seconds = req->params.has_seconds ? req->params.seconds : 0;
+	/* debug=2 has no per-thread form here: Go answers it as debug=1 */
+	int debug = req->params.debug == 2 ? 1 : req->params.debug;
+	if (threads_profile(ctx, req->pid, THREADS_THREADCREATE, debug, seconds, &resp->body,
+			    &text, e) < 0)
+		return -1;
+	if (!text)
+		resp_attachment(resp, seconds ? "threadcreate-delta" : "threadcreate");
+	return 0;
+}

@@ -1,0 +1,107 @@
+#include "text.h"
+
+#include "buf.h"
+#include "profile.h"
+#include "threads.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+static int by_count_desc(const void *a, const void *b, void *arg)
+{
+	const struct profile *p = arg;
+	int64_t x = p->samples[*(const size_t *)a].values[0];
+	int64_t y = p->samples[*(const size_t *)b].values[0];
+	if (x != y)
+		return x > y ? -1 : 1;
+	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+void text_counts(struct buf *out, const char *name, const struct profile *p)
+{
+	int64_t total = 0;
+	size_t *order = malloc((p->nsamples + 1) * sizeof *order);
+	if (!order)
+		abort();
+	for (size_t i = 0; i < p->nsamples; i++) {
+		total += p->samples[i].values[0];
+		order[i] = i;
+	}
+	qsort_r(order, p->nsamples, sizeof *order, by_count_desc, (void *)p);
+	buf_printf(out, "%s profile: total %" PRId64 "\n", name, total);
+	for (size_t k = 0; k < p->nsamples; k++) {
+		const struct profile_sample *s = &p->samples[order[k]];
+		if (s->values[0] == 0)
+			continue;
+		buf_printf(out, "%" PRId64 " @", s->values[0]);
+		for (size_t j = 0; j < s->nlocs; j++) {
+			uint64_t a = p->locations[s->locs[j]].address;
+			buf_printf(out, " 0x%" PRIx64, j == 0 ? a : a + 1); /* callers: return address */
+		}
+		buf_putc(out, '\n');
+		for (size_t j = 0; j < s->nlocs; j++) {
+			const struct profile_location *l = &p->locations[s->locs[j]];
+			if (l->nlines == 0) {
+				buf_printf(out, "#\t0x%" PRIx64 "\n", l->address);
+				continue;
+			}
+			for (size_t f = 0; f < l->nlines; f++) {
+				const struct profile_line *ln = &l->lines[f];
+				buf_printf(out, "#\t0x%" PRIx64 "\t%s+0x%" PRIx64 "\t%s:%" PRId64 "\n",
+					   l->address, ln->function, l->sym_offset,
+					   ln->file ? ln->file : "??", ln->line);
+			}
+		}
+		buf_putc(out, '\n');
+	}
+	free(order);
+}
+
+static const char *state_word(char s)
+{
+	switch (s) {
+	case 'R': return "running";
+	case 'S': return "sleeping";
+	case 'D': return "disk sleep";
+	case 'T': return "stopped";
+	case 't': return "tracing stop";
+	case 'Z': return "zombie";
+	case 'X': return "dead";
+	case 'I': return "idle";
+	}
+	return "unknown";
+}
+
+void text_threads(struct buf *out, const struct thread_dump *d, const struct profile *p)
+{
+	for (size_t i = 0; i < d->n && i < p->nsamples; i++) {
+		const struct thread_stack *t = &d->t[i];
+		const struct profile_sample *s = &p->samples[i];
+		if (i > 0)
+			buf_putc(out, '\n');
+		buf_printf(out, "thread %d \"%s\" [%s", (int)t->tid, t->name, state_word(t->state));
+		if (t->wait)
+			buf_printf(out, " in %s", t->wait);
+		buf_printf(out, ", %.2f s on CPU", (double)t->cpu_total_ns / 1e9);
+		if (t->without_stop)
+			buf_puts(out, ", read without stopping it");
+		buf_puts(out, "]:\n");
+		for (size_t j = 0; j < s->nlocs; j++) {
+			const struct profile_location *l = &p->locations[s->locs[j]];
+			if (l->nlines == 0) {
+				const struct profile_mapping *m = l->mapping ? &p->mappings[l->mapping - 1] : NULL;
+				if (m)
+					buf_printf(out, "?\?(...)\n\t%s +0x%" PRIx64 "\n", m->file,
+						   l->address - m->start + m->offset);
+				else
+					buf_printf(out, "?\?(...)\n\t?? 0x%" PRIx64 "\n", l->address);
+				continue;
+			}
+			for (size_t f = 0; f < l->nlines; f++) {
+				const struct profile_line *ln = &l->lines[f];
+				buf_printf(out, "%s(...)\n\t%s:%" PRId64 " +0x%" PRIx64 "\n", ln->function,
+					   ln->file ? ln->file : "??", ln->line, l->sym_offset);
+			}
+		}
+	}
+}

@@ -1,0 +1,191 @@
+#include "threads.h"
+
+#include "collector.h"
+#include "ctx.h"
+#include "err.h"
+#include "pprof.h"
+#include "profile.h"
+#include "buf.h"
+#include "text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void on_thread(void *arg, const struct collector_sample *s)
+{
+	struct thread_dump *d = arg;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->t = realloc(d->t, d->cap * sizeof *d->t);
+		if (!d->t)
+			abort();
+	}
+	struct thread_stack *t = &d->t[d->n++];
+	memset(t, 0, sizeof *t);
+	t->tid = s->tid;
+	snprintf(t->name, sizeof t->name, "%s", s->thread_name);
+	t->state = s->state;
+	t->wait = s->wait;
+	t->cpu_total_ns = s->cpu_total_ns;
+	t->without_stop = s->without_stop;
+	t->npcs = s->npcs;
+	t->pcs = malloc((s->npcs ? s->npcs : 1) * sizeof *t->pcs);
+	if (!t->pcs)
+		abort();
+	memcpy(t->pcs, s->pcs, s->npcs * sizeof *t->pcs);
+}
+
+static int by_tid(const void *a, const void *b)
+{
+	const struct thread_stack *x = a, *y = b;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+int thread_dump_take(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e)
+{
+	memset(d, 0, sizeof *d);
+	struct collector_sub sub = { .on_sample = on_thread, .arg = d };
+	if (collector_snapshot(ctx->collector, pid, &sub, e) < 0)
+		return -1;
+	d->stops = sub.stats.stops;
+	d->held_ns_max = sub.stats.held_ns_max;
+	/* the main thread (tid = pid) first, then by tid */
+	qsort(d->t, d->n, sizeof *d->t, by_tid);
+	for (size_t i = 1; i < d->n; i++)
+		if (d->t[i].tid == pid) {
+			struct thread_stack main_thread = d->t[i];
+			memmove(&d->t[1], &d->t[0], i * sizeof *d->t);
+			d->t[0] = main_thread;
+			break;
+		}
+	return 0;
+}
+
+void thread_dump_release(struct thread_dump *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->t[i].pcs);
+	free(d->t);
+	memset(d, 0, sizeof *d);
+}
+
+enum labels { LABELS_NONE, LABELS_NAME, LABELS_ALL };
+
+static void add_stack(struct profile *p, const struct thread_stack *t, const uint64_t *pcs,
+		      size_t n, int64_t value, enum labels labels)
+{
+	int64_t v[PROFILE_MAX_VALUES] = { value };
+	profile_add_sample(p, pcs, n, v, labels == LABELS_ALL ? t->tid : 0,
+			   labels != LABELS_NONE ? t->name : NULL);
+}
+
+static bool is_function(const struct profile *p, size_t loc, const char *name)
+{
+	const struct profile_location *l = &p->locations[loc];
+	return l->nlines && strcmp(l->lines[l->nlines - 1].function, name) == 0;
+}
+
+/* Where a thread began: from its start routine (the frame above
+ * start_thread) or main, down to the root. */
+static size_t start_routine(const struct profile *full, size_t sample, size_t n)
+{
+	const struct profile_sample *s = &full->samples[sample];
+	for (size_t j = 1; j < s->nlocs; j++)
+		if (is_function(full, s->locs[j], "start_thread"))
+			return j - 1;
+	for (size_t j = 0; j < s->nlocs; j++)
+		if (is_function(full, s->locs[j], "main"))
+			return j;
+	return n > 3 ? n - 3 : 0;
+}
+
+/* Adds d's stacks to p with value; threadcreate stacks are cut to their
+ * start routine, which needs them symbolized first. */
+static void add_dump(struct ctx *ctx, pid_t pid, const struct thread_dump *d,
+		     enum threads_kind kind, struct profile *p, int64_t value, enum labels labels)
+{
+	if (kind == THREADS_GOROUTINE) {
+		for (size_t i = 0; i < d->n; i++)
+			add_stack(p, &d->t[i], d->t[i].pcs, d->t[i].npcs, value, labels);
+		return;
+	}
+	struct profile full;
+	profile_init(&full);
+	profile_add_type(&full, "threads", "count");
+	for (size_t i = 0; i < d->n; i++)
+		add_stack(&full, &d->t[i], d->t[i].pcs, d->t[i].npcs, 1, LABELS_ALL);
+	ctx_symbolize(ctx, pid, &full);
+	for (size_t i = 0; i < d->n && i < full.nsamples; i++) {
+		size_t from = start_routine(&full, i, d->t[i].npcs), n = d->t[i].npcs - from;
+		if (n == 0)
+			continue;
+		/* the routine by its entry, not by where the thread is in it now,
+		 * so that threads of one routine count together */
+		uint64_t pcs[PROFILE_MAX_DEPTH];
+		memcpy(pcs, d->t[i].pcs + from, n * sizeof *pcs);
+		const struct profile_location *l = &full.locations[full.samples[i].locs[from]];
+		if (l->nlines)
+			pcs[0] = l->address - l->sym_offset;
+		add_stack(p, &d->t[i], pcs, n, value, labels);
+	}
+	profile_release(&full);
+}
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
+		    long seconds, struct buf *out, int *text, struct err *e)
+{
+	const char *name = kind == THREADS_GOROUTINE ? "goroutine" : "threadcreate";
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, name, "count");
+	p.period_type = p.types[0];
+	p.period = 1;
+	p.time_nanos = now_ns(CLOCK_REALTIME);
+	struct thread_dump d0 = { 0 }, d1 = { 0 };
+	int rc = -1;
+	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	if (thread_dump_take(ctx, pid, &d0, e) < 0)
+		goto out;
+	*text = debug != 0;
+	if (seconds > 0) {
+		/* Go's delta: the end's counts minus the start's, zeros left out */
+		add_dump(ctx, pid, &d0, kind, &p, -1, LABELS_NAME);
+		ctx_sleep(ctx, seconds);
+		if (thread_dump_take(ctx, pid, &d1, e) < 0)
+			goto out;
+		add_dump(ctx, pid, &d1, kind, &p, 1, LABELS_NAME);
+		p.drop_zero = true;
+		p.duration_nanos = now_ns(CLOCK_MONOTONIC) - t0;
+		*text = 0;
+	} else if (debug == 2 && kind == THREADS_GOROUTINE) {
+		add_dump(ctx, pid, &d0, kind, &p, 1, LABELS_ALL);
+	} else {
+		add_dump(ctx, pid, &d0, kind, &p, 1, debug == 1 ? LABELS_NONE : LABELS_NAME);
+	}
+	if (kind == THREADS_THREADCREATE)
+		profile_add_comment(&p, "without the preload agent, threads are grouped by their start "
+				    "routine; for the stacks that created them, start the target with "
+				    "LD_PRELOAD=libpprof-agent.so");
+	ctx_symbolize(ctx, pid, &p);
+	if (*text && debug == 2 && kind == THREADS_GOROUTINE)
+		text_threads(out, &d0, &p);
+	else if (*text)
+		text_counts(out, name, &p);
+	else if (pprof_encode(&p, out, e) < 0)
+		goto out;
+	rc = buf_check(out, e);
+out:
+	thread_dump_release(&d0);
+	thread_dump_release(&d1);
+	profile_release(&p);
+	return rc;
+}
