@@ -3,6 +3,7 @@
 #include "collector.h"
 #include "ctx.h"
 #include "err.h"
+#include "log.h"
 #include "pprof.h"
 #include "profile.h"
 #include "buf.h"
@@ -51,6 +52,8 @@ int thread_dump_take(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct e
 		return -1;
 	d->stops = sub.stats.stops;
 	d->held_ns_max = sub.stats.held_ns_max;
+	log_info("thread dump of pid %d: %zu threads, %llu stopped, longest held %.1f us",
+		 (int)pid, d->n, (unsigned long long)d->stops, (double)d->held_ns_max / 1e3);
 	/* the main thread (tid = pid) first, then by tid */
 	qsort(d->t, d->n, sizeof *d->t, by_tid);
 	for (size_t i = 1; i < d->n; i++)
