@@ -62,7 +62,7 @@ if [ -z "$target_pid" ]; then
 	pids+=($!)
 	wait_up 10 $! grep -q '^ready' "$run/demo.out" || { cat "$run/demo.out"; exit 1; }
 	target_pid=$(cat "$run/demo.pid")
-	what="the demo target (pid $target_pid: threads hash-worker, sort-worker, lock-holder, lock-waiter, sleeper, pipe-reader, epoll-waiter)"
+	what="the demo target (pid $target_pid: threads hash-worker, sort-worker, lock-holder, lock-waiter, cond-waiter, sleeper, pipe-reader, epoll-waiter)"
 else
 	what="pid $target_pid ($(cat "/proc/$target_pid/comm"))"
 fi

@@ -32,6 +32,13 @@ struct thr {
 	size_t npcs;              /* the last stack; 0: never sampled */
 	char wait_line[256];      /* the syscall line pcs was unwound in; "" if none */
 	int64_t stop_start_ns;
+	/* off-CPU: the wait seen at the last pass, with its own stack */
+	bool w_waiting;
+	uint64_t w_cpu;
+	char w_line[256];
+	char w_label[64];
+	uint64_t wpcs[UNWIND_DEFAULT_DEPTH];
+	size_t wnpcs;
 };
 
 struct collector {
@@ -50,6 +57,7 @@ struct collector {
 	pid_t unw_pid;
 	int sigfd;
 	int64_t last_refresh_ns;
+	int64_t offcpu_last_ns, offcpu_next_ns; /* off-CPU passes */
 };
 
 static int64_t now_ns(clockid_t clk)
@@ -392,11 +400,9 @@ static int list_threads(struct collector *c, struct err *e)
 	return 0;
 }
 
-/* One CPU sampling tick. */
-static int tick(struct collector *c, struct collector_stats *st, struct err *e)
+/* One CPU sampling tick, over the threads list_threads just listed. */
+static void tick(struct collector *c, struct collector_stats *st)
 {
-	if (list_threads(c, e) < 0)
-		return -1;
 	/* who ran since the last tick and is running now */
 	size_t pending = 0;
 	for (size_t i = 0; i < c->nthr; i++) {
@@ -440,7 +446,6 @@ static int tick(struct collector *c, struct collector_stats *st, struct err *e)
 	}
 	thr_compact(c);
 	st->ticks++;
-	return 0;
 }
 
 /* ---- snapshots ---- */
@@ -535,6 +540,115 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 	thr_compact(c);
 }
 
+/* ---- off-CPU ---- */
+
+/* "read fd 7 (pipe:[1234])" for a wait on a descriptor, the syscall name
+ * otherwise. */
+static void wait_label(pid_t pid, const struct proc_syscall *sc, char *out, size_t size)
+{
+	const char *name = proc_syscall_name(sc->nr);
+	static const long fd_calls[] = { 0, 17, 19, 43, 45, 47, 232, 281, 288, 299, 441 };
+	for (size_t i = 0; name && i < sizeof fd_calls / sizeof fd_calls[0]; i++) {
+		if (sc->nr != fd_calls[i])
+			continue;
+		char path[64], target[128];
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)sc->args[0]);
+		ssize_t n = readlink(path, target, sizeof target - 1);
+		target[n > 0 ? n : 0] = '\0';
+		snprintf(out, size, "%s fd %d%s%.40s%s", name, (int)sc->args[0], n > 0 ? " (" : "",
+			 target, n > 0 ? ")" : "");
+		return;
+	}
+	if (name)
+		snprintf(out, size, "%s", name);
+	else
+		snprintf(out, size, "syscall %ld", sc->nr);
+}
+
+/* Every waiting thread: its wait stack (unwound again only when the wait
+ * changed, without a stop where the stack can be read from /proc and
+ * memory) and the wall time since the last pass, handed to the off-CPU
+ * subscribers. A thread that has not run since the last pass is in the same
+ * wait: one schedstat read and nothing else. */
+static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collector_stats *st)
+{
+	for (size_t i = 0; i < c->nthr; i++) {
+		struct thr *t = &c->thr[i];
+		if (t->dead)
+			continue;
+		uint64_t cpu;
+		if (read_cpu(c->pid, t->tid, &cpu) < 0) {
+			t->dead = true;
+			continue;
+		}
+		bool ran = cpu != t->w_cpu;
+		t->w_cpu = cpu;
+		bool new_wait = false;
+		if (ran || !t->w_waiting) {
+			struct proc_syscall sc;
+			t->w_waiting = false;
+			if (read_state(c->pid, t) < 0 || (t->state != 'S' && t->state != 'D') ||
+			    proc_syscall(c->pid, t->tid, &sc) < 0 || sc.nr < 0)
+				continue;
+			new_wait = true;
+			if (t->wnpcs > 0 && strcmp(sc.line, t->w_line) == 0) {
+				st->waits_reused++; /* woke and waits again where it was */
+			} else {
+				/* SP and PC from /proc, the stack from memory: no stop */
+				struct target_regs regs;
+				memset(&regs, 0, sizeof regs);
+				regs.r[TARGET_REG_SP] = sc.sp;
+				regs.r[TARGET_REG_IP] = sc.pc;
+				unwind_stack(c->unw, t->tid, &regs, t->wpcs, UNWIND_DEFAULT_DEPTH, &t->wnpcs);
+				t->wnpcs = unwind_code_prefix(c->unw, t->wpcs, t->wnpcs);
+				struct proc_syscall again;
+				bool same = proc_syscall(c->pid, t->tid, &again) == 0 &&
+					    strcmp(again.line, sc.line) == 0;
+				if (same && t->wnpcs >= 3) {
+					st->waits_without_stop++;
+				} else if (!proc_syscall_eintr_prone(sc.nr)) {
+					/* cut short (frame pointer frames need the live
+					 * registers): stop it, which this wait restarts from */
+					unwind_stopped(c, t, st);
+					memcpy(t->wpcs, t->pcs, t->npcs * sizeof *t->pcs);
+					t->wnpcs = t->npcs;
+					st->waits_unwound++;
+				} else if (!same) {
+					t->wpcs[0] = sc.pc;
+					t->wnpcs = 1;
+				}
+				wait_label(c->pid, &sc, t->w_label, sizeof t->w_label);
+				snprintf(t->w_line, sizeof t->w_line, "%s", sc.line);
+			}
+			t->w_waiting = true;
+		}
+		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++) {
+			struct collector_sub *sub = c->subs[s];
+			if (!sub || !sub->offcpu || !sub->joined || sub->removed)
+				continue;
+			/* a wait that began since the last pass began, on average,
+			 * half an interval ago */
+			struct collector_sample smp = {
+				.tid = t->tid, .thread_name = t->comm, .pcs = t->wpcs, .npcs = t->wnpcs,
+				.sampled = true, .state = t->state,
+				.delay_ns = new_wait ? interval_ns / 2 : interval_ns,
+				.new_wait = new_wait || !sub->offcpu_started,
+				.wait_label = t->w_label,
+			};
+			sub->stats.samples++;
+			sub->on_sample(sub->arg, &smp);
+		}
+	}
+	for (int s = 0; s < COLLECTOR_MAX_SUBS; s++)
+		if (c->subs[s] && c->subs[s]->offcpu && c->subs[s]->joined) {
+			c->subs[s]->offcpu_started = true;
+			c->subs[s]->stats.waits_unwound += st->waits_unwound;
+			c->subs[s]->stats.waits_without_stop += st->waits_without_stop;
+			c->subs[s]->stats.waits_reused += st->waits_reused;
+		}
+	thr_compact(c);
+}
+
 /* ---- the thread ---- */
 
 static void *collector_main(void *arg)
@@ -569,9 +683,10 @@ static void *collector_main(void *arg)
 	}
 	int64_t next = now_ns(CLOCK_MONOTONIC);
 	c->last_refresh_ns = next;
+	c->offcpu_last_ns = c->offcpu_next_ns = 0; /* a new loop: no interval yet */
 	for (;;) {
 		long hz = 0;
-		bool want_snapshot = false;
+		bool want_snapshot = false, want_offcpu = false;
 		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
 			struct collector_sub *s = c->subs[i];
 			if (!s)
@@ -592,6 +707,8 @@ static void *collector_main(void *arg)
 			}
 			if (s->snapshot)
 				want_snapshot = true;
+			else if (s->offcpu)
+				want_offcpu = true;
 			else if (s->hz > hz)
 				hz = s->hz;
 		}
@@ -621,11 +738,26 @@ static void *collector_main(void *arg)
 			end_all(c, NULL, false);
 			break;
 		}
-		if (hz == 0)
+		long rate = hz;
+		if (want_offcpu && rate < COLLECTOR_OFFCPU_HZ)
+			rate = COLLECTOR_OFFCPU_HZ;
+		if (rate == 0)
 			break;
+		if (!want_offcpu)
+			c->offcpu_last_ns = 0;
 		struct collector_stats st = { 0 };
 		err_clear(&e);
-		int rc = tick(c, &st, &e);
+		int rc = list_threads(c, &e);
+		if (rc == 0 && hz > 0)
+			tick(c, &st);
+		int64_t tnow = now_ns(CLOCK_MONOTONIC);
+		if (rc == 0 && want_offcpu && tnow >= c->offcpu_next_ns) {
+			uint64_t interval = c->offcpu_last_ns ? (uint64_t)(tnow - c->offcpu_last_ns)
+							      : 1000000000ULL / COLLECTOR_OFFCPU_HZ;
+			offcpu_pass(c, interval, &st);
+			c->offcpu_last_ns = tnow;
+			c->offcpu_next_ns = tnow + 1000000000LL / COLLECTOR_OFFCPU_HZ;
+		}
 		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
 			if (sub_active(c->subs[i])) {
 				struct collector_stats *t = &c->subs[i]->stats;
@@ -654,7 +786,7 @@ static void *collector_main(void *arg)
 			unwind_refresh(c->unw, &re);
 			c->last_refresh_ns = now;
 		}
-		next += 1000000000LL / hz;
+		next += 1000000000LL / rate;
 		if (next < now)
 			next = now; /* fell behind: no burst of catch-up ticks */
 		size_t none = 0;

@@ -37,12 +37,17 @@ struct collector_sample {
 	const char *wait;      /* the syscall it is blocked in ("futex"), or NULL */
 	uint64_t cpu_total_ns; /* since the thread started */
 	bool without_stop;     /* unwound from /proc and memory alone (EINTR-prone wait) */
+	/* off-CPU only */
+	uint64_t delay_ns;     /* wall time the thread spent waiting, this pass */
+	bool new_wait;         /* a wait that began since the last pass */
+	const char *wait_label; /* "futex", "read fd 7 (pipe:[1234])", ... */
 };
 
 #define COLLECTOR_HIST 24
 
 struct collector_stats {
 	uint64_t ticks, samples, stops, lost; /* lost: asked to stop, did not in time */
+	uint64_t waits_unwound, waits_without_stop, waits_reused; /* off-CPU */
 	/* held: from seeing a thread stopped to resuming it (registers, unwind);
 	 * latency: from asking it to stop to its stop, which waits for the
 	 * thread's next turn on a CPU when it is runnable but not running */
@@ -56,6 +61,7 @@ struct collector_sub {
 	/* set by the subscriber */
 	long hz;               /* CPU sampling rate; ignored for a snapshot */
 	bool snapshot;         /* one pass over every thread, then ended */
+	bool offcpu;           /* waiting threads at COLLECTOR_OFFCPU_HZ, wall clock */
 	void (*on_sample)(void *arg, const struct collector_sample *s);
 	void *arg;
 	/* set by the collector; read after collector_unsubscribe */
@@ -65,7 +71,7 @@ struct collector_sub {
 	struct collector_stats stats;
 	/* private */
 	int slot;
-	bool joined, leaving, removed, ended;
+	bool joined, leaving, removed, ended, offcpu_started;
 };
 
 struct collector *collector_new(void);
@@ -101,5 +107,8 @@ void collector_sleep(struct collector *c, const struct timespec *deadline);
 void collector_unsubscribe(struct collector *c, struct collector_sub *sub);
 
 #define COLLECTOR_MAX_SUBS 64
+/* Waiting threads are looked at more slowly than running ones: wall-clock
+ * profilers use 10-20 Hz, and a wait costs nothing to watch. */
+#define COLLECTOR_OFFCPU_HZ 20
 
 #endif

@@ -213,9 +213,9 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 	Perftools__Profiles__Sample **sample_ptrs = xcalloc(p->nsamples, sizeof *sample_ptrs);
 	uint64_t *ids = xcalloc(nids, sizeof *ids);
 	int64_t *values = xcalloc(p->nsamples * (p->ntypes ? p->ntypes : 1), sizeof *values);
-	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * 2, sizeof *labels);
-	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * 2, sizeof *label_ptrs);
-	int64_t k_tid = -1, k_name = -1; /* added only if some sample has a thread */
+	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * 3, sizeof *labels);
+	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * 3, sizeof *label_ptrs);
+	int64_t k_tid = -1, k_name = -1, k_wait = -1; /* added only when used */
 	size_t ii = 0, ns = 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_sample *s = &p->samples[i];
@@ -235,7 +235,7 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 		o->n_value = p->ntypes;
 		o->value = &values[ns * p->ntypes];
 		memcpy(o->value, s->values, p->ntypes * sizeof *values);
-		Perftools__Profiles__Label *lb = &labels[ns * 2];
+		Perftools__Profiles__Label *lb = &labels[ns * 3];
 		size_t nl = 0;
 		if (s->tid) {
 			if (k_tid < 0)
@@ -243,7 +243,7 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 			perftools__profiles__label__init(&lb[nl]);
 			lb[nl].key = k_tid;
 			lb[nl].num = s->tid;
-			label_ptrs[ns * 2 + nl] = &lb[nl];
+			label_ptrs[ns * 3 + nl] = &lb[nl];
 			nl++;
 		}
 		if (s->thread_name[0]) {
@@ -252,11 +252,20 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 			perftools__profiles__label__init(&lb[nl]);
 			lb[nl].key = k_name;
 			lb[nl].str = str_id(&st, s->thread_name);
-			label_ptrs[ns * 2 + nl] = &lb[nl];
+			label_ptrs[ns * 3 + nl] = &lb[nl];
+			nl++;
+		}
+		if (s->wait[0]) {
+			if (k_wait < 0)
+				k_wait = str_id(&st, "wait");
+			perftools__profiles__label__init(&lb[nl]);
+			lb[nl].key = k_wait;
+			lb[nl].str = str_id(&st, s->wait);
+			label_ptrs[ns * 3 + nl] = &lb[nl];
 			nl++;
 		}
 		o->n_label = nl;
-		o->label = nl ? &label_ptrs[ns * 2] : NULL;
+		o->label = nl ? &label_ptrs[ns * 3] : NULL;
 		sample_ptrs[ns++] = o;
 	}
 	pb.n_sample = ns;

@@ -119,40 +119,51 @@ size_t profile_location(struct profile *p, uint64_t address)
 	return i;
 }
 
-static uint64_t stack_hash(const size_t *locs, size_t n, pid_t tid, const char *name)
+static uint64_t stack_hash(const size_t *locs, size_t n, pid_t tid, const char *name,
+			   const char *wait)
 {
 	uint64_t h = mix(n, (uint64_t)tid);
 	for (size_t i = 0; i < n; i++)
 		h = mix(h, locs[i]);
 	for (; *name; name++)
 		h = mix(h, (unsigned char)*name);
+	for (; *wait; wait++)
+		h = mix(h, (unsigned char)*wait);
 	return h;
 }
 
 static uint64_t sample_hash(const struct profile *p, size_t i)
 {
 	const struct profile_sample *s = &p->samples[i];
-	return stack_hash(s->locs, s->nlocs, s->tid, s->thread_name);
+	return stack_hash(s->locs, s->nlocs, s->tid, s->thread_name, s->wait);
 }
 
 void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			const int64_t *values, pid_t tid, const char *thread_name)
+{
+	profile_add_wait_sample(p, pcs, n, values, tid, thread_name, NULL);
+}
+
+void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			     const int64_t *values, pid_t tid, const char *thread_name,
+			     const char *wait)
 {
 	if (n > PROFILE_MAX_DEPTH)
 		n = PROFILE_MAX_DEPTH;
 	size_t locs[PROFILE_MAX_DEPTH];
 	for (size_t i = 0; i < n; i++)
 		locs[i] = profile_location(p, pcs[i]);
-	char name[16];
+	char name[16], w[64];
 	snprintf(name, sizeof name, "%s", thread_name ? thread_name : "");
+	snprintf(w, sizeof w, "%s", wait ? wait : "");
 	if (p->nsamples * 2 + 2 > p->sample_index_cap)
 		index_rebuild(&p->sample_index, &p->sample_index_cap, p->nsamples, sample_hash, p);
 	size_t mask = p->sample_index_cap - 1;
-	size_t slot = stack_hash(locs, n, tid, name) & mask;
+	size_t slot = stack_hash(locs, n, tid, name, w) & mask;
 	for (; p->sample_index[slot]; slot = (slot + 1) & mask) {
 		struct profile_sample *s = &p->samples[p->sample_index[slot] - 1];
 		if (s->nlocs == n && s->tid == tid && strcmp(s->thread_name, name) == 0 &&
-		    memcmp(s->locs, locs, n * sizeof *locs) == 0) {
+		    strcmp(s->wait, w) == 0 && memcmp(s->locs, locs, n * sizeof *locs) == 0) {
 			for (size_t v = 0; v < p->ntypes; v++)
 				s->values[v] += values[v];
 			return;
@@ -168,6 +179,7 @@ void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
 		s->values[v] = values[v];
 	s->tid = tid;
 	memcpy(s->thread_name, name, sizeof name);
+	memcpy(s->wait, w, sizeof w);
 	p->sample_index[slot] = p->nsamples;
 }
 

@@ -49,6 +49,7 @@ struct profile_sample {
 	int64_t values[PROFILE_MAX_VALUES];
 	pid_t tid;      /* 0: no thread_id label */
 	char thread_name[16]; /* "": no thread_name label */
+	char wait[64];  /* "": no wait label (off-CPU: what the thread waited in) */
 };
 
 struct profile {
@@ -81,6 +82,10 @@ void profile_add_type(struct profile *p, const char *type, const char *unit);
  * PROFILE_MAX_DEPTH (deeper stacks are cut at the root end). */
 void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			const int64_t *values, pid_t tid, const char *thread_name);
+/* The same with a wait label. */
+void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			     const int64_t *values, pid_t tid, const char *thread_name,
+			     const char *wait);
 /* The index of location address (created without symbols if new). */
 size_t profile_location(struct profile *p, uint64_t address);
 /* Adds an inlined-or-not frame to a location (innermost first). */

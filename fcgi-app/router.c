@@ -37,8 +37,8 @@ static const struct route routes[] = {
 	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_threadcreate },
 	{ "heap", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
 	{ "allocs", ROUTE_TARGET, DELTA, 0, ep_unimplemented },
-	{ "block", ROUTE_TARGET, DELTA, 5, ep_unimplemented },
-	{ "mutex", ROUTE_TARGET, DELTA, 5, ep_unimplemented },
+	{ "block", ROUTE_TARGET, DELTA, 5, ep_block },
+	{ "mutex", ROUTE_TARGET, DELTA, 5, ep_mutex },
 	{ "symbol", ROUTE_TARGET | ROUTE_POST, 0, 0, ep_symbol },
 	{ "trace", ROUTE_TARGET, WINDOW | PARAMS_HZ, 1, ep_unimplemented },
 };

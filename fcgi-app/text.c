@@ -6,15 +6,72 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+
+static int by_value_desc(const struct profile *p, size_t v, size_t a, size_t b);
 
 static int by_count_desc(const void *a, const void *b, void *arg)
 {
-	const struct profile *p = arg;
-	int64_t x = p->samples[*(const size_t *)a].values[0];
-	int64_t y = p->samples[*(const size_t *)b].values[0];
+	return by_value_desc(arg, 0, *(const size_t *)a, *(const size_t *)b);
+}
+
+/* " 0xADDR ..." (return addresses), then a "#" line per frame, then a
+ * blank line. */
+static void frames(struct buf *out, const struct profile *p, const struct profile_sample *s)
+{
+	for (size_t j = 0; j < s->nlocs; j++) {
+		uint64_t a = p->locations[s->locs[j]].address;
+		buf_printf(out, " 0x%" PRIx64, j == 0 ? a : a + 1); /* callers: return address */
+	}
+	buf_putc(out, '\n');
+	for (size_t j = 0; j < s->nlocs; j++) {
+		const struct profile_location *l = &p->locations[s->locs[j]];
+		if (l->nlines == 0) {
+			buf_printf(out, "#\t0x%" PRIx64 "\n", l->address);
+			continue;
+		}
+		for (size_t f = 0; f < l->nlines; f++) {
+			const struct profile_line *ln = &l->lines[f];
+			buf_printf(out, "#\t0x%" PRIx64 "\t%s+0x%" PRIx64 "\t%s:%" PRId64 "\n",
+				   l->address, ln->function, l->sym_offset,
+				   ln->file ? ln->file : "??", ln->line);
+		}
+	}
+	buf_putc(out, '\n');
+}
+
+static int by_value_desc(const struct profile *p, size_t v, size_t a, size_t b)
+{
+	int64_t x = p->samples[a].values[v], y = p->samples[b].values[v];
 	if (x != y)
 		return x > y ? -1 : 1;
-	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+	return (a > b) - (a < b);
+}
+
+static int by_delay_desc(const void *a, const void *b, void *arg)
+{
+	return by_value_desc(arg, 1, *(const size_t *)a, *(const size_t *)b);
+}
+
+void text_contention(struct buf *out, const char *header, const struct profile *p)
+{
+	size_t *order = malloc((p->nsamples + 1) * sizeof *order);
+	if (!order)
+		abort();
+	for (size_t i = 0; i < p->nsamples; i++)
+		order[i] = i;
+	qsort_r(order, p->nsamples, sizeof *order, by_delay_desc, (void *)p);
+	buf_printf(out, "--- %s:\ncycles/second=1000000000\n", header);
+	if (strcmp(header, "mutex") == 0)
+		buf_puts(out, "sampling period=1\n");
+	for (size_t k = 0; k < p->nsamples; k++) {
+		const struct profile_sample *s = &p->samples[order[k]];
+		if (s->values[1] == 0)
+			continue;
+		buf_printf(out, "%" PRId64 " %" PRId64 " @", s->values[1], s->values[0]);
+		frames(out, p, s);
+	}
+	free(order);
 }
 
 void text_counts(struct buf *out, const char *name, const struct profile *p)
@@ -34,25 +91,7 @@ void text_counts(struct buf *out, const char *name, const struct profile *p)
 		if (s->values[0] == 0)
 			continue;
 		buf_printf(out, "%" PRId64 " @", s->values[0]);
-		for (size_t j = 0; j < s->nlocs; j++) {
-			uint64_t a = p->locations[s->locs[j]].address;
-			buf_printf(out, " 0x%" PRIx64, j == 0 ? a : a + 1); /* callers: return address */
-		}
-		buf_putc(out, '\n');
-		for (size_t j = 0; j < s->nlocs; j++) {
-			const struct profile_location *l = &p->locations[s->locs[j]];
-			if (l->nlines == 0) {
-				buf_printf(out, "#\t0x%" PRIx64 "\n", l->address);
-				continue;
-			}
-			for (size_t f = 0; f < l->nlines; f++) {
-				const struct profile_line *ln = &l->lines[f];
-				buf_printf(out, "#\t0x%" PRIx64 "\t%s+0x%" PRIx64 "\t%s:%" PRId64 "\n",
-					   l->address, ln->function, l->sym_offset,
-					   ln->file ? ln->file : "??", ln->line);
-			}
-		}
-		buf_putc(out, '\n');
+		frames(out, p, s);
 	}
 	free(order);
 }

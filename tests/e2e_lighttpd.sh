@@ -23,7 +23,7 @@ expect_header index Cache-Control no-store
 expect_body_has index "pid $TARGET_PID"
 expect_body_has index "demo-target"
 expect_body_has index "href=\"goroutine?debug=2\""
-expect_body_has index "<tr><td class=\"count\">8</td><td><a href=\"goroutine?debug=1\">goroutine</a>"
+expect_body_has index "<tr><td class=\"count\">9</td><td><a href=\"goroutine?debug=1\">goroutine</a>"
 for p in allocs block cmdline goroutine heap mutex profile threadcreate trace; do
 	grep -qF "href=\"$p?debug=1\"" "$T/body" || fail "index: no link to $p"
 done
@@ -81,7 +81,7 @@ get "$P/symbol" --data-binary "@$T/big"
 expect_status "2 MB symbol body" 413
 
 # --- endpoints of later work answer 501, after validation
-for p in heap allocs block mutex trace; do
+for p in heap allocs trace; do
 	get "$P/$p?seconds=1"
 	expect_status "$p not yet implemented" 501
 done

@@ -39,7 +39,7 @@ n=$(grep -c '^thread ' "$T/body")
 
 # --- debug=1: Go's counts text, read by go tool pprof (symbols via /symbolz)
 get "$P/goroutine?debug=1"
-head -n1 "$T/body" | grep -q '^goroutine profile: total 8$' && pass "debug=1 header" || fail "debug=1: $(head -n1 "$T/body")"
+head -n1 "$T/body" | grep -q '^goroutine profile: total 9$' && pass "debug=1 header" || fail "debug=1: $(head -n1 "$T/body")"
 grep -q $'^#\t0x[0-9a-f]*\twait_for_lock+0x[0-9a-f]*\t.*demo-target.c:[0-9]*$' "$T/body" && pass "debug=1 frame lines" || fail "debug=1 frames"
 go tool pprof -traces "$BASE$P/goroutine?debug=1" > "$T/traces1.txt" 2>&1
 grep -q wait_for_lock "$T/traces1.txt" && pass "go tool pprof reads goroutine?debug=1 and symbolizes" || fail "pprof debug=1: $(tail -5 "$T/traces1.txt")"
@@ -61,7 +61,7 @@ go tool pprof -raw "$T/body" > /dev/null 2>&1 && pass "delta parses" || fail "de
 
 # --- threadcreate: threads grouped by start routine, without the agent
 get "$P/threadcreate?debug=1"
-head -n1 "$T/body" | grep -q '^threadcreate profile: total 8$' && pass "threadcreate header" || fail "threadcreate: $(head -n1 "$T/body")"
+head -n1 "$T/body" | grep -q '^threadcreate profile: total 9$' && pass "threadcreate header" || fail "threadcreate: $(head -n1 "$T/body")"
 grep -q $'^#\t0x[0-9a-f]*\thash_worker+0x0\t' "$T/body" && pass "threadcreate: start routine by its entry" || fail "threadcreate frames: $(head -12 "$T/body")"
 get "$P/threadcreate"
 gunzip -c "$T/body" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto 2>&1 \
@@ -100,6 +100,6 @@ get "$P/goroutine?debug=2"
 t1=$(date +%s%N)
 expect_status "1,000-thread dump" 200
 n=$(grep -c '^thread ' "$T/body")
-[ "$n" = 1008 ] && pass "1,000-thread dump lists $n threads in $(( (t1 - t0) / 1000000 )) ms" || fail "listed $n of 1008"
+[ "$n" = 1009 ] && pass "1,000-thread dump lists $n threads in $(( (t1 - t0) / 1000000 )) ms" || fail "listed $n of 1009"
 untraced "$TARGET_PID" && kill -0 "$TARGET_PID" && pass "1,000-thread target running, untraced" || fail "1,000-thread target state"
 finish

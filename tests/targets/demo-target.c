@@ -1,7 +1,8 @@
 /* demo-target: a small multi-threaded program doing recognisable work, for
  * ./run.sh and the end-to-end tests. Each thread is named and sits in known
  * functions: two CPU workers (hash_block, sort_records), a thread waiting on
- * a mutex another one holds, a sleeper, a reader blocked on a pipe, and a
+ * a mutex another one holds, one waiting on a condition variable, a
+ * sleeper, a reader blocked on a pipe, and a
  * thread in epoll_wait that counts the EINTRs it sees (a profiler must
  * never cause one) and prints "eintr N" at exit.
  *
@@ -148,6 +149,26 @@ static void *lock_waiter(void *arg)
 	return NULL;
 }
 
+static pthread_mutex_t cond_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+
+__attribute__((noinline)) static void wait_for_signal(void)
+{
+	pthread_mutex_lock(&cond_lock);
+	while (!stop_requested)
+		pthread_cond_wait(&cond, &cond_lock);
+	pthread_mutex_unlock(&cond_lock);
+}
+
+static void *cond_waiter(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "cond-waiter");
+	pthread_barrier_wait(&started);
+	wait_for_signal();
+	return NULL;
+}
+
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -220,7 +241,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	void *(*fns[])(void *) = { hash_worker, sort_worker, lock_holder, lock_waiter,
-				   sleeper, pipe_reader, epoll_waiter };
+				   cond_waiter, sleeper, pipe_reader, epoll_waiter };
 	size_t nfns = sizeof fns / sizeof fns[0];
 	size_t total = nfns + (size_t)idle;
 	pthread_t *threads = calloc(total, sizeof *threads);
@@ -252,6 +273,9 @@ int main(int argc, char **argv)
 	/* wake the blocked threads so every one can be joined */
 	close(pipe_fds[1]);
 	close(epoll_pipe[1]);
+	pthread_mutex_lock(&cond_lock);
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&cond_lock);
 	for (size_t i = 0; i < total; i++)
 		pthread_join(threads[i], NULL);
 	if (pidfile)
