@@ -32,6 +32,11 @@ struct thr {
 	size_t npcs;              /* the last stack; 0: never sampled */
 	char wait_line[256];      /* the syscall line pcs was unwound in; "" if none */
 	int64_t stop_start_ns;
+	/* cheap watching of idle threads: schedstat kept open, and a thread
+	 * that keeps not running is looked at every 2^idle ticks */
+	int cpu_fd;
+	int idle, skip;
+	int w_idle, w_skip;
 	/* off-CPU: the wait seen at the last pass, with its own stack */
 	bool w_waiting;
 	uint64_t w_cpu;
@@ -58,6 +63,7 @@ struct collector {
 	int sigfd;
 	int64_t last_refresh_ns;
 	int64_t offcpu_last_ns, offcpu_next_ns; /* off-CPU passes */
+	int64_t listed_ns;        /* when /proc/PID/task was last read */
 };
 
 static int64_t now_ns(clockid_t clk)
@@ -109,6 +115,7 @@ static struct thr *thr_add(struct collector *c, pid_t tid)
 	struct thr *t = &c->thr[c->nthr++];
 	memset(t, 0, sizeof *t);
 	t->tid = tid;
+	t->cpu_fd = -1;
 	if (c->nthr * 2 + 2 > c->index_cap)
 		index_rebuild(c);
 	else {
@@ -123,9 +130,14 @@ static struct thr *thr_add(struct collector *c, pid_t tid)
 static void thr_compact(struct collector *c)
 {
 	size_t j = 0;
-	for (size_t i = 0; i < c->nthr; i++)
-		if (!c->thr[i].dead)
-			c->thr[j++] = c->thr[i];
+	for (size_t i = 0; i < c->nthr; i++) {
+		if (c->thr[i].dead) {
+			if (c->thr[i].cpu_fd >= 0)
+				close(c->thr[i].cpu_fd);
+			continue;
+		}
+		c->thr[j++] = c->thr[i];
+	}
 	if (j != c->nthr) {
 		c->nthr = j;
 		index_rebuild(c);
@@ -155,6 +167,49 @@ static int read_cpu(pid_t pid, pid_t tid, uint64_t *ns)
 		return -1;
 	*ns = strtoull(text, NULL, 10);
 	return 0;
+}
+
+/* The thread's CPU time through its schedstat file kept open (a pread
+ * regenerates it; no path lookup). Falls back to opening it each time when
+ * descriptors run out. */
+static int thr_cpu(pid_t pid, struct thr *t)
+{
+	if (t->cpu_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)t->tid);
+		t->cpu_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (t->cpu_fd < 0)
+			return read_cpu(pid, t->tid, &t->cpu_ns);
+	}
+	char text[128];
+	ssize_t n = pread(t->cpu_fd, text, sizeof text - 1, 0);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	t->cpu_ns = strtoull(text, NULL, 10);
+	return 0;
+}
+
+/* Whether an idle thread is skipped this time; a thread seen idle k times
+ * in a row is next looked at after 2^k - 1 skips, at most 15. */
+static bool backoff_skip(int *skip)
+{
+	if (*skip > 0) {
+		(*skip)--;
+		return true;
+	}
+	return false;
+}
+
+static void backoff_update(int *idle, int *skip, bool ran)
+{
+	if (ran) {
+		*idle = *skip = 0;
+		return;
+	}
+	if (*idle < 4)
+		(*idle)++;
+	*skip = (1 << *idle) - 1;
 }
 
 /* State letter and name of a thread from its stat line. */
@@ -353,10 +408,8 @@ static int list_threads(struct collector *c, struct err *e)
 	DIR *d = opendir(path);
 	if (!d)
 		return err_errno(e, ERR_TARGET, errno, "target pid %d exited", (int)c->pid);
-	for (size_t i = 0; i < c->nthr; i++) {
+	for (size_t i = 0; i < c->nthr; i++)
 		c->thr[i].seen = false;
-		c->thr[i].selected = c->thr[i].sampled = false;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char *end;
@@ -403,17 +456,21 @@ static int list_threads(struct collector *c, struct err *e)
 /* One CPU sampling tick, over the threads list_threads just listed. */
 static void tick(struct collector *c, struct collector_stats *st)
 {
+	for (size_t i = 0; i < c->nthr; i++)
+		c->thr[i].selected = c->thr[i].sampled = false;
 	/* who ran since the last tick and is running now */
 	size_t pending = 0;
 	for (size_t i = 0; i < c->nthr; i++) {
 		struct thr *t = &c->thr[i];
-		if (t->dead)
+		if (t->dead || backoff_skip(&t->skip))
 			continue;
-		if (read_cpu(c->pid, t->tid, &t->cpu_ns) < 0) {
+		if (thr_cpu(c->pid, t) < 0) {
 			t->dead = true;
 			continue;
 		}
-		if (t->cpu_ns == t->cpu_prev_tick)
+		bool ran = t->cpu_ns != t->cpu_prev_tick;
+		backoff_update(&t->idle, &t->skip, ran);
+		if (!ran)
 			continue;
 		t->cpu_prev_tick = t->cpu_ns;
 		if (read_state(c->pid, t) < 0 || t->state != 'R')
@@ -502,7 +559,7 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 		struct thr *t = &c->thr[i];
 		if (t->dead)
 			continue;
-		read_cpu(c->pid, t->tid, &t->cpu_ns);
+		thr_cpu(c->pid, t);
 		if (read_state(c->pid, t) < 0) {
 			t->dead = true;
 			continue;
@@ -576,13 +633,19 @@ static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collec
 		struct thr *t = &c->thr[i];
 		if (t->dead)
 			continue;
-		uint64_t cpu;
-		if (read_cpu(c->pid, t->tid, &cpu) < 0) {
-			t->dead = true;
-			continue;
+		/* a thread that keeps waiting is looked at less often; meanwhile
+		 * it is taken to wait where it was */
+		bool skipped = t->w_waiting && backoff_skip(&t->w_skip);
+		bool ran = false;
+		if (!skipped) {
+			if (thr_cpu(c->pid, t) < 0) {
+				t->dead = true;
+				continue;
+			}
+			ran = t->cpu_ns != t->w_cpu;
+			t->w_cpu = t->cpu_ns;
+			backoff_update(&t->w_idle, &t->w_skip, ran || !t->w_waiting);
 		}
-		bool ran = cpu != t->w_cpu;
-		t->w_cpu = cpu;
 		bool new_wait = false;
 		if (ran || !t->w_waiting) {
 			struct proc_syscall sc;
@@ -684,6 +747,7 @@ static void *collector_main(void *arg)
 	int64_t next = now_ns(CLOCK_MONOTONIC);
 	c->last_refresh_ns = next;
 	c->offcpu_last_ns = c->offcpu_next_ns = 0; /* a new loop: no interval yet */
+	c->listed_ns = 0;
 	for (;;) {
 		long hz = 0;
 		bool want_snapshot = false, want_offcpu = false;
@@ -747,7 +811,15 @@ static void *collector_main(void *arg)
 			c->offcpu_last_ns = 0;
 		struct collector_stats st = { 0 };
 		err_clear(&e);
-		int rc = list_threads(c, &e);
+		/* new threads are picked up every 100 ms; exits come as events */
+		int rc = 0;
+		int64_t lnow = now_ns(CLOCK_MONOTONIC);
+		if (lnow - c->listed_ns >= 100000000LL) {
+			rc = list_threads(c, &e);
+			c->listed_ns = lnow;
+		} else if (kill(c->pid, 0) < 0 && errno == ESRCH) {
+			rc = err_set(&e, ERR_TARGET, "target pid %d exited", (int)c->pid);
+		}
 		if (rc == 0 && hz > 0)
 			tick(c, &st);
 		int64_t tnow = now_ns(CLOCK_MONOTONIC);
@@ -799,6 +871,9 @@ out:
 	c->running = false;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < c->nthr; i++)
+		if (c->thr[i].cpu_fd >= 0)
+			close(c->thr[i].cpu_fd);
 	free(c->thr);
 	free(c->index);
 	c->thr = NULL;

@@ -16,6 +16,7 @@
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(cfg.log_level);
+	/* the collector keeps a descriptor per target thread */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 
 	sigset_t stop;
 	sigemptyset(&stop);
