@@ -30,6 +30,7 @@ struct thr {
 	uint64_t base[COLLECTOR_MAX_SUBS]; /* cpu_ns at each subscriber's last sample */
 	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
 	size_t npcs;              /* the last stack; 0: never sampled */
+	uint64_t pcs_cpu;         /* cpu_ns when pcs was taken: unchanged, pcs still holds */
 	char wait_line[256];      /* the syscall line pcs was unwound in; "" if none */
 	int64_t stop_start_ns;
 	/* cheap watching of idle threads: schedstat kept open, and a thread
@@ -288,6 +289,9 @@ static void sample_stopped(struct collector *c, struct thr *t)
 	struct err e = { 0 };
 	if (target_getregs(t->tid, &regs, &e) == 0)
 		unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
+	/* stopped now: its CPU time is exactly the stack's (one pread) */
+	if (thr_cpu(c->pid, t) == 0)
+		t->pcs_cpu = t->cpu_ns;
 }
 
 /* Handles one event; counts down *pending for threads selected this tick. */
@@ -567,8 +571,13 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 		struct proc_syscall sc;
 		bool in_syscall = proc_syscall(c->pid, t->tid, &sc) == 0 && sc.nr >= 0;
 		bool without_stop = false;
-		if (in_syscall && proc_syscall_eintr_prone(sc.nr)) {
+		if (t->npcs > 0 && t->pcs_cpu == t->cpu_ns && t->cpu_ns != 0) {
+			/* has not run since its stack was taken (during a CPU
+			 * profile or an earlier pass): that stack is still true */
+			without_stop = true;
+		} else if (in_syscall && proc_syscall_eintr_prone(sc.nr)) {
 			unwind_waiting(c, t, &sc);
+			t->pcs_cpu = t->cpu_ns;
 			without_stop = true;
 		} else if (t->state == 'T' || t->state == 't') {
 			/* stopped by job control: it stays as it is */

@@ -86,6 +86,17 @@ get "$P/symbol" --data-binary "@$T/many"
 expect_status "symbol: over 100,000 addresses" 413
 untraced "$TARGET_PID" && pass "target untraced after the dumps" || fail "target traced"
 
+# --- while sampling runs, a second dump stops no thread that has not run
+# since the first one unwound it
+curl -s -o /dev/null "$BASE$P/profile?seconds=3" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+get "$P/goroutine?debug=2"
+get "$P/goroutine?debug=2"
+reused=$(grep -c 'read without stopping it' "$T/body")
+[ "$reused" -ge 4 ] && pass "second dump during a profile: $reused of $(grep -c '^thread ' "$T/body") threads not stopped" \
+	|| fail "second dump during a profile: only $reused threads read without a stop"
+wait $c
+
 # --- no EINTR for the epoll_wait thread, whatever we asked
 kill -TERM "$TARGET_PID"
 WAIT_S=10 wait_for grep -q '^eintr' "$T/target.out"
