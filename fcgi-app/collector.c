@@ -571,9 +571,12 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 		struct proc_syscall sc;
 		bool in_syscall = proc_syscall(c->pid, t->tid, &sc) == 0 && sc.nr >= 0;
 		bool without_stop = false;
-		if (t->npcs > 0 && t->pcs_cpu == t->cpu_ns && t->cpu_ns != 0) {
-			/* has not run since its stack was taken (during a CPU
-			 * profile or an earlier pass): that stack is still true */
+		if (t->npcs > 0 && ((in_syscall && strcmp(sc.line, t->wait_line) == 0) ||
+				    (!in_syscall && t->pcs_cpu == t->cpu_ns && t->cpu_ns != 0))) {
+			/* still in the wait (same syscall, arguments, SP and PC)
+			 * its stack was taken in, or has not run since: that stack
+			 * still holds. (CPU time alone cannot tell for a waiting
+			 * thread: our own stop made it run a few microseconds.) */
 			without_stop = true;
 		} else if (in_syscall && proc_syscall_eintr_prone(sc.nr)) {
 			unwind_waiting(c, t, &sc);
@@ -586,6 +589,8 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 			without_stop = true;
 		} else {
 			unwind_stopped(c, t, st);
+			if (in_syscall) /* the wait it was unwound in */
+				snprintf(t->wait_line, sizeof t->wait_line, "%s", sc.line);
 		}
 		if (t->dead)
 			continue;
