@@ -683,7 +683,10 @@ static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collec
 					    strcmp(again.line, sc.line) == 0;
 				if (same && t->wnpcs >= 3) {
 					st->waits_without_stop++;
-				} else if (!proc_syscall_eintr_prone(sc.nr)) {
+				} else if (same && !proc_syscall_eintr_prone(sc.nr)) {
+					log_debug("collector: wait stack of tid %d (%s) in %s cut at %zu frames: "
+						  "read with a stop", (int)t->tid, t->comm,
+						  proc_syscall_name(sc.nr) ? proc_syscall_name(sc.nr) : "?", t->wnpcs);
 					/* cut short (frame pointer frames need the live
 					 * registers): stop it, which this wait restarts from */
 					unwind_stopped(c, t, st);
@@ -691,8 +694,11 @@ static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collec
 					t->wnpcs = t->npcs;
 					st->waits_unwound++;
 				} else if (!same) {
-					t->wpcs[0] = sc.pc;
-					t->wnpcs = 1;
+					/* it moved on while we read: not in this wait any
+					 * more; a fresh look at the next pass, never a stop */
+					t->wnpcs = 0;
+					t->w_line[0] = '\0';
+					continue;
 				}
 				wait_label(c->pid, &sc, t->w_label, sizeof t->w_label);
 				snprintf(t->w_line, sizeof t->w_line, "%s", sc.line);
