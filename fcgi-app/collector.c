@@ -31,6 +31,7 @@ struct thr {
 	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
 	size_t npcs;              /* the last stack; 0: never sampled */
 	uint64_t pcs_cpu;         /* cpu_ns when pcs was taken: unchanged, pcs still holds */
+	int64_t pcs_ts;           /* CLOCK_BOOTTIME when pcs was taken */
 	char wait_line[256];      /* the syscall line pcs was unwound in; "" if none */
 	int64_t stop_start_ns;
 	/* cheap watching of idle threads: schedstat kept open, and a thread
@@ -239,6 +240,12 @@ static bool sub_active(const struct collector_sub *s)
 	return s && s->joined && !s->removed;
 }
 
+/* A CPU profile's subscriber: the one that gets CPU samples and time. */
+static bool sub_cpu(const struct collector_sub *s)
+{
+	return sub_active(s) && !s->snapshot && !s->offcpu;
+}
+
 static void deliver(struct collector *c, struct thr *t, struct collector_sub *s, bool sampled)
 {
 	uint64_t base = t->base[s->slot];
@@ -247,6 +254,7 @@ static void deliver(struct collector *c, struct thr *t, struct collector_sub *s,
 	struct collector_sample smp = {
 		.tid = t->tid, .thread_name = t->comm, .pcs = t->pcs, .npcs = t->npcs,
 		.cpu_ns = t->cpu_ns - base, .sampled = sampled,
+		.ts_ns = sampled ? t->pcs_ts : now_ns(CLOCK_BOOTTIME),
 	};
 	t->base[s->slot] = t->cpu_ns;
 	s->stats.samples++;
@@ -267,7 +275,7 @@ static void end_all(struct collector *c, const struct err *why, bool exited)
 		struct collector_sub *s = c->subs[i];
 		if (!s)
 			continue;
-		if (s->joined)
+		if (sub_cpu(s))
 			flush_sub(c, s);
 		if (why && s->error.kind == ERR_NONE)
 			s->error = *why;
@@ -289,6 +297,7 @@ static void sample_stopped(struct collector *c, struct thr *t)
 	struct err e = { 0 };
 	if (target_getregs(t->tid, &regs, &e) == 0)
 		unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
+	t->pcs_ts = now_ns(CLOCK_BOOTTIME);
 	/* stopped now: its CPU time is exactly the stack's (one pread) */
 	if (thr_cpu(c->pid, t) == 0)
 		t->pcs_cpu = t->cpu_ns;
@@ -341,7 +350,7 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 			if (read_cpu(c->pid, tid, &ns) == 0 && ns > t->cpu_ns)
 				t->cpu_ns = ns;
 			for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
-				if (sub_active(c->subs[i]))
+				if (sub_cpu(c->subs[i]))
 					deliver(c, t, c->subs[i], false);
 			if (waited_for)
 				t->selected = false;
@@ -502,7 +511,7 @@ static void tick(struct collector *c, struct collector_stats *st)
 		if (!t->sampled || t->dead)
 			continue;
 		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++)
-			if (sub_active(c->subs[s]))
+			if (sub_cpu(c->subs[s]))
 				deliver(c, t, c->subs[s], true);
 	}
 	thr_compact(c);
@@ -599,6 +608,7 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 			.sampled = true, .state = t->state,
 			.wait = in_syscall ? proc_syscall_name(sc.nr) : NULL,
 			.cpu_total_ns = t->cpu_ns, .without_stop = without_stop,
+			.ts_ns = now_ns(CLOCK_BOOTTIME),
 		};
 		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++) {
 			struct collector_sub *sub = c->subs[s];
@@ -715,6 +725,7 @@ static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collec
 				.tid = t->tid, .thread_name = t->comm, .pcs = t->wpcs, .npcs = t->wnpcs,
 				.sampled = true, .state = t->state,
 				.delay_ns = new_wait ? interval_ns / 2 : interval_ns,
+				.ts_ns = now_ns(CLOCK_BOOTTIME),
 				.new_wait = new_wait || !sub->offcpu_started,
 				.wait_label = t->w_label,
 			};
@@ -782,7 +793,7 @@ static void *collector_main(void *arg)
 				s->joined = true;
 			}
 			if (s->leaving) {
-				if (!s->snapshot)
+				if (sub_cpu(s))
 					flush_sub(c, s);
 				s->removed = s->ended = true;
 				c->subs[i] = NULL;

@@ -32,6 +32,7 @@ struct collector_sample {
 	size_t npcs;
 	uint64_t cpu_ns;       /* CPU time since this subscriber's last sample of tid */
 	bool sampled;          /* a stack taken now; false: time carried onto the last one */
+	int64_t ts_ns;         /* CLOCK_BOOTTIME when the stack was taken (or looked at) */
 	/* snapshots only */
 	char state;            /* R S D T t Z ..., from /proc */
 	const char *wait;      /* the syscall it is blocked in ("futex"), or NULL */

@@ -329,6 +329,7 @@ static const struct {
 	{ 69, "msgsnd", true }, { 70, "msgrcv", true }, { 74, "fsync", false },
 	{ 128, "rt_sigtimedwait", true }, { 130, "rt_sigsuspend", false },
 	{ 202, "futex", false }, { 208, "io_getevents", true }, { 220, "semtimedop", true },
+	{ 219, "restart_syscall", false }, /* an interrupted sleep, resumed */
 	{ 230, "clock_nanosleep", false }, { 232, "epoll_wait", true },
 	{ 242, "mq_timedsend", true }, { 243, "mq_timedreceive", true }, { 247, "waitid", false },
 	{ 257, "openat", false }, { 270, "pselect6", false }, { 271, "ppoll", false },

@@ -40,7 +40,7 @@ static const struct route routes[] = {
 	{ "block", ROUTE_TARGET, DELTA, 5, ep_block },
 	{ "mutex", ROUTE_TARGET, DELTA, 5, ep_mutex },
 	{ "symbol", ROUTE_TARGET | ROUTE_POST, 0, 0, ep_symbol },
-	{ "trace", ROUTE_TARGET, WINDOW | PARAMS_HZ, 1, ep_unimplemented },
+	{ "trace", ROUTE_TARGET, WINDOW | PARAMS_HZ, 1, ep_trace },
 };
 
 enum router_match router_match(const char *script_name, const char *path_info,

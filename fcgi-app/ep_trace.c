@@ -1,0 +1,228 @@
+#include "ep.h"
+
+#include "buf.h"
+#include "collector.h"
+#include "ctx.h"
+#include "http.h"
+#include "proc.h"
+#include "profile.h"
+#include "trace.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TRACE_MAX_OBS 2000000 /* bounds memory: past it, observations are dropped */
+
+/* One look at one thread: running (with a stack) or waiting (with a label). */
+struct obs {
+	pid_t tid;
+	int64_t ts;
+	bool running;
+	char label[64];
+	char name[16];
+	uint64_t *pcs; /* running only */
+	size_t npcs;
+};
+
+struct window {
+	struct obs *o;
+	size_t n, cap, dropped;
+};
+
+static struct obs *add_obs(struct window *w, const struct collector_sample *s)
+{
+	if (w->n == TRACE_MAX_OBS) {
+		w->dropped++;
+		return NULL;
+	}
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 4096;
+		w->o = realloc(w->o, w->cap * sizeof *w->o);
+		if (!w->o)
+			abort();
+	}
+	struct obs *o = &w->o[w->n++];
+	memset(o, 0, sizeof *o);
+	o->tid = s->tid;
+	o->ts = s->ts_ns;
+	snprintf(o->name, sizeof o->name, "%s", s->thread_name);
+	return o;
+}
+
+static void on_cpu(void *arg, const struct collector_sample *s)
+{
+	if (!s->sampled)
+		return; /* time carried onto an old stack: no new look */
+	struct obs *o = add_obs(arg, s);
+	if (!o)
+		return;
+	o->running = true;
+	o->npcs = s->npcs;
+	o->pcs = malloc((s->npcs ? s->npcs : 1) * sizeof *o->pcs);
+	if (!o->pcs)
+		abort();
+	memcpy(o->pcs, s->pcs, s->npcs * sizeof *o->pcs);
+}
+
+static void on_wait(void *arg, const struct collector_sample *s)
+{
+	struct obs *o = add_obs(arg, s);
+	if (o)
+		snprintf(o->label, sizeof o->label, "%s", s->wait_label ? s->wait_label : "waiting");
+}
+
+static int by_tid_ts(const void *a, const void *b)
+{
+	const struct obs *x = a, *y = b;
+	if (x->tid != y->tid)
+		return (x->tid > y->tid) - (x->tid < y->tid);
+	return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static bool same_state(const struct obs *a, const struct obs *b)
+{
+	return a->running == b->running && (a->running || strcmp(a->label, b->label) == 0);
+}
+
+/* Consecutive looks at a thread in the same state make one slice; a slice
+ * lasts until the next different look, or one cadence past its last. */
+static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread **threads,
+		  size_t *nthreads, struct trace_slice **slices, size_t *nslices)
+{
+	qsort(w->o, w->n, sizeof *w->o, by_tid_ts);
+	*threads = calloc(w->n + 1, sizeof **threads);
+	*slices = calloc(w->n + 1, sizeof **slices);
+	if (!*threads || !*slices)
+		abort();
+	*nthreads = *nslices = 0;
+	int64_t run_cadence = 1000000000LL / hz, wait_cadence = 1000000000LL / COLLECTOR_OFFCPU_HZ;
+	for (size_t i = 0; i < w->n;) {
+		pid_t tid = w->o[i].tid;
+		struct trace_thread *t = &(*threads)[(*nthreads)++];
+		t->tid = tid;
+		snprintf(t->name, sizeof t->name, "%s", w->o[i].name);
+		while (i < w->n && w->o[i].tid == tid) {
+			const struct obs *first = &w->o[i];
+			int64_t cadence = first->running ? run_cadence : wait_cadence;
+			int64_t last = first->ts;
+			size_t j = i + 1;
+			while (j < w->n && w->o[j].tid == tid && same_state(&w->o[j], first) &&
+			       w->o[j].ts - last <= cadence * 5 / 2) {
+				last = w->o[j].ts;
+				j++;
+			}
+			int64_t end = last + cadence;
+			if (j < w->n && w->o[j].tid == tid && w->o[j].ts < end)
+				end = w->o[j].ts;
+			if (end > end_ns)
+				end = end_ns > first->ts ? end_ns : first->ts + 1;
+			struct trace_slice *s = &(*slices)[(*nslices)++];
+			s->tid = tid;
+			s->start_ns = first->ts;
+			s->end_ns = end;
+			s->name = first->running ? "running" : first->label;
+			i = j;
+		}
+	}
+}
+
+static int64_t boot_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
+{
+	pid_t pid = req->pid;
+	if (proc_check_access(pid, e) < 0 || proc_check_tracer(pid, ctx->self, e) < 0)
+		return -1;
+	struct window w = { 0 };
+	struct profile p;
+	profile_init(&p);
+	struct proc_info info;
+	struct buf cmd;
+	buf_init(&cmd, "command line", 1 << 20);
+	int rc = proc_info(pid, &info, e);
+	if (rc == 0)
+		rc = proc_cmdline(pid, &cmd, e);
+	struct trace_thread *threads = NULL;
+	struct trace_slice *slices = NULL;
+	struct trace_sample *samples = NULL;
+	const char **argv = NULL;
+	if (rc < 0)
+		goto out;
+
+	struct collector_sub cpu = { .hz = req->params.hz, .on_sample = on_cpu, .arg = &w };
+	struct collector_sub off = { .offcpu = true, .on_sample = on_wait, .arg = &w };
+	if ((rc = collector_subscribe(ctx->collector, pid, &cpu, e)) < 0)
+		goto out;
+	if ((rc = collector_subscribe(ctx->collector, pid, &off, e)) < 0) {
+		collector_unsubscribe(ctx->collector, &cpu);
+		goto out;
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += req->params.seconds;
+	collector_wait(ctx->collector, &cpu, &deadline);
+	collector_unsubscribe(ctx->collector, &cpu);
+	collector_unsubscribe(ctx->collector, &off);
+	if (cpu.error.kind != ERR_NONE && !cpu.target_exited) {
+		*e = cpu.error;
+		rc = -1;
+		goto out;
+	}
+
+	size_t nthreads, nslices, nsamples = 0;
+	build(&w, req->params.hz, boot_ns(), &threads, &nthreads, &slices, &nslices);
+	samples = calloc(w.n + 1, sizeof *samples);
+	if (!samples)
+		abort();
+	for (size_t i = 0; i < w.n; i++) {
+		struct obs *o = &w.o[i];
+		if (!o->running)
+			continue;
+		struct trace_sample *s = &samples[nsamples++];
+		s->tid = o->tid;
+		s->ts_ns = o->ts;
+		s->nlocs = o->npcs;
+		s->locs = malloc((o->npcs ? o->npcs : 1) * sizeof *s->locs);
+		if (!s->locs)
+			abort();
+		for (size_t j = 0; j < o->npcs; j++)
+			s->locs[j] = profile_location(&p, o->pcs[j]);
+	}
+	ctx_symbolize(ctx, pid, &p);
+
+	/* the command line, split where /proc puts NULs */
+	size_t nargs = 0;
+	argv = calloc(cmd.len + 2, sizeof *argv);
+	if (!argv)
+		abort();
+	for (size_t i = 0; i < cmd.len; i++)
+		if (i == 0 || cmd.data[i - 1] == '\0')
+			argv[nargs++] = cmd.data + i;
+	struct trace_data d = {
+		.pid = pid, .process_name = info.comm, .cmdline = argv, .ncmdline = nargs,
+		.threads = threads, .nthreads = nthreads, .slices = slices, .nslices = nslices,
+		.samples = samples, .nsamples = nsamples, .symbols = &p,
+	};
+	if ((rc = trace_encode(&d, &resp->body, e)) < 0)
+		goto out;
+	resp_attachment(resp, "trace");
+out:
+	for (size_t i = 0; samples && i < w.n; i++)
+		free(samples[i].locs);
+	for (size_t i = 0; i < w.n; i++)
+		free(w.o[i].pcs);
+	free(w.o);
+	free(samples);
+	free(threads);
+	free(slices);
+	free(argv);
+	buf_release(&cmd);
+	profile_release(&p);
+	return rc;
+}
