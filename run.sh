@@ -101,8 +101,9 @@ Try:
   curl -s $base/cmdline | tr '\\0' ' '; echo
   go tool pprof -top '$base/profile?seconds=5'     CPU profile, 5 s
   go tool pprof -http=:8300 '$base/profile?seconds=10'   the same in pprof's web UI
-  curl -s '$base/goroutine?debug=2'                all thread stacks (*)
-  (*) answers 501 "not implemented yet" in this version
+  curl -s '$base/goroutine?debug=2'                every thread's stack, now
+  go tool pprof -top '$base/mutex?seconds=5'       where threads wait for locks
+  curl -o trace.pftrace '$base/trace?seconds=3'    a Perfetto trace (ui.perfetto.dev)
 
 Logs: $run/pprof-fcgi.log, $run/lighttpd.log. Ctrl-C stops everything.
 EOM

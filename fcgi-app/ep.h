@@ -17,6 +17,8 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 int ep_symbol(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_block(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_mutex(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+int ep_heap(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+int ep_allocs(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);

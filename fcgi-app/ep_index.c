@@ -10,14 +10,14 @@
 /* Go's list, in Go's order, described for a native process. */
 static const struct html_row rows_template[] = {
 	{ "allocs", -1, "A sampling of all past memory allocations, recorded by the preload agent "
-	  "(start the target with LD_PRELOAD=libpprof-agent.so)." },
+	  "(LD_PRELOAD=libpprof-agent.so; not shipped yet in this version: empty for now)." },
 	{ "block", -1, "Stack traces of threads found waiting (futex, poll, read, sleep...) by "
 	  "wall-clock sampling over a window: seconds, default 5." },
 	{ "cmdline", -1, "The command line of the target process." },
 	{ "goroutine", -1, "Stack traces of all current threads (threads take the place of "
 	  "goroutines). Use debug=2 for one block per thread with files and lines." },
-	{ "heap", -1, "A sampling of the live memory allocations, recorded by the preload agent. "
-	  "The gc parameter is accepted and ignored." },
+	{ "heap", -1, "A sampling of the live memory allocations, recorded by the preload agent "
+	  "(not shipped yet in this version: empty for now). The gc parameter is accepted and ignored." },
 	{ "mutex", -1, "Stack traces of threads waiting to acquire a lock (pthread_mutex_lock, "
 	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5." },
 	{ "profile", -1, "CPU profile of all threads, sampled over ptrace. Choose the duration with "

@@ -80,11 +80,19 @@ head -c 2000000 /dev/zero | tr '\0' '1' > "$T/big"
 get "$P/symbol" --data-binary "@$T/big"
 expect_status "2 MB symbol body" 413
 
-# --- endpoints of later work answer 501, after validation
+# --- heap and allocs without the preload agent: Go's empty profile, and why
 for p in heap allocs; do
-	get "$P/$p?seconds=1"
-	expect_status "$p not yet implemented" 501
+	get "$P/$p"
+	expect_status "$p without agent" 200
+	expect_header "$p without agent" Content-Disposition "attachment; filename=\"$p\""
+	gunzip -c "$T/body" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto > "$T/heap.txt" 2>&1
+	grep -q '"inuse_space"' "$T/heap.txt" && grep -q 'preload agent' "$T/heap.txt" \
+		&& pass "$p: four sample types, comment names the agent" || fail "$p: $(head -5 "$T/heap.txt")"
 done
+get "$P/heap?debug=1"
+head -n1 "$T/body" | grep -q '^heap profile: 0: 0 \[0: 0\] @ heap/' && pass "heap debug=1" || fail "heap debug=1: $(head -n2 "$T/body")"
+get "$P/heap?gc=1"
+expect_status "heap gc=1 accepted" 200
 get /symbolz
 expect_status "/symbolz routed" 200
 expect_body "/symbolz routed" "num_symbols: 1"
