@@ -3,6 +3,7 @@
 #   1. Debian packages (tools/install-deps.sh; as root)
 #   2. build/      : ./configure && make && make check
 #   3. build-asan/ : the same with --enable-sanitizers (ASan + UBSan)
+#   4. build-fuzz/ : CC=clang --enable-fuzzers, make fuzz (FUZZ_SECONDS each)
 # Exits non-zero on any failure and prints each suite's summary.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -41,6 +42,20 @@ run_build() { # DIR [configure options]
 run_build "$top/build" || status=1
 run_build "$top/build-asan" --enable-sanitizers || status=1
 
+# the libFuzzer harnesses, briefly; `make -C build-fuzz/tests fuzz` runs longer
+fuzz_seconds=${FUZZ_SECONDS:-15}
+echo "== $top/build-fuzz: CC=clang configure --enable-fuzzers, make fuzz ($fuzz_seconds s each)"
+mkdir -p "$top/build-fuzz"
+if (cd "$top/build-fuzz" && CC=clang "$top/configure" -q --enable-fuzzers && make -s -j"$jobs" > /dev/null &&
+    make -s -C tests fuzz FUZZ_SECONDS="$fuzz_seconds" > fuzz.out 2>&1); then
+	grep '^fuzz: .* stat::' "$top/build-fuzz/fuzz.out"
+	fuzz_failed=0
+else
+	cat "$top/build-fuzz/fuzz.out" 2>/dev/null | tail -40
+	fuzz_failed=1
+	status=1
+fi
+
 # one closing line over everything, in the form CI reads
 passed=0 failed=0
 for log in build/tests/*.log build-asan/tests/*.log; do
@@ -53,6 +68,9 @@ for log in build/tests/*.log build-asan/tests/*.log; do
 		passed=$((passed + ${line%% *})); f=${line#*, }; failed=$((failed + ${f%% *}))
 	fi
 done
+# each fuzzer that ran clean counts as one passed test
+nfuzz=$(grep -c '^fuzz: .* stat::' "$top/build-fuzz/fuzz.out" 2>/dev/null || echo 0)
+passed=$((passed + nfuzz)); failed=$((failed + ${fuzz_failed:-0}))
 [ "$status" = 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo "check: $passed passed, $failed failed"
 exit "$status"

@@ -15,6 +15,8 @@ PACKAGES=(
 	# tests: Check, web servers, clients
 	check lighttpd nginx-light apache2 libfcgi-bin spawn-fcgi curl
 	golang-go protobuf-compiler elfutils procps bc gdb
+	# fuzzing: clang's libFuzzer
+	clang libclang-rt-14-dev
 )
 
 missing=()
