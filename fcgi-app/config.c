@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_type { KEY_STRING, KEY_INT, KEY_LEVEL };
+enum key_type { KEY_STRING, KEY_INT, KEY_LEVEL, KEY_BOOL };
 
 struct key {
 	const char *name;
@@ -41,6 +41,8 @@ static const struct key keys[] = {
 	  "timed requests (profiles) served at once, each on its own thread; more get 503" },
 	{ "log-level", KEY_LEVEL, OFF(log_level), "info", 0, 0,
 	  "error, warn, info or debug" },
+	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,
+	  "yes: listen on a non-loopback address or a world-writable socket anyway" },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -84,6 +86,16 @@ static int key_set(struct config *c, const struct key *k, const char *value,
 				       "%s: invalid value \"%s\" (an integer from %ld to %ld)",
 				       subject, value, k->min, k->max);
 		*(long *)(void *)field = v;
+		return 0;
+	}
+	case KEY_BOOL: {
+		bool *b = (bool *)(void *)field;
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			*b = true;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			*b = false;
+		else
+			return err_set(e, ERR_INVALID, "%s: invalid value \"%s\" (yes or no)", subject, value);
 		return 0;
 	}
 	case KEY_LEVEL:
@@ -261,7 +273,8 @@ void config_usage(FILE *out)
 	for (size_t i = 0; i < NKEYS; i++) {
 		char opt[64];
 		snprintf(opt, sizeof opt, "--%s %s", keys[i].name,
-			 keys[i].type == KEY_INT ? "N" : keys[i].type == KEY_LEVEL ? "LEVEL" : "VALUE");
+			 keys[i].type == KEY_INT ? "N" : keys[i].type == KEY_LEVEL ? "LEVEL" :
+			 keys[i].type == KEY_BOOL ? "yes|no" : "VALUE");
 		fprintf(out, "  %-22s %s", opt, keys[i].help);
 		if (keys[i].def)
 			fprintf(out, " (default %s)", keys[i].def);

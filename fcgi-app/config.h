@@ -6,6 +6,7 @@
 
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 struct err;
@@ -20,6 +21,7 @@ struct config {
 	long threads;
 	long max_timed;
 	enum log_level log_level;
+	bool allow_insecure_listen; /* a non-loopback or world-writable socket */
 };
 
 enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2 };

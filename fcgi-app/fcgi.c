@@ -7,7 +7,10 @@
 #include <fcgiapp.h>
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -101,7 +104,39 @@ static int listen_tcp(struct fcgi_server *s, const char *spec, struct err *e)
 	return 0;
 }
 
-struct fcgi_server *fcgi_open(const char *spec, struct err *e)
+/* Whether a bound socket is one strangers may reach: TCP not on loopback,
+ * or a unix socket file anyone may write to. */
+static bool exposed(int fd, char *what, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		uint32_t a = ntohl(in->sin_addr.s_addr);
+		snprintf(what, size, "TCP address %u.%u.%u.%u", a >> 24, (a >> 16) & 255,
+			 (a >> 8) & 255, a & 255);
+		return (a >> 24) != 127;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		snprintf(what, size, "an IPv6 address that is not ::1");
+		return !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+		struct stat st;
+		if (len > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0] &&
+		    stat(un->sun_path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+			snprintf(what, size, "unix socket %s, writable by anyone", un->sun_path);
+			return true;
+		}
+	}
+	return false;
+}
+
+struct fcgi_server *fcgi_open(const char *spec, bool insecure_ok, struct err *e)
 {
 	struct fcgi_server *s = calloc(1, sizeof *s);
 	if (!s)
@@ -130,6 +165,14 @@ struct fcgi_server *fcgi_open(const char *spec, struct err *e)
 			err_errno(e, ERR_INTERNAL, errno, "listen %s", spec);
 			goto fail;
 		}
+	}
+	char what[256];
+	if (!insecure_ok && exposed(s->fd, what, sizeof what)) {
+		err_set(e, ERR_INVALID,
+			"refusing to listen on %s: FastCGI has no authentication, so anyone who reaches "
+			"the socket can profile the target; use a unix socket (0660) or 127.0.0.1, or set "
+			"allow-insecure-listen = yes", what);
+		goto fail;
 	}
 	if (FCGX_Init() != 0) {
 		err_set(e, ERR_INTERNAL, "FCGX_Init failed");

@@ -19,8 +19,10 @@ typedef bool (*fcgi_is_timed)(void *arg, const char *script_name, const char *pa
 
 /* spec NULL: fd 0 must be a listening socket (spawn-fcgi, bin-path).
  * "unix:/path": a new socket, mode 0660, replacing a stale socket file.
- * "HOST:PORT": TCP. */
-struct fcgi_server *fcgi_open(const char *spec, struct err *e);
+ * "HOST:PORT": TCP. FastCGI has no authentication: unless insecure_ok, a
+ * TCP address that is not loopback, or a unix socket anyone may write to,
+ * is refused. */
+struct fcgi_server *fcgi_open(const char *spec, bool insecure_ok, struct err *e);
 /* Starts the workers; returns at once. At most max_timed timed requests
  * run at once; more are answered 503. */
 int fcgi_start(struct fcgi_server *s, int threads, int max_timed, fcgi_handler handler,

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	char what[512];
 	proc_describe(&ctx.target, what, sizeof what);
 
-	struct fcgi_server *srv = fcgi_open(cfg.listen, &e);
+	struct fcgi_server *srv = fcgi_open(cfg.listen, cfg.allow_insecure_listen, &e);
 	if (!srv) {
 		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
 		collector_free(ctx.collector);

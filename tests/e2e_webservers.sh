@@ -104,6 +104,26 @@ if [ "$(id -u)" = 0 ]; then
 	expect_status "no ptrace permission: cmdline still readable" 200
 fi
 
+# --- sockets strangers could reach are refused unless allowed
+"$APP" --target-pid "$TARGET_PID" --listen 0.0.0.0:1 > "$T/any.out" 2>&1; rc=$?
+[ "$rc" = 2 ] && grep -q "refusing to listen on TCP address 0.0.0.0" "$T/any.out" \
+	&& pass "0.0.0.0 refused: exit 2 with reason" || fail "0.0.0.0: exit $rc: $(cat "$T/any.out")"
+rm -f "$T/open.sock"
+spawn-fcgi -n -s "$T/open.sock" -M 0666 -- "$APP" --target-pid "$TARGET_PID" > "$T/open.out" 2>&1; rc=$?
+grep -q "refusing to listen on unix socket $T/open.sock, writable by anyone" "$T/open.out" \
+	&& pass "world-writable socket from spawn-fcgi refused" || fail "0666 socket: exit $rc: $(cat "$T/open.out")"
+rm -f "$T/open.sock"
+spawn-fcgi -n -s "$T/open.sock" -M 0666 -- "$APP" --target-pid "$TARGET_PID" --allow-insecure-listen yes \
+	>> "$T/app.log" 2>&1 &
+open_pid=$!
+PIDS+=("$open_pid")
+if WATCH=$open_pid wait_for sh -c "SCRIPT_NAME=/v1/sys/pprof PATH_INFO=/cmdline REQUEST_METHOD=GET cgi-fcgi -bind -connect $T/open.sock | grep -q '^Status: 200'"; then
+	pass "allow-insecure-listen yes: served"
+else
+	fail "allow-insecure-listen yes: not served"
+fi
+kill -TERM "$open_pid" 2>/dev/null
+
 # --- a stray start without a socket fails clearly
 "$APP" --target-pid "$TARGET_PID" < /dev/null > "$T/nosock.out" 2>&1; rc=$?
 [ "$rc" = 2 ] && grep -q "fd 0 is not a listening socket" "$T/nosock.out" \

@@ -17,6 +17,8 @@ PACKAGES=(
 	golang-go protobuf-compiler elfutils procps bc gdb
 	# fuzzing: clang's libFuzzer
 	clang libclang-rt-14-dev
+	# the app under memcheck
+	valgrind
 )
 
 missing=()
