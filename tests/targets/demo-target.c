@@ -6,7 +6,11 @@
  * thread in epoll_wait that counts the EINTRs it sees (a profiler must
  * never cause one) and prints "eintr N" at exit.
  *
- *   demo-target [--pidfile FILE] [--idle-threads N]
+ *   demo-target [--pidfile FILE] [--idle-threads N] [--churn]
+ *
+ * --churn adds a thread that keeps creating and joining short threads and
+ * forking children that exec /bin/true (and are waited for), printing
+ * "churn N" (rounds done) at exit.
  *
  * Prints "ready PID" on stdout once every thread runs, so a test waits for
  * that line instead of sleeping. Runs until SIGTERM or SIGINT. */
@@ -16,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +35,7 @@ static pthread_barrier_t started;
 static int pipe_fds[2];
 static volatile uint64_t progress; /* work done, for tests that watch it move */
 static volatile int epoll_eintr;
+static volatile int churn_rounds, churn_errors;
 static int epoll_pipe[2];
 
 static void on_signal(int sig)
@@ -209,6 +215,44 @@ static void *epoll_waiter(void *arg)
 	return NULL;
 }
 
+static void *short_lived(void *arg)
+{
+	(void)arg;
+	volatile uint64_t x = 0;
+	for (int i = 0; i < 100000; i++)
+		x += (uint64_t)i;
+	return NULL;
+}
+
+/* Threads born and gone, children forked, exec'd and reaped, all the time:
+ * a profiler must not lose any of it or keep any child from its waitpid. */
+static void *churner(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "churner");
+	pthread_barrier_wait(&started);
+	while (!stop_requested) {
+		pthread_t t[8];
+		for (int i = 0; i < 8; i++)
+			if (pthread_create(&t[i], NULL, short_lived, NULL) != 0)
+				churn_errors++;
+		for (int i = 0; i < 8; i++)
+			pthread_join(t[i], NULL);
+		pid_t child = fork();
+		if (child == 0) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		int status = 0;
+		if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			churn_errors++;
+		churn_rounds++;
+		sleep_ms(5);
+	}
+	return NULL;
+}
+
 static void *idle_thread(void *arg)
 {
 	(void)arg;
@@ -223,13 +267,16 @@ int main(int argc, char **argv)
 {
 	const char *pidfile = NULL;
 	long idle = 0;
+	int churn = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc)
 			pidfile = argv[++i];
 		else if (strcmp(argv[i], "--idle-threads") == 0 && i + 1 < argc)
 			idle = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--churn") == 0)
+			churn = 1;
 		else {
-			fprintf(stderr, "usage: demo-target [--pidfile FILE] [--idle-threads N]\n");
+			fprintf(stderr, "usage: demo-target [--pidfile FILE] [--idle-threads N] [--churn]\n");
 			return 2;
 		}
 	}
@@ -243,7 +290,7 @@ int main(int argc, char **argv)
 	void *(*fns[])(void *) = { hash_worker, sort_worker, lock_holder, lock_waiter,
 				   cond_waiter, sleeper, pipe_reader, epoll_waiter };
 	size_t nfns = sizeof fns / sizeof fns[0];
-	size_t total = nfns + (size_t)idle;
+	size_t total = nfns + (size_t)idle + (size_t)churn;
 	pthread_t *threads = calloc(total, sizeof *threads);
 	if (!threads)
 		return 1;
@@ -252,7 +299,8 @@ int main(int argc, char **argv)
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, 256 * 1024);
-		if (pthread_create(&threads[i], &attr, i < nfns ? fns[i] : idle_thread, NULL) != 0) {
+		void *(*fn)(void *) = i < nfns ? fns[i] : (churn && i == total - 1) ? churner : idle_thread;
+		if (pthread_create(&threads[i], &attr, fn, NULL) != 0) {
 			perror("pthread_create");
 			return 1;
 		}
@@ -281,6 +329,8 @@ int main(int argc, char **argv)
 	if (pidfile)
 		unlink(pidfile);
 	printf("eintr %d\n", epoll_eintr);
+	if (churn)
+		printf("churn %d errors %d\n", churn_rounds, churn_errors);
 	free(threads);
 	return 0;
 }

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Faults around a profile in progress: a target that forks, execs and
+# churns threads; a client that leaves; the web server restarted; a target
+# already under a debugger. Afterwards the target always runs on, untraced,
+# its own children reaped by its own waitpid, its epoll_wait undisturbed.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+
+start_target --churn || exit 1
+start_app --target-pid "$TARGET_PID" || exit 1
+NO_TOKEN=1 start_lighttpd || exit 1
+P="$BASE/v1/sys/pprof"
+
+# --- threads born and gone, children forked and exec'd, while profiled
+get "/v1/sys/pprof/profile?seconds=3&hz=200"
+expect_status "profile of a churning target" 200
+go tool pprof -top "$T/body" > "$T/top.txt" 2>&1 && grep -q 'short_lived\|churner\|hash_block' "$T/top.txt" \
+	&& pass "churning target: valid profile" || fail "churning target: $(head -5 "$T/top.txt")"
+get "/v1/sys/pprof/goroutine?debug=2"
+expect_status "dump of a churning target" 200
+get "/v1/sys/pprof/block?seconds=2"
+expect_status "block of a churning target" 200
+
+# --- the client leaves mid-profile: the app answers the next request and
+# lets the target go when the window ends
+curl -s -o /dev/null --max-time 1 "$P/profile?seconds=3"
+get /v1/sys/pprof/cmdline
+expect_status "after a client left" 200
+WAIT_S=15 wait_for untraced "$TARGET_PID" && pass "client left: target untraced after the window" || fail "client left: still traced"
+
+# --- the web server restarted mid-profile
+curl -s -o /dev/null "$P/profile?seconds=4" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+wait $c 2>/dev/null
+NO_TOKEN=1 start_lighttpd || exit 1
+get /v1/sys/pprof/cmdline
+expect_status "after lighttpd restarted" 200
+WAIT_S=15 wait_for untraced "$TARGET_PID" && pass "lighttpd restarted: target untraced" || fail "lighttpd restarted: still traced"
+kill -0 "$APP_PID" && pass "app survived the restart" || fail "app died"
+
+# --- the target's own accounting: children reaped, no failed thread, no EINTR
+kill -TERM "$TARGET_PID"
+WAIT_S=20 wait_for grep -q '^churn' "$T/target.out"
+grep -q '^eintr 0$' "$T/target.out" && pass "epoll_wait never interrupted" || fail "$(grep eintr "$T/target.out")"
+line=$(grep '^churn' "$T/target.out")
+[ "$(echo "$line" | awk '{print $4}')" = 0 ] && [ "$(echo "$line" | awk '{print $2}')" -gt 10 ] \
+	&& pass "target's forks, execs, waitpids and threads all fine: $line" || fail "target: $line"
+
+# --- a debugger holds a target: 503 naming it. (gdb's own attach stops every
+# thread with SIGSTOP, so this target's EINTR count is gdb's, not checked.)
+start_target || exit 1
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+gdb -q -batch -p "$TARGET_PID" -ex 'shell touch '"$T"'/gdb.attached' -ex 'shell sleep 3' > "$T/gdb.out" 2>&1 & g=$!
+WAIT_S=20 wait_for test -e "$T/gdb.attached"
+get /v1/sys/pprof/profile?seconds=1
+expect_status "target under gdb" 503
+expect_body_has "target under gdb" "already traced by pid $g (gdb)"
+get /v1/sys/pprof/goroutine?debug=2
+expect_status "dump of a target under gdb" 503
+wait $g
+WAIT_S=10 wait_for untraced "$TARGET_PID"
+get /v1/sys/pprof/goroutine?debug=1
+expect_status "after gdb detached" 200
+
+finish
