@@ -19,6 +19,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	# the app under memcheck
 	valgrind
+	# load tests
+	wrk
 )
 
 missing=()
