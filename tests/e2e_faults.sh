@@ -39,6 +39,26 @@ expect_status "after lighttpd restarted" 200
 WAIT_S=15 wait_for untraced "$TARGET_PID" && pass "lighttpd restarted: target untraced" || fail "lighttpd restarted: still traced"
 kill -0 "$APP_PID" && pass "app survived the restart" || fail "app died"
 
+# --- SIGKILL of the app during a block profile, and during a dump of
+# many threads: the target is left running and untraced
+curl -s -o /dev/null "$P/block?seconds=10" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL during block: target untraced" || fail "SIGKILL during block: traced"
+rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+for i in $(seq 20); do curl -s -o /dev/null "$P/goroutine?debug=2"; done &
+c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID"
+kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL during a dump: target untraced" || fail "SIGKILL during a dump: traced"
+stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
+[ "$stopped" = 0 ] && pass "no thread left stopped" || fail "$stopped threads left stopped"
+rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+get /v1/sys/pprof/goroutine?debug=1
+expect_status "a new app after the kills" 200
+
 # --- the target's own accounting: children reaped, no failed thread, no EINTR
 kill -TERM "$TARGET_PID"
 WAIT_S=20 wait_for grep -q '^churn' "$T/target.out"

@@ -102,6 +102,11 @@ if [ "$(id -u)" = 0 ]; then
 		|| fail "no ptrace permission: not logged: $(tail -2 "$T/app.log")"
 	get /v1/sys/pprof/cmdline
 	expect_status "no ptrace permission: cmdline still readable" 200
+	for ep in 'profile?seconds=1' 'goroutine?debug=2' 'block?seconds=1' 'trace?seconds=1'; do
+		get "/v1/sys/pprof/$ep"
+		expect_status "no ptrace permission: $ep" 503
+		expect_body_has "no ptrace permission: $ep" "ptrace not permitted on target pid $TARGET_PID"
+	done
 fi
 
 # --- sockets strangers could reach are refused unless allowed
