@@ -412,6 +412,25 @@ static void pump_events(struct collector *c, int64_t timeout_ns, size_t *pending
 
 /* ---- one tick ---- */
 
+/* Whether a thread still runs (not gone, not a zombie, not exiting). */
+static bool thread_alive(pid_t pid, pid_t tid)
+{
+	char path[80], text[1024];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	if (read_small(path, text, sizeof text) < 0)
+		return false;
+	const char *p = strrchr(text, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+static bool seized_any(const struct collector *c)
+{
+	for (size_t i = 0; i < c->nthr; i++)
+		if (c->thr[i].seized)
+			return true;
+	return false;
+}
+
 /* Lists the target's threads, seizes new ones; 0, or -1 with e filled when
  * sampling cannot go on (target gone: ERR_TARGET). */
 static int list_threads(struct collector *c, struct err *e)
@@ -447,7 +466,11 @@ static int list_threads(struct collector *c, struct err *e)
 		if (!t->seized) {
 			struct err se = { 0 };
 			if (target_seize(t->tid, &se) < 0) {
-				if (se.kind == ERR_PERMISSION) {
+				/* a thread that is exiting refuses to be seized with
+				 * EPERM too; permission is the process's, so only a
+				 * first refusal of a live thread means no permission */
+				if (se.kind == ERR_PERMISSION && !seized_any(c) &&
+				    thread_alive(c->pid, t->tid)) {
 					closedir(d);
 					*e = se;
 					return -1;
