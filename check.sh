@@ -4,6 +4,7 @@
 #   2. build/      : ./configure && make && make check
 #   3. build-asan/ : the same with --enable-sanitizers (ASan + UBSan)
 #   4. build-fuzz/ : CC=clang --enable-fuzzers, make fuzz (FUZZ_SECONDS each)
+#   5. make distcheck in build/: the tarball builds, installs and passes its tests
 # Exits non-zero on any failure and prints each suite's summary.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -56,6 +57,16 @@ else
 	status=1
 fi
 
+echo "== $top/build: make distcheck"
+if (cd "$top/build" && make -s distcheck > distcheck.out 2>&1); then
+	grep -A1 'archives ready' "$top/build/distcheck.out" | tail -n1
+	distcheck_ok=1
+else
+	tail -40 "$top/build/distcheck.out"
+	distcheck_ok=0
+	status=1
+fi
+
 # one closing line over everything, in the form CI reads
 passed=0 failed=0
 for log in build/tests/*.log build-asan/tests/*.log; do
@@ -70,7 +81,7 @@ for log in build/tests/*.log build-asan/tests/*.log; do
 done
 # each fuzzer that ran clean counts as one passed test
 nfuzz=$(grep -c '^fuzz: .* stat::' "$top/build-fuzz/fuzz.out" 2>/dev/null || echo 0)
-passed=$((passed + nfuzz)); failed=$((failed + ${fuzz_failed:-0}))
+passed=$((passed + nfuzz + distcheck_ok)); failed=$((failed + ${fuzz_failed:-0} + 1 - distcheck_ok))
 [ "$status" = 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo "check: $passed passed, $failed failed"
 exit "$status"
