@@ -114,11 +114,22 @@ static void module_load(struct unwinder *u, struct module *m)
 			goto out;
 		elf = elf_memory((char *)image, len);
 	} else {
-		char path[PATH_MAX + 32];
-		snprintf(path, sizeof path, "/proc/%d/root%s", (int)u->pid, m->path);
+		/* the file as mapped, even when replaced or deleted on disk since
+		 * (never the new file at the same path); then the path as the
+		 * target sees it, then as we do */
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)u->pid,
+			 m->start, m->end);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fd = open(m->path, O_RDONLY | O_CLOEXEC);
+		char file[PATH_MAX];
+		snprintf(file, sizeof file, "%s", m->path);
+		char *del = strstr(file, " (deleted)");
+		if (fd < 0 && !del) {
+			snprintf(path, sizeof path, "/proc/%d/root%s", (int)u->pid, file);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fd = open(file, O_RDONLY | O_CLOEXEC);
+		}
 		if (fd < 0)
 			goto out;
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);

@@ -67,6 +67,24 @@ line=$(grep '^churn' "$T/target.out")
 [ "$(echo "$line" | awk '{print $4}')" = 0 ] && [ "$(echo "$line" | awk '{print $2}')" -gt 10 ] \
 	&& pass "target's forks, execs, waitpids and threads all fine: $line" || fail "target: $line"
 
+# --- the target's binary replaced on disk while it runs: stacks still go
+# through it (unwind tables read from the file as mapped), and no name ever
+# comes from the new file at that path
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+mkdir -p "$T/bin"
+cp "$DEMO" "$T/bin/svc"
+TARGET_BIN="$T/bin/svc" start_target || exit 1
+start_app --target-pid "$TARGET_PID" || exit 1
+cp /bin/sleep "$T/bin/svc.new" && mv "$T/bin/svc.new" "$T/bin/svc"
+grep -q "$T/bin/svc (deleted)" "/proc/$TARGET_PID/maps" && pass "binary replaced under the running target" || fail "replacement not visible"
+get /v1/sys/pprof/goroutine?debug=2
+b=$(sed -n '/"hash-worker"/,/^$/p' "$T/body")
+echo "$b" | grep -q '^start_thread' && pass "replaced binary: stacks unwind through it to start_thread" \
+	|| fail "replaced binary: $(echo "$b" | head -8)"
+! grep -qE '^(usage|xnanosleep|close_stdout)\(' "$T/body" && pass "replaced binary: no name from the new file" \
+	|| fail "names from the new file: $(grep -E '^(usage|xnanosleep|close_stdout)\(' "$T/body" | head -3)"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
 # --- a debugger holds a target: 503 naming it. (gdb's own attach stops every
 # thread with SIGSTOP, so this target's EINTR count is gdb's, not checked.)
 start_target || exit 1
