@@ -1073,6 +1073,45 @@ void collector_sleep(struct collector *c, const struct timespec *deadline)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+int collector_window(struct collector *c, pid_t pid, struct collector_sub **subs, size_t n,
+		     long seconds, struct collector_window *w, struct err *e)
+{
+	memset(w, 0, sizeof *w);
+	struct timespec t0, wall0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_REALTIME, &wall0);
+	w->start_ns = ts_ns(&wall0);
+	for (size_t i = 0; i < n; i++)
+		if (collector_subscribe(c, pid, subs[i], e) < 0) {
+			while (i-- > 0)
+				collector_unsubscribe(c, subs[i]);
+			return -1;
+		}
+	struct timespec deadline = t0;
+	deadline.tv_sec += seconds;
+	collector_wait(c, subs[0], &deadline);
+	for (size_t i = 0; i < n; i++)
+		collector_unsubscribe(c, subs[i]);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->duration_ns = ts_ns(&t1) - ts_ns(&t0);
+	for (size_t i = 0; i < n; i++)
+		if (subs[i]->target_exited) {
+			w->target_exited = true;
+			w->exited_after_s = (double)(ts_ns(&subs[i]->exited_at) - w->start_ns) / 1e9;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (subs[i]->error.kind != ERR_NONE && !subs[i]->target_exited) {
+			*e = subs[i]->error;
+			return -1;
+		}
+	return 0;
+}
+
 void collector_unsubscribe(struct collector *c, struct collector_sub *sub)
 {
 	pthread_mutex_lock(&c->lock);

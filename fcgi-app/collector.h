@@ -96,6 +96,21 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
 		       struct err *e);
 
+/* What a window of sampling came to. */
+struct collector_window {
+	int64_t start_ns;       /* CLOCK_REALTIME, for a profile's time_nanos */
+	int64_t duration_ns;    /* as long as asked, or until the target exited */
+	bool target_exited;
+	double exited_after_s;  /* into the window, when it did */
+};
+
+/* Runs subs[0..n) together for seconds: subscribes them, waits for the
+ * window (or the target's exit), unsubscribes them. 0 when the window
+ * ran (to its end or to the target's exit: see w), -1 with e when it could
+ * not (no permission, busy, shutting down). */
+int collector_window(struct collector *c, pid_t pid, struct collector_sub **subs, size_t n,
+		     long seconds, struct collector_window *w, struct err *e);
+
 /* Sleeps until deadline (CLOCK_MONOTONIC) or until sampling ended early
  * (target exit, error); true when it ended early. */
 bool collector_wait(struct collector *c, struct collector_sub *sub,

@@ -18,11 +18,6 @@ static void on_sample(void *arg, const struct collector_sample *s)
 	profile_add_sample(p, s->pcs, s->npcs, values, s->tid, s->thread_name);
 }
 
-static int64_t ns_of(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
-}
-
 int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
 	pid_t pid = req->pid;
@@ -42,30 +37,17 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 	symbolizer_attach(ctx->symbolizer, pid, &se);
 	pthread_mutex_unlock(&ctx->sym_lock);
 
-	struct timespec t0, wall0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	clock_gettime(CLOCK_REALTIME, &wall0);
 	struct collector_sub sub = { .hz = req->params.hz, .on_sample = on_sample, .arg = &p };
-	int rc = collector_subscribe(ctx->collector, pid, &sub, e);
+	struct collector_sub *subs[] = { &sub };
+	struct collector_window w;
+	int rc = collector_window(ctx->collector, pid, subs, 1, req->params.seconds, &w, e);
 	if (rc < 0)
 		goto out;
-	struct timespec deadline = t0;
-	deadline.tv_sec += req->params.seconds;
-	collector_wait(ctx->collector, &sub, &deadline);
-	collector_unsubscribe(ctx->collector, &sub);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-
-	if (sub.error.kind != ERR_NONE && !sub.target_exited) {
-		*e = sub.error;
-		rc = -1;
-		goto out;
-	}
-	p.time_nanos = ns_of(&wall0);
-	p.duration_nanos = ns_of(&t1) - ns_of(&t0);
-	if (sub.target_exited)
+	p.time_nanos = w.start_ns;
+	p.duration_nanos = w.duration_ns;
+	if (w.target_exited)
 		profile_add_comment(&p, "target pid %d exited %.1f s into the %ld s profile",
-				    (int)pid, (double)(ns_of(&sub.exited_at) - ns_of(&wall0)) / 1e9,
-				    req->params.seconds);
+				    (int)pid, w.exited_after_s, req->params.seconds);
 	const struct collector_stats *st = &sub.stats;
 	double stops = st->stops ? (double)st->stops : 1.0;
 	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops held "

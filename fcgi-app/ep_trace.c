@@ -157,23 +157,10 @@ int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 
 	struct collector_sub cpu = { .hz = req->params.hz, .on_sample = on_cpu, .arg = &w };
 	struct collector_sub off = { .offcpu = true, .on_sample = on_wait, .arg = &w };
-	if ((rc = collector_subscribe(ctx->collector, pid, &cpu, e)) < 0)
+	struct collector_sub *subs[] = { &cpu, &off };
+	struct collector_window win;
+	if ((rc = collector_window(ctx->collector, pid, subs, 2, req->params.seconds, &win, e)) < 0)
 		goto out;
-	if ((rc = collector_subscribe(ctx->collector, pid, &off, e)) < 0) {
-		collector_unsubscribe(ctx->collector, &cpu);
-		goto out;
-	}
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += req->params.seconds;
-	collector_wait(ctx->collector, &cpu, &deadline);
-	collector_unsubscribe(ctx->collector, &cpu);
-	collector_unsubscribe(ctx->collector, &off);
-	if (cpu.error.kind != ERR_NONE && !cpu.target_exited) {
-		*e = cpu.error;
-		rc = -1;
-		goto out;
-	}
 
 	size_t nthreads, nslices, nsamples = 0;
 	build(&w, req->params.hz, boot_ns(), &threads, &nthreads, &slices, &nslices);

@@ -48,11 +48,6 @@ static bool in_lock(const struct profile *p, const struct profile_sample *s)
 	return false;
 }
 
-static int64_t ns_of(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
-}
-
 int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int debug, long seconds,
 		   struct buf *out, int *text, struct err *e)
 {
@@ -62,28 +57,17 @@ int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int debug,
 	profile_add_type(&p, "delay", "nanoseconds");
 	p.period_type = p.types[0];
 	p.period = 1;
-	struct timespec t0, wall0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	clock_gettime(CLOCK_REALTIME, &wall0);
 	struct collector_sub sub = { .offcpu = true, .on_sample = on_wait, .arg = &p };
-	int rc = collector_subscribe(ctx->collector, pid, &sub, e);
+	struct collector_sub *subs[] = { &sub };
+	struct collector_window w;
+	int rc = collector_window(ctx->collector, pid, subs, 1, seconds, &w, e);
 	if (rc < 0)
 		goto out;
-	struct timespec deadline = t0;
-	deadline.tv_sec += seconds;
-	collector_wait(ctx->collector, &sub, &deadline);
-	collector_unsubscribe(ctx->collector, &sub);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (sub.error.kind != ERR_NONE && !sub.target_exited) {
-		*e = sub.error;
-		rc = -1;
-		goto out;
-	}
-	p.time_nanos = ns_of(&wall0);
-	p.duration_nanos = ns_of(&t1) - ns_of(&t0);
-	if (sub.target_exited)
+	p.time_nanos = w.start_ns;
+	p.duration_nanos = w.duration_ns;
+	if (w.target_exited)
 		profile_add_comment(&p, "target pid %d exited %.1f s into the %ld s window", (int)pid,
-				    (double)(ns_of(&sub.exited_at) - ns_of(&wall0)) / 1e9, seconds);
+				    w.exited_after_s, seconds);
 	profile_add_comment(&p, "pprof-fcgi: waiting threads looked at %d times a second; "
 			    "%llu wait stacks read without stopping the thread, %llu with a stop, "
 			    "%llu reused from the same wait",
