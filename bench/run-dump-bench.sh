@@ -4,16 +4,8 @@
 # directly, no web server), eu-stack -p PID and gdb "thread apply all bt",
 # median wall time of BENCH_DUMP_ROUNDS (3) runs each, and the longest time
 # pprof-fcgi held any one thread stopped.
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-APP=$top_builddir/fcgi-app/pprof-fcgi
-DEMO=$top_builddir/tests/targets/demo-target
+. "$(dirname "$0")/lib.sh"
 ROUNDS=${BENCH_DUMP_ROUNDS:-3}
-T=$(mktemp -d "${TMPDIR:-/tmp}/pprof-dump.XXXXXX")
-PIDS=()
-cleanup() { kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 median() { tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -21,21 +13,15 @@ median() { tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1
 printf '| %-8s | %-30s | %-12s | %-16s | %-24s |\n' threads "pprof-fcgi goroutine?debug=2" "eu-stack -p" "gdb thread apply all bt" "longest stop (pprof-fcgi)"
 printf '|%s|%s|%s|%s|%s|\n' ---------- -------------------------------- -------------- ------------------ --------------------------
 for extra in 10 100 1000; do
-	"$DEMO" --idle-threads "$extra" > "$T/demo.out" &
-	dpid=$!
-	PIDS+=("$dpid")
-	while ! grep -q '^ready' "$T/demo.out"; do sleep 0.01; done
-	rm -f "$T/app.sock"
-	"$APP" --listen "unix:$T/app.sock" --target-pid "$dpid" 2> "$T/app.log" &
-	apid=$!
-	PIDS+=("$apid")
-	while [ ! -S "$T/app.sock" ]; do sleep 0.01; done
+	start_demo --idle-threads "$extra"
+	start_app --target-pid "$DEMO_PID"
+	dpid=$DEMO_PID
+	apid=$APP_PID
 	n=$(ls "/proc/$dpid/task" | wc -l)
 	p=() e=() g=()
 	for r in $(seq "$ROUNDS"); do
 		t0=$(date +%s%N)
-		SCRIPT_NAME=/v1/sys/pprof PATH_INFO=/goroutine REQUEST_METHOD=GET QUERY_STRING=debug=2 \
-			cgi-fcgi -bind -connect "$T/app.sock" > "$T/dump.txt"
+		request goroutine debug=2 "$T/dump.txt"
 		p+=("$(ms "$t0")")
 		got=$(grep -c '^thread ' "$T/dump.txt")
 		[ "$got" = "$n" ] || echo "bench: pprof-fcgi listed $got of $n threads" >&2
