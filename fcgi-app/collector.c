@@ -66,6 +66,7 @@ struct collector {
 	int64_t last_refresh_ns;
 	int64_t offcpu_last_ns, offcpu_next_ns; /* off-CPU passes */
 	int64_t listed_ns;        /* when /proc/PID/task was last read */
+	uint64_t rng;             /* xorshift state for tick jitter */
 };
 
 static int64_t now_ns(clockid_t clk)
@@ -801,6 +802,7 @@ static void *collector_main(void *arg)
 	int64_t next = now_ns(CLOCK_MONOTONIC);
 	c->last_refresh_ns = next;
 	c->offcpu_last_ns = c->offcpu_next_ns = 0; /* a new loop: no interval yet */
+	c->rng = (uint64_t)next ^ 0x9e3779b97f4a7c15ULL; /* any nonzero seed */
 	c->listed_ns = 0;
 	for (;;) {
 		long hz = 0;
@@ -912,7 +914,14 @@ static void *collector_main(void *arg)
 			unwind_refresh(c->unw, &re);
 			c->last_refresh_ns = now;
 		}
-		next += 1000000000LL / rate;
+		/* jittered ticks, uniform over 0.5 to 1.5 periods: a fixed period
+		 * locks onto periodic work (a 4 ms loop sampled every 10 ms shows
+		 * two phases only) and misreports where its time goes */
+		c->rng ^= c->rng << 13;
+		c->rng ^= c->rng >> 7;
+		c->rng ^= c->rng << 17;
+		int64_t period = 1000000000LL / rate;
+		next += period / 2 + (int64_t)(c->rng % (uint64_t)(period > 0 ? period : 1));
 		if (next < now)
 			next = now; /* fell behind: no burst of catch-up ticks */
 		size_t none = 0;
