@@ -8,6 +8,14 @@
 
 #include <time.h>
 
+void ctx_read_modules(struct ctx *ctx, pid_t pid)
+{
+	struct err e = { 0 };
+	pthread_mutex_lock(&ctx->sym_lock);
+	symbolizer_attach(ctx->symbolizer, pid, &e);
+	pthread_mutex_unlock(&ctx->sym_lock);
+}
+
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
 {
 	struct err e = { 0 };

@@ -23,6 +23,9 @@ struct ctx {
 
 struct profile;
 
+/* Reads (or refreshes) the target's modules for later symbolizing, under
+ * sym_lock; best effort: a failure shows when symbolizing. */
+void ctx_read_modules(struct ctx *ctx, pid_t pid);
 /* Fills p's locations from the target's modules (under sym_lock); a
  * failure is said in a comment of p, never fails the request. */
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);

@@ -22,8 +22,5 @@ int ep_allocs(struct ctx *ctx, const struct req *req, struct resp *resp, struct 
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
-/* 501 for endpoints that later work will provide. */
-int ep_unimplemented(struct ctx *ctx, const struct req *req, struct resp *resp,
-		     struct err *e);
 
 #endif

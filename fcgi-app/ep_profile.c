@@ -7,7 +7,6 @@
 #include "pprof.h"
 #include "proc.h"
 #include "profile.h"
-#include "symbolize.h"
 
 #include <time.h>
 
@@ -32,10 +31,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 	p.period = 1000000000LL / req->params.hz;
 
 	/* modules now, while the target surely runs; again at the end */
-	struct err se = { 0 };
-	pthread_mutex_lock(&ctx->sym_lock);
-	symbolizer_attach(ctx->symbolizer, pid, &se);
-	pthread_mutex_unlock(&ctx->sym_lock);
+	ctx_read_modules(ctx, pid);
 
 	struct collector_sub sub = { .hz = req->params.hz, .on_sample = on_sample, .arg = &p };
 	struct collector_sub *subs[] = { &sub };

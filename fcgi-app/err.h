@@ -19,7 +19,6 @@ enum err_kind {
 	ERR_TARGET,        /* target not running or not reachable */
 	ERR_PERMISSION,    /* not allowed to observe the target */
 	ERR_BUSY,          /* over a concurrency cap */
-	ERR_UNIMPLEMENTED, /* endpoint not built yet */
 	ERR_INTERNAL,      /* anything else */
 };
 

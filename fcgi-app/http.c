@@ -69,7 +69,6 @@ int http_status(enum err_kind kind)
 	case ERR_TARGET: return 503;
 	case ERR_PERMISSION: return 503;
 	case ERR_BUSY: return 503;
-	case ERR_UNIMPLEMENTED: return 501;
 	case ERR_INTERNAL: return 500;
 	}
 	return 500;
@@ -85,7 +84,6 @@ const char *http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
 	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	}
 	return "Unknown";

@@ -76,7 +76,7 @@ bool router_is_timed(const char *script_name, const char *path_info, const char 
 	if (router_match(script_name, path_info, name, sizeof name) != ROUTER_ENDPOINT)
 		return false;
 	const struct route *r = route_find(name);
-	if (!r || r->handler == ep_unimplemented)
+	if (!r)
 		return false;
 	if (r->params & PARAMS_SECONDS_WINDOW || r->default_seconds > 0)
 		return true;

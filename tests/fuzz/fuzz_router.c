@@ -1,12 +1,9 @@
 /* libFuzzer: any request (method, SCRIPT_NAME, PATH_INFO, query, body,
  * split at NUL bytes) through the router, against a target that is not
  * running: every answer must be a well-formed response, never a crash. */
-#include "collector.h"
-#include "config.h"
-#include "ctx.h"
+#include "fuzz_ctx.h"
 #include "http.h"
 #include "router.h"
-#include "symbolize.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,16 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct config cfg = { .max_seconds = 300, .threads = 1, .max_timed = 1 };
-	static struct ctx ctx;
-	if (!ctx.cfg) {
-		ctx.cfg = &cfg;
-		ctx.target.pid = 0x7ffffff0; /* no such process */
-		ctx.self = getpid();
-		ctx.collector = collector_new();
-		ctx.symbolizer = symbolizer_new();
-		pthread_mutex_init(&ctx.sym_lock, NULL);
-	}
+	struct ctx *ctx = fuzz_ctx(0x7ffffff0 /* no such process */);
 	char *copy = malloc(size + 1);
 	memcpy(copy, data, size);
 	copy[size] = '\0';
@@ -40,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   .query_string = part[3], .body = part[4], .body_len = strlen(part[4]) };
 	struct resp resp;
 	resp_init(&resp);
-	router_handle(&ctx, &req, &resp);
+	router_handle(ctx, &req, &resp);
 	if (resp.status < 200 || resp.status > 599 || !resp.content_type)
 		abort();
 	req_release(&req);

@@ -1,11 +1,8 @@
-/* libFuzzer: any /symbol body (POST) and query (GET), against this very
- * process's pid made the target, so addresses are really looked up. */
-#include "collector.h"
-#include "config.h"
-#include "ctx.h"
+/* libFuzzer: any /symbol body (POST) and query (GET), with the fuzzer's
+ * parent process as the target, so addresses are really looked up. */
+#include "fuzz_ctx.h"
 #include "http.h"
 #include "router.h"
-#include "symbolize.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,16 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct config cfg = { .max_seconds = 300, .threads = 1, .max_timed = 1 };
-	static struct ctx ctx;
-	if (!ctx.cfg) {
-		ctx.cfg = &cfg;
-		ctx.target.pid = getppid(); /* the shell that runs the fuzzer: alive */
-		ctx.self = getpid();
-		ctx.collector = collector_new();
-		ctx.symbolizer = symbolizer_new();
-		pthread_mutex_init(&ctx.sym_lock, NULL);
-	}
+	struct ctx *ctx = fuzz_ctx(getppid() /* the shell that runs the fuzzer: alive */);
 	char *body = malloc(size + 1);
 	memcpy(body, data, size);
 	body[size] = '\0';
@@ -35,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   .body = get ? "" : body, .body_len = get ? 0 : size };
 		struct resp resp;
 		resp_init(&resp);
-		router_handle(&ctx, &req, &resp);
+		router_handle(ctx, &req, &resp);
 		if (resp.status == 200 && strncmp(buf_cstr(&resp.body), "num_symbols: 1\n", 15) != 0)
 			abort();
 		req_release(&req);

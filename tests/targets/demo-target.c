@@ -221,7 +221,7 @@ static void *short_lived(void *arg)
 	volatile uint64_t x = 0;
 	for (int i = 0; i < 100000; i++)
 		x += (uint64_t)i;
-	return NULL;
+	return (void *)(uintptr_t)x;
 }
 
 /* Threads born and gone, children forked, exec'd and reaped, all the time:
