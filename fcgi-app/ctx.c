@@ -35,3 +35,14 @@ void ctx_sleep(struct ctx *ctx, long seconds)
 	deadline.tv_sec += seconds;
 	collector_sleep(ctx->collector, &deadline);
 }
+
+int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
+		    uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e)
+{
+	pthread_mutex_lock(&ctx->sym_lock);
+	int rc = symbolizer_attach(ctx->symbolizer, pid, e);
+	if (rc == 0)
+		rc = symbolize_find_object(ctx->symbolizer, module, name, addr, lo, hi, e);
+	pthread_mutex_unlock(&ctx->sym_lock);
+	return rc;
+}

@@ -7,6 +7,7 @@
 #include "proc.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct collector;
@@ -29,6 +30,10 @@ void ctx_read_modules(struct ctx *ctx, pid_t pid);
 /* Fills p's locations from the target's modules (under sym_lock); a
  * failure is said in a comment of p, never fails the request. */
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);
+/* The address of data object name in pid's module whose file name contains
+ * module, and the module's range; 1 when not loaded (under sym_lock). */
+int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
+		    uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e);
 /* Sleeps seconds, less when pprof-fcgi is shutting down. */
 void ctx_sleep(struct ctx *ctx, long seconds);
 

@@ -1,6 +1,7 @@
 #include "ep.h"
 
 #include "ctx.h"
+#include "heap.h"
 #include "html.h"
 #include "http.h"
 #include "proc.h"
@@ -10,14 +11,15 @@
 /* Go's list, in Go's order, described for a native process. */
 static const struct html_row rows_template[] = {
 	{ "allocs", -1, "A sampling of all past memory allocations, recorded by the preload agent "
-	  "(LD_PRELOAD=libpprof-agent.so; not shipped yet in this version: empty for now)." },
+	  "(LD_PRELOAD=libpprof-agent.so)." },
 	{ "block", -1, "Stack traces of threads found waiting (futex, poll, read, sleep...) by "
 	  "wall-clock sampling over a window: seconds, default 5." },
 	{ "cmdline", -1, "The command line of the target process." },
 	{ "goroutine", -1, "Stack traces of all current threads (threads take the place of "
 	  "goroutines). Use debug=2 for one block per thread with files and lines." },
 	{ "heap", -1, "A sampling of the live memory allocations, recorded by the preload agent "
-	  "(not shipped yet in this version: empty for now). The gc parameter is accepted and ignored." },
+	  "(LD_PRELOAD=libpprof-agent.so). You can specify the gc GET parameter; it is accepted "
+	  "and ignored (a native heap has no collector)." },
 	{ "mutex", -1, "Stack traces of threads waiting to acquire a lock (pthread_mutex_lock, "
 	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5." },
 	{ "profile", -1, "CPU profile of all threads, sampled over ptrace. Choose the duration with "
@@ -33,7 +35,6 @@ static const struct html_row rows_template[] = {
 
 int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
-	(void)ctx;
 	struct proc_info info;
 	if (proc_info(req->pid, &info, e) < 0)
 		return -1;
@@ -45,6 +46,22 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 
 	struct err access = { 0 };
 	proc_check_access(req->pid, &access);
+	struct heap_snapshot agent = { 0 };
+	struct err agent_err = { 0 };
+	if (access.kind == ERR_NONE && heap_read(ctx, req->pid, &agent, &agent_err) == 0 &&
+	    agent.present) {
+		long stacks = 0;
+		for (uint64_t i = 0; i < agent.h.nbuckets; i++)
+			stacks += agent.buckets[i].kind == PPROF_AGENT_ALLOC;
+		for (size_t i = 0; i < NROWS; i++)
+			if (!strcmp(rows[i].name, "heap") || !strcmp(rows[i].name, "allocs"))
+				rows[i].count = stacks;
+	}
+	const char *notice = access.kind != ERR_NONE ? access.msg
+		: agent_err.kind != ERR_NONE ? agent_err.msg
+		: !agent.present ? "heap and allocs are empty: the target runs without the preload agent; "
+				   "start it with LD_PRELOAD=<libdir>/libpprof-agent.so"
+		: NULL;
 
 	struct buf cmd, path;
 	buf_init(&cmd, "command line", 64 * 1024);
@@ -61,7 +78,7 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		.path = buf_cstr(&path),
 		.target = &info,
 		.cmdline = buf_cstr(&cmd),
-		.notice = access.kind != ERR_NONE ? access.msg : NULL,
+		.notice = notice,
 		.rows = rows,
 		.nrows = NROWS,
 	};
@@ -69,5 +86,6 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 	html_index(&resp->body, &page);
 	buf_release(&cmd);
 	buf_release(&path);
+	heap_snapshot_release(&agent);
 	return 0;
 }

@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 void proc_describe(const struct target_spec *t, char *out, size_t size)
@@ -351,4 +353,19 @@ bool proc_syscall_eintr_prone(long nr)
 		if (syscalls[i].nr == nr)
 			return syscalls[i].eintr;
 	return false;
+}
+
+int proc_read_mem(pid_t pid, uint64_t addr, void *out, size_t len, struct err *e)
+{
+	struct iovec local = { out, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (got == (ssize_t)len)
+		return 0;
+	if (got < 0 && errno == ESRCH)
+		return err_set(e, ERR_TARGET, "target not running: pid %d", (int)pid);
+	if (got < 0)
+		return err_errno(e, errno == EPERM ? ERR_PERMISSION : ERR_INTERNAL, errno,
+				 "process_vm_readv pid %d at 0x%" PRIx64 " (%zu bytes)", (int)pid, addr, len);
+	return err_set(e, ERR_INTERNAL, "process_vm_readv pid %d at 0x%" PRIx64 ": %zd of %zu bytes",
+		       (int)pid, addr, got, len);
 }

@@ -68,6 +68,9 @@ const char *proc_syscall_name(long nr);
  * blocked in one must never be interrupted. */
 bool proc_syscall_eintr_prone(long nr);
 
+/* Copies len bytes at addr of pid's memory into out, without stopping it
+ * (process_vm_readv: the same permission as ptrace). */
+int proc_read_mem(pid_t pid, uint64_t addr, void *out, size_t len, struct err *e);
 /* ERR_BUSY when another process already traces pid (a debugger, or a
  * second pprof-fcgi); threads of self are fine. */
 int proc_check_tracer(pid_t pid, pid_t self, struct err *e);

@@ -368,3 +368,48 @@ int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct 
 	free(d);
 	return 0;
 }
+
+struct find_symbol {
+	const char *module, *name;
+	uint64_t addr;
+	uint64_t lo, hi; /* the module's address range */
+};
+
+static int find_symbol_in(Dwfl_Module *mod, void **userdata, const char *modname,
+			  Dwarf_Addr start, void *arg)
+{
+	(void)userdata;
+	struct find_symbol *f = arg;
+	if (!modname || !strstr(modname, f->module))
+		return DWARF_CB_OK;
+	int n = dwfl_module_getsymtab(mod);
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
+		if (name && GELF_ST_TYPE(sym.st_info) == STT_OBJECT && strcmp(name, f->name) == 0) {
+			Dwarf_Addr end;
+			dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
+			f->addr = addr;
+			f->lo = start;
+			f->hi = end;
+			return DWARF_CB_ABORT;
+		}
+	}
+	return DWARF_CB_OK;
+}
+
+int symbolize_find_object(struct symbolizer *s, const char *module, const char *name,
+			  uint64_t *addr, uint64_t *module_lo, uint64_t *module_hi, struct err *e)
+{
+	if (!s->dwfl)
+		return err_set(e, ERR_INTERNAL, "symbolizer not attached");
+	struct find_symbol f = { module, name, 0, 0, 0 };
+	dwfl_getmodules(s->dwfl, find_symbol_in, &f, 0);
+	if (!f.addr)
+		return 1;
+	*addr = f.addr;
+	*module_lo = f.lo;
+	*module_hi = f.hi;
+	return 0;
+}

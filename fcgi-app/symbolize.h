@@ -32,6 +32,12 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e);
 /* The outermost function name at addr (demangled), or -1 when none. */
 int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct err *e);
 
+/* The address of the data object name in the first module whose file name
+ * contains module, and that module's address range; 1 when there is none
+ * (not loaded), -1 on error. */
+int symbolize_find_object(struct symbolizer *s, const char *module, const char *name,
+			  uint64_t *addr, uint64_t *module_lo, uint64_t *module_hi, struct err *e);
+
 /* A symbol name demangled (C++, Rust) and stripped of its @VERSION; the
  * caller frees. */
 char *symbolize_demangle(const char *name);

@@ -5,6 +5,7 @@
 #include "threads.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +18,13 @@ static int by_count_desc(const void *a, const void *b, void *arg)
 
 /* " 0xADDR ..." (return addresses), then a "#" line per frame, then a
  * blank line. */
-static void frames(struct buf *out, const struct profile *p, const struct profile_sample *s)
+static void frames_from(struct buf *out, const struct profile *p, const struct profile_sample *s,
+			bool leaf_is_pc)
 {
 	for (size_t j = 0; j < s->nlocs; j++) {
 		uint64_t a = p->locations[s->locs[j]].address;
-		buf_printf(out, " 0x%" PRIx64, j == 0 ? a : a + 1); /* callers: return address */
+		/* callers: return address */
+		buf_printf(out, " 0x%" PRIx64, j == 0 && leaf_is_pc ? a : a + 1);
 	}
 	buf_putc(out, '\n');
 	for (size_t j = 0; j < s->nlocs; j++) {
@@ -38,6 +41,11 @@ static void frames(struct buf *out, const struct profile *p, const struct profil
 		}
 	}
 	buf_putc(out, '\n');
+}
+
+static void frames(struct buf *out, const struct profile *p, const struct profile_sample *s)
+{
+	frames_from(out, p, s, true);
 }
 
 static int by_value_desc(const struct profile *p, size_t v, size_t a, size_t b)
@@ -92,6 +100,34 @@ void text_counts(struct buf *out, const char *name, const struct profile *p)
 			continue;
 		buf_printf(out, "%" PRId64 " @", s->values[0]);
 		frames(out, p, s);
+	}
+	free(order);
+}
+
+static int by_inuse_desc(const void *a, const void *b, void *arg)
+{
+	return by_value_desc(arg, 3, *(const size_t *)a, *(const size_t *)b);
+}
+
+void text_heap(struct buf *out, const struct profile *p, int64_t rate)
+{
+	int64_t t[4] = { 0 };
+	size_t *order = malloc((p->nsamples + 1) * sizeof *order);
+	if (!order)
+		abort();
+	for (size_t i = 0; i < p->nsamples; i++) {
+		for (int k = 0; k < 4; k++)
+			t[k] += p->samples[i].values[k];
+		order[i] = i;
+	}
+	qsort_r(order, p->nsamples, sizeof *order, by_inuse_desc, (void *)p);
+	buf_printf(out, "heap profile: %" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @ heap/%" PRId64 "\n",
+		   t[2], t[3], t[0], t[1], 2 * rate);
+	for (size_t k = 0; k < p->nsamples; k++) {
+		const struct profile_sample *s = &p->samples[order[k]];
+		buf_printf(out, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @",
+			   s->values[2], s->values[3], s->values[0], s->values[1]);
+		frames_from(out, p, s, false);
 	}
 	free(order);
 }

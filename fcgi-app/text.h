@@ -3,6 +3,8 @@
 #ifndef PF_TEXT_H
 #define PF_TEXT_H
 
+#include <stdint.h>
+
 struct buf;
 struct profile;
 struct thread_dump;
@@ -19,6 +21,12 @@ void text_counts(struct buf *out, const char *name, const struct profile *p);
  * the count, type 1 the delay. */
 void text_contention(struct buf *out, const char *header, const struct profile *p);
 
+/* Go's legacy heap text: "heap profile: INUSE_N: INUSE_B [ALLOC_N: ALLOC_B]
+ * @ heap/2*rate", then per sample, most bytes in use first, the same four
+ * values, "@ 0xADDR ..." (all return addresses) and the "#" frame lines.
+ * Values: types 0-3 alloc_objects, alloc_space, inuse_objects, inuse_space,
+ * as sampled (the reader scales by the rate in the header). */
+void text_heap(struct buf *out, const struct profile *p, int64_t rate);
 /* One block per thread, as Go's goroutine?debug=2: a header with tid, name,
  * state, wait and CPU time, then "function(...)" and "\tfile:line +0xOFF"
  * per frame; p's sample i is thread i of d. */

@@ -2,6 +2,7 @@
 
 #include "collector.h"
 #include "ctx.h"
+#include "heap.h"
 #include "err.h"
 #include "log.h"
 #include "pprof.h"
@@ -107,9 +108,12 @@ static size_t start_routine(const struct profile *full, size_t sample, size_t n)
 /* Adds d's stacks to p with value; threadcreate stacks are cut to their
  * start routine, which needs them symbolized first. */
 static void add_dump(struct ctx *ctx, pid_t pid, const struct thread_dump *d,
-		     enum threads_kind kind, struct profile *p, int64_t value, enum labels labels)
+		     enum threads_kind kind, struct profile *p, int64_t value, enum labels labels,
+		     const struct heap_snapshot *agent, size_t *created)
 {
 	if (kind == THREADS_GOROUTINE) {
+		(void)agent;
+		(void)created;
 		for (size_t i = 0; i < d->n; i++)
 			add_stack(p, &d->t[i], d->t[i].pcs, d->t[i].npcs, value, labels);
 		return;
@@ -121,6 +125,14 @@ static void add_dump(struct ctx *ctx, pid_t pid, const struct thread_dump *d,
 		add_stack(&full, &d->t[i], d->t[i].pcs, d->t[i].npcs, 1, LABELS_ALL);
 	ctx_symbolize(ctx, pid, &full);
 	for (size_t i = 0; i < d->n && i < full.nsamples; i++) {
+		/* the agent saw it start: the stack that called pthread_create */
+		uint64_t made[PROFILE_MAX_DEPTH];
+		size_t nmade = heap_thread_stack(agent, d->t[i].tid, made, PROFILE_MAX_DEPTH);
+		if (nmade) {
+			add_stack(p, &d->t[i], made, nmade, value, labels);
+			++*created;
+			continue;
+		}
 		size_t from = start_routine(&full, i, d->t[i].npcs), n = d->t[i].npcs - from;
 		if (n == 0)
 			continue;
@@ -156,28 +168,36 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 	struct thread_dump d0 = { 0 }, d1 = { 0 };
 	int rc = -1;
 	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	struct heap_snapshot agent = { 0 };
+	size_t created = 0;
+	if (kind == THREADS_THREADCREATE && heap_read(ctx, pid, &agent, e) < 0)
+		goto out;
 	if (thread_dump_take(ctx, pid, &d0, e) < 0)
 		goto out;
 	*text = debug != 0;
 	if (seconds > 0) {
 		/* Go's delta: the end's counts minus the start's, zeros left out */
-		add_dump(ctx, pid, &d0, kind, &p, -1, LABELS_NAME);
+		add_dump(ctx, pid, &d0, kind, &p, -1, LABELS_NAME, &agent, &created);
 		ctx_sleep(ctx, seconds);
 		if (thread_dump_take(ctx, pid, &d1, e) < 0)
 			goto out;
-		add_dump(ctx, pid, &d1, kind, &p, 1, LABELS_NAME);
+		add_dump(ctx, pid, &d1, kind, &p, 1, LABELS_NAME, &agent, &created);
 		p.drop_zero = true;
 		p.duration_nanos = now_ns(CLOCK_MONOTONIC) - t0;
 		*text = 0;
 	} else if (debug == 2 && kind == THREADS_GOROUTINE) {
-		add_dump(ctx, pid, &d0, kind, &p, 1, LABELS_ALL);
+		add_dump(ctx, pid, &d0, kind, &p, 1, LABELS_ALL, &agent, &created);
 	} else {
-		add_dump(ctx, pid, &d0, kind, &p, 1, debug == 1 ? LABELS_NONE : LABELS_NAME);
+		add_dump(ctx, pid, &d0, kind, &p, 1, debug == 1 ? LABELS_NONE : LABELS_NAME,
+			 &agent, &created);
 	}
-	if (kind == THREADS_THREADCREATE)
+	if (kind == THREADS_THREADCREATE && !agent.present)
 		profile_add_comment(&p, "without the preload agent, threads are grouped by their start "
 				    "routine; for the stacks that created them, start the target with "
 				    "LD_PRELOAD=libpprof-agent.so");
+	else if (kind == THREADS_THREADCREATE && created < d0.n + d1.n)
+		profile_add_comment(&p, "threads the preload agent did not see start (the main thread, "
+				    "threads made before it loaded) are grouped by their start routine");
 	ctx_symbolize(ctx, pid, &p);
 	if (*text && debug == 2 && kind == THREADS_GOROUTINE)
 		text_threads(out, &d0, &p);
@@ -187,6 +207,7 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 		goto out;
 	rc = buf_check(out, e);
 out:
+	heap_snapshot_release(&agent);
 	thread_dump_release(&d0);
 	thread_dump_release(&d1);
 	profile_release(&p);

@@ -1,0 +1,656 @@
+/* libpprof-agent.so: the preload library behind /heap, /allocs and the
+ * creating stacks of /threadcreate.
+ *
+ * Loaded with LD_PRELOAD, it wraps the allocator and pthread_create, samples
+ * allocations as Go's runtime does (the distance to the next sample drawn
+ * from an exponential distribution of mean PPROF_MEMRATE bytes), and
+ * publishes what it saw in its own memory (pprof-agent.h) for pprof-fcgi to
+ * read from outside. It never aborts and never allocates through the
+ * functions it wraps: a failure turns sampling off and the target runs on.
+ *
+ * Cost model: an unsampled malloc is the real malloc plus one subtraction
+ * on a thread-local counter; an unsampled free is the real free plus one
+ * byte load from a small counting filter that says "no sampled block can
+ * live here". Only sampled events take the lock. */
+#define _GNU_SOURCE
+#include "pprof-agent.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define HIDDEN __attribute__((visibility("hidden")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define DEFAULT_RATE 524288
+#define MAX_BUCKETS 16384
+#define INDEX_CAP (MAX_BUCKETS * 2)
+#define LIVE_BITS 18
+#define LIVE_CAP (1u << LIVE_BITS)
+#define FILTER_BITS 16
+#define MAX_THREADS 32768
+#define BOOT_SIZE (64 * 1024)
+
+/* The published header: the one object pprof-fcgi looks up by name. */
+EXPORT struct pprof_agent_header pprof_agent;
+
+struct real_fns {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+};
+
+struct live {
+	uintptr_t ptr;  /* 0 empty, 1 deleted */
+	uint32_t bucket;
+	uint64_t size;
+};
+
+/* All of the agent's state: one instance, because a preload library is
+ * one per process by nature. */
+struct agent {
+	struct real_fns real;
+	int ready;              /* real functions resolved */
+	int resolving;          /* dlsym in progress: serve from boot */
+	pthread_mutex_t lock;   /* sampled events: buckets, live table, threads */
+	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
+	uint32_t *index;        /* bucket hash -> bucket + 1 */
+	struct live *live;
+	uint8_t *filter;        /* counting filter over live pointers */
+	uint64_t thread_seq;
+	/* allocations made while dlsym resolves the real functions */
+	_Alignas(16) unsigned char boot[BOOT_SIZE];
+	size_t boot_used;
+};
+
+static struct agent A = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct tls {
+	int64_t left;           /* bytes until the next sample */
+	uint64_t rng;
+	int init, busy;
+};
+static __thread struct tls T __attribute__((tls_model("initial-exec")));
+
+/* ---- bootstrap: before dlsym returns, nothing else can allocate ---- */
+
+static void *boot_alloc(size_t n, size_t align)
+{
+	if (align < 16)
+		align = 16;
+	size_t used = __atomic_load_n(&A.boot_used, __ATOMIC_RELAXED), at;
+	do {
+		at = (used + align - 1) & ~(align - 1);
+		if (n > BOOT_SIZE || at > BOOT_SIZE - n)
+			return NULL;
+	} while (!__atomic_compare_exchange_n(&A.boot_used, &used, at + n, false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return A.boot + at; /* zeroed: static storage, never reused */
+}
+
+static bool is_boot(const void *p)
+{
+	return (const unsigned char *)p >= A.boot && (const unsigned char *)p < A.boot + BOOT_SIZE;
+}
+
+static void fail(const char *why)
+{
+	snprintf(pprof_agent.message, sizeof pprof_agent.message, "%s", why);
+	__atomic_store_n(&pprof_agent.state, PPROF_AGENT_FAILED, __ATOMIC_RELEASE);
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	uintptr_t here = (uintptr_t)data;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (here >= lo && here < hi) {
+			A.self_lo = lo;
+			A.self_hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void *map_table(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	pprof_agent.table_bytes += bytes;
+	return p;
+}
+
+static void make_tables(void)
+{
+	pprof_agent.magic = PPROF_AGENT_MAGIC;
+	pprof_agent.version = PPROF_AGENT_VERSION;
+	pprof_agent.header_size = sizeof pprof_agent;
+	pprof_agent.bucket_size = sizeof(struct pprof_agent_bucket);
+	pprof_agent.thread_size = sizeof(struct pprof_agent_thread);
+	pprof_agent.pid = (int32_t)getpid();
+	pprof_agent.rate = DEFAULT_RATE;
+	pprof_agent.max_buckets = MAX_BUCKETS;
+	pprof_agent.max_threads = MAX_THREADS;
+	pprof_agent.max_live = LIVE_CAP;
+	void *b = map_table(MAX_BUCKETS * sizeof(struct pprof_agent_bucket));
+	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
+	A.index = map_table(INDEX_CAP * sizeof *A.index);
+	A.live = map_table(LIVE_CAP * sizeof *A.live);
+	A.filter = map_table(1u << FILTER_BITS);
+	if (!b || !t || !A.index || !A.live || !A.filter) {
+		fail("mmap of the agent's tables failed");
+		A.filter = NULL;
+		return;
+	}
+	pprof_agent.buckets = (uintptr_t)b;
+	pprof_agent.threads = (uintptr_t)t;
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)&make_tables);
+}
+
+#define RESOLVE(name) A.real.name = (__typeof__(A.real.name))dlsym(RTLD_NEXT, #name)
+
+static void init(void)
+{
+	/* dlsym may allocate: its calls land here while resolving and are
+	 * served from the bootstrap area */
+	if (__atomic_load_n(&A.ready, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&A.resolving, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&A.lock);
+	if (!A.ready && !A.resolving) {
+		__atomic_store_n(&A.resolving, 1, __ATOMIC_RELEASE);
+		RESOLVE(malloc);
+		RESOLVE(calloc);
+		RESOLVE(realloc);
+		RESOLVE(reallocarray);
+		RESOLVE(free);
+		RESOLVE(posix_memalign);
+		RESOLVE(aligned_alloc);
+		RESOLVE(memalign);
+		RESOLVE(valloc);
+		RESOLVE(pvalloc);
+		RESOLVE(pthread_create);
+		if (!A.real.malloc || !A.real.calloc || !A.real.realloc || !A.real.free ||
+		    !A.real.posix_memalign || !A.real.memalign || !A.real.pthread_create) {
+			/* nothing sensible can run without them */
+			static const char msg[] = "libpprof-agent: cannot find the real malloc\n";
+			ssize_t w = write(2, msg, sizeof msg - 1);
+			(void)w;
+			abort();
+		}
+		make_tables();
+		A.resolving = 0;
+		__atomic_store_n(&A.ready, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&A.lock);
+}
+
+/* ---- sampling ---- */
+
+static uint64_t next_random(void)
+{
+	/* xorshift64*: enough for sampling distances, no locks, no syscalls */
+	uint64_t x = T.rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	T.rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* The next sampling distance, exponential with mean rate, as Go's
+ * fastexprand: sampled blocks are a Poisson process over allocated bytes. */
+static int64_t next_distance(void)
+{
+	int64_t rate = __atomic_load_n(&pprof_agent.rate, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&pprof_agent.state, __ATOMIC_RELAXED) != PPROF_AGENT_SAMPLING ||
+	    rate <= 0)
+		return INT64_MAX;
+	if (rate == 1)
+		return 0;
+	double u = ((next_random() >> 11) + 1) * (1.0 / 9007199254740993.0); /* (0,1] */
+	double d = -log(u) * (double)rate;
+	return d > 9e18 ? INT64_MAX : (int64_t)d;
+}
+
+struct walk {
+	uint64_t pcs[PPROF_AGENT_DEPTH];
+	uint32_t n;
+	bool past_agent;
+};
+
+static _Unwind_Reason_Code on_frame(struct _Unwind_Context *uc, void *arg)
+{
+	struct walk *w = arg;
+	uintptr_t ip = _Unwind_GetIP(uc);
+	if (!ip)
+		return _URC_END_OF_STACK;
+	if (!w->past_agent && ip >= A.self_lo && ip < A.self_hi)
+		return _URC_NO_REASON; /* our own frames */
+	w->past_agent = true;
+	if (w->n == PPROF_AGENT_DEPTH)
+		return _URC_END_OF_STACK;
+	w->pcs[w->n++] = ip;
+	return _URC_NO_REASON;
+}
+
+static uint64_t hash_stack(const struct walk *w, uint32_t kind)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ kind;
+	for (uint32_t i = 0; i < w->n; i++) {
+		h ^= w->pcs[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* The bucket for (stack, kind), made if new; -1 when the table is full.
+ * Called with the lock held. */
+static int64_t bucket_for(const struct walk *w, uint32_t kind)
+{
+	struct pprof_agent_bucket *b = (struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets;
+	uint64_t h = hash_stack(w, kind);
+	uint64_t n = pprof_agent.nbuckets;
+	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1)) {
+		uint32_t at = A.index[i];
+		if (!at)
+			break;
+		struct pprof_agent_bucket *c = &b[at - 1];
+		if (c->hash == h && c->kind == kind && c->depth == w->n &&
+		    memcmp(c->pcs, w->pcs, w->n * sizeof *w->pcs) == 0)
+			return at - 1;
+	}
+	if (n == MAX_BUCKETS)
+		return -1;
+	struct pprof_agent_bucket *c = &b[n];
+	c->hash = h;
+	c->kind = kind;
+	c->depth = w->n;
+	memcpy(c->pcs, w->pcs, w->n * sizeof *w->pcs);
+	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1))
+		if (!A.index[i]) {
+			A.index[i] = (uint32_t)n + 1;
+			break;
+		}
+	/* the bucket is whole before a reader can count it */
+	__atomic_store_n(&pprof_agent.nbuckets, n + 1, __ATOMIC_RELEASE);
+	return (int64_t)n;
+}
+
+static inline uint32_t ptr_hash(uintptr_t p, int bits)
+{
+	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
+static void count(uint64_t *word, uint64_t v)
+{
+	__atomic_fetch_add(word, v, __ATOMIC_RELAXED);
+}
+
+/* Records a sampled block; called with the lock held. */
+static void track(uintptr_t p, size_t size, uint32_t bucket)
+{
+	if (pprof_agent.live_blocks >= LIVE_CAP * 3 / 4) {
+		count(&pprof_agent.dropped, 1);
+		return;
+	}
+	struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[bucket];
+	count(&b->alloc_objects, 1);
+	count(&b->alloc_bytes, size);
+	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1))
+		if (A.live[i].ptr <= 1) {
+			A.live[i] = (struct live){ p, bucket, size };
+			break;
+		}
+	uint8_t *f = &A.filter[ptr_hash(p, FILTER_BITS)];
+	if (*f < 255)
+		__atomic_store_n(f, (uint8_t)(*f + 1), __ATOMIC_RELAXED);
+	count(&pprof_agent.live_blocks, 1);
+}
+
+/* Forgets p if it is a sampled block, counting its free. */
+static void untrack(uintptr_t p)
+{
+	pthread_mutex_lock(&A.lock);
+	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1)) {
+		struct live *l = &A.live[i];
+		if (l->ptr == 0)
+			break;
+		if (l->ptr != p)
+			continue;
+		struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[l->bucket];
+		count(&b->free_objects, 1);
+		count(&b->free_bytes, l->size);
+		l->ptr = 1;
+		uint8_t *f = &A.filter[ptr_hash(p, FILTER_BITS)];
+		if (*f < 255) /* a saturated counter stays: only false positives */
+			__atomic_store_n(f, (uint8_t)(*f - 1), __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&pprof_agent.live_blocks, 1, __ATOMIC_RELAXED);
+		break;
+	}
+	pthread_mutex_unlock(&A.lock);
+}
+
+static inline void maybe_untrack(void *p)
+{
+	if (UNLIKELY(A.filter != NULL) &&
+	    UNLIKELY(__atomic_load_n(&A.filter[ptr_hash((uintptr_t)p, FILTER_BITS)], __ATOMIC_RELAXED)))
+		untrack((uintptr_t)p);
+}
+
+static void capture(struct walk *w)
+{
+	w->n = 0;
+	w->past_agent = false;
+	_Unwind_Backtrace(on_frame, w);
+}
+
+/* The slow path of an allocation: the countdown reached zero (or the
+ * thread allocates for the first time). */
+static __attribute__((noinline)) void sample(void *p, size_t size)
+{
+	if (T.busy)
+		return;
+	if (!T.init) {
+		T.init = 1;
+		T.rng = ((uint64_t)syscall(SYS_gettid) << 32) ^ (uint64_t)(uintptr_t)&T ^
+			(uint64_t)time(NULL) ^ 0x9E3779B97F4A7C15ULL;
+		T.left = next_distance() - (int64_t)size;
+		if (T.left > 0)
+			return;
+	}
+	T.left = next_distance();
+	if (!A.filter || !p)
+		return;
+	T.busy = 1;
+	struct walk w;
+	capture(&w);
+	pthread_mutex_lock(&A.lock);
+	int64_t b = bucket_for(&w, PPROF_AGENT_ALLOC);
+	if (b < 0)
+		count(&pprof_agent.dropped, 1);
+	else
+		track((uintptr_t)p, size, (uint32_t)b);
+	count(&pprof_agent.samples, 1);
+	pthread_mutex_unlock(&A.lock);
+	T.busy = 0;
+}
+
+static inline void *allocated(void *p, size_t size)
+{
+	if (p && UNLIKELY((T.left -= (int64_t)size) <= 0))
+		sample(p, size);
+	return p;
+}
+
+/* ---- the wrapped allocator ---- */
+
+EXPORT void *malloc(size_t n)
+{
+	if (UNLIKELY(!A.ready)) {
+		init();
+		if (!A.ready)
+			return boot_alloc(n, 16);
+	}
+	return allocated(A.real.malloc(n), n);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	if (UNLIKELY(!A.ready)) {
+		init();
+		if (!A.ready) {
+			size_t total;
+			if (__builtin_mul_overflow(n, size, &total))
+				return NULL;
+			return boot_alloc(total, 16);
+		}
+	}
+	return allocated(A.real.calloc(n, size), n * size);
+}
+
+EXPORT void free(void *p)
+{
+	if (!p || UNLIKELY(is_boot(p)))
+		return;
+	if (UNLIKELY(!A.ready))
+		init();
+	/* before the real free: once freed, another thread may get p back */
+	maybe_untrack(p);
+	A.real.free(p);
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (UNLIKELY(!A.ready))
+		init();
+	if (UNLIKELY(is_boot(p))) {
+		/* out of the bootstrap area for good */
+		void *q = malloc(n);
+		if (q)
+			memcpy(q, p, n < BOOT_SIZE ? n : BOOT_SIZE);
+		return q;
+	}
+	if (!A.ready)
+		return boot_alloc(n, 16);
+	if (p)
+		maybe_untrack(p);
+	return allocated(A.real.realloc(p, n), n);
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, total);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (UNLIKELY(!A.ready)) {
+		init();
+		if (!A.ready) {
+			*out = boot_alloc(n, align);
+			return *out ? 0 : ENOMEM;
+		}
+	}
+	int rc = A.real.posix_memalign(out, align, n);
+	if (rc == 0)
+		allocated(*out, n);
+	return rc;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	if (UNLIKELY(!A.ready))
+		init();
+	if (!A.ready)
+		return boot_alloc(n, align);
+	if (A.real.aligned_alloc)
+		return allocated(A.real.aligned_alloc(align, n), n);
+	return allocated(A.real.memalign(align, n), n);
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	if (UNLIKELY(!A.ready))
+		init();
+	if (!A.ready)
+		return boot_alloc(n, align);
+	return allocated(A.real.memalign(align, n), n);
+}
+
+EXPORT void *valloc(size_t n)
+{
+	if (UNLIKELY(!A.ready))
+		init();
+	if (!A.ready || !A.real.valloc)
+		return memalign((size_t)sysconf(_SC_PAGESIZE), n);
+	return allocated(A.real.valloc(n), n);
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	if (UNLIKELY(!A.ready))
+		init();
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t rounded = (n + page - 1) & ~(page - 1);
+	if (!A.ready || !A.real.pvalloc)
+		return memalign(page, rounded ? rounded : page);
+	return allocated(A.real.pvalloc(n), rounded);
+}
+
+/* ---- thread creation ---- */
+
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+	int64_t bucket;
+};
+
+/* Records tid as created from bucket; with the lock held. A full table is
+ * swept of threads that are gone. */
+static void record_thread(pid_t tid, uint32_t bucket)
+{
+	struct pprof_agent_thread *t = (struct pprof_agent_thread *)(uintptr_t)pprof_agent.threads;
+	for (int sweep = 0; sweep < 2; sweep++) {
+		uint32_t h = ptr_hash((uintptr_t)tid << 4, 15);
+		for (uint32_t k = 0; k < MAX_THREADS; k++) {
+			struct pprof_agent_thread *s = &t[(h + k) & (MAX_THREADS - 1)];
+			int32_t cur = __atomic_load_n(&s->tid, __ATOMIC_RELAXED);
+			if (cur != 0 && cur != tid)
+				continue;
+			__atomic_store_n(&s->tid, 0, __ATOMIC_RELAXED);
+			s->bucket = bucket;
+			s->seq = ++A.thread_seq;
+			__atomic_store_n(&s->tid, tid, __ATOMIC_RELEASE);
+			return;
+		}
+		pid_t pid = getpid();
+		for (uint32_t k = 0; k < MAX_THREADS; k++)
+			if (t[k].tid && syscall(SYS_tgkill, pid, t[k].tid, 0) < 0 && errno == ESRCH)
+				__atomic_store_n(&t[k].tid, 0, __ATOMIC_RELAXED);
+	}
+	count(&pprof_agent.dropped, 1);
+}
+
+static void *thread_start(void *arg)
+{
+	struct start s = *(struct start *)arg;
+	A.real.free(arg);
+	if (s.bucket >= 0 && A.filter) {
+		pthread_mutex_lock(&A.lock);
+		record_thread((pid_t)syscall(SYS_gettid), (uint32_t)s.bucket);
+		pthread_mutex_unlock(&A.lock);
+	}
+	return s.fn(s.arg);
+}
+
+EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg)
+{
+	init();
+	struct start *s = A.real.malloc(sizeof *s);
+	if (!s || !A.filter || T.busy) {
+		A.real.free(s);
+		return A.real.pthread_create(thread, attr, fn, arg);
+	}
+	*s = (struct start){ fn, arg, -1 };
+	T.busy = 1;
+	struct walk w;
+	capture(&w);
+	pthread_mutex_lock(&A.lock);
+	s->bucket = bucket_for(&w, PPROF_AGENT_THREAD);
+	if (s->bucket >= 0) {
+		struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[s->bucket];
+		count(&b->alloc_objects, 1);
+	} else {
+		count(&pprof_agent.dropped, 1);
+	}
+	pthread_mutex_unlock(&A.lock);
+	T.busy = 0;
+	int rc = A.real.pthread_create(thread, attr, thread_start, s);
+	if (rc != 0)
+		A.real.free(s);
+	return rc;
+}
+
+/* ---- process life ---- */
+
+static void before_fork(void)
+{
+	pthread_mutex_lock(&A.lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&A.lock);
+}
+
+/* The child has a copy of every table (its heap is a copy too, so the
+ * sampled blocks are still live in it) and only the forking thread. */
+static void after_fork_child(void)
+{
+	pthread_mutex_init(&A.lock, NULL);
+	pprof_agent.pid = (int32_t)getpid();
+	if (pprof_agent.threads)
+		memset((void *)(uintptr_t)pprof_agent.threads, 0,
+		       MAX_THREADS * sizeof(struct pprof_agent_thread));
+}
+
+__attribute__((constructor)) static void agent_start(void)
+{
+	init();
+	/* environ exists only now: a malloc before this point used the default */
+	const char *rate = getenv("PPROF_MEMRATE");
+	if (rate && *rate) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(rate, &end, 10);
+		if (errno || *end || v < 0) {
+			fail("PPROF_MEMRATE is not a number of bytes >= 0");
+		} else {
+			__atomic_store_n(&pprof_agent.rate, (int64_t)v, __ATOMIC_RELAXED);
+			if (v == 0 && pprof_agent.state == PPROF_AGENT_SAMPLING)
+				pprof_agent.state = PPROF_AGENT_OFF;
+		}
+	}
+	/* threads that drew a distance at the default rate draw again */
+	T.init = 0;
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}

@@ -1,0 +1,78 @@
+/* pprof-agent.h: the layout the preload agent publishes in the target's
+ * memory and pprof-fcgi reads from outside with process_vm_readv.
+ *
+ * The agent exports one object, pprof_agent (struct pprof_agent_header).
+ * Its tables live in anonymous mappings the header points to, so nothing
+ * is left behind when the target dies, and reading needs no more than the
+ * ptrace access the rest of pprof-fcgi needs.
+ *
+ * Consistency without locks on the reader's side: a bucket is written in
+ * full before nbuckets (a release store) counts it, and its stack never
+ * changes afterwards; its counters are single aligned 64-bit words updated
+ * atomically, so a reader sees each of them whole (alloc and free counts of
+ * one bucket may be one update apart, never torn). A target stopped or
+ * killed mid-update cannot wedge a reader: there is nothing to wait for.
+ *
+ * Only fixed-size types, so the agent and pprof-fcgi agree whatever built
+ * them; version changes when this layout does. */
+#ifndef PPROF_AGENT_H
+#define PPROF_AGENT_H
+
+#include <stdint.h>
+
+#define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
+#define PPROF_AGENT_VERSION 1
+#define PPROF_AGENT_SYMBOL "pprof_agent"
+#define PPROF_AGENT_DEPTH 64
+
+enum pprof_agent_kind {
+	PPROF_AGENT_ALLOC = 0,  /* sampled allocations from this stack */
+	PPROF_AGENT_THREAD = 1, /* a pthread_create call stack */
+};
+
+enum pprof_agent_state {
+	PPROF_AGENT_SAMPLING = 0,
+	PPROF_AGENT_OFF = 1,    /* PPROF_MEMRATE=0 */
+	PPROF_AGENT_FAILED = 2, /* see message; the target runs on unsampled */
+};
+
+struct pprof_agent_bucket {
+	uint64_t hash;
+	uint32_t depth;          /* frames in pcs */
+	uint32_t kind;           /* enum pprof_agent_kind */
+	/* sampled, unscaled: the reader scales as Go does */
+	uint64_t alloc_objects, alloc_bytes;
+	uint64_t free_objects, free_bytes;
+	uint64_t pcs[PPROF_AGENT_DEPTH]; /* return addresses, innermost first,
+					  * the agent's own frames left out */
+};
+
+struct pprof_agent_thread {
+	int32_t tid;             /* 0: empty slot */
+	uint32_t bucket;         /* index into buckets */
+	uint64_t seq;            /* creation order: of two slots naming one tid
+				  * (a tid reused), the higher is current */
+};
+
+struct pprof_agent_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size, bucket_size, thread_size;
+	int32_t pid;             /* the process these tables describe (set
+				  * again in a forked child) */
+	uint32_t state;          /* enum pprof_agent_state */
+	int64_t rate;            /* mean bytes between samples; 1: every one */
+	uint64_t buckets;        /* address of struct pprof_agent_bucket[max_buckets] */
+	uint64_t nbuckets;       /* published buckets */
+	uint64_t max_buckets;
+	uint64_t threads;        /* address of struct pprof_agent_thread[max_threads] */
+	uint64_t max_threads;
+	uint64_t live_blocks;    /* sampled blocks not freed yet */
+	uint64_t max_live;
+	uint64_t samples;        /* allocations sampled since start */
+	uint64_t dropped;        /* samples lost because a table was full */
+	uint64_t table_bytes;    /* address space the agent's tables reserve */
+	char message[128];       /* why state is FAILED */
+};
+
+#endif

@@ -1,0 +1,284 @@
+#include "heap.h"
+
+#include "buf.h"
+#include "ctx.h"
+#include "err.h"
+#include "pprof.h"
+#include "proc.h"
+#include "profile.h"
+#include "text.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AGENT_FILE "libpprof-agent"
+#define NO_AGENT "no allocation data: the target runs without the preload agent; " \
+		 "start it with LD_PRELOAD=<libdir>/libpprof-agent.so (see README, Heap profiles)"
+
+/* A reader never trusts sizes it read from the target beyond these. */
+#define MAX_BUCKETS_READ (1u << 20)
+#define MAX_THREADS_READ (1u << 20)
+
+int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e)
+{
+	memset(s, 0, sizeof *s);
+	uint64_t addr, lo, hi;
+	int rc = ctx_find_object(ctx, pid, AGENT_FILE, PPROF_AGENT_SYMBOL, &addr, &lo, &hi, e);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	struct pprof_agent_header *h = &s->h;
+	if (proc_read_mem(pid, addr, h, sizeof *h, e) < 0)
+		return -1;
+	if (h->magic != PPROF_AGENT_MAGIC || h->version != PPROF_AGENT_VERSION ||
+	    h->bucket_size != sizeof(struct pprof_agent_bucket) ||
+	    h->thread_size != sizeof(struct pprof_agent_thread))
+		return err_set(e, ERR_INTERNAL,
+			       "the target's libpprof-agent (version %u) does not match this "
+			       "pprof-fcgi (version %d): install both from one build",
+			       h->magic == PPROF_AGENT_MAGIC ? h->version : 0, PPROF_AGENT_VERSION);
+	h->message[sizeof h->message - 1] = '\0';
+	s->present = true;
+	if (h->nbuckets > h->max_buckets || h->nbuckets > MAX_BUCKETS_READ ||
+	    h->max_threads > MAX_THREADS_READ)
+		return err_set(e, ERR_INTERNAL, "the agent's header in pid %d is corrupt "
+			       "(%" PRIu64 " buckets of %" PRIu64 ")", (int)pid, h->nbuckets,
+			       h->max_buckets);
+	if (h->nbuckets) {
+		s->buckets = calloc(h->nbuckets, sizeof *s->buckets);
+		if (!s->buckets)
+			return err_set(e, ERR_INTERNAL, "out of memory for %" PRIu64 " buckets",
+				       h->nbuckets);
+		if (proc_read_mem(pid, h->buckets, s->buckets, h->nbuckets * sizeof *s->buckets, e) < 0)
+			return -1;
+	}
+	if (h->max_threads && h->threads) {
+		s->threads = calloc(h->max_threads, sizeof *s->threads);
+		if (!s->threads)
+			return err_set(e, ERR_INTERNAL, "out of memory for the agent's thread table");
+		if (proc_read_mem(pid, h->threads, s->threads, h->max_threads * sizeof *s->threads, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void heap_snapshot_release(struct heap_snapshot *s)
+{
+	free(s->buckets);
+	free(s->threads);
+	memset(s, 0, sizeof *s);
+}
+
+/* b's stack as the unwinder stores stacks: return addresses minus one. */
+static size_t bucket_pcs(const struct pprof_agent_bucket *b, uint64_t *pcs, size_t max)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < b->depth && i < PPROF_AGENT_DEPTH && n < max; i++)
+		if (b->pcs[i])
+			pcs[n++] = b->pcs[i] - 1;
+	return n;
+}
+
+size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs, size_t max)
+{
+	if (!s->present || !s->threads)
+		return 0;
+	const struct pprof_agent_thread *best = NULL;
+	for (uint64_t i = 0; i < s->h.max_threads; i++) {
+		const struct pprof_agent_thread *t = &s->threads[i];
+		if (t->tid == tid && t->bucket < s->h.nbuckets && (!best || t->seq > best->seq))
+			best = t;
+	}
+	if (!best || s->buckets[best->bucket].kind != PPROF_AGENT_THREAD)
+		return 0;
+	return bucket_pcs(&s->buckets[best->bucket], pcs, max);
+}
+
+void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
+		int64_t *size_out)
+{
+	if (count == 0 || size == 0) {
+		*count_out = 0;
+		*size_out = 0;
+		return;
+	}
+	if (rate <= 1) {
+		*count_out = (int64_t)count;
+		*size_out = (int64_t)size;
+		return;
+	}
+	double avg = (double)size / (double)count;
+	double scale = 1 / (1 - exp(-avg / (double)rate));
+	*count_out = (int64_t)((double)count * scale);
+	*size_out = (int64_t)((double)size * scale);
+}
+
+/* The four values of b: alloc_objects, alloc_space, inuse_objects,
+ * inuse_space; scaled, or as sampled (Go's debug=1 text prints those). */
+static void bucket_values(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
+			  bool scaled, int64_t *v)
+{
+	uint64_t ao = b->alloc_objects, ab = b->alloc_bytes;
+	/* counters are read one by one while the target runs: never less
+	 * freed than allocated in what we show */
+	uint64_t fo = b->free_objects < ao ? b->free_objects : ao;
+	uint64_t fb = b->free_bytes < ab ? b->free_bytes : ab;
+	if (!scaled) {
+		v[0] = (int64_t)ao;
+		v[1] = (int64_t)ab;
+		v[2] = (int64_t)(ao - fo);
+		v[3] = (int64_t)(ab - fb);
+		return;
+	}
+	heap_scale(s->h.rate, ao, ab, &v[0], &v[1]);
+	heap_scale(s->h.rate, ao - fo, ab - fb, &v[2], &v[3]);
+}
+
+static void add_snapshot(struct profile *p, const struct heap_snapshot *s, int sign, bool scaled)
+{
+	for (uint64_t i = 0; i < s->h.nbuckets; i++) {
+		const struct pprof_agent_bucket *b = &s->buckets[i];
+		if (b->kind != PPROF_AGENT_ALLOC)
+			continue;
+		int64_t v[PROFILE_MAX_VALUES];
+		bucket_values(s, b, scaled, v);
+		for (int k = 0; k < 4; k++)
+			v[k] *= sign;
+		uint64_t pcs[PPROF_AGENT_DEPTH];
+		size_t n = bucket_pcs(b, pcs, PPROF_AGENT_DEPTH);
+		profile_add_sample(p, pcs, n, v, 0, NULL);
+	}
+}
+
+static void describe_agent(struct profile *p, const struct heap_snapshot *s)
+{
+	if (s->h.state == PPROF_AGENT_OFF)
+		profile_add_comment(p, "allocation sampling is off in the target (PPROF_MEMRATE=0)");
+	else if (s->h.state == PPROF_AGENT_FAILED)
+		profile_add_comment(p, "the agent stopped sampling: %s", s->h.message);
+	if (s->h.dropped)
+		profile_add_comment(p, "%" PRIu64 " samples lost because the agent's tables were "
+				    "full: the profile undercounts", s->h.dropped);
+}
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* "Key: value kB" lines of /proc/PID/status as bytes. */
+static void status_field(pid_t pid, const char *key, struct buf *out, const char *as)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	size_t klen = strlen(key);
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, key, klen) != 0 || line[klen] != ':')
+			continue;
+		long long v = strtoll(line + klen + 1, NULL, 10);
+		if (strstr(line, "kB"))
+			v *= 1024;
+		buf_printf(out, "# %s = %lld\n", as, v);
+		break;
+	}
+	fclose(f);
+}
+
+/* Go ends its text with runtime.MemStats; a native process has no such
+ * thing, so the agent's own figures and the kernel's take its place. */
+static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot *s)
+{
+	int64_t alloc_o = 0, alloc_b = 0, inuse_o = 0, inuse_b = 0;
+	for (uint64_t i = 0; i < s->h.nbuckets; i++) {
+		if (s->buckets[i].kind != PPROF_AGENT_ALLOC)
+			continue;
+		int64_t v[PROFILE_MAX_VALUES];
+		bucket_values(s, &s->buckets[i], true, v);
+		alloc_o += v[0];
+		alloc_b += v[1];
+		inuse_o += v[2];
+		inuse_b += v[3];
+	}
+	buf_puts(out, "\n# native process (libpprof-agent; estimates are scaled samples)\n");
+	buf_printf(out, "# Alloc = %" PRId64 "\n", inuse_b);
+	buf_printf(out, "# TotalAlloc = %" PRId64 "\n", alloc_b);
+	buf_printf(out, "# Mallocs = %" PRId64 "\n", alloc_o);
+	buf_printf(out, "# Frees = %" PRId64 "\n", alloc_o - inuse_o);
+	buf_printf(out, "# HeapObjects = %" PRId64 "\n", inuse_o);
+	status_field(pid, "VmRSS", out, "RSS");
+	status_field(pid, "VmHWM", out, "MaxRSS");
+	status_field(pid, "VmData", out, "Data");
+	status_field(pid, "VmSize", out, "Sys");
+	status_field(pid, "Threads", out, "Threads");
+	buf_printf(out, "# MemProfileRate = %" PRId64 "\n", s->h.rate);
+	buf_printf(out, "# SampledAllocations = %" PRIu64 "\n", s->h.samples);
+	buf_printf(out, "# SampledLiveBlocks = %" PRIu64 " / %" PRIu64 "\n", s->h.live_blocks,
+		   s->h.max_live);
+	buf_printf(out, "# Stacks = %" PRIu64 " / %" PRIu64 "\n", s->h.nbuckets, s->h.max_buckets);
+	buf_printf(out, "# DroppedSamples = %" PRIu64 "\n", s->h.dropped);
+	buf_printf(out, "# AgentTables = %" PRIu64 "\n", s->h.table_bytes);
+}
+
+int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, long seconds,
+		 struct buf *out, int *text, struct err *e)
+{
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "alloc_objects", "count");
+	profile_add_type(&p, "alloc_space", "bytes");
+	profile_add_type(&p, "inuse_objects", "count");
+	profile_add_type(&p, "inuse_space", "bytes");
+	p.default_type = kind == HEAP_HEAP ? 3 : 1;
+	p.period_type = (struct profile_value_type){ "space", "bytes" };
+	p.time_nanos = now_ns(CLOCK_REALTIME);
+	struct heap_snapshot s0, s1 = { 0 };
+	int rc = -1;
+	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	if (heap_read(ctx, pid, &s0, e) < 0)
+		goto out;
+	p.period = s0.present ? s0.h.rate : 524288;
+	*text = debug != 0 && seconds <= 0;
+	if (!s0.present) {
+		profile_add_comment(&p, NO_AGENT);
+	} else if (seconds > 0) {
+		add_snapshot(&p, &s0, -1, true);
+		ctx_sleep(ctx, seconds);
+		if (heap_read(ctx, pid, &s1, e) < 0)
+			goto out;
+		if (!s1.present) {
+			rc = err_set(e, ERR_TARGET, "pid %d no longer runs the agent", (int)pid);
+			goto out;
+		}
+		add_snapshot(&p, &s1, 1, true);
+		p.drop_zero = true;
+		p.duration_nanos = now_ns(CLOCK_MONOTONIC) - t0;
+		describe_agent(&p, &s1);
+	} else {
+		add_snapshot(&p, &s0, 1, !*text);
+		describe_agent(&p, &s0);
+	}
+	ctx_symbolize(ctx, pid, &p);
+	if (*text) {
+		text_heap(out, &p, p.period);
+		if (s0.present)
+			native_stats(out, pid, &s0);
+		else
+			buf_printf(out, "\n# %s\n", NO_AGENT);
+	} else if (pprof_encode(&p, out, e) < 0) {
+		goto out;
+	}
+	rc = buf_check(out, e);
+out:
+	heap_snapshot_release(&s0);
+	heap_snapshot_release(&s1);
+	profile_release(&p);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/* heap: the preload agent's tables (agent/pprof-agent.h), read from the
+ * target's memory without stopping it, and the /heap and /allocs profiles
+ * built from them, scaled as Go scales its sampled heap profiles. */
+#ifndef PF_HEAP_H
+#define PF_HEAP_H
+
+#include "pprof-agent.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct buf;
+struct ctx;
+struct err;
+
+struct heap_snapshot {
+	bool present;                        /* the agent is loaded in the target */
+	struct pprof_agent_header h;
+	struct pprof_agent_bucket *buckets;  /* h.nbuckets of them */
+	struct pprof_agent_thread *threads;  /* h.max_threads slots */
+};
+
+/* Reads the agent's tables of pid; s->present false (and 0 returned) when
+ * the target runs without the agent. */
+int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e);
+void heap_snapshot_release(struct heap_snapshot *s);
+
+/* The pthread_create call stack of thread tid into pcs (as the unwinder
+ * stores them: each return address minus one), its depth, or 0 when the
+ * agent did not see the thread start. */
+size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs, size_t max);
+
+/* Go's estimate of what a sample of count blocks and size bytes stands for
+ * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */
+void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
+		int64_t *size_out);
+
+enum heap_kind { HEAP_HEAP, HEAP_ALLOCS };
+
+/* The body of /heap or /allocs: debug 0 gzipped pprof (alloc_objects,
+ * alloc_space, inuse_objects, inuse_space; the default inuse_space for
+ * heap, alloc_space for allocs), debug >= 1 Go's legacy text with a native
+ * statistics block; seconds > 0 the pprof delta of a window. Without the
+ * agent: an empty profile whose comment says how to load it. Sets *text
+ * when the body is text. */
+int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, long seconds,
+		 struct buf *out, int *text, struct err *e);
+
+#endif

@@ -1,0 +1,168 @@
+#!/bin/bash
+# /heap, /allocs and /threadcreate with the preload agent, end to end: a
+# target that allocates known amounts from known call sites, read through
+# lighttpd by go tool pprof; exact counts at PPROF_MEMRATE=1; two readers at
+# once; the target killed during reads; fork and exec under the agent; a
+# multi-threaded allocation stress run checked for corruption and deadlock.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+AGENT="$top_builddir/agent/.libs/libpprof-agent.so"
+HEAPT="$top_builddir/tests/targets/heap-target"
+P=/v1/sys/pprof
+MiB=1048576
+[ -f "$AGENT" ] || { fail "no agent at $AGENT"; exit 1; }
+
+# with_agent RATE CMD...: runs CMD with the agent preloaded at RATE
+with_agent() { local rate=$1; shift; PPROF_MEMRATE=$rate LD_PRELOAD="$AGENT" "$@"; }
+
+# value FILE INDEX FUNC: the flat value of FUNC for sample INDEX, in bytes
+# or objects, as go tool pprof prints it (0 when FUNC is not listed)
+value() {
+	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
+		awk -v f="$3" '$6 == f { v = $1; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
+}
+cum() {
+	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
+		awk -v f="$3" '$6 == f { v = $4; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
+}
+# within NAME GOT WANT PERCENT
+within() {
+	if awk -v g="$2" -v w="$3" -v p="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }'; then
+		pass "$1: $2 (want $3 ±$4%)"
+	else
+		fail "$1: $2, want $3 ±$4%"
+	fi
+}
+equal() { [ "$2" = "$3" ] && pass "$1: $2" || fail "$1: $2, want $3"; }
+
+# --- default rate (512 KiB): Go's estimates within ±15%
+TARGET_BIN=$HEAPT with_agent 524288 start_target || exit 1
+start_app --target-pid "$TARGET_PID" || exit 1
+NO_TOKEN=1 start_lighttpd || exit 1
+
+get "$P/heap"
+expect_status "heap" 200
+expect_header "heap" Content-Disposition 'attachment; filename="heap"'
+cp "$T/body" "$T/heap.pb.gz"
+go tool pprof -top "$T/heap.pb.gz" 2>&1 | grep -q '^Type: inuse_space' && pass "heap: default inuse_space" || fail "heap default type"
+within "inuse_space of leak_here" "$(value "$T/heap.pb.gz" inuse_space leak_here)" $((64 * MiB)) 15
+v=$(value "$T/heap.pb.gz" inuse_space churn_here)
+[ "$v" -lt $MiB ] && pass "churn_here: almost nothing in use ($v B)" || fail "churn_here in use: $v B"
+get "$P/allocs"
+expect_header "allocs" Content-Disposition 'attachment; filename="allocs"'
+cp "$T/body" "$T/allocs.pb.gz"
+go tool pprof -top "$T/allocs.pb.gz" 2>&1 | grep -q '^Type: alloc_space' && pass "allocs: default alloc_space" || fail "allocs default type"
+within "alloc_space of churn_here" "$(value "$T/allocs.pb.gz" alloc_space churn_here)" $((1024 * MiB)) 15
+protoc --decode=perftools.profiles.Profile --proto_path="$top_srcdir/proto" profile.proto \
+	< <(gzip -dc "$T/heap.pb.gz") > "$T/heap.txt" 2>&1
+grep -q 'period: 524288' "$T/heap.txt" && pass "period is the sampling rate" || fail "period: $(grep period "$T/heap.txt")"
+for t in alloc_objects alloc_space inuse_objects inuse_space space; do
+	grep -q "\"$t\"" "$T/heap.txt" || fail "no $t in the string table"
+done
+
+# debug=1: Go's legacy text and the native statistics
+get "$P/heap?debug=1"
+expect_header "heap debug=1" Content-Type "text/plain; charset=utf-8"
+head -n1 "$T/body" | grep -Eq '^heap profile: [0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @ heap/1048576$' \
+	&& pass "debug=1 header as Go's" || fail "debug=1 header: $(head -n1 "$T/body")"
+# raw sampled counts: each 2 MiB block is sampled with probability 1-e^-4
+sed -n 2p "$T/body" | grep -Eq '^(2[6-9]|3[0-2]): [0-9]+ \[(2[6-9]|3[0-2]): [0-9]+\] @( 0x[0-9a-f]+)+$' \
+	&& sed -n 3p "$T/body" | grep -q leak_here \
+	&& pass "debug=1: leak_here first (most in use), raw sampled counts" || fail "debug=1 lines 2-3: $(sed -n 2,3p "$T/body")"
+grep -Eq $'^#\t0x[0-9a-f]+\tleak_here\\+0x[0-9a-f]+\t.*heap-target.cc:[0-9]+$' "$T/body" \
+	&& pass "debug=1 frames with file:line" || fail "debug=1 frames"
+grep -q '^# MemProfileRate = 524288$' "$T/body" && grep -q '^# RSS = [1-9]' "$T/body" \
+	&& pass "debug=1 native statistics" || fail "debug=1 statistics: $(tail -n 16 "$T/body")"
+
+# seconds: a delta of the window (nothing allocated meanwhile)
+get "$P/heap?seconds=1"
+expect_header "heap seconds=1" Content-Disposition 'attachment; filename="heap-delta"'
+go tool pprof -top "$T/body" > "$T/delta.txt" 2>&1 && ! grep -q leak_here "$T/delta.txt" \
+	&& pass "heap delta parses, the unchanged leak is not in it" || fail "heap delta: $(head "$T/delta.txt")"
+
+# threadcreate: the pthread_create call stacks
+get "$P/threadcreate?debug=1"
+grep -A2 '^3 @' "$T/body" | grep -q 'spawn_workers' && pass "threadcreate: 3 threads from spawn_workers" \
+	|| fail "threadcreate: $(head -n 20 "$T/body")"
+get "$P/threadcreate"
+gzip -dc "$T/body" | grep -aq 'did not see start' && pass "threadcreate: comment on the main thread" || fail "threadcreate comment"
+
+# index: counts instead of the hint
+get "$P/"
+grep -q 'without the preload agent' "$T/body" && fail "index shows the no-agent hint" || pass "index: no hint with the agent"
+
+# two readers at once, each a complete profile
+readers=()
+for i in 1 2 3 4; do
+	curl -s -o "$T/par$i.pb.gz" "$BASE$P/heap" &
+	readers+=($!)
+done
+wait "${readers[@]}"
+ok=0
+for i in 1 2 3 4; do
+	[ "$(value "$T/par$i.pb.gz" inuse_objects leak_here)" -gt 0 ] && ok=$((ok + 1))
+done
+equal "parallel readers with leak_here" $ok 4
+
+# the target killed while it is being read: the app stays up, says 503
+( for i in $(seq 200); do curl -s -o /dev/null "$BASE$P/heap?debug=1"; done ) &
+READER=$!
+wait_for grep -q 'heap?debug=1' "$T/app.log"
+kill -KILL "$TARGET_PID"
+wait "$READER"
+get "$P/heap"
+expect_status "heap after the target died" 503
+kill -0 "$APP_PID" 2>/dev/null && pass "app alive after the target died mid-read" || fail "app died"
+kill "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null
+rm -f "$SOCK"
+
+# --- PPROF_MEMRATE=1: every allocation, exact counts
+TARGET_BIN=$HEAPT with_agent 1 start_target || exit 1
+start_app --target-pid "$TARGET_PID" || exit 1
+NO_TOKEN=1 start_lighttpd || exit 1
+get "$P/heap"
+cp "$T/body" "$T/exact.pb.gz"
+equal "exact_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects exact_here)" 1000
+equal "exact_here inuse_space" "$(value "$T/exact.pb.gz" inuse_space exact_here)" 100000
+equal "leak_here inuse_space" "$(value "$T/exact.pb.gz" inuse_space leak_here)" $((64 * MiB))
+equal "memalign_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects memalign_here)" 64
+equal "realloc_here inuse_space" "$(value "$T/exact.pb.gz" inuse_space realloc_here)" $((4 * MiB))
+equal "realloc_here alloc_space (1 KiB..4 MiB)" "$(value "$T/exact.pb.gz" alloc_space realloc_here)" $((8 * MiB - 1024))
+equal "new_here() (C++ new[]) inuse_objects" "$(cum "$T/exact.pb.gz" inuse_objects 'new_here()')" 8
+equal "churn_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects churn_here)" 65536
+equal "churn_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects churn_here)" 0
+get "$P/heap?debug=1"
+head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || fail "rate 1 header: $(head -n1 "$T/body")"
+kill "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null
+rm -f "$SOCK"
+
+# --- fork and exec under the agent: the child allocates, then execs
+out=$(with_agent 1 timeout 60 "$HEAPT" --fork-exec 2>&1)
+equal "fork and exec under the agent" "$out" "fork-exec ok"
+
+# --- stress: 4 threads, every allocation function, forks, while read
+for rate in 1 4096; do
+	TARGET_BIN=$HEAPT with_agent $rate start_target --stress 4 5 || exit 1
+	rm -f "$SOCK"
+	start_app --target-pid "$TARGET_PID" || exit 1
+	reads=0
+	while kill -0 "$TARGET_PID" 2>/dev/null && ! grep -q '^stress' "$T/target.out"; do
+		SCRIPT_NAME=$P PATH_INFO=/heap REQUEST_METHOD=GET QUERY_STRING=debug=1 \
+			cgi-fcgi -bind -connect "$SOCK" > "$T/stress-read" 2>/dev/null \
+			&& grep -q '^heap profile' "$T/stress-read" && reads=$((reads + 1))
+	done
+	# the stress run ends by itself (5 s); a deadlock shows as no exit
+	for _ in $(seq 600); do kill -0 "$TARGET_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$TARGET_PID" 2>/dev/null; then
+		fail "stress at rate $rate: no exit after 60 s (deadlock?)"
+		kill -KILL "$TARGET_PID"
+	fi
+	wait "$TARGET_PID"; rc=$?
+	line=$(grep '^stress' "$T/target.out")
+	[ "$rc" = 0 ] && echo "$line" | grep -q 'errors 0$' && [ "$reads" -gt 0 ] \
+		&& pass "stress at rate $rate: $line, $reads heap reads meanwhile" \
+		|| fail "stress at rate $rate: exit $rc, '$line', $reads reads; $(tail -n 5 "$T/target.err")"
+	kill "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null
+done
+
+finish

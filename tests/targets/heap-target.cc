@@ -1,0 +1,307 @@
+// heap-target: allocates known amounts from known call sites, for the
+// heap, allocs and threadcreate tests (run under LD_PRELOAD=libpprof-agent.so).
+//
+//   heap-target [--workers N] [--stress THREADS SECONDS] [--fork-exec] [--exit-after S]
+//
+// Default: sets up the known heap, prints "ready PID" and waits for SIGTERM.
+//   leak_here       64 MiB live (32 x 2 MiB, malloc)
+//   churn_here      1 GiB allocated and freed (65536 x 16 KiB)
+//   exact_here      1000 x 100 bytes live (exact with PPROF_MEMRATE=1)
+//   realloc_here    one block grown by realloc from 1 KiB to 4 MiB, live
+//   memalign_here   64 x 64 KiB live (posix_memalign)
+//   new_here        8 x 1 MiB live (C++ new[])
+//   spawn_workers   N threads that wait (their creation stack)
+// --stress: THREADS threads allocate, fill, check and free random blocks
+// for SECONDS (malloc, calloc, realloc, posix_memalign, aligned_alloc, new,
+// and a fork whose child allocates and exits), then print
+// "stress ops N errors M" and exit 0 when M is 0.
+// --fork-exec: forks; the child allocates, checks and execs /bin/true; the
+// parent prints "fork-exec ok" when the child succeeded.
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#define NOINLINE __attribute__((noinline))
+
+static void *volatile sink; // keeps the compiler from removing malloc/free pairs
+static std::vector<void *> kept;
+static std::vector<char *> kept_new;
+
+extern "C" NOINLINE void leak_here(void)
+{
+	for (int i = 0; i < 32; i++)
+		kept.push_back(malloc(2 << 20));
+}
+
+extern "C" NOINLINE void churn_here(void)
+{
+	for (int i = 0; i < 65536; i++) {
+		void *p = malloc(16 << 10);
+		sink = p;
+		free(p);
+	}
+}
+
+extern "C" NOINLINE void exact_here(void)
+{
+	for (int i = 0; i < 1000; i++)
+		kept.push_back(malloc(100));
+}
+
+extern "C" NOINLINE void realloc_here(void)
+{
+	void *p = nullptr;
+	for (size_t n = 1024; n <= (4u << 20); n *= 2) {
+		void *q = realloc(p, n);
+		if (!q)
+			abort();
+		p = q;
+	}
+	kept.push_back(p);
+}
+
+extern "C" NOINLINE void memalign_here(void)
+{
+	for (int i = 0; i < 64; i++) {
+		void *p;
+		if (posix_memalign(&p, 4096, 64 << 10) != 0)
+			abort();
+		kept.push_back(p);
+	}
+}
+
+NOINLINE void new_here(void)
+{
+	for (int i = 0; i < 8; i++)
+		kept_new.push_back(new char[1 << 20]);
+}
+
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wait_cond = PTHREAD_COND_INITIALIZER;
+
+static void *worker(void *)
+{
+	pthread_mutex_lock(&wait_lock);
+	for (;;)
+		pthread_cond_wait(&wait_cond, &wait_lock);
+	return nullptr;
+}
+
+extern "C" NOINLINE void spawn_workers(int n)
+{
+	for (int i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, nullptr, worker, nullptr) != 0)
+			abort();
+		pthread_detach(t);
+	}
+}
+
+// ---- stress ----
+
+static std::atomic<long> ops{0}, errors{0};
+static std::atomic<bool> stop{false};
+
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+struct block {
+	unsigned char *p;
+	size_t n;
+	unsigned char fill;
+	int how; // 0 malloc family, 1 new[]
+};
+
+static void check(const block &b)
+{
+	for (size_t i = 0; i < b.n; i += 61)
+		if (b.p[i] != b.fill) {
+			errors++;
+			return;
+		}
+}
+
+static void release(block &b)
+{
+	check(b);
+	if (b.how == 1)
+		delete[] b.p;
+	else
+		free(b.p);
+	b.p = nullptr;
+}
+
+static void *stress_thread(void *arg)
+{
+	uint64_t s = (uintptr_t)arg * 0x9E3779B97F4A7C15ULL + 1;
+	block slots[256] = {};
+	while (!stop.load(std::memory_order_relaxed)) {
+		block &b = slots[next(&s) % 256];
+		if (b.p) {
+			if (next(&s) % 4 == 0 && b.how == 0) {
+				check(b);
+				size_t n = 1 + next(&s) % 65536;
+				unsigned char *q = (unsigned char *)realloc(b.p, n);
+				if (!q) {
+					errors++;
+					continue;
+				}
+				b.p = q;
+				b.n = n;
+				memset(b.p, b.fill, b.n);
+			} else {
+				release(b);
+			}
+		} else {
+			size_t n = 1 + next(&s) % (next(&s) % 8 == 0 ? 262144 : 512);
+			unsigned char *p = nullptr;
+			int how = 0;
+			switch (next(&s) % 5) {
+			case 0: p = (unsigned char *)malloc(n); break;
+			case 1: p = (unsigned char *)calloc(1, n);
+				for (size_t i = 0; p && i < n; i += 61)
+					if (p[i] != 0)
+						errors++;
+				break;
+			case 2: { void *q; p = posix_memalign(&q, 64, n) == 0 ? (unsigned char *)q : nullptr; break; }
+			case 3: p = (unsigned char *)aligned_alloc(256, (n + 255) & ~(size_t)255); break;
+			default: p = (unsigned char *)new char[n]; how = 1; break;
+			}
+			if (!p) {
+				errors++;
+				continue;
+			}
+			b = block{ p, n, (unsigned char)(next(&s) | 1), how };
+			memset(b.p, b.fill, b.n);
+		}
+		ops++;
+	}
+	for (block &b : slots)
+		if (b.p)
+			release(b);
+	return nullptr;
+}
+
+// A child that allocates after fork: a lock held across fork would hang it.
+static void fork_once(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 1000; i++) {
+			void *p = malloc(100 + i);
+			sink = p;
+			free(p);
+		}
+		_exit(0);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		errors++;
+}
+
+static int stress(int nthreads, int seconds)
+{
+	std::vector<pthread_t> t(nthreads);
+	for (int i = 0; i < nthreads; i++)
+		if (pthread_create(&t[i], nullptr, stress_thread, (void *)(uintptr_t)(i + 1)) != 0)
+			abort();
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	time_t end = time(nullptr) + seconds;
+	while (time(nullptr) < end) {
+		fork_once();
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, nullptr);
+	}
+	stop = true;
+	for (pthread_t &x : t)
+		pthread_join(x, nullptr);
+	printf("stress ops %ld errors %ld\n", ops.load(), errors.load());
+	return errors.load() == 0 ? 0 : 1;
+}
+
+static int fork_exec(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		std::vector<char *> v;
+		for (int i = 0; i < 1000; i++) {
+			char *p = (char *)malloc(64);
+			memset(p, 7, 64);
+			v.push_back(p);
+		}
+		for (char *p : v) {
+			if (p[63] != 7)
+				_exit(3);
+			free(p);
+		}
+		execl("/bin/true", "true", (char *)nullptr);
+		_exit(4);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("fork-exec failed\n");
+		return 1;
+	}
+	printf("fork-exec ok\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int workers = 3, exit_after = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--workers") && i + 1 < argc)
+			workers = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--stress") && i + 2 < argc)
+			return stress(atoi(argv[i + 1]), atoi(argv[i + 2]));
+		else if (!strcmp(argv[i], "--fork-exec"))
+			return fork_exec();
+		else if (!strcmp(argv[i], "--exit-after") && i + 1 < argc)
+			exit_after = atoi(argv[++i]);
+		else {
+			fprintf(stderr, "usage: heap-target [--workers N] [--stress THREADS SECONDS] "
+					"[--fork-exec] [--exit-after S]\n");
+			return 2;
+		}
+	}
+	kept.reserve(4096); // no vector growth inside the measured call sites
+	kept_new.reserve(16);
+	leak_here();
+	churn_here();
+	exact_here();
+	realloc_here();
+	memalign_here();
+	new_here();
+	spawn_workers(workers);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	if (exit_after > 0) {
+		struct timespec ts = { exit_after, 0 };
+		sigtimedwait(&set, nullptr, &ts);
+	} else {
+		int sig;
+		sigwait(&set, &sig);
+	}
+	return 0;
+}
