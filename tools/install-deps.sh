@@ -21,6 +21,8 @@ PACKAGES=(
 	valgrind
 	# load tests
 	wrk
+	# make bench: the references the agent is compared with
+	libgoogle-perftools4 heaptrack
 )
 
 missing=()

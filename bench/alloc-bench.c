@@ -1,0 +1,90 @@
+/* alloc-bench: an allocation-heavy workload for the agent's benchmark.
+ *
+ *   alloc-bench THREADS SECONDS [pair]
+ *
+ * Each thread keeps 1,024 slots and replaces a random one at every step:
+ * free the old block, malloc a new one of 16..1,024 bytes (one in 64 up to
+ * 64 KiB) and write its first byte. Prints "ops N ns_per_op X" for the
+ * whole run. "pair": a single tight malloc(64)/free loop instead, for the
+ * cost per malloc+free pair of the unsampled path. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct worker {
+	pthread_t t;
+	int id;
+	double seconds;
+	int pair;
+	uint64_t ops;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t s = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->id + 1), ops = 0;
+	void *slots[1024] = { 0 };
+	void *volatile sink;
+	double end = now() + w->seconds;
+	while (now() < end) {
+		for (int k = 0; k < 4096; k++) {
+			if (w->pair) {
+				sink = malloc(64);
+				free(sink);
+				continue;
+			}
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			size_t i = s & 1023;
+			size_t n = 16 + ((s >> 10) & 1008);
+			if (((s >> 20) & 63) == 0)
+				n = 1024 + ((s >> 26) & 65535);
+			free(slots[i]);
+			char *p = malloc(n);
+			p[0] = 1;
+			slots[i] = p;
+		}
+		ops += 4096;
+	}
+	for (int i = 0; i < 1024; i++)
+		free(slots[i]);
+	w->ops = ops;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair]\n");
+		return 2;
+	}
+	int n = atoi(argv[1]);
+	struct worker *w = calloc((size_t)n, sizeof *w);
+	double t0 = now();
+	for (int i = 0; i < n; i++) {
+		w[i] = (struct worker){ .id = i, .seconds = atof(argv[2]),
+					.pair = argc > 3 && !strcmp(argv[3], "pair") };
+		pthread_create(&w[i].t, NULL, run, &w[i]);
+	}
+	uint64_t ops = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(w[i].t, NULL);
+		ops += w[i].ops;
+	}
+	double el = now() - t0;
+	printf("ops %llu ns_per_op %.2f\n", (unsigned long long)ops, el * 1e9 * n / (double)ops);
+	free(w);
+	return 0;
+}
