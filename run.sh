@@ -58,7 +58,9 @@ wait_up() {
 }
 
 if [ -z "$target_pid" ]; then
-	build/tests/targets/demo-target --pidfile "$run/demo.pid" > "$run/demo.out" 2>&1 &
+	# with the preload agent, so /heap, /allocs and /threadcreate have data
+	LD_PRELOAD="$PWD/build/agent/.libs/libpprof-agent.so" \
+		build/tests/targets/demo-target --pidfile "$run/demo.pid" > "$run/demo.out" 2>&1 &
 	pids+=($!)
 	wait_up 10 $! grep -q '^ready' "$run/demo.out" || { cat "$run/demo.out"; exit 1; }
 	target_pid=$(cat "$run/demo.pid")
@@ -103,6 +105,8 @@ Try:
   go tool pprof -http=:8300 '$base/profile?seconds=10'   the same in pprof's web UI
   curl -s '$base/goroutine?debug=2'                every thread's stack, now
   go tool pprof -top '$base/mutex?seconds=5'       where threads wait for locks
+  go tool pprof -top '$base/heap'                  live memory by allocating stack (preload agent)
+  curl -s '$base/threadcreate?debug=1'             the pthread_create stacks of the threads
   curl -o trace.pftrace '$base/trace?seconds=3'    a Perfetto trace (ui.perfetto.dev)
 
 Logs: $run/pprof-fcgi.log, $run/lighttpd.log. Ctrl-C stops everything.

@@ -91,7 +91,8 @@ struct agent {
 	size_t boot_used;
 };
 
-static struct agent A = { .lock = PTHREAD_MUTEX_INITIALIZER };
+/* adaptive: held for well under a microsecond, so spin before sleeping */
+static struct agent A = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };
 
 struct tls {
 	int64_t left;           /* bytes until the next sample */
@@ -646,7 +647,7 @@ static void after_fork_parent(void)
  * sampled blocks are still live in it) and only the forking thread. */
 static void after_fork_child(void)
 {
-	pthread_mutex_init(&A.lock, NULL);
+	A.lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 	pprof_agent.pid = (int32_t)getpid();
 	if (pprof_agent.threads)
 		memset((void *)(uintptr_t)pprof_agent.threads, 0,

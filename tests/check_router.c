@@ -1,6 +1,7 @@
 #include "check_main.h"
 #include "config.h"
 #include "ctx.h"
+#include "symbolize.h"
 #include "err.h"
 #include "http.h"
 #include "router.h"
@@ -62,12 +63,17 @@ static void setup(void)
 	ctx.cfg = &cfg;
 	ctx.target.pid = child;
 	ctx.self = getpid();
+	ctx.symbolizer = symbolizer_new(); /* the index looks for the preload agent */
+	pthread_mutex_init(&ctx.sym_lock, NULL);
 }
 
 static void teardown(void)
 {
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	symbolizer_free(ctx.symbolizer);
+	ctx.symbolizer = NULL;
+	pthread_mutex_destroy(&ctx.sym_lock);
 }
 
 struct answer {
