@@ -13,6 +13,12 @@ routing_checks() { # NAME
 	local n=$1
 	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/cmdline")
 	[ "$STATUS" = 403 ] && pass "$n: no token: 403" || fail "$n: no token: status $STATUS, want 403"
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: wrong" "$BASE/v1/sys/pprof/cmdline")
+	[ "$STATUS" = 403 ] && pass "$n: wrong token: 403" || fail "$n: wrong token: status $STATUS, want 403"
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong" "$BASE/debug/pprof/cmdline")
+	[ "$STATUS" = 403 ] && pass "$n: wrong bearer: 403" || fail "$n: wrong bearer: status $STATUS, want 403"
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/debug/pprof/cmdline")
+	[ "$STATUS" = 200 ] && pass "$n: bearer token (scrapers): 200" || fail "$n: bearer token: status $STATUS, want 200"
 	get /v1/sys/pprof/
 	expect_status "$n: index" 200
 	expect_body_has "$n: index" "pid $TARGET_PID"

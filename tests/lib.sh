@@ -120,7 +120,7 @@ nginx_run() { # PORT
 	cp /etc/nginx/fastcgi_params "$T/nginx/"
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|" \
 	    -e "s|listen 127.0.0.1:8200;|listen 127.0.0.1:$1;|" \
-	    -e "s|\"change-me\"|\"$TOKEN\"|" \
+	    -e "s|\"change-me\"|\"$TOKEN\"|" -e "s|\"Bearer change-me\"|\"Bearer $TOKEN\"|" \
 	    "$top_srcdir/conf/nginx.conf" > "$T/nginx/site.conf"
 	cat > "$T/nginx/nginx.conf" <<EON
 daemon off;
@@ -153,7 +153,7 @@ apache_run() { # PORT
 	mkdir -p "$T/apache"
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|g" \
 	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
-	    -e "s|'change-me'|'$TOKEN'|" \
+	    -e "s|'change-me'|'$TOKEN'|" -e "s|'Bearer change-me'|'Bearer $TOKEN'|" \
 	    "$top_srcdir/conf/apache.conf" > "$T/apache/site.conf"
 	local mods=/usr/lib/apache2/modules
 	cat > "$T/apache/apache.conf" <<EOA
