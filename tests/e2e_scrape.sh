@@ -13,7 +13,9 @@
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 SCRAPE_SECONDS=${SCRAPE_SECONDS:-60}
-REF="$top_srcdir/../shared/reference/go-net-http-pprof"
+# Go's own answers (net/http/pprof), captured at the same prefix: the
+# sample type names and units to match
+REF="$top_srcdir/tests/data/go-reference"
 
 LD_PRELOAD="$top_builddir/agent/.libs/libpprof-agent.so" start_target || exit 1
 start_app --target-pid "$TARGET_PID" || exit 1
