@@ -117,13 +117,17 @@ for body in "$T/scrapes"/*-profile.body; do
 done
 [ "$short" = 0 ] && pass "$cpu overlapping CPU profiles, each its full window" || fail "$short CPU profiles short"
 [ "$empty" = 0 ] && pass "every CPU profile has the demo's busy functions" || fail "$empty CPU profiles without the busy workers"
-grep -q 'conprof/' "$T/access.log" && grep -q 'Grafana Alloy/' "$T/access.log" \
-	&& [ "$(grep -c 'debug/pprof/profile' "$T/access.log")" -ge "$cpu" ] \
-	&& pass "lighttpd logged every CPU scrape of both scrapers" || fail "access log: $(tail -n 3 "$T/access.log")"
 
 # without the token, a scraper gets nothing
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/debug/pprof/allocs")
 [ "$STATUS" = 403 ] && pass "no token: 403" || fail "no token: $STATUS"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer not-$TOKEN" "$BASE/debug/pprof/allocs")
 [ "$STATUS" = 403 ] && pass "wrong bearer token: 403" || fail "wrong bearer token: $STATUS"
+
+# lighttpd writes its access log in batches: stop it, then read the log
+kill -TERM "$LIGHTTPD_PID"
+wait "$LIGHTTPD_PID" 2>/dev/null
+grep -q 'conprof/' "$T/access.log" && grep -q 'Grafana Alloy/' "$T/access.log" \
+	&& [ "$(grep -c 'debug/pprof/profile' "$T/access.log")" -ge "$cpu" ] \
+	&& pass "lighttpd logged every CPU scrape of both scrapers" || fail "access log: $(tail -n 3 "$T/access.log")"
 finish
