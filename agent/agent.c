@@ -8,10 +8,12 @@
  * read from outside. It never aborts and never allocates through the
  * functions it wraps: a failure turns sampling off and the target runs on.
  *
- * Cost model: an unsampled malloc is the real malloc plus one subtraction
- * on a thread-local counter; an unsampled free is the real free plus one
- * byte load from a small counting filter that says "no sampled block can
- * live here". Only sampled events take the lock. */
+ * Cost model: an unsampled malloc is the real malloc, tail-called, after one
+ * subtraction on a thread-local counter; an unsampled free is the real
+ * free, tail-called, after one bit test in a dense bitmap that says "no
+ * sampled block can live in this 256-byte region" (1 bit per region, so a
+ * cache line covers 128 KiB of heap and stays in L1 where the heap is
+ * busy). Only sampled events take the lock. */
 #define _GNU_SOURCE
 #include "pprof-agent.h"
 
@@ -44,7 +46,8 @@
 #define INDEX_CAP (MAX_BUCKETS * 2)
 #define LIVE_BITS 18
 #define LIVE_CAP (1u << LIVE_BITS)
-#define FILTER_BITS 16
+#define REGION_SHIFT 8  /* 256-byte regions in the free filter */
+#define FILTER_BITS 20  /* regions tracked before aliasing: 256 MiB of heap */
 #define MAX_THREADS 32768
 #define BOOT_SIZE (64 * 1024)
 
@@ -79,20 +82,37 @@ struct agent {
 	struct real_fns real;
 	int ready;              /* real functions resolved */
 	int resolving;          /* dlsym in progress: serve from boot */
-	uint8_t *filter;        /* counting filter over live sampled pointers */
+	int tables;             /* the tables below exist: sampling can run */
+	uint8_t *counts;        /* sampled blocks per filter slot; under the lock */
 	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
 	uint32_t *index;        /* bucket hash -> bucket + 1 */
 	struct live *live;
 
 	_Alignas(64) pthread_mutex_t lock; /* sampled events: buckets, live table, threads */
 	uint64_t thread_seq;
-	/* allocations made while dlsym resolves the real functions */
-	_Alignas(64) unsigned char boot[BOOT_SIZE];
+	uint64_t live_blocks;   /* entries in the live table; with the lock */
 	size_t boot_used;
 };
 
+static void free_early(void *p);
+
 /* adaptive: held for well under a microsecond, so spin before sleeping */
-static struct agent A = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };
+static struct agent A = {
+	.real.free = free_early,
+	.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
+};
+
+/* The agent's large zero-initialised state, apart from A so that it stays
+ * in .bss: no file space, no memory until a page is touched. */
+struct zeroed {
+	/* free's filter over live sampled blocks: bit r is set while
+	 * A.counts[r] > 0, and for the bootstrap area for good. Static, so
+	 * free tests it without loading a pointer first. */
+	_Alignas(64) uint64_t bits[(1u << FILTER_BITS) / 64];
+	/* allocations made while dlsym resolves the real functions */
+	_Alignas(64) unsigned char boot[BOOT_SIZE];
+};
+static struct zeroed Z;
 
 struct tls {
 	int64_t left;           /* bytes until the next sample */
@@ -114,12 +134,12 @@ static void *boot_alloc(size_t n, size_t align)
 			return NULL;
 	} while (!__atomic_compare_exchange_n(&A.boot_used, &used, at + n, false,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	return A.boot + at; /* zeroed: static storage, never reused */
+	return Z.boot + at; /* zeroed: static storage, never reused */
 }
 
 static bool is_boot(const void *p)
 {
-	return (const unsigned char *)p >= A.boot && (const unsigned char *)p < A.boot + BOOT_SIZE;
+	return (const unsigned char *)p >= Z.boot && (const unsigned char *)p < Z.boot + BOOT_SIZE;
 }
 
 static void fail(const char *why)
@@ -144,6 +164,26 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 		}
 	}
 	return 0;
+}
+
+/* The filter slot of a 256-byte region: by address, not by hash, so that
+ * frees near each other test neighbouring bits (the filter is as
+ * cache-friendly as the heap itself). At the default rate about one region
+ * in 2,000 holds a sampled block, so false hits are rare. */
+static inline uint32_t region_slot(uintptr_t region)
+{
+	return (uint32_t)region & ((1u << FILTER_BITS) - 1);
+}
+
+static inline uint32_t filter_slot(uintptr_t p)
+{
+	return region_slot(p >> REGION_SHIFT);
+}
+
+static inline bool filter_hit(uintptr_t p)
+{
+	uint32_t slot = filter_slot(p);
+	return (__atomic_load_n(&Z.bits[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1;
 }
 
 static void *map_table(size_t bytes)
@@ -172,18 +212,37 @@ static void make_tables(void)
 	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
 	A.index = map_table(INDEX_CAP * sizeof *A.index);
 	A.live = map_table(LIVE_CAP * sizeof *A.live);
-	A.filter = map_table(1u << FILTER_BITS);
-	if (!b || !t || !A.index || !A.live || !A.filter) {
+	A.counts = map_table(1u << FILTER_BITS);
+	pprof_agent.table_bytes += sizeof Z.bits;
+	if (!b || !t || !A.index || !A.live || !A.counts) {
 		fail("mmap of the agent's tables failed");
-		A.filter = NULL;
 		return;
 	}
 	pprof_agent.buckets = (uintptr_t)b;
 	pprof_agent.threads = (uintptr_t)t;
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)&make_tables);
+	/* the bootstrap area's regions: marked for good (mark_boot) */
+	for (uintptr_t r = (uintptr_t)Z.boot >> REGION_SHIFT;
+	     r <= ((uintptr_t)Z.boot + BOOT_SIZE - 1) >> REGION_SHIFT; r++)
+		A.counts[region_slot(r)] = 255;
+	__atomic_store_n(&A.tables, 1, __ATOMIC_RELEASE);
 }
 
-#define RESOLVE(name) A.real.name = (__typeof__(A.real.name))dlsym(RTLD_NEXT, #name)
+/* Frees of bootstrap blocks take free's slow path, which ignores them:
+ * marked before the first of them exists. */
+static void mark_boot(void)
+{
+	for (uintptr_t r = (uintptr_t)Z.boot >> REGION_SHIFT;
+	     r <= ((uintptr_t)Z.boot + BOOT_SIZE - 1) >> REGION_SHIFT; r++) {
+		uint32_t slot = region_slot(r);
+		__atomic_fetch_or(&Z.bits[slot / 64], 1ULL << (slot % 64), __ATOMIC_RELAXED);
+	}
+}
+
+/* atomic: free reads A.real.free without the lock, before init too */
+#define RESOLVE(name)                                                                   \
+	__atomic_store_n(&A.real.name, (__typeof__(A.real.name))dlsym(RTLD_NEXT, #name), \
+			 __ATOMIC_RELEASE)
 
 static void init(void)
 {
@@ -194,6 +253,7 @@ static void init(void)
 		return;
 	pthread_mutex_lock(&A.lock);
 	if (!A.ready && !A.resolving) {
+		mark_boot();
 		__atomic_store_n(&A.resolving, 1, __ATOMIC_RELEASE);
 		RESOLVE(malloc);
 		RESOLVE(calloc);
@@ -303,14 +363,6 @@ static inline uint32_t ptr_hash(uintptr_t p, int bits)
 	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
 }
 
-/* The filter slot of p: by 256-byte region, not by hash, so that frees
- * near each other read neighbouring bytes (the filter is as cache-friendly
- * as the heap itself). At the default rate about one region in 2,000
- * holds a sampled block, so false hits are rare. */
-static inline uint32_t filter_slot(uintptr_t p)
-{
-	return (uint32_t)(p >> 8) & ((1u << FILTER_BITS) - 1);
-}
 
 static void count(uint64_t *word, uint64_t v)
 {
@@ -320,7 +372,7 @@ static void count(uint64_t *word, uint64_t v)
 /* Records a sampled block; called with the lock held. */
 static void track(uintptr_t p, size_t size, uint32_t bucket)
 {
-	if (pprof_agent.live_blocks >= LIVE_CAP * 3 / 4) {
+	if (A.live_blocks >= LIVE_CAP * 3 / 4) {
 		count(&pprof_agent.dropped, 1);
 		return;
 	}
@@ -334,10 +386,10 @@ static void track(uintptr_t p, size_t size, uint32_t bucket)
 			__atomic_store_n(&A.live[i].ptr, p, __ATOMIC_RELEASE);
 			break;
 		}
-	uint8_t *f = &A.filter[filter_slot(p)];
-	if (*f < 255)
-		__atomic_store_n(f, (uint8_t)(*f + 1), __ATOMIC_RELAXED);
-	count(&pprof_agent.live_blocks, 1);
+	uint32_t slot = filter_slot(p);
+	if (A.counts[slot] < 255 && A.counts[slot]++ == 0)
+		__atomic_fetch_or(&Z.bits[slot / 64], 1ULL << (slot % 64), __ATOMIC_RELAXED);
+	A.live_blocks++;
 }
 
 /* Forgets p if it is a sampled block, counting its free. */
@@ -370,10 +422,12 @@ static void untrack(uintptr_t p)
 		count(&b->free_objects, 1);
 		count(&b->free_bytes, l->size);
 		__atomic_store_n(&l->ptr, 1, __ATOMIC_RELEASE);
-		uint8_t *f = &A.filter[filter_slot(p)];
-		if (*f < 255) /* a saturated counter stays: only false positives */
-			__atomic_store_n(f, (uint8_t)(*f - 1), __ATOMIC_RELAXED);
-		__atomic_fetch_sub(&pprof_agent.live_blocks, 1, __ATOMIC_RELAXED);
+		uint32_t slot = filter_slot(p);
+		/* a saturated count stays: only false hits */
+		if (A.counts[slot] < 255 && --A.counts[slot] == 0)
+			__atomic_fetch_and(&Z.bits[slot / 64], ~(1ULL << (slot % 64)),
+					   __ATOMIC_RELAXED);
+		A.live_blocks--;
 		break;
 	}
 	pthread_mutex_unlock(&A.lock);
@@ -381,8 +435,7 @@ static void untrack(uintptr_t p)
 
 static inline void maybe_untrack(void *p)
 {
-	if (UNLIKELY(A.filter != NULL) &&
-	    UNLIKELY(__atomic_load_n(&A.filter[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED)))
+	if (UNLIKELY(filter_hit((uintptr_t)p)) && __atomic_load_n(&A.tables, __ATOMIC_ACQUIRE))
 		untrack((uintptr_t)p);
 }
 
@@ -413,9 +466,14 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
 			return;
 	}
 	T.left = next_distance();
-	if (!A.filter || !p)
+	if (!A.tables || !p)
 		return;
 	T.busy = 1;
+	/* the live table's slot for p is a cache miss (the table is large and
+	 * touched only by samples), and the lock likely sits in another core's
+	 * cache: both are fetched while the stack is walked */
+	__builtin_prefetch(&A.live[ptr_hash((uintptr_t)p, LIVE_BITS)], 1);
+	__builtin_prefetch(&A.lock, 1);
 	struct walk w;
 	capture(&w);
 	pthread_mutex_lock(&A.lock);
@@ -424,7 +482,6 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
 		count(&pprof_agent.dropped, 1);
 	else
 		track((uintptr_t)p, size, (uint32_t)b);
-	count(&pprof_agent.samples, 1);
 	pthread_mutex_unlock(&A.lock);
 	T.busy = 0;
 }
@@ -438,14 +495,30 @@ static inline void *allocated(void *p, size_t size)
 
 /* ---- the wrapped allocator ---- */
 
-EXPORT void *malloc(size_t n)
+static __attribute__((noinline)) void *malloc_slow(size_t n)
 {
 	if (UNLIKELY(!A.ready)) {
 		init();
 		if (!A.ready)
 			return boot_alloc(n, 16);
 	}
-	return allocated(A.real.malloc(n), n);
+	/* the countdown is spent (or was never drawn): this block may be the
+	 * sample */
+	void *p = A.real.malloc(n);
+	if (p)
+		sample(p, n);
+	return p;
+}
+
+EXPORT void *malloc(size_t n)
+{
+	/* The fast path ends in a tail call: no frame of its own, no other
+	 * check. T.left is positive only once sample() drew it, which needs
+	 * the real functions: a thread's first malloc always comes here
+	 * with 0 and goes the slow way. */
+	if (LIKELY((T.left -= (int64_t)n) > 0))
+		return A.real.malloc(n);
+	return malloc_slow(n);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -462,15 +535,36 @@ EXPORT void *calloc(size_t n, size_t size)
 	return allocated(A.real.calloc(n, size), n * size);
 }
 
-EXPORT void free(void *p)
+/* A filter hit: a sampled block, the bootstrap area, or another block in
+ * a marked region. */
+static __attribute__((noinline)) void free_slow(void *p)
 {
-	if (!p || UNLIKELY(is_boot(p)))
+	if (!p || is_boot(p))
 		return;
 	if (UNLIKELY(!A.ready))
 		init();
 	/* before the real free: once freed, another thread may get p back */
 	maybe_untrack(p);
 	A.real.free(p);
+}
+
+/* A.real.free until init has found the real one: no block of the real
+ * allocator can exist before that, only bootstrap ones. */
+static void free_early(void *p)
+{
+	init();
+	void (*real)(void *) = __atomic_load_n(&A.real.free, __ATOMIC_ACQUIRE);
+	if (p && !is_boot(p) && real != free_early)
+		real(p);
+}
+
+EXPORT void free(void *p)
+{
+	/* a tail call to the real free after one bit test */
+	if (LIKELY(!filter_hit((uintptr_t)p)))
+		__atomic_load_n(&A.real.free, __ATOMIC_RELAXED)(p);
+	else
+		free_slow(p);
 }
 
 EXPORT void *realloc(void *p, size_t n)
@@ -594,7 +688,7 @@ static void *thread_start(void *arg)
 {
 	struct start s = *(struct start *)arg;
 	A.real.free(arg);
-	if (s.bucket >= 0 && A.filter) {
+	if (s.bucket >= 0 && A.tables) {
 		pthread_mutex_lock(&A.lock);
 		record_thread((pid_t)syscall(SYS_gettid), (uint32_t)s.bucket);
 		pthread_mutex_unlock(&A.lock);
@@ -607,7 +701,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 {
 	init();
 	struct start *s = A.real.malloc(sizeof *s);
-	if (!s || !A.filter || T.busy) {
+	if (!s || !A.tables || T.busy) {
 		A.real.free(s);
 		return A.real.pthread_create(thread, attr, fn, arg);
 	}

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
-#define PPROF_AGENT_VERSION 1
+#define PPROF_AGENT_VERSION 2
 #define PPROF_AGENT_SYMBOL "pprof_agent"
 #define PPROF_AGENT_DEPTH 64
 
@@ -67,9 +67,10 @@ struct pprof_agent_header {
 	uint64_t max_buckets;
 	uint64_t threads;        /* address of struct pprof_agent_thread[max_threads] */
 	uint64_t max_threads;
-	uint64_t live_blocks;    /* sampled blocks not freed yet */
-	uint64_t max_live;
-	uint64_t samples;        /* allocations sampled since start */
+	/* Counters every sample would write are left out (a shared line
+	 * bouncing between cores on each sample): samples recorded are the
+	 * sum of the buckets' alloc_objects, live ones alloc minus free. */
+	uint64_t max_live;       /* sampled blocks that can be live at once */
 	uint64_t dropped;        /* samples lost because a table was full */
 	uint64_t table_bytes;    /* address space the agent's tables reserve */
 	char message[128];       /* why state is FAILED */

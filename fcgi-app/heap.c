@@ -197,9 +197,14 @@ static void status_field(pid_t pid, const char *key, struct buf *out, const char
 static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot *s)
 {
 	int64_t alloc_o = 0, alloc_b = 0, inuse_o = 0, inuse_b = 0;
+	uint64_t sampled = 0, live = 0;
 	for (uint64_t i = 0; i < s->h.nbuckets; i++) {
 		if (s->buckets[i].kind != PPROF_AGENT_ALLOC)
 			continue;
+		sampled += s->buckets[i].alloc_objects;
+		/* one update apart at most (pprof-agent.h): never below 0 */
+		if (s->buckets[i].alloc_objects > s->buckets[i].free_objects)
+			live += s->buckets[i].alloc_objects - s->buckets[i].free_objects;
 		int64_t v[PROFILE_MAX_VALUES];
 		bucket_values(s, &s->buckets[i], true, v);
 		alloc_o += v[0];
@@ -219,9 +224,8 @@ static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot 
 	status_field(pid, "VmSize", out, "Sys");
 	status_field(pid, "Threads", out, "Threads");
 	buf_printf(out, "# MemProfileRate = %" PRId64 "\n", s->h.rate);
-	buf_printf(out, "# SampledAllocations = %" PRIu64 "\n", s->h.samples);
-	buf_printf(out, "# SampledLiveBlocks = %" PRIu64 " / %" PRIu64 "\n", s->h.live_blocks,
-		   s->h.max_live);
+	buf_printf(out, "# SampledAllocations = %" PRIu64 "\n", sampled);
+	buf_printf(out, "# SampledLiveBlocks = %" PRIu64 " / %" PRIu64 "\n", live, s->h.max_live);
 	buf_printf(out, "# Stacks = %" PRIu64 " / %" PRIu64 "\n", s->h.nbuckets, s->h.max_buckets);
 	buf_printf(out, "# DroppedSamples = %" PRIu64 "\n", s->h.dropped);
 	buf_printf(out, "# AgentTables = %" PRIu64 "\n", s->h.table_bytes);
