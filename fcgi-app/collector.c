@@ -1,5 +1,6 @@
 #include "collector.h"
 
+#include "clock.h"
 #include "log.h"
 #include "proc.h"
 #include "target.h"
@@ -68,13 +69,6 @@ struct collector {
 	int64_t listed_ns;        /* when /proc/PID/task was last read */
 	uint64_t rng;             /* xorshift state for tick jitter */
 };
-
-static int64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- the thread table ---- */
 
@@ -255,7 +249,7 @@ static void deliver(struct collector *c, struct thr *t, struct collector_sub *s,
 	struct collector_sample smp = {
 		.tid = t->tid, .thread_name = t->comm, .pcs = t->pcs, .npcs = t->npcs,
 		.cpu_ns = t->cpu_ns - base, .sampled = sampled,
-		.ts_ns = sampled ? t->pcs_ts : now_ns(CLOCK_BOOTTIME),
+		.ts_ns = sampled ? t->pcs_ts : clock_ns(CLOCK_BOOTTIME),
 	};
 	t->base[s->slot] = t->cpu_ns;
 	s->stats.samples++;
@@ -298,7 +292,7 @@ static void sample_stopped(struct collector *c, struct thr *t)
 	struct err e = { 0 };
 	if (target_getregs(t->tid, &regs, &e) == 0)
 		unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
-	t->pcs_ts = now_ns(CLOCK_BOOTTIME);
+	t->pcs_ts = clock_ns(CLOCK_BOOTTIME);
 	/* stopped now: its CPU time is exactly the stack's (one pread) */
 	if (thr_cpu(c->pid, t) == 0)
 		t->pcs_cpu = t->cpu_ns;
@@ -313,14 +307,14 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 	bool waited_for = t && t->selected && !t->sampled;
 	switch (ev) {
 	case TARGET_INTERRUPTED: {
-		int64_t seen = now_ns(CLOCK_MONOTONIC);
+		int64_t seen = clock_ns(CLOCK_MONOTONIC);
 		if (waited_for) {
 			sample_stopped(c, t);
 			t->sampled = true;
 		}
 		target_resume(tid, 0, &e);
 		if (waited_for) {
-			uint64_t held = (uint64_t)(now_ns(CLOCK_MONOTONIC) - seen);
+			uint64_t held = (uint64_t)(clock_ns(CLOCK_MONOTONIC) - seen);
 			uint64_t latency = (uint64_t)(seen - t->stop_start_ns);
 			st->stops++;
 			st->held_ns_total += held;
@@ -515,15 +509,15 @@ static void tick(struct collector *c, struct collector_stats *st)
 		struct err ie = { 0 };
 		if (target_interrupt(t->tid, &ie) == 0) {
 			t->selected = true;
-			t->stop_start_ns = now_ns(CLOCK_MONOTONIC);
+			t->stop_start_ns = clock_ns(CLOCK_MONOTONIC);
 			pending++;
 		}
 	}
 	/* all interrupts first, then waiting: with more runnable threads than
 	 * CPUs an interrupt lands only when the thread next runs */
-	int64_t deadline = now_ns(CLOCK_MONOTONIC) + STOP_DEADLINE_NS;
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + STOP_DEADLINE_NS;
 	while (pending > 0) {
-		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		int64_t left = deadline - clock_ns(CLOCK_MONOTONIC);
 		if (left <= 0)
 			break;
 		pump_events(c, left, &pending, st);
@@ -552,11 +546,11 @@ static void unwind_stopped(struct collector *c, struct thr *t, struct collector_
 		return;
 	t->selected = true;
 	t->sampled = false;
-	t->stop_start_ns = now_ns(CLOCK_MONOTONIC);
+	t->stop_start_ns = clock_ns(CLOCK_MONOTONIC);
 	size_t pending = 1;
 	int64_t deadline = t->stop_start_ns + STOP_DEADLINE_NS;
 	while (pending > 0) {
-		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		int64_t left = deadline - clock_ns(CLOCK_MONOTONIC);
 		if (left <= 0) {
 			st->lost++;
 			break;
@@ -632,7 +626,7 @@ static void snapshot_pass(struct collector *c, struct collector_stats *st)
 			.sampled = true, .state = t->state,
 			.wait = in_syscall ? proc_syscall_name(sc.nr) : NULL,
 			.cpu_total_ns = t->cpu_ns, .without_stop = without_stop,
-			.ts_ns = now_ns(CLOCK_BOOTTIME),
+			.ts_ns = clock_ns(CLOCK_BOOTTIME),
 		};
 		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++) {
 			struct collector_sub *sub = c->subs[s];
@@ -749,7 +743,7 @@ static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collec
 				.tid = t->tid, .thread_name = t->comm, .pcs = t->wpcs, .npcs = t->wnpcs,
 				.sampled = true, .state = t->state,
 				.delay_ns = new_wait ? interval_ns / 2 : interval_ns,
-				.ts_ns = now_ns(CLOCK_BOOTTIME),
+				.ts_ns = clock_ns(CLOCK_BOOTTIME),
 				.new_wait = new_wait || !sub->offcpu_started,
 				.wait_label = t->w_label,
 			};
@@ -799,7 +793,7 @@ static void *collector_main(void *arg)
 		end_all(c, &e, false);
 		goto out;
 	}
-	int64_t next = now_ns(CLOCK_MONOTONIC);
+	int64_t next = clock_ns(CLOCK_MONOTONIC);
 	c->last_refresh_ns = next;
 	c->offcpu_last_ns = c->offcpu_next_ns = 0; /* a new loop: no interval yet */
 	c->rng = (uint64_t)next ^ 0x9e3779b97f4a7c15ULL; /* any nonzero seed */
@@ -869,7 +863,7 @@ static void *collector_main(void *arg)
 		err_clear(&e);
 		/* new threads are picked up every 100 ms; exits come as events */
 		int rc = 0;
-		int64_t lnow = now_ns(CLOCK_MONOTONIC);
+		int64_t lnow = clock_ns(CLOCK_MONOTONIC);
 		if (lnow - c->listed_ns >= 100000000LL) {
 			rc = list_threads(c, &e);
 			c->listed_ns = lnow;
@@ -878,7 +872,7 @@ static void *collector_main(void *arg)
 		}
 		if (rc == 0 && hz > 0)
 			tick(c, &st);
-		int64_t tnow = now_ns(CLOCK_MONOTONIC);
+		int64_t tnow = clock_ns(CLOCK_MONOTONIC);
 		if (rc == 0 && want_offcpu && tnow >= c->offcpu_next_ns) {
 			uint64_t interval = c->offcpu_last_ns ? (uint64_t)(tnow - c->offcpu_last_ns)
 							      : 1000000000ULL / COLLECTOR_OFFCPU_HZ;
@@ -908,7 +902,7 @@ static void *collector_main(void *arg)
 		}
 		pthread_mutex_unlock(&c->lock);
 		/* libraries loaded or unloaded: re-read the maps now and then */
-		int64_t now = now_ns(CLOCK_MONOTONIC);
+		int64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now - c->last_refresh_ns > 1000000000LL) {
 			struct err re = { 0 };
 			unwind_refresh(c->unw, &re);
@@ -926,7 +920,7 @@ static void *collector_main(void *arg)
 			next = now; /* fell behind: no burst of catch-up ticks */
 		size_t none = 0;
 		struct collector_stats ignored = { 0 };
-		for (int64_t left; (left = next - now_ns(CLOCK_MONOTONIC)) > 0;)
+		for (int64_t left; (left = next - clock_ns(CLOCK_MONOTONIC)) > 0;)
 			pump_events(c, left, &none, &ignored);
 		pthread_mutex_lock(&c->lock);
 	}

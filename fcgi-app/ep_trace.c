@@ -1,6 +1,7 @@
 #include "ep.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "collector.h"
 #include "ctx.h"
 #include "http.h"
@@ -127,13 +128,6 @@ static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread
 	}
 }
 
-static int64_t boot_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
 	pid_t pid = req->pid;
@@ -163,7 +157,7 @@ int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		goto out;
 
 	size_t nthreads, nslices, nsamples = 0;
-	build(&w, req->params.hz, boot_ns(), &threads, &nthreads, &slices, &nslices);
+	build(&w, req->params.hz, clock_ns(CLOCK_BOOTTIME), &threads, &nthreads, &slices, &nslices);
 	samples = calloc(w.n + 1, sizeof *samples);
 	if (!samples)
 		abort();

@@ -1,6 +1,7 @@
 #include "heap.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "ctx.h"
 #include "err.h"
 #include "pprof.h"
@@ -164,34 +165,7 @@ static void describe_agent(struct profile *p, const struct heap_snapshot *s)
 				    "full: the profile undercounts", s->h.dropped);
 }
 
-static int64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* "Key: value kB" lines of /proc/PID/status as bytes. */
-static void status_field(pid_t pid, const char *key, struct buf *out, const char *as)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	size_t klen = strlen(key);
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, key, klen) != 0 || line[klen] != ':')
-			continue;
-		long long v = strtoll(line + klen + 1, NULL, 10);
-		if (strstr(line, "kB"))
-			v *= 1024;
-		buf_printf(out, "# %s = %lld\n", as, v);
-		break;
-	}
-	fclose(f);
-}
-
 /* Go ends its text with runtime.MemStats; a native process has no such
  * thing, so the agent's own figures and the kernel's take its place. */
 static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot *s)
@@ -218,11 +192,16 @@ static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot 
 	buf_printf(out, "# Mallocs = %" PRId64 "\n", alloc_o);
 	buf_printf(out, "# Frees = %" PRId64 "\n", alloc_o - inuse_o);
 	buf_printf(out, "# HeapObjects = %" PRId64 "\n", inuse_o);
-	status_field(pid, "VmRSS", out, "RSS");
-	status_field(pid, "VmHWM", out, "MaxRSS");
-	status_field(pid, "VmData", out, "Data");
-	status_field(pid, "VmSize", out, "Sys");
-	status_field(pid, "Threads", out, "Threads");
+	struct proc_info pi;
+	struct err ignored = { 0 };
+	if (proc_info(pid, &pi, &ignored) == 0) {
+		/* the kernel's view of the whole process, in bytes as Go's */
+		buf_printf(out, "# RSS = %lld\n", pi.rss_kb * 1024LL);
+		buf_printf(out, "# MaxRSS = %lld\n", pi.hwm_kb * 1024LL);
+		buf_printf(out, "# Data = %lld\n", pi.data_kb * 1024LL);
+		buf_printf(out, "# Sys = %lld\n", pi.vm_kb * 1024LL);
+		buf_printf(out, "# Threads = %ld\n", pi.threads);
+	}
 	buf_printf(out, "# MemProfileRate = %" PRId64 "\n", s->h.rate);
 	buf_printf(out, "# SampledAllocations = %" PRIu64 "\n", sampled);
 	buf_printf(out, "# SampledLiveBlocks = %" PRIu64 " / %" PRIu64 "\n", live, s->h.max_live);
@@ -242,10 +221,10 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 	profile_add_type(&p, "inuse_space", "bytes");
 	p.default_type = kind == HEAP_HEAP ? 3 : 1;
 	p.period_type = (struct profile_value_type){ "space", "bytes" };
-	p.time_nanos = now_ns(CLOCK_REALTIME);
+	p.time_nanos = clock_ns(CLOCK_REALTIME);
 	struct heap_snapshot s0, s1 = { 0 };
 	int rc = -1;
-	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	if (heap_read(ctx, pid, &s0, e) < 0)
 		goto out;
 	p.period = s0.present ? s0.h.rate : 524288;
@@ -263,7 +242,7 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 		}
 		add_snapshot(&p, &s1, 1, true);
 		p.drop_zero = true;
-		p.duration_nanos = now_ns(CLOCK_MONOTONIC) - t0;
+		p.duration_nanos = clock_ns(CLOCK_MONOTONIC) - t0;
 		describe_agent(&p, &s1);
 	} else {
 		add_snapshot(&p, &s0, 1, !*text);

@@ -217,6 +217,12 @@ int proc_info(pid_t pid, struct proc_info *info, struct err *e)
 		info->threads = strtol(v, NULL, 10);
 	if ((v = status_field(status, "VmRSS")))
 		info->rss_kb = strtol(v, NULL, 10);
+	if ((v = status_field(status, "VmHWM")))
+		info->hwm_kb = strtol(v, NULL, 10);
+	if ((v = status_field(status, "VmData")))
+		info->data_kb = strtol(v, NULL, 10);
+	if ((v = status_field(status, "VmSize")))
+		info->vm_kb = strtol(v, NULL, 10);
 	if ((v = status_field(status, "Uid")))
 		info->uid = (uid_t)strtoul(v, NULL, 10);
 	if ((v = status_field(status, "TracerPid")))

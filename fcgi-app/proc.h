@@ -26,7 +26,10 @@ struct proc_info {
 	char comm[32];       /* the kernel's short name */
 	long threads;
 	double uptime_s;     /* since the process started */
-	long rss_kb;
+	long rss_kb;         /* VmRSS */
+	long hwm_kb;         /* VmHWM: the most RSS has been */
+	long data_kb;        /* VmData: private data, heap included */
+	long vm_kb;          /* VmSize: all mapped */
 	pid_t tracer;        /* TracerPid of the main thread, 0 when none */
 };
 

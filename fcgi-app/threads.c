@@ -1,5 +1,6 @@
 #include "threads.h"
 
+#include "clock.h"
 #include "collector.h"
 #include "ctx.h"
 #include "heap.h"
@@ -148,13 +149,6 @@ static void add_dump(struct ctx *ctx, pid_t pid, const struct thread_dump *d,
 	profile_release(&full);
 }
 
-static int64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
 		    long seconds, struct buf *out, int *text, struct err *e)
 {
@@ -164,10 +158,10 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 	profile_add_type(&p, name, "count");
 	p.period_type = p.types[0];
 	p.period = 1;
-	p.time_nanos = now_ns(CLOCK_REALTIME);
+	p.time_nanos = clock_ns(CLOCK_REALTIME);
 	struct thread_dump d0 = { 0 }, d1 = { 0 };
 	int rc = -1;
-	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	struct heap_snapshot agent = { 0 };
 	size_t created = 0;
 	if (kind == THREADS_THREADCREATE && heap_read(ctx, pid, &agent, e) < 0)
@@ -183,7 +177,7 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 			goto out;
 		add_dump(ctx, pid, &d1, kind, &p, 1, LABELS_NAME, &agent, &created);
 		p.drop_zero = true;
-		p.duration_nanos = now_ns(CLOCK_MONOTONIC) - t0;
+		p.duration_nanos = clock_ns(CLOCK_MONOTONIC) - t0;
 		*text = 0;
 	} else if (debug == 2 && kind == THREADS_GOROUTINE) {
 		add_dump(ctx, pid, &d0, kind, &p, 1, LABELS_ALL, &agent, &created);

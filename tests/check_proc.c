@@ -153,6 +153,9 @@ START_TEST(test_cmdline_info_access)
 	ck_assert_int_eq(info.tracer, 0);
 	ck_assert(info.uptime_s >= 0 && info.uptime_s < 60);
 	ck_assert_int_gt(info.rss_kb, 0);
+	ck_assert_int_ge(info.hwm_kb, info.rss_kb);
+	ck_assert_int_gt(info.data_kb, 0);
+	ck_assert_int_ge(info.vm_kb, info.rss_kb);
 	/* the test runs as the child's user: access is allowed */
 	ck_assert_int_eq(proc_check_access(child, &e), 0);
 	reap(child);
