@@ -69,7 +69,7 @@ struct real_fns {
 };
 
 struct live {
-	uintptr_t ptr;  /* 0 empty, 1 deleted */
+	uintptr_t ptr;  /* 0: empty (no tombstones: see forget) */
 	uint32_t bucket;
 	uint64_t size;
 };
@@ -379,11 +379,10 @@ static void track(uintptr_t p, size_t size, uint32_t bucket)
 	struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[bucket];
 	count(&b->alloc_objects, 1);
 	count(&b->alloc_bytes, size);
+	/* at most 3/4 full: there is an empty slot to stop at */
 	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1))
-		if (A.live[i].ptr <= 1) {
-			A.live[i].bucket = bucket;
-			A.live[i].size = size;
-			__atomic_store_n(&A.live[i].ptr, p, __ATOMIC_RELEASE);
+		if (A.live[i].ptr == 0) {
+			A.live[i] = (struct live){ .ptr = p, .bucket = bucket, .size = size };
 			break;
 		}
 	uint32_t slot = filter_slot(p);
@@ -392,25 +391,30 @@ static void track(uintptr_t p, size_t size, uint32_t bucket)
 	A.live_blocks++;
 }
 
-/* Forgets p if it is a sampled block, counting its free. */
-static bool is_live(uintptr_t p)
+/* Empties slot i of the live table by moving later entries of its probe
+ * run back (linear probing without tombstones): deleted slots never pile
+ * up, so a lookup of a pointer not in the table always reaches an empty
+ * slot soon, however many blocks came and went. With the lock held. */
+static void forget(uint32_t i)
 {
-	/* no lock: only p's own malloc can have added p, and it happened
-	 * before this free (the program handed p over); a concurrent insert
-	 * of another pointer only makes the probe longer */
-	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1)) {
-		uintptr_t at = __atomic_load_n(&A.live[i].ptr, __ATOMIC_ACQUIRE);
-		if (at == 0)
-			return false;
-		if (at == p)
-			return true;
+	const uint32_t mask = LIVE_CAP - 1;
+	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+		if (A.live[j].ptr == 0)
+			break;
+		/* the entry at j may fill i unless its home lies in (i, j] */
+		uint32_t home = ptr_hash(A.live[j].ptr, LIVE_BITS);
+		if (((j - home) & mask) < ((j - i) & mask))
+			continue;
+		A.live[i] = A.live[j];
+		i = j;
 	}
+	A.live[i].ptr = 0;
 }
 
+/* Forgets p if it is a sampled block, counting its free. A filter hit
+ * may be another block of the same region: then p is not found. */
 static void untrack(uintptr_t p)
 {
-	if (!is_live(p))
-		return; /* another block in the same filter region */
 	pthread_mutex_lock(&A.lock);
 	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1)) {
 		struct live *l = &A.live[i];
@@ -421,7 +425,7 @@ static void untrack(uintptr_t p)
 		struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[l->bucket];
 		count(&b->free_objects, 1);
 		count(&b->free_bytes, l->size);
-		__atomic_store_n(&l->ptr, 1, __ATOMIC_RELEASE);
+		forget(i);
 		uint32_t slot = filter_slot(p);
 		/* a saturated count stays: only false hits */
 		if (A.counts[slot] < 255 && --A.counts[slot] == 0)

@@ -1,7 +1,8 @@
 // heap-target: allocates known amounts from known call sites, for the
 // heap, allocs and threadcreate tests (run under LD_PRELOAD=libpprof-agent.so).
 //
-//   heap-target [--workers N] [--stress THREADS SECONDS] [--fork-exec] [--exit-after S]
+//   heap-target [--workers N] [--stress THREADS SECONDS] [--fork-exec] [--turnover ROUNDS]
+//               [--exit-after S]
 //
 // Default: sets up the known heap, prints "ready PID" and waits for SIGTERM.
 //   leak_here       64 MiB live (32 x 2 MiB, malloc)
@@ -17,6 +18,11 @@
 // "stress ops N errors M" and exit 0 when M is 0.
 // --fork-exec: forks; the child allocates, checks and execs /bin/true; the
 // parent prints "fork-exec ok" when the child succeeded.
+// --turnover: N rounds of 100,000 blocks of 32..224 bytes (all sampled at
+// PPROF_MEMRATE=2), each next to a malloc(0) one (not sampled: its free
+// looks up a pointer the agent does not hold), allocated then freed; then
+// prints "turnover N ok". Many more sampled blocks, at many more
+// addresses, come and go than the agent's live table has slots.
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -262,6 +268,35 @@ static int fork_exec(void)
 	return 0;
 }
 
+static int turnover(long rounds)
+{
+	// the blocks' stride changes every round, so the addresses (and the
+	// agent's live-table slots they hash to) do too
+	const long k = 100000;
+	void **a = static_cast<void **>(calloc(k, sizeof *a));
+	void **b = static_cast<void **>(calloc(k, sizeof *b));
+	if (!a || !b)
+		return 1;
+	for (long r = 0; r < rounds; r++) {
+		size_t size = 32 + 16 * (size_t)(r % 13);
+		for (long i = 0; i < k; i++) {
+			a[i] = malloc(size);
+			b[i] = malloc(0);
+			if (!a[i] || !b[i])
+				return 1;
+			memset(a[i], 1, size);
+		}
+		for (long i = 0; i < k; i++) {
+			free(b[i]);
+			free(a[i]);
+		}
+	}
+	free(a);
+	free(b);
+	printf("turnover %ld ok\n", rounds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int workers = 3, exit_after = 0;
@@ -270,13 +305,15 @@ int main(int argc, char **argv)
 			workers = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--stress") && i + 2 < argc)
 			return stress(atoi(argv[i + 1]), atoi(argv[i + 2]));
+		else if (!strcmp(argv[i], "--turnover") && i + 1 < argc)
+			return turnover(atol(argv[i + 1]));
 		else if (!strcmp(argv[i], "--fork-exec"))
 			return fork_exec();
 		else if (!strcmp(argv[i], "--exit-after") && i + 1 < argc)
 			exit_after = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: heap-target [--workers N] [--stress THREADS SECONDS] "
-					"[--fork-exec] [--exit-after S]\n");
+					"[--fork-exec] [--turnover ROUNDS] [--exit-after S]\n");
 			return 2;
 		}
 	}
