@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "proc.h"
 #include "profile.h"
 
 #include <dwarf.h>
@@ -9,12 +10,16 @@
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
 
+#include <dirent.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct symbolizer {
 	Dwfl *dwfl;
@@ -28,8 +33,11 @@ struct symbolizer {
 	size_t nmaps;
 };
 
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp);
+
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo, /* also /usr/lib/debug/.build-id */
 };
 
@@ -104,6 +112,132 @@ static void parse_maps(struct symbolizer *s, const char *text)
 	}
 }
 
+/* The file a module was mapped from, as mapped: never a new file put at
+ * its path since (an upgrade replaces binaries under running processes).
+ * /proc/PID/map_files has every mapping (opening one needs CAP_SYS_ADMIN
+ * or CAP_CHECKPOINT_RESTORE); /proc/PID/exe has the executable with
+ * ptrace access alone. -1 when neither applies: the caller falls back to
+ * the path, checked against the build-id read from memory. */
+static int open_mapped(pid_t pid, const char *name, uint64_t base)
+{
+	char path[96], prefix[32];
+	snprintf(path, sizeof path, "/proc/%d/map_files", (int)pid);
+	int n = snprintf(prefix, sizeof prefix, "%" PRIx64 "-", base);
+	DIR *d = opendir(path);
+	int fd = -1;
+	for (struct dirent *de; d && fd < 0 && (de = readdir(d));) {
+		if (strncmp(de->d_name, prefix, (size_t)n) != 0)
+			continue;
+		char file[sizeof path + sizeof de->d_name + 1];
+		snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+	}
+	if (d)
+		closedir(d);
+	if (fd >= 0)
+		return fd;
+	char exe[PATH_MAX];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t len = readlink(path, exe, sizeof exe - 1);
+	if (len > 0 && (exe[len] = '\0', strcmp(exe, name) == 0))
+		return open(path, O_RDONLY | O_CLOEXEC);
+	return -1;
+}
+
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	const struct symbolizer *s = *userdata;
+	if (s && name[0] == '/') {
+		int fd = open_mapped(s->pid, name, base);
+		if (fd >= 0) {
+			/* the path as the process named it: separate debug
+			 * files are looked up next to it and by build-id */
+			char *plain = strdup(name);
+			if (!plain)
+				abort();
+			char *del = strstr(plain, " (deleted)");
+			if (del && del[10] == '\0')
+				*del = '\0';
+			*file_name = plain;
+			return fd;
+		}
+	}
+	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+}
+
+/* The GNU build-id of the ELF image mapped at base in pid, from the
+ * target's memory: its PT_NOTE segments. 0 and *len set when found. */
+static int memory_build_id(pid_t pid, uint64_t base, unsigned char *id, size_t *len,
+			   uint64_t *vaddr)
+{
+	struct err ignored = { 0 };
+	Elf64_Ehdr eh;
+	if (proc_read_mem(pid, base, &eh, sizeof eh, &ignored) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
+		return -1;
+	Elf64_Phdr ph[64];
+	if (proc_read_mem(pid, base + eh.e_phoff, ph, eh.e_phnum * sizeof *ph, &ignored) < 0)
+		return -1;
+	/* the first PT_LOAD maps the file's start, where base is */
+	uint64_t bias = base;
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD) {
+			bias = base - (ph[i].p_vaddr & ~(uint64_t)0xfff);
+			break;
+		}
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_NOTE)
+			continue;
+		unsigned char notes[1024];
+		size_t size = ph[i].p_filesz < sizeof notes ? ph[i].p_filesz : sizeof notes;
+		if (proc_read_mem(pid, bias + ph[i].p_vaddr, notes, size, &ignored) < 0)
+			continue;
+		for (size_t at = 0; at + sizeof(Elf64_Nhdr) <= size;) {
+			Elf64_Nhdr nh;
+			memcpy(&nh, notes + at, sizeof nh);
+			size_t name_at = at + sizeof nh;
+			size_t desc_at = name_at + ((nh.n_namesz + 3) & ~3u);
+			size_t next = desc_at + ((nh.n_descsz + 3) & ~3u);
+			if (next > size || next <= at)
+				break;
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    memcmp(notes + name_at, "GNU", 4) == 0 && nh.n_descsz > 0 &&
+			    nh.n_descsz <= *len) {
+				memcpy(id, notes + desc_at, nh.n_descsz);
+				*len = nh.n_descsz;
+				*vaddr = bias + ph[i].p_vaddr + desc_at;
+				return 0;
+			}
+			at = next;
+		}
+	}
+	return -1;
+}
+
+/* Each module learns its symbolizer (for find_elf) and, unless its ELF is
+ * loaded already, the build-id its memory holds: libdwfl then refuses a
+ * file at the same path whose build-id differs (a library rewritten in
+ * place) instead of naming functions from it. */
+static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name,
+			  Dwarf_Addr start, void *arg)
+{
+	(void)name;
+	struct symbolizer *s = arg;
+	*userdata = s;
+	const unsigned char *bits;
+	GElf_Addr at;
+	if (dwfl_module_build_id(mod, &bits, &at) > 0)
+		return DWARF_CB_OK;
+	unsigned char id[64];
+	size_t len = sizeof id;
+	uint64_t vaddr;
+	if (memory_build_id(s->pid, start, id, &len, &vaddr) == 0)
+		dwfl_module_report_build_id(mod, id, len, vaddr);
+	return DWARF_CB_OK;
+}
+
 int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 {
 	char path[64];
@@ -147,6 +281,7 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 	parse_maps(s, buf_cstr(&maps));
 	s->pid = pid;
 	s->maps_hash = h;
+	dwfl_getmodules(s->dwfl, prepare_module, s, 0);
 out:
 	buf_release(&maps);
 	return rc;

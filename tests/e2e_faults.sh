@@ -68,8 +68,9 @@ line=$(grep '^churn' "$T/target.out")
 	&& pass "target's forks, execs, waitpids and threads all fine: $line" || fail "target: $line"
 
 # --- the target's binary replaced on disk while it runs: stacks still go
-# through it (unwind tables read from the file as mapped), and no name ever
-# comes from the new file at that path
+# through it (unwind tables read from the file as mapped), its functions are
+# named from the file as mapped (/proc/PID/map_files, /proc/PID/exe), and no
+# name ever comes from the new file at that path
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 mkdir -p "$T/bin"
 cp "$DEMO" "$T/bin/svc"
@@ -81,6 +82,8 @@ get /v1/sys/pprof/goroutine?debug=2
 b=$(sed -n '/"hash-worker"/,/^$/p' "$T/body")
 echo "$b" | grep -q '^start_thread' && pass "replaced binary: stacks unwind through it to start_thread" \
 	|| fail "replaced binary: $(echo "$b" | head -8)"
+echo "$b" | grep -q '^hash_worker(' && pass "replaced binary: its own functions named (hash_worker)" \
+	|| fail "replaced binary: no hash_worker in $(echo "$b" | head -8)"
 ! grep -qE '^(usage|xnanosleep|close_stdout)\(' "$T/body" && pass "replaced binary: no name from the new file" \
 	|| fail "names from the new file: $(grep -E '^(usage|xnanosleep|close_stdout)\(' "$T/body" | head -3)"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
