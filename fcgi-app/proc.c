@@ -270,22 +270,30 @@ int proc_check_access(pid_t pid, struct err *e)
 
 int proc_check_tracer(pid_t pid, pid_t self, struct err *e)
 {
-	struct proc_info info;
-	if (proc_info(pid, &info, e) < 0)
-		return -1;
-	if (!info.tracer)
-		return 0;
-	/* TracerPid names the tracing thread; its process is its Tgid */
-	char path[64], status[4096], comm[32] = "?";
-	pid_t tgid = info.tracer;
-	snprintf(path, sizeof path, "/proc/%d/status", (int)info.tracer);
-	if (read_small(path, status, sizeof status) == 0) {
-		const char *v = status_field(status, "Tgid");
-		if (v)
-			tgid = (pid_t)strtol(v, NULL, 10);
+	/* TracerPid names the tracing thread; its process is its Tgid. A
+	 * tracer that exits between the two reads (our own collector thread
+	 * ending a profile, say) has let go of the target by then: read
+	 * again rather than blame a tracer that is gone. */
+	pid_t tracer = 0, tgid = 0;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		struct proc_info info;
+		if (proc_info(pid, &info, e) < 0)
+			return -1;
+		if (!info.tracer)
+			return 0;
+		tracer = tgid = info.tracer;
+		char path[64], status[4096];
+		snprintf(path, sizeof path, "/proc/%d/status", (int)tracer);
+		if (read_small(path, status, sizeof status) == 0) {
+			const char *v = status_field(status, "Tgid");
+			if (v)
+				tgid = (pid_t)strtol(v, NULL, 10);
+			break;
+		}
 	}
 	if (tgid == self)
 		return 0;
+	char path[64], comm[32] = "?";
 	snprintf(path, sizeof path, "/proc/%d/comm", (int)tgid);
 	if (read_small(path, comm, sizeof comm) == 0)
 		comm[strcspn(comm, "\n")] = '\0';
