@@ -286,16 +286,25 @@ static void end_all(struct collector *c, const struct err *why, bool exited)
 
 /* ---- events of the traced threads ---- */
 
-static void sample_stopped(struct collector *c, struct thr *t)
+/* What must be read while t is stopped: registers, the top of its stack,
+ * its CPU time (exactly the stack's). The unwind itself comes after the
+ * thread was resumed (sample_unwind), so it is held only for the copies. */
+static bool sample_stopped(struct collector *c, struct thr *t)
 {
 	struct target_regs regs;
 	struct err e = { 0 };
-	if (target_getregs(t->tid, &regs, &e) == 0)
-		unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
+	bool captured = target_getregs(t->tid, &regs, &e) == 0;
+	if (captured)
+		unwind_capture(c->unw, t->tid, &regs);
 	t->pcs_ts = clock_ns(CLOCK_BOOTTIME);
-	/* stopped now: its CPU time is exactly the stack's (one pread) */
 	if (thr_cpu(c->pid, t) == 0)
 		t->pcs_cpu = t->cpu_ns;
+	return captured;
+}
+
+static void sample_unwind(struct collector *c, struct thr *t)
+{
+	unwind_captured(c->unw, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
 }
 
 /* Handles one event; counts down *pending for threads selected this tick. */
@@ -308,13 +317,17 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 	switch (ev) {
 	case TARGET_INTERRUPTED: {
 		int64_t seen = clock_ns(CLOCK_MONOTONIC);
+		bool captured = false;
 		if (waited_for) {
-			sample_stopped(c, t);
+			captured = sample_stopped(c, t);
 			t->sampled = true;
 		}
 		target_resume(tid, 0, &e);
+		int64_t resumed = clock_ns(CLOCK_MONOTONIC);
+		if (captured)
+			sample_unwind(c, t);
 		if (waited_for) {
-			uint64_t held = (uint64_t)(clock_ns(CLOCK_MONOTONIC) - seen);
+			uint64_t held = (uint64_t)(resumed - seen);
 			uint64_t latency = (uint64_t)(seen - t->stop_start_ns);
 			st->stops++;
 			st->held_ns_total += held;

@@ -49,7 +49,7 @@ struct unwinder {
 	size_t nro;
 	/* the sample being unwound */
 	pid_t tid;
-	const struct target_regs *regs;
+	struct target_regs regs;   /* as captured */
 	unsigned char *stack;      /* copy of [stack_base, stack_base + stack_len) */
 	uint64_t stack_base;
 	size_t stack_len;
@@ -241,7 +241,7 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
 	const struct unwinder *u = arg;
 	if (write || reg < 0 || reg >= TARGET_NREGS)
 		return -UNW_EBADREG;
-	*val = u->regs->r[reg];
+	*val = u->regs.r[reg];
 	return 0;
 }
 
@@ -399,24 +399,33 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 	return 0;
 }
 
-int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
-		 uint64_t *pcs, size_t max, size_t *n)
+void unwind_capture(struct unwinder *u, pid_t tid, const struct target_regs *regs)
 {
-	*n = 0;
-	if (max == 0)
-		return 0;
 	u->tid = tid;
-	u->regs = regs;
-	/* one copy of the top of the stack serves most reads of the unwind */
+	u->regs = *regs;
+	/* one copy of the top of the stack serves the unwind's reads of it */
 	uint64_t sp = regs->r[TARGET_REG_SP];
 	struct iovec local = { u->stack, STACK_COPY }, remote = { (void *)(uintptr_t)sp, STACK_COPY };
 	ssize_t got = process_vm_readv(tid, &local, 1, &remote, 1, 0);
 	u->stack_base = sp;
 	u->stack_len = got > 0 ? (size_t)got : 0;
+}
 
+int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
+		 uint64_t *pcs, size_t max, size_t *n)
+{
+	unwind_capture(u, tid, regs);
+	return unwind_captured(u, pcs, max, n);
+}
+
+int unwind_captured(struct unwinder *u, uint64_t *pcs, size_t max, size_t *n)
+{
+	*n = 0;
+	if (max == 0)
+		return 0;
 	unw_cursor_t c;
 	if (unw_init_remote(&c, u->as, u) < 0) {
-		pcs[(*n)++] = regs->r[TARGET_REG_IP];
+		pcs[(*n)++] = u->regs.r[TARGET_REG_IP];
 		return 0;
 	}
 	bool after_signal = true; /* the leaf's IP is exact, not a return address */

@@ -35,6 +35,16 @@ int unwind_refresh(struct unwinder *u, struct err *e);
 int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
 		 uint64_t *pcs, size_t max, size_t *n);
 
+/* The same in two steps, so that a thread is held stopped only for the
+ * first: unwind_capture copies the registers and the top 32 KiB of the
+ * stack (while tid is stopped); unwind_captured unwinds from that copy
+ * (after it was resumed). Unwind tables come from the files; what the
+ * copy lacks (a frame deeper than 32 KiB, a register saved elsewhere) is
+ * read live and may have changed: at worst the stack ends early. One
+ * capture at a time per unwinder. */
+void unwind_capture(struct unwinder *u, pid_t tid, const struct target_regs *regs);
+int unwind_captured(struct unwinder *u, uint64_t *pcs, size_t max, size_t *n);
+
 /* How many of pcs[0..n) in a row lie in the target's executable mappings:
  * a stack unwound from incomplete registers is cut where it leaves code. */
 size_t unwind_code_prefix(struct unwinder *u, const uint64_t *pcs, size_t n);
