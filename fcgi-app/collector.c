@@ -336,10 +336,8 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 				st->held_ns_max = held;
 			if (latency > st->latency_ns_max)
 				st->latency_ns_max = latency;
-			int b = 0;
-			for (uint64_t us = held / 1000; us > 1 && b < COLLECTOR_HIST - 1; us >>= 1)
-				b++;
-			st->held_hist[b]++;
+			uint64_t us = held / 1000;
+			st->held_hist[us < COLLECTOR_HIST ? us : COLLECTOR_HIST - 1]++;
 		}
 		break;
 	}
@@ -966,9 +964,9 @@ double collector_held_quantile(const struct collector_stats *st, double q)
 	for (int b = 0; b < COLLECTOR_HIST; b++) {
 		seen += st->held_hist[b];
 		if ((double)seen >= q * (double)total)
-			return (double)(2ULL << b);
+			return (double)(b + 1);
 	}
-	return (double)(2ULL << (COLLECTOR_HIST - 1));
+	return (double)COLLECTOR_HIST;
 }
 
 struct collector *collector_new(void)

@@ -44,7 +44,7 @@ struct collector_sample {
 	const char *wait_label; /* "futex", "read fd 7 (pipe:[1234])", ... */
 };
 
-#define COLLECTOR_HIST 24
+#define COLLECTOR_HIST 1024
 
 struct collector_stats {
 	uint64_t ticks, samples, stops, lost; /* lost: asked to stop, did not in time */
@@ -54,7 +54,8 @@ struct collector_stats {
 	 * thread's next turn on a CPU when it is runnable but not running */
 	uint64_t held_ns_total, held_ns_max;
 	uint64_t latency_ns_total, latency_ns_max;
-	/* held times by power of two: bucket i counts [2^i, 2^(i+1)) us */
+	/* held times by microsecond: bucket i counts [i, i+1) us, the last
+	 * everything longer (held_ns_max says how long) */
 	uint32_t held_hist[COLLECTOR_HIST];
 };
 
@@ -83,7 +84,7 @@ void collector_close(struct collector *c);
 void collector_free(struct collector *c);
 
 /* The held time (us) below which fraction q of the stops were held,
- * from the histogram (an upper bound, within a factor of two). */
+ * from the histogram: an upper bound, to the microsecond below 1 ms. */
 double collector_held_quantile(const struct collector_stats *st, double q);
 
 /* Starts delivering samples of pid to sub (from the collector thread). */
