@@ -67,6 +67,8 @@ struct collector {
 	int64_t last_refresh_ns;
 	int64_t offcpu_last_ns, offcpu_next_ns; /* off-CPU passes */
 	int64_t listed_ns;        /* when /proc/PID/task was last read */
+	pid_t *sel;               /* threads asked to stop this tick */
+	size_t nsel, sel_cap;
 	uint64_t rng;             /* xorshift state for tick jitter */
 };
 
@@ -126,8 +128,12 @@ static struct thr *thr_add(struct collector *c, pid_t tid)
 
 static void thr_compact(struct collector *c)
 {
+	/* a thread's entry is a few KiB (its stacks): move nothing until the
+	 * first dead one, and usually there is none */
 	size_t j = 0;
-	for (size_t i = 0; i < c->nthr; i++) {
+	while (j < c->nthr && !c->thr[j].dead)
+		j++;
+	for (size_t i = j; i < c->nthr; i++) {
 		if (c->thr[i].dead) {
 			if (c->thr[i].cpu_fd >= 0)
 				close(c->thr[i].cpu_fd);
@@ -388,8 +394,45 @@ static void drain_sigfd(struct collector *c)
 }
 
 /* Handles every pending event; waits up to timeout_ns for the first. */
-static void pump_events(struct collector *c, int64_t timeout_ns, size_t *pending,
-			struct collector_stats *st)
+/* Marks t as asked to stop this tick. */
+static void select_thread(struct collector *c, struct thr *t)
+{
+	t->selected = true;
+	t->sampled = false;
+	t->stop_start_ns = clock_ns(CLOCK_MONOTONIC);
+	if (c->nsel == c->sel_cap) {
+		c->sel_cap = c->sel_cap ? c->sel_cap * 2 : 64;
+		c->sel = realloc(c->sel, c->sel_cap * sizeof *c->sel);
+		if (!c->sel)
+			abort();
+	}
+	c->sel[c->nsel++] = t->tid;
+}
+
+/* Events of the threads still awaited this tick, asked for by tid. */
+static int poll_selected(struct collector *c, size_t *pending, struct collector_stats *st)
+{
+	int got = 0;
+	for (size_t i = 0; i < c->nsel && *pending > 0; i++) {
+		struct thr *t = thr_find(c, c->sel[i]);
+		if (!t || !t->selected || t->sampled)
+			continue;
+		enum target_event ev;
+		int sig;
+		struct err e = { 0 };
+		while (t->selected && !t->sampled &&
+		       target_poll_thread(t->tid, &ev, &sig, &e) == 1) {
+			handle_event(c, t->tid, ev, sig, pending, st);
+			got++;
+			t = thr_find(c, c->sel[i]); /* an exit may change the table */
+			if (!t)
+				break;
+		}
+	}
+	return got;
+}
+
+static int poll_all(struct collector *c, size_t *pending, struct collector_stats *st)
 {
 	pid_t tid;
 	enum target_event ev;
@@ -400,20 +443,41 @@ static void pump_events(struct collector *c, int64_t timeout_ns, size_t *pending
 		handle_event(c, tid, ev, sig, pending, st);
 		got++;
 	}
-	if (got || timeout_ns <= 0)
+	return got;
+}
+
+/* Handles what the traced threads report, waiting up to timeout_ns for
+ * something when nothing is there yet. Waiting for any thread costs the
+ * kernel a look at every traced one (1,000 idle threads made it most of
+ * the collector's CPU), so the threads this tick waits for are asked for
+ * by tid, and the others only when SIGCHLD (blocked in every thread, read
+ * from sigfd) says something happened: every drain of sigfd is followed
+ * by a full look, so no event waits for a SIGCHLD already consumed. */
+static void pump_events(struct collector *c, int64_t timeout_ns, size_t *pending,
+			struct collector_stats *st)
+{
+	if (*pending > 0 && poll_selected(c, pending, st) > 0)
 		return;
-	/* SIGCHLD (blocked in every thread, read here) says an event is
-	 * waiting; the short timeout bounds the wait where it is not blocked */
+	if (c->sigfd < 0) {
+		/* no signalfd: look at everything, nap, look again */
+		if (poll_all(c, pending, st) > 0 || timeout_ns <= 0)
+			return;
+		poll(NULL, 0, 1);
+		poll_all(c, pending, st);
+		return;
+	}
 	struct pollfd pfd = { .fd = c->sigfd, .events = POLLIN };
-	int ms = (int)(timeout_ns / 1000000);
-	if (ms > 5 || c->sigfd < 0)
-		ms = c->sigfd < 0 ? 1 : 5;
-	if (ms < 1)
+	int ms = timeout_ns <= 0 ? 0 : (int)(timeout_ns / 1000000);
+	if (ms > 5)
+		ms = 5; /* bounds the wait should a SIGCHLD go elsewhere */
+	if (timeout_ns > 0 && ms < 1)
 		ms = 1;
-	poll(c->sigfd >= 0 ? &pfd : NULL, c->sigfd >= 0 ? 1 : 0, ms);
+	int ready = poll(&pfd, 1, ms);
 	drain_sigfd(c);
-	while (target_poll_event(&tid, &ev, &sig, &e) == 1)
-		handle_event(c, tid, ev, sig, pending, st);
+	if (*pending > 0)
+		poll_selected(c, pending, st);
+	if (ready != 0 || ms >= 5)
+		poll_all(c, pending, st);
 }
 
 /* ---- one tick ---- */
@@ -498,8 +562,14 @@ static int list_threads(struct collector *c, struct err *e)
 /* One CPU sampling tick, over the threads list_threads just listed. */
 static void tick(struct collector *c, struct collector_stats *st)
 {
-	for (size_t i = 0; i < c->nthr; i++)
-		c->thr[i].selected = c->thr[i].sampled = false;
+	/* only last tick's selection to clear: a thread's entry is large, and
+	 * touching a thousand idle ones costs more than the tick's work */
+	for (size_t i = 0; i < c->nsel; i++) {
+		struct thr *t = thr_find(c, c->sel[i]);
+		if (t)
+			t->selected = t->sampled = false;
+	}
+	c->nsel = 0;
 	/* who ran since the last tick and is running now */
 	size_t pending = 0;
 	for (size_t i = 0; i < c->nthr; i++) {
@@ -519,8 +589,7 @@ static void tick(struct collector *c, struct collector_stats *st)
 			continue; /* asleep: its CPU time waits for its next sample */
 		struct err ie = { 0 };
 		if (target_interrupt(t->tid, &ie) == 0) {
-			t->selected = true;
-			t->stop_start_ns = clock_ns(CLOCK_MONOTONIC);
+			select_thread(c, t);
 			pending++;
 		}
 	}
@@ -555,9 +624,8 @@ static void unwind_stopped(struct collector *c, struct thr *t, struct collector_
 	struct err e = { 0 };
 	if (target_interrupt(t->tid, &e) < 0)
 		return;
-	t->selected = true;
-	t->sampled = false;
-	t->stop_start_ns = clock_ns(CLOCK_MONOTONIC);
+	c->nsel = 0;
+	select_thread(c, t);
 	size_t pending = 1;
 	int64_t deadline = t->stop_start_ns + STOP_DEADLINE_NS;
 	while (pending > 0) {
@@ -944,9 +1012,11 @@ out:
 			close(c->thr[i].cpu_fd);
 	free(c->thr);
 	free(c->index);
+	free(c->sel);
 	c->thr = NULL;
 	c->index = NULL;
-	c->nthr = c->cap = c->index_cap = 0;
+	c->sel = NULL;
+	c->nthr = c->cap = c->index_cap = c->nsel = c->sel_cap = 0;
 	if (c->sigfd >= 0)
 		close(c->sigfd);
 	/* returning ends this thread, and the kernel detaches every thread it

@@ -56,12 +56,12 @@ int target_getregs(pid_t tid, struct target_regs *regs, struct err *e)
 	return 0;
 }
 
-int target_poll_event(pid_t *tid, enum target_event *ev, int *sig, struct err *e)
+static int poll_one(pid_t which, pid_t *tid, enum target_event *ev, int *sig, struct err *e)
 {
 	int status;
 	pid_t w;
 	do
-		w = waitpid(-1, &status, WNOHANG | __WALL);
+		w = waitpid(which, &status, WNOHANG | __WALL);
 	while (w < 0 && errno == EINTR);
 	if (w == 0 || (w < 0 && errno == ECHILD))
 		return 0;
@@ -99,4 +99,15 @@ int target_poll_event(pid_t *tid, enum target_event *ev, int *sig, struct err *e
 		*ev = TARGET_OTHER;
 	}
 	return 1;
+}
+
+int target_poll_event(pid_t *tid, enum target_event *ev, int *sig, struct err *e)
+{
+	return poll_one(-1, tid, ev, sig, e);
+}
+
+int target_poll_thread(pid_t tid, enum target_event *ev, int *sig, struct err *e)
+{
+	pid_t got;
+	return poll_one(tid, &got, ev, sig, e);
 }

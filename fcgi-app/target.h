@@ -42,5 +42,8 @@ int target_getregs(pid_t tid, struct target_regs *regs, struct err *e);
 /* One pending event of any traced thread without blocking: 1 with *tid,
  * *ev and *sig set, 0 when none is pending, -1 on error. */
 int target_poll_event(pid_t *tid, enum target_event *ev, int *sig, struct err *e);
+/* The same for thread tid alone: the kernel looks at that thread only,
+ * where waiting for any looks at every traced thread in turn. */
+int target_poll_thread(pid_t tid, enum target_event *ev, int *sig, struct err *e);
 
 #endif
