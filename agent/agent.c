@@ -769,7 +769,10 @@ __attribute__((constructor)) static void agent_start(void)
 				pprof_agent.state = PPROF_AGENT_OFF;
 		}
 	}
-	/* threads that drew a distance at the default rate draw again */
+	/* this thread drew its distance at the default rate: it draws again
+	 * at its next allocation (a distance left over from the default rate
+	 * would leave the first megabytes unsampled at PPROF_MEMRATE=1) */
 	T.init = 0;
+	T.left = 0;
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }

@@ -319,9 +319,11 @@ int main(int argc, char **argv)
 	}
 	kept.reserve(4096); // no vector growth inside the measured call sites
 	kept_new.reserve(16);
+	// first: at PPROF_MEMRATE=1 nothing allocated since the agent started
+	// may go unsampled, not even right at the start of main
+	exact_here();
 	leak_here();
 	churn_here();
-	exact_here();
 	realloc_here();
 	memalign_here();
 	new_here();
