@@ -85,6 +85,23 @@ on_free_port() {
 	return 1
 }
 
+# AUTH=basic: a conf/ example's basic-auth variant, made as its comments
+# say (token check deleted, basic-auth lines uncommented), users from
+# $T/htpasswd (BASIC_USER, BASIC_PASSWORD).
+BASIC_USER=e2e-user BASIC_PASSWORD=e2e-password
+auth_variant() {
+	if [ "${AUTH:-token}" = basic ]; then
+		[ -f "$T/htpasswd" ] || htpasswd -cbm "$T/htpasswd" "$BASIC_USER" "$BASIC_PASSWORD" 2>/dev/null
+		sed -e '/^[[:space:]]*# BEGIN token check/,/^[[:space:]]*# END token check/d' \
+		    -e '/^[[:space:]]*# BEGIN basic auth/,/^[[:space:]]*# END basic auth/{
+			s/^\([[:space:]]*\)#   /\1/
+			s/^\([[:space:]]*\)#\([A-Za-z]\)/\1\2/
+		    }' -e "s|/etc/pprof-fcgi/htpasswd|$T/htpasswd|"
+	else
+		cat
+	fi
+}
+
 # conf/lighttpd.conf with the test's socket, port and token.
 TOKEN=e2e-token
 lighttpd_conf() { # PORT
@@ -94,7 +111,7 @@ lighttpd_conf() { # PORT
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
-	    "$top_srcdir/conf/lighttpd.conf" |
+	    "$top_srcdir/conf/lighttpd.conf" | auth_variant |
 	if [ "${NO_TOKEN:-0}" = 1 ]; then
 		# go tool pprof sends no custom header: tests that use it run
 		# without the token check, as run.sh does
@@ -121,7 +138,7 @@ nginx_run() { # PORT
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|" \
 	    -e "s|listen 127.0.0.1:8200;|listen 127.0.0.1:$1;|" \
 	    -e "s|\"change-me\"|\"$TOKEN\"|" -e "s|\"Bearer change-me\"|\"Bearer $TOKEN\"|" \
-	    "$top_srcdir/conf/nginx.conf" > "$T/nginx/site.conf"
+	    "$top_srcdir/conf/nginx.conf" | auth_variant > "$T/nginx/site.conf"
 	cat > "$T/nginx/nginx.conf" <<EON
 daemon off;
 master_process off;
@@ -154,7 +171,7 @@ apache_run() { # PORT
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|g" \
 	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
 	    -e "s|'change-me'|'$TOKEN'|" -e "s|'Bearer change-me'|'Bearer $TOKEN'|" \
-	    "$top_srcdir/conf/apache.conf" > "$T/apache/site.conf"
+	    "$top_srcdir/conf/apache.conf" | auth_variant > "$T/apache/site.conf"
 	local mods=/usr/lib/apache2/modules
 	cat > "$T/apache/apache.conf" <<EOA
 ServerRoot $T/apache
@@ -165,6 +182,10 @@ ErrorLog $T/apache/error.log
 LogLevel warn
 LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule authz_user_module $mods/mod_authz_user.so
+LoadModule authn_core_module $mods/mod_authn_core.so
+LoadModule authn_file_module $mods/mod_authn_file.so
+LoadModule auth_basic_module $mods/mod_auth_basic.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 User www-data

@@ -13,7 +13,7 @@ PACKAGES=(
 	# start_thread, clone3 and __lll_lock_wait have no names
 	libc6-dbg
 	# tests: Check, web servers, clients
-	check lighttpd nginx-light apache2 libfcgi-bin spawn-fcgi curl
+	check lighttpd nginx-light apache2 apache2-utils libfcgi-bin spawn-fcgi curl
 	golang-go protobuf-compiler elfutils procps bc gdb
 	# fuzzing: clang's libFuzzer
 	clang libclang-rt-14-dev
