@@ -114,6 +114,26 @@ untraced "$TARGET_PID" && pass "SIGTERM mid-profile: target untraced" || fail "t
 rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" || exit 1
 
+# --- a library loaded while the profile runs: its functions named, with
+# their source file (the maps change under the sampling loop)
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+PLUGIN="$top_builddir/tests/targets/.libs/plugin.so"
+TARGET_BIN=$SPLIT start_target --plugin "$PLUGIN" || exit 1
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+curl -s -o "$T/plugin.pb.gz" "$P/profile?seconds=4" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID" || fail "profile never began"
+! grep -q plugin.so "/proc/$TARGET_PID/maps" && pass "plugin not loaded when the profile began" \
+	|| fail "plugin loaded too early"
+kill -USR1 "$TARGET_PID"
+WAIT_S=10 wait_for grep -q '^plugin loaded' "$T/target.out" && pass "plugin loaded mid-profile" \
+	|| fail "plugin not loaded: $(cat "$T/target.err")"
+wait $c
+go tool pprof -top -lines "$T/plugin.pb.gz" > "$T/plugin.txt" 2>&1
+grep -q 'plugin_spin .*plugin.c:[0-9]' "$T/plugin.txt" \
+	&& pass "function of a library loaded mid-profile named, with its line" \
+	|| fail "no plugin_spin with plugin.c: $(head -12 "$T/plugin.txt")"
+
 # --- the target exits mid-profile: 200, what was collected, a comment
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 TARGET_BIN=$SPLIT start_target --exit-after 2 || exit 1

@@ -2,14 +2,18 @@
  * 1/4 in spin_cold (by its own thread CPU clock, so preemption cannot skew
  * the split), so a CPU profile must attribute 75% / 25%.
  *
- *   cpu-split [--exit-after SECONDS]
+ *   cpu-split [--exit-after SECONDS] [--plugin PATH]
  *
- * Prints "ready PID" once both threads run. */
+ * Prints "ready PID" once both threads run. --plugin: on SIGUSR1, loads
+ * the library PATH with dlopen and runs its plugin_spin on a third thread
+ * ("plugin"), then prints "plugin loaded". */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_requested;
+static volatile int stop_requested;
+static volatile sig_atomic_t plugin_requested;
 static pthread_barrier_t started;
 static volatile uint64_t sink;
 
@@ -61,24 +66,56 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void *plugin_thread(void *arg)
+{
+	void (*spin)(volatile int *) = (void (*)(volatile int *))arg;
+	pthread_setname_np(pthread_self(), "plugin");
+	spin(&stop_requested);
+	return NULL;
+}
+
+/* Loads the plugin and starts its thread; 0 on success. */
+static int load_plugin(const char *path, pthread_t *t)
+{
+	void *h = dlopen(path, RTLD_NOW);
+	void *fn = h ? dlsym(h, "plugin_spin") : NULL;
+	if (!fn) {
+		fprintf(stderr, "cpu-split: %s\n", dlerror());
+		return -1;
+	}
+	if (pthread_create(t, NULL, plugin_thread, fn) != 0)
+		return -1;
+	printf("plugin loaded\n");
+	fflush(stdout);
+	return 0;
+}
+
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGUSR1)
+		plugin_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 int main(int argc, char **argv)
 {
 	long exit_after = 0;
-	if (argc == 3 && strcmp(argv[1], "--exit-after") == 0)
-		exit_after = strtol(argv[2], NULL, 10);
-	else if (argc != 1) {
-		fprintf(stderr, "usage: cpu-split [--exit-after SECONDS]\n");
-		return 2;
+	const char *plugin = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--exit-after") == 0 && i + 1 < argc) {
+			exit_after = strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--plugin") == 0 && i + 1 < argc) {
+			plugin = argv[++i];
+		} else {
+			fprintf(stderr, "usage: cpu-split [--exit-after SECONDS] [--plugin PATH]\n");
+			return 2;
+		}
 	}
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	pthread_barrier_init(&started, NULL, 3);
 	pthread_t a, b;
 	pthread_create(&a, NULL, worker, "split-a");
@@ -88,15 +125,27 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_t p;
+	bool plugin_running = false;
+	int rc = 0;
 	while (!stop_requested) {
 		struct timespec ts = { 0, 50000000 };
 		nanosleep(&ts, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (plugin && plugin_requested && !plugin_running) {
+			if (load_plugin(plugin, &p) < 0) {
+				rc = 1;
+				break;
+			}
+			plugin_running = true;
+		}
 		if (exit_after && now.tv_sec - t0.tv_sec >= exit_after)
 			break;
 	}
 	stop_requested = 1;
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	return 0;
+	if (plugin_running)
+		pthread_join(p, NULL);
+	return rc;
 }
