@@ -23,6 +23,7 @@
 struct thr {
 	pid_t tid;
 	bool seized, seen, dead;
+	bool kept;                /* from an earlier loop: only its stacks hold */
 	bool selected, sampled;   /* this tick */
 	char state;
 	char comm[16];
@@ -62,6 +63,8 @@ struct collector {
 	size_t *index, index_cap; /* tid -> thr position + 1 */
 	bool first_tick;
 	struct unwinder *unw;     /* kept across loops while the pid stays */
+	pid_t thr_pid;            /* the process thr describes, kept across */
+	unsigned long long thr_start; /* loops for the stacks of waits */
 	pid_t unw_pid;
 	int sigfd;
 	int64_t last_refresh_ns;
@@ -101,6 +104,41 @@ static struct thr *thr_find(struct collector *c, pid_t tid)
 		if (c->thr[c->index[slot] - 1].tid == tid)
 			return &c->thr[c->index[slot] - 1];
 	return NULL;
+}
+
+/* A thread kept from an earlier loop starts this one afresh but for the
+ * stacks it was last seen with and the waits they were taken in: a thread
+ * still in the same wait is neither unwound nor stopped again by the next
+ * request. */
+static void thr_renew(struct thr *t)
+{
+	struct thr old = *t;
+	memset(t, 0, sizeof *t);
+	t->tid = old.tid;
+	t->cpu_fd = -1;
+	memcpy(t->comm, old.comm, sizeof t->comm);
+	memcpy(t->pcs, old.pcs, old.npcs * sizeof *t->pcs);
+	t->npcs = old.npcs;
+	t->pcs_cpu = old.pcs_cpu;
+	t->pcs_ts = old.pcs_ts;
+	memcpy(t->wait_line, old.wait_line, sizeof t->wait_line);
+	memcpy(t->w_line, old.w_line, sizeof t->w_line);
+	memcpy(t->w_label, old.w_label, sizeof t->w_label);
+	memcpy(t->wpcs, old.wpcs, old.wnpcs * sizeof *t->wpcs);
+	t->wnpcs = old.wnpcs;
+}
+
+/* Forgets every thread (another process, or the collector's end). */
+static void thr_forget(struct collector *c)
+{
+	for (size_t i = 0; i < c->nthr; i++)
+		if (c->thr[i].cpu_fd >= 0)
+			close(c->thr[i].cpu_fd);
+	free(c->thr);
+	free(c->index);
+	c->thr = NULL;
+	c->index = NULL;
+	c->nthr = c->cap = c->index_cap = 0;
 }
 
 static struct thr *thr_add(struct collector *c, pid_t tid)
@@ -302,6 +340,8 @@ static bool sample_stopped(struct collector *c, struct thr *t)
 	bool captured = target_getregs(t->tid, &regs, &e) == 0;
 	if (captured)
 		unwind_capture(c->unw, t->tid, &regs);
+	/* pcs is about to be this stop's stack, not a wait's any more */
+	t->wait_line[0] = '\0';
 	t->pcs_ts = clock_ns(CLOCK_BOOTTIME);
 	if (thr_cpu(c->pid, t) == 0)
 		t->pcs_cpu = t->cpu_ns;
@@ -519,11 +559,17 @@ static int list_threads(struct collector *c, struct err *e)
 		if (*end || tid <= 0)
 			continue;
 		struct thr *t = thr_find(c, (pid_t)tid);
-		if (!t) {
+		if (!t || t->kept) {
 			uint64_t ns = 0;
-			if (read_cpu(c->pid, (pid_t)tid, &ns) < 0)
+			if (read_cpu(c->pid, (pid_t)tid, &ns) < 0) {
+				if (t)
+					t->dead = true;
 				continue;
-			t = thr_add(c, (pid_t)tid);
+			}
+			if (t)
+				thr_renew(t);
+			else
+				t = thr_add(c, (pid_t)tid);
 			t->cpu_ns = t->cpu_prev_tick = ns;
 			/* threads there when sampling began count from now; threads
 			 * born during it, from their start */
@@ -855,6 +901,13 @@ static void *collector_main(void *arg)
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), -10) < 0)
 		log_debug("collector: setpriority: %s", strerror(errno));
 	c->first_tick = true;
+	/* the threads of the last loop, for their wait stacks, if this is
+	 * still the same process */
+	unsigned long long start = proc_starttime(c->pid);
+	if (c->thr_pid != c->pid || c->thr_start != start || start == 0)
+		thr_forget(c);
+	c->thr_pid = c->pid;
+	c->thr_start = start;
 	struct err e = { 0 };
 	if (c->unw && c->unw_pid == c->pid) {
 		if (unwind_refresh(c->unw, &e) < 0) {
@@ -1007,16 +1060,18 @@ out:
 	c->running = false;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < c->nthr; i++)
-		if (c->thr[i].cpu_fd >= 0)
-			close(c->thr[i].cpu_fd);
-	free(c->thr);
-	free(c->index);
+	/* the threads stay known with their stacks (thr_renew); their open
+	 * files do not */
+	for (size_t i = 0; i < c->nthr; i++) {
+		struct thr *t = &c->thr[i];
+		if (t->cpu_fd >= 0)
+			close(t->cpu_fd);
+		t->cpu_fd = -1;
+		t->kept = true;
+	}
 	free(c->sel);
-	c->thr = NULL;
-	c->index = NULL;
 	c->sel = NULL;
-	c->nthr = c->cap = c->index_cap = c->nsel = c->sel_cap = 0;
+	c->nsel = c->sel_cap = 0;
 	if (c->sigfd >= 0)
 		close(c->sigfd);
 	/* returning ends this thread, and the kernel detaches every thread it
@@ -1071,6 +1126,7 @@ void collector_free(struct collector *c)
 	if (!c)
 		return;
 	collector_close(c);
+	thr_forget(c);
 	unwind_free(c->unw);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

@@ -68,8 +68,7 @@ int proc_alive(pid_t pid)
 	return s && s != 'Z' && s != 'X';
 }
 
-/* Start time in clock ticks since boot (field 22), 0 when unknown. */
-static unsigned long long proc_starttime(pid_t pid)
+unsigned long long proc_starttime(pid_t pid)
 {
 	char path[64], stat[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);

@@ -40,6 +40,10 @@ void proc_describe(const struct target_spec *t, char *out, size_t size);
  * process self (pprof-fcgi) is never a target. */
 int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e);
 
+/* pid's start time in clock ticks since boot, 0 when unknown: with the
+ * pid, it names one process (a pid is reused, never with the same start). */
+unsigned long long proc_starttime(pid_t pid);
+
 /* Whether pid is a live (not zombie) process. */
 int proc_alive(pid_t pid);
 

@@ -86,6 +86,20 @@ get "$P/symbol" --data-binary "@$T/many"
 expect_status "symbol: over 100,000 addresses" 413
 untraced "$TARGET_PID" && pass "target untraced after the dumps" || fail "target traced"
 
+# --- two dumps in a row, the sampling loop ended between them: the second
+# stops no thread still in the wait the first one unwound it in (a new app:
+# the first dump knows no stack yet)
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+get "$P/goroutine?debug=2"
+first=$(grep -c 'read without stopping it' "$T/body")
+get "$P/goroutine?debug=2"
+reused=$(grep -c 'read without stopping it' "$T/body")
+[ "$reused" -ge 4 ] && [ "$reused" -gt "$first" ] \
+	&& pass "dump after a dump: $reused of $(grep -c '^thread ' "$T/body") threads not stopped (first: $first)" \
+	|| fail "dump after a dump: $reused threads read without a stop (first: $first)"
+untraced "$TARGET_PID" && pass "target untraced between requests" || fail "target traced"
+
 # --- while sampling runs, a second dump stops no thread that has not run
 # since the first one unwound it
 curl -s -o /dev/null "$BASE$P/profile?seconds=3" & c=$!
