@@ -416,6 +416,19 @@ static void handle_event(struct collector *c, pid_t tid, enum target_event ev, i
 				t->selected = false;
 		}
 		break;
+	case TARGET_EXEC:
+		/* the old image's mappings are gone: what was sampled before can
+		 * no longer be symbolized, which the subscribers are told */
+		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
+			struct collector_sub *s = c->subs[i];
+			if (s && !s->target_execd) {
+				s->target_execd = true;
+				clock_gettime(CLOCK_REALTIME, &s->execd_at);
+			}
+		}
+		c->last_refresh_ns = 0; /* read the new maps at once */
+		target_resume(tid, 0, &e);
+		return;
 	case TARGET_OTHER:
 		target_resume(tid, 0, &e);
 		return;
@@ -1156,6 +1169,7 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 	}
 	sub->slot = slot;
 	sub->joined = sub->leaving = sub->removed = sub->ended = sub->target_exited = false;
+	sub->target_execd = false;
 	err_clear(&sub->error);
 	memset(&sub->stats, 0, sizeof sub->stats);
 	c->subs[slot] = sub;
@@ -1239,11 +1253,16 @@ int collector_window(struct collector *c, pid_t pid, struct collector_sub **subs
 		collector_unsubscribe(c, subs[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	w->duration_ns = ts_ns(&t1) - ts_ns(&t0);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (subs[i]->target_exited) {
 			w->target_exited = true;
 			w->exited_after_s = (double)(ts_ns(&subs[i]->exited_at) - w->start_ns) / 1e9;
 		}
+		if (subs[i]->target_execd) {
+			w->target_execd = true;
+			w->execd_after_s = (double)(ts_ns(&subs[i]->execd_at) - w->start_ns) / 1e9;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		if (subs[i]->error.kind != ERR_NONE && !subs[i]->target_exited) {
 			*e = subs[i]->error;

@@ -69,6 +69,8 @@ struct collector_sub {
 	/* set by the collector; read after collector_unsubscribe */
 	bool target_exited;
 	struct timespec exited_at;   /* CLOCK_REALTIME */
+	bool target_execd;           /* exec'd a new image meanwhile */
+	struct timespec execd_at;    /* CLOCK_REALTIME, the first time */
 	struct err error;            /* why sampling stopped early, if it did */
 	struct collector_stats stats;
 	/* private */
@@ -103,6 +105,8 @@ struct collector_window {
 	int64_t duration_ns;    /* as long as asked, or until the target exited */
 	bool target_exited;
 	double exited_after_s;  /* into the window, when it did */
+	bool target_execd;      /* the target exec'd a new image in the window */
+	double execd_after_s;
 };
 
 /* Runs subs[0..n) together for seconds: subscribes them, waits for the

@@ -44,6 +44,11 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 	if (w.target_exited)
 		profile_add_comment(&p, "target pid %d exited %.1f s into the %ld s profile",
 				    (int)pid, w.exited_after_s, req->params.seconds);
+	if (w.target_execd)
+		profile_add_comment(&p, "target pid %d exec'd a new image %.1f s into the %ld s "
+				    "profile: samples from before have no symbols (their "
+				    "mappings are gone)", (int)pid, w.execd_after_s,
+				    req->params.seconds);
 	const struct collector_stats *st = &sub.stats;
 	double stops = st->stops ? (double)st->stops : 1.0;
 	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops held "

@@ -10,7 +10,7 @@
 
 int target_seize(pid_t tid, struct err *e)
 {
-	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACEEXIT) < 0)
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC)) < 0)
 		return err_errno(e, errno == EPERM ? ERR_PERMISSION : ERR_TARGET, errno,
 				 "ptrace(PTRACE_SEIZE) tid %d", (int)tid);
 	return 0;
@@ -85,6 +85,9 @@ static int poll_one(pid_t which, pid_t *tid, enum target_event *ev, int *sig, st
 		break;
 	case PTRACE_EVENT_EXIT:
 		*ev = TARGET_EXITING;
+		break;
+	case PTRACE_EVENT_EXEC:
+		*ev = TARGET_EXEC;
 		break;
 	case PTRACE_EVENT_STOP:
 		/* an interrupt reports SIGTRAP; a group-stop its stop signal */

@@ -25,10 +25,11 @@ enum target_event {
 	TARGET_GROUP_STOP,  /* SIGSTOP and friends: keep it stopped (PTRACE_LISTEN) */
 	TARGET_EXITING,     /* PTRACE_EVENT_EXIT: last look, then resume */
 	TARGET_EXITED,      /* gone; nothing to resume */
+	TARGET_EXEC,        /* PTRACE_EVENT_EXEC: a new image; resume */
 	TARGET_OTHER,       /* any other stop: resume */
 };
 
-/* Attaches without stopping; the thread reports its exit. */
+/* Attaches without stopping; the thread reports its exit and an exec. */
 int target_seize(pid_t tid, struct err *e);
 int target_interrupt(pid_t tid, struct err *e);
 /* Resumes a stopped thread, delivering sig (0: none). */

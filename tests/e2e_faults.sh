@@ -88,6 +88,32 @@ echo "$b" | grep -q '^hash_worker(' && pass "replaced binary: its own functions 
 	|| fail "names from the new file: $(grep -E '^(usage|xnanosleep|close_stdout)\(' "$T/body" | head -3)"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
+# --- the target execs itself mid-profile (same pid, new image, its other
+# threads gone): the profile ends, the new image runs untraced, unstopped,
+# and the next profile follows it
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+TARGET_BIN=$SPLIT start_target || exit 1
+start_app --target-pid "$TARGET_PID" || exit 1
+curl -s -o "$T/exec.pb.gz" -w '%{http_code}' "$BASE/v1/sys/pprof/profile?seconds=4" > "$T/exec.status" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID" || fail "exec: profile never began"
+kill -USR2 "$TARGET_PID"
+WAIT_S=10 wait_for sh -c "[ \$(grep -c '^ready' '$T/target.out') -ge 2 ]" \
+	&& pass "target exec'd itself mid-profile" || fail "target did not exec: $(cat "$T/target.err")"
+wait $c
+[ "$(cat "$T/exec.status")" = 200 ] && pass "exec: the profile across it answers 200" \
+	|| fail "exec: profile status $(cat "$T/exec.status")"
+gunzip -c "$T/exec.pb.gz" 2>/dev/null | tr -c '[:print:]' '\n' | grep -q "exec'd a new image" \
+	&& pass "exec: the profile's comment says so" || fail "exec: no comment about the exec"
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "exec: target untraced after the profile" || fail "exec: target still traced"
+stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
+[ "$stopped" = 0 ] && pass "exec: no thread stopped" || fail "exec: $stopped threads stopped"
+get "/v1/sys/pprof/profile?seconds=2"
+expect_status "exec: profile of the new image" 200
+cp "$T/body" "$T/exec2.pb.gz"
+go tool pprof -top "$T/exec2.pb.gz" 2>/dev/null | grep -q spin_hot \
+	&& pass "exec: the new image profiled (spin_hot)" || fail "exec: no spin_hot in the next profile"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
 # --- a debugger holds a target: 503 naming it. (gdb's own attach stops every
 # thread with SIGSTOP, so this target's EINTR count is gdb's, not checked.)
 start_target || exit 1

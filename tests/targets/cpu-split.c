@@ -9,7 +9,9 @@
  *
  * Prints "ready PID" once both threads run. --plugin: on SIGUSR1, loads
  * the library PATH with dlopen and runs its plugin_spin on a third thread
- * ("plugin"), then prints "plugin loaded". */
+ * ("plugin"), then prints "plugin loaded". On SIGUSR2 it execs itself
+ * (/proc/self/exe, no arguments) from its main thread while the workers
+ * spin: the same pid, a new image, "ready" again. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -25,7 +27,7 @@
 #include <unistd.h>
 
 static volatile int stop_requested;
-static volatile sig_atomic_t plugin_requested;
+static volatile sig_atomic_t plugin_requested, exec_requested;
 static pthread_barrier_t started;
 static volatile uint64_t sink;
 static _Atomic int64_t hot_total, cold_total; /* CPU ns each really ran */
@@ -104,6 +106,8 @@ static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		plugin_requested = 1;
+	else if (sig == SIGUSR2)
+		exec_requested = 1;
 	else
 		stop_requested = 1;
 }
@@ -126,6 +130,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	pthread_barrier_init(&started, NULL, 3);
 	pthread_t a, b;
 	pthread_create(&a, NULL, worker, "split-a");
@@ -142,6 +147,15 @@ int main(int argc, char **argv)
 		struct timespec ts = { 0, 50000000 };
 		nanosleep(&ts, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (exec_requested) {
+			/* the workers still spin: exec ends them */
+			char *args[] = { argv[0], NULL };
+			fflush(stdout);
+			execv("/proc/self/exe", args);
+			perror("cpu-split: execv");
+			rc = 1;
+			break;
+		}
 		if (plugin && plugin_requested && !plugin_running) {
 			if (load_plugin(plugin, &p) < 0) {
 				rc = 1;
