@@ -1,12 +1,15 @@
 /* alloc-bench: an allocation-heavy workload for the agent's benchmark.
  *
- *   alloc-bench THREADS SECONDS [pair]
+ *   alloc-bench THREADS SECONDS [pair|service]
  *
  * Each thread keeps 1,024 slots and replaces a random one at every step:
  * free the old block, malloc a new one of 16..1,024 bytes (one in 64 up to
  * 64 KiB) and write its first byte. Prints "ops N ns_per_op X" for the
  * whole run. "pair": a single tight malloc(64)/free loop instead, for the
- * cost per malloc+free pair of the unsampled path. */
+ * cost per malloc+free pair of the unsampled path. "service": each step
+ * also does about 200 ns of other work first (a hash over its block), so
+ * that malloc and free are about a tenth of the time, as in a service that
+ * allocates a lot but does something with it. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -19,7 +22,7 @@ struct worker {
 	pthread_t t;
 	int id;
 	double seconds;
-	int pair;
+	int pair, service;
 	uint64_t ops;
 };
 
@@ -51,9 +54,22 @@ static void *run(void *arg)
 			size_t n = 16 + ((s >> 10) & 1008);
 			if (((s >> 20) & 63) == 0)
 				n = 1024 + ((s >> 26) & 65535);
+			if (w->service && slots[i]) {
+				/* the work: FNV-1a, 12 times over the block's first
+				 * 16 bytes (every block has them) */
+				const unsigned char *b = slots[i];
+				uint64_t h = 0xcbf29ce484222325ULL;
+				for (int r = 0; r < 12; r++)
+					for (size_t j = 0; j < 16; j++)
+						h = (h ^ b[j]) * 0x100000001b3ULL;
+				sink = (void *)(uintptr_t)h;
+			}
 			free(slots[i]);
 			char *p = malloc(n);
-			p[0] = 1;
+			if (w->service)
+				memset(p, (int)s, 16);
+			else
+				p[0] = 1;
 			slots[i] = p;
 		}
 		ops += 4096;
@@ -67,7 +83,7 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair]\n");
+		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair|service]\n");
 		return 2;
 	}
 	int n = atoi(argv[1]);
@@ -75,7 +91,8 @@ int main(int argc, char **argv)
 	double t0 = now();
 	for (int i = 0; i < n; i++) {
 		w[i] = (struct worker){ .id = i, .seconds = atof(argv[2]),
-					.pair = argc > 3 && !strcmp(argv[3], "pair") };
+					.pair = argc > 3 && !strcmp(argv[3], "pair"),
+					.service = argc > 3 && !strcmp(argv[3], "service") };
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	}
 	uint64_t ops = 0;

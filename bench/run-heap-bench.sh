@@ -7,8 +7,9 @@
 # figures of one run drift by several percent on a VM: a single run per
 # configuration cannot tell 2% from noise); then once each: every
 # allocation (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc,
-# HEAPPROFILE) and heaptrack. Also the unsampled path alone: one thread,
-# malloc(64)+free pairs, interleaved the same way.
+# HEAPPROFILE) and heaptrack. Then a service-like load the same way (each
+# step does ~200 ns of other work: malloc and free are ~10% of the time);
+# and the unsampled path alone: one thread, malloc(64)+free pairs.
 . "$(dirname "$0")/lib.sh"
 AGENT=$top_builddir/agent/.libs/libpprof-agent.so
 B=$top_builddir/bench/alloc-bench
@@ -72,6 +73,16 @@ if command -v heaptrack >/dev/null; then
 else
 	echo "bench: no heaptrack (apt-get install heaptrack): row left out" >&2
 fi
+
+# a service that allocates a lot but does something with it
+echo
+rounds svc 2 service
+read -r sbase slo shi <<< "$(median "$T"/svc.none.*)"
+read -r soff _ <<< "$(median "$T"/svc.off.*)"
+read -r sdef _ <<< "$(median "$T"/svc.def.*)"
+printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%)\n' \
+	"$R" "$sbase" "$slo" "$shi" "$soff" "$(echo "($soff - $sbase) * 100 / $sbase" | bc -l)" \
+	"$sdef" "$(echo "($sdef - $sbase) * 100 / $sbase" | bc -l)"
 
 # the unsampled path alone, and one sample's cost
 echo
