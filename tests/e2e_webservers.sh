@@ -41,22 +41,24 @@ routing_checks() { # NAME
 	expect_body "$n: /symbolz" "num_symbols: 1"
 }
 
+# with_server SERVER CHECKS CONF: starts SERVER (lighttpd, nginx, apache)
+# with CONF, runs CHECKS SERVER against it, stops it
+with_server() {
+	local server=$1 checks=$2 conf=$3
+	if "start_$server"; then
+		"$checks" "$server"
+		kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+	else
+		fail "$server did not start with $conf"
+	fi
+}
+
 # --- nginx and Apache in front of one app on a unix socket
 start_app --target-pidfile "$T/target.pid" || exit 1
 chmod 711 "$T"
 chgrp www-data "$SOCK" # as the systemd unit's Group=www-data does
-if start_nginx; then
-	routing_checks nginx
-	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-else
-	fail "nginx did not start with conf/nginx.conf"
-fi
-if start_apache; then
-	routing_checks apache
-	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-else
-	fail "apache did not start with conf/apache.conf"
-fi
+with_server nginx routing_checks conf/nginx.conf
+with_server apache routing_checks conf/apache.conf
 # --- each example's basic-auth variant, made as its comments say: every
 # mount asks for the user, a wrong password or the old token is refused
 basic_checks() { # NAME
@@ -80,24 +82,9 @@ basic_checks() { # NAME
 		|| fail "$n basic auth: cmdline body differs"
 }
 export AUTH=basic
-if start_lighttpd; then
-	basic_checks lighttpd
-	kill "$LIGHTTPD_PID"; wait "$LIGHTTPD_PID" 2>/dev/null
-else
-	fail "lighttpd did not start with conf/lighttpd.conf's basic-auth variant"
-fi
-if start_nginx; then
-	basic_checks nginx
-	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-else
-	fail "nginx did not start with conf/nginx.conf's basic-auth variant"
-fi
-if start_apache; then
-	basic_checks apache
-	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-else
-	fail "apache did not start with conf/apache.conf's basic-auth variant"
-fi
+for server in lighttpd nginx apache; do
+	with_server "$server" basic_checks "conf/$server.conf's basic-auth variant"
+done
 unset AUTH
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null
 
