@@ -446,7 +446,6 @@ static void drain_sigfd(struct collector *c)
 		;
 }
 
-/* Handles every pending event; waits up to timeout_ns for the first. */
 /* Marks t as asked to stop this tick. */
 static void select_thread(struct collector *c, struct thr *t)
 {

@@ -113,9 +113,7 @@ static int exe_matches(pid_t pid, const char *name)
 	ssize_t n = readlink(path, buf, sizeof buf - 1);
 	if (n > 0) {
 		buf[n] = '\0';
-		char *del = strstr(buf, " (deleted)"); /* binary replaced on disk */
-		if (del && del[10] == '\0')
-			*del = '\0';
+		proc_strip_deleted(buf); /* binary replaced on disk */
 		const char *base = strrchr(buf, '/');
 		return strcmp(base ? base + 1 : buf, name) == 0;
 	}
@@ -366,6 +364,41 @@ bool proc_syscall_eintr_prone(long nr)
 		if (syscalls[i].nr == nr)
 			return syscalls[i].eintr;
 	return false;
+}
+
+bool proc_strip_deleted(char *path)
+{
+	static const char suffix[] = " (deleted)";
+	size_t n = strlen(path), k = sizeof suffix - 1;
+	if (n < k || strcmp(path + n - k, suffix) != 0)
+		return false;
+	path[n - k] = '\0';
+	return true;
+}
+
+int proc_open_mapped(pid_t pid, uint64_t start, uint64_t end)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/map_files", (int)pid);
+	if (end) {
+		char path[128];
+		snprintf(path, sizeof path, "%s/%" PRIx64 "-%" PRIx64, dir, start, end);
+		return open(path, O_RDONLY | O_CLOEXEC);
+	}
+	char prefix[32];
+	int n = snprintf(prefix, sizeof prefix, "%" PRIx64 "-", start);
+	DIR *d = opendir(dir);
+	int fd = -1;
+	for (struct dirent *de; d && fd < 0 && (de = readdir(d));) {
+		if (strncmp(de->d_name, prefix, (size_t)n) != 0)
+			continue;
+		char path[sizeof dir + sizeof de->d_name + 1];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (d)
+		closedir(d);
+	return fd;
 }
 
 int proc_read_mem(pid_t pid, uint64_t addr, void *out, size_t len, struct err *e)

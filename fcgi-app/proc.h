@@ -75,6 +75,17 @@ const char *proc_syscall_name(long nr);
  * blocked in one must never be interrupted. */
 bool proc_syscall_eintr_prone(long nr);
 
+/* Drops the " (deleted)" the kernel appends to the path of a file that
+ * was replaced or removed since it was mapped; true when it was there. */
+bool proc_strip_deleted(char *path);
+
+/* Opens the file mapped at start in pid as it is mapped, even when it was
+ * replaced or deleted on disk since (/proc/PID/map_files; needs
+ * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE to open): the mapping
+ * start-end, or with end 0 whichever mapping begins at start. -1 when it
+ * cannot be opened. */
+int proc_open_mapped(pid_t pid, uint64_t start, uint64_t end);
+
 /* Copies len bytes at addr of pid's memory into out, without stopping it
  * (process_vm_readv: the same permission as ptrace). */
 int proc_read_mem(pid_t pid, uint64_t addr, void *out, size_t len, struct err *e);

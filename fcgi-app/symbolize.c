@@ -10,7 +10,6 @@
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
 
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -120,23 +119,10 @@ static void parse_maps(struct symbolizer *s, const char *text)
  * the path, checked against the build-id read from memory. */
 static int open_mapped(pid_t pid, const char *name, uint64_t base)
 {
-	char path[96], prefix[32];
-	snprintf(path, sizeof path, "/proc/%d/map_files", (int)pid);
-	int n = snprintf(prefix, sizeof prefix, "%" PRIx64 "-", base);
-	DIR *d = opendir(path);
-	int fd = -1;
-	for (struct dirent *de; d && fd < 0 && (de = readdir(d));) {
-		if (strncmp(de->d_name, prefix, (size_t)n) != 0)
-			continue;
-		char file[sizeof path + sizeof de->d_name + 1];
-		snprintf(file, sizeof file, "%s/%s", path, de->d_name);
-		fd = open(file, O_RDONLY | O_CLOEXEC);
-	}
-	if (d)
-		closedir(d);
+	int fd = proc_open_mapped(pid, base, 0);
 	if (fd >= 0)
 		return fd;
-	char exe[PATH_MAX];
+	char path[64], exe[PATH_MAX];
 	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
 	ssize_t len = readlink(path, exe, sizeof exe - 1);
 	if (len > 0 && (exe[len] = '\0', strcmp(exe, name) == 0))
@@ -156,9 +142,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 			char *plain = strdup(name);
 			if (!plain)
 				abort();
-			char *del = strstr(plain, " (deleted)");
-			if (del && del[10] == '\0')
-				*del = '\0';
+			proc_strip_deleted(plain);
 			*file_name = plain;
 			return fd;
 		}

@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "proc.h"
 #include "target.h"
 
 #include <libunwind.h>
@@ -118,13 +119,10 @@ static void module_load(struct unwinder *u, struct module *m)
 		 * (never the new file at the same path); then the path as the
 		 * target sees it, then as we do */
 		char path[PATH_MAX + 64];
-		snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)u->pid,
-			 m->start, m->end);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = proc_open_mapped(u->pid, m->start, m->end);
 		char file[PATH_MAX];
 		snprintf(file, sizeof file, "%s", m->path);
-		char *del = strstr(file, " (deleted)");
-		if (fd < 0 && !del) {
+		if (fd < 0 && !proc_strip_deleted(file)) {
 			snprintf(path, sizeof path, "/proc/%d/root%s", (int)u->pid, file);
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)

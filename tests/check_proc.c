@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,6 +180,48 @@ START_TEST(test_describe)
 }
 END_TEST
 
+START_TEST(test_strip_deleted)
+{
+	char a[] = "/usr/bin/svc (deleted)", b[] = "/usr/bin/svc", c[] = "/x (deleted)/y";
+	ck_assert(proc_strip_deleted(a));
+	ck_assert_str_eq(a, "/usr/bin/svc");
+	ck_assert(!proc_strip_deleted(b));
+	ck_assert_str_eq(b, "/usr/bin/svc");
+	ck_assert(!proc_strip_deleted(c)); /* only at the end */
+}
+END_TEST
+
+START_TEST(test_open_mapped)
+{
+	/* this test's own executable: its first mapping, by start alone and by
+	 * start and end, is the same file as /proc/self/exe */
+	FILE *f = fopen("/proc/self/maps", "r");
+	ck_assert_ptr_nonnull(f);
+	char line[512], exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	unsigned long long start = 0, end = 0;
+	while (fgets(line, sizeof line, f))
+		if (strstr(line, exe) && sscanf(line, "%llx-%llx", &start, &end) == 2)
+			break;
+	fclose(f);
+	ck_assert_uint_gt(start, 0);
+	struct stat want, got;
+	ck_assert_int_eq(stat(exe, &want), 0);
+	for (int by_end = 0; by_end < 2; by_end++) {
+		int fd = proc_open_mapped(getpid(), start, by_end ? end : 0);
+		if (fd < 0 && errno == EPERM)
+			return; /* without CAP_SYS_ADMIN map_files cannot be opened */
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(fstat(fd, &got), 0);
+		ck_assert(got.st_ino == want.st_ino && got.st_dev == want.st_dev);
+		close(fd);
+	}
+	ck_assert_int_eq(proc_open_mapped(getpid(), 1, 0), -1); /* nothing there */
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proc");
@@ -187,6 +232,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_resolve_exe);
 	tcase_add_test(tc, test_cmdline_info_access);
 	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_strip_deleted);
+	tcase_add_test(tc, test_open_mapped);
 	suite_add_tcase(s, tc);
 	return s;
 }
