@@ -83,7 +83,6 @@ struct agent {
 	int ready;              /* real functions resolved */
 	int resolving;          /* dlsym in progress: serve from boot */
 	int tables;             /* the tables below exist: sampling can run */
-	uint8_t *counts;        /* sampled blocks per filter slot; under the lock */
 	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
 	uint32_t *index;        /* bucket hash -> bucket + 1 */
 	struct live *live;
@@ -106,9 +105,10 @@ static struct agent A = {
  * in .bss: no file space, no memory until a page is touched. */
 struct zeroed {
 	/* free's filter over live sampled blocks: bit r is set while
-	 * A.counts[r] > 0, and for the bootstrap area for good. Static, so
+	 * counts[r] > 0, and for the bootstrap area for good. Static, so
 	 * free tests it without loading a pointer first. */
 	_Alignas(64) uint64_t bits[(1u << FILTER_BITS) / 64];
+	uint8_t counts[1u << FILTER_BITS]; /* sampled blocks per slot; with the lock */
 	/* allocations made while dlsym resolves the real functions */
 	_Alignas(64) unsigned char boot[BOOT_SIZE];
 };
@@ -212,29 +212,26 @@ static void make_tables(void)
 	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
 	A.index = map_table(INDEX_CAP * sizeof *A.index);
 	A.live = map_table(LIVE_CAP * sizeof *A.live);
-	A.counts = map_table(1u << FILTER_BITS);
-	pprof_agent.table_bytes += sizeof Z.bits;
-	if (!b || !t || !A.index || !A.live || !A.counts) {
+	pprof_agent.table_bytes += sizeof Z.bits + sizeof Z.counts;
+	if (!b || !t || !A.index || !A.live) {
 		fail("mmap of the agent's tables failed");
 		return;
 	}
 	pprof_agent.buckets = (uintptr_t)b;
 	pprof_agent.threads = (uintptr_t)t;
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)&make_tables);
-	/* the bootstrap area's regions: marked for good (mark_boot) */
-	for (uintptr_t r = (uintptr_t)Z.boot >> REGION_SHIFT;
-	     r <= ((uintptr_t)Z.boot + BOOT_SIZE - 1) >> REGION_SHIFT; r++)
-		A.counts[region_slot(r)] = 255;
 	__atomic_store_n(&A.tables, 1, __ATOMIC_RELEASE);
 }
 
 /* Frees of bootstrap blocks take free's slow path, which ignores them:
- * marked before the first of them exists. */
+ * marked before the first of them exists, for good (a saturated count is
+ * never lowered, even by a tracked block whose slot aliases one of these). */
 static void mark_boot(void)
 {
 	for (uintptr_t r = (uintptr_t)Z.boot >> REGION_SHIFT;
 	     r <= ((uintptr_t)Z.boot + BOOT_SIZE - 1) >> REGION_SHIFT; r++) {
 		uint32_t slot = region_slot(r);
+		Z.counts[slot] = 255;
 		__atomic_fetch_or(&Z.bits[slot / 64], 1ULL << (slot % 64), __ATOMIC_RELAXED);
 	}
 }
@@ -386,7 +383,7 @@ static void track(uintptr_t p, size_t size, uint32_t bucket)
 			break;
 		}
 	uint32_t slot = filter_slot(p);
-	if (A.counts[slot] < 255 && A.counts[slot]++ == 0)
+	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
 		__atomic_fetch_or(&Z.bits[slot / 64], 1ULL << (slot % 64), __ATOMIC_RELAXED);
 	A.live_blocks++;
 }
@@ -428,7 +425,7 @@ static void untrack(uintptr_t p)
 		forget(i);
 		uint32_t slot = filter_slot(p);
 		/* a saturated count stays: only false hits */
-		if (A.counts[slot] < 255 && --A.counts[slot] == 0)
+		if (Z.counts[slot] < 255 && --Z.counts[slot] == 0)
 			__atomic_fetch_and(&Z.bits[slot / 64], ~(1ULL << (slot % 64)),
 					   __ATOMIC_RELAXED);
 		A.live_blocks--;
