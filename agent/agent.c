@@ -13,7 +13,11 @@
  * free, tail-called, after one bit test in a dense bitmap that says "no
  * sampled block can live in this 256-byte region" (1 bit per region, so a
  * cache line covers 128 KiB of heap and stays in L1 where the heap is
- * busy). Only sampled events take the lock. */
+ * busy). Only sampled events take a lock, and not a shared one: sampled
+ * blocks are sharded by address (4 MiB granules, so the arena of one
+ * thread falls in shards of its own), each shard with its lock, live table
+ * and counters, so a sample is counted, and later forgotten, on cache lines
+ * its own core holds. Stacks are looked up without a lock. */
 #define _GNU_SOURCE
 #include "pprof-agent.h"
 
@@ -44,10 +48,14 @@
 #define DEFAULT_RATE 524288
 #define MAX_BUCKETS 16384
 #define INDEX_CAP (MAX_BUCKETS * 2)
-#define LIVE_BITS 18
-#define LIVE_CAP (1u << LIVE_BITS)
 #define REGION_SHIFT 8  /* 256-byte regions in the free filter */
 #define FILTER_BITS 20  /* regions tracked before aliasing: 256 MiB of heap */
+/* a shard is a run of filter slots, so that a slot's count is always
+ * guarded by the same lock: 2^14 regions, a 4 MiB granule of heap */
+#define SHARD_SHIFT (FILTER_BITS - 6)
+#define NSHARDS PPROF_AGENT_SHARDS
+#define LIVE_MIN_BITS 9 /* a shard's first live table: 512 slots, 8 KiB */
+#define LIVE_BUDGET ((size_t)64 << 20) /* bytes of live tables, all shards */
 #define MAX_THREADS 32768
 #define BOOT_SIZE (64 * 1024)
 
@@ -70,27 +78,40 @@ struct real_fns {
 
 struct live {
 	uintptr_t ptr;  /* 0: empty (no tombstones: see forget) */
-	uint32_t bucket;
-	uint64_t size;
+	uint64_t meta;  /* size << BUCKET_BITS | bucket */
+};
+#define BUCKET_BITS 24
+#define MAX_SIZE ((UINT64_C(1) << (64 - BUCKET_BITS)) - 1) /* recorded sizes saturate */
+_Static_assert(MAX_BUCKETS <= (1u << BUCKET_BITS), "bucket numbers fit in a live entry");
+_Static_assert((1u << FILTER_BITS) >> SHARD_SHIFT == NSHARDS, "shards cover the filter");
+
+/* One shard of the sampled blocks: a line of its own, written only by the
+ * threads whose blocks fall in it. */
+struct shard {
+	_Alignas(64) pthread_mutex_t lock;
+	struct live *live;      /* 1 << bits slots, or NULL before the first */
+	uint32_t bits, used;
 };
 
 /* All of the agent's state: one instance, because a preload library is
  * one per process by nature. What every malloc and free reads comes first
- * and is written only at start; the lock and what it guards sit on other
- * cache lines, so taking it on one core does not slow the others down. */
+ * and is written only at start; the locks and what they guard sit on other
+ * cache lines, so taking one on one core does not slow the others down. */
 struct agent {
 	struct real_fns real;
 	int ready;              /* real functions resolved */
 	int resolving;          /* dlsym in progress: serve from boot */
 	int tables;             /* the tables below exist: sampling can run */
 	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
-	uint32_t *index;        /* bucket hash -> bucket + 1 */
-	struct live *live;
+	uint32_t *index;        /* bucket hash -> bucket + 1; read without a lock */
 
-	_Alignas(64) pthread_mutex_t lock; /* sampled events: buckets, live table, threads */
+	/* rare events: start, new stacks, thread records */
+	_Alignas(64) pthread_mutex_t lock;
 	uint64_t thread_seq;
-	uint64_t live_blocks;   /* entries in the live table; with the lock */
 	size_t boot_used;
+	size_t live_bytes;      /* of LIVE_BUDGET, all shards; atomic */
+
+	struct shard shards[NSHARDS];
 };
 
 static void free_early(void *p);
@@ -192,8 +213,14 @@ static void *map_table(size_t bytes)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	pprof_agent.table_bytes += bytes;
+	__atomic_fetch_add(&pprof_agent.table_bytes, bytes, __ATOMIC_RELAXED);
 	return p;
+}
+
+static void unmap_table(void *p, size_t bytes)
+{
+	munmap(p, bytes);
+	__atomic_fetch_sub(&pprof_agent.table_bytes, bytes, __ATOMIC_RELAXED);
 }
 
 static void make_tables(void)
@@ -203,17 +230,22 @@ static void make_tables(void)
 	pprof_agent.header_size = sizeof pprof_agent;
 	pprof_agent.bucket_size = sizeof(struct pprof_agent_bucket);
 	pprof_agent.thread_size = sizeof(struct pprof_agent_thread);
+	pprof_agent.counts_size = sizeof(struct pprof_agent_counts);
+	pprof_agent.shards = NSHARDS;
 	pprof_agent.pid = (int32_t)getpid();
 	pprof_agent.rate = DEFAULT_RATE;
 	pprof_agent.max_buckets = MAX_BUCKETS;
 	pprof_agent.max_threads = MAX_THREADS;
-	pprof_agent.max_live = LIVE_CAP;
+	/* an upper bound: tables are grown at 3/4 full, and to twice their
+	 * size while the old one is still mapped */
+	pprof_agent.max_live = LIVE_BUDGET / sizeof(struct live) * 3 / 4;
+	for (int i = 0; i < NSHARDS; i++)
+		A.shards[i].lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 	void *b = map_table(MAX_BUCKETS * sizeof(struct pprof_agent_bucket));
 	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
 	A.index = map_table(INDEX_CAP * sizeof *A.index);
-	A.live = map_table(LIVE_CAP * sizeof *A.live);
 	pprof_agent.table_bytes += sizeof Z.bits + sizeof Z.counts;
-	if (!b || !t || !A.index || !A.live) {
+	if (!b || !t || !A.index) {
 		fail("mmap of the agent's tables failed");
 		return;
 	}
@@ -322,116 +354,199 @@ static uint64_t hash_stack(const struct walk *w, uint32_t kind)
 	return h;
 }
 
-/* The bucket for (stack, kind), made if new; -1 when the table is full.
- * Called with the lock held. */
-static int64_t bucket_for(const struct walk *w, uint32_t kind)
+static bool same_stack(const struct pprof_agent_bucket *c, uint64_t h, const struct walk *w,
+		       uint32_t kind)
 {
-	struct pprof_agent_bucket *b = (struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets;
-	uint64_t h = hash_stack(w, kind);
-	uint64_t n = pprof_agent.nbuckets;
-	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1)) {
-		uint32_t at = A.index[i];
-		if (!at)
-			break;
-		struct pprof_agent_bucket *c = &b[at - 1];
-		if (c->hash == h && c->kind == kind && c->depth == w->n &&
-		    memcmp(c->pcs, w->pcs, w->n * sizeof *w->pcs) == 0)
-			return at - 1;
-	}
-	if (n == MAX_BUCKETS)
-		return -1;
-	struct pprof_agent_bucket *c = &b[n];
-	c->hash = h;
-	c->kind = kind;
-	c->depth = w->n;
-	memcpy(c->pcs, w->pcs, w->n * sizeof *w->pcs);
-	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1))
-		if (!A.index[i]) {
-			A.index[i] = (uint32_t)n + 1;
-			break;
-		}
-	/* the bucket is whole before a reader can count it */
-	__atomic_store_n(&pprof_agent.nbuckets, n + 1, __ATOMIC_RELEASE);
-	return (int64_t)n;
+	return c->hash == h && c->kind == kind && c->depth == w->n &&
+	       memcmp(c->pcs, w->pcs, w->n * sizeof *w->pcs) == 0;
 }
 
-static inline uint32_t ptr_hash(uintptr_t p, int bits)
+/* The bucket of (stack, kind) with hash h, or -1. Without a lock: an index
+ * entry is stored (release) only once its bucket is whole, and buckets
+ * never change or go. */
+static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t h)
+{
+	const struct pprof_agent_bucket *b = (const struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets;
+	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1)) {
+		uint32_t at = __atomic_load_n(&A.index[i], __ATOMIC_ACQUIRE);
+		if (!at)
+			return -1;
+		if (same_stack(&b[at - 1], h, w, kind))
+			return at - 1;
+	}
+}
+
+/* The bucket for (stack, kind), made if new; -1 when the table is full. */
+static int64_t bucket_for(const struct walk *w, uint32_t kind)
+{
+	uint64_t h = hash_stack(w, kind);
+	int64_t found = bucket_find(w, kind, h);
+	if (found >= 0)
+		return found;
+	pthread_mutex_lock(&A.lock);
+	found = bucket_find(w, kind, h); /* another thread may have made it */
+	uint64_t n = pprof_agent.nbuckets;
+	if (found < 0 && n < MAX_BUCKETS) {
+		struct pprof_agent_bucket *c = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[n];
+		c->hash = h;
+		c->kind = kind;
+		c->depth = w->n;
+		memcpy(c->pcs, w->pcs, w->n * sizeof *w->pcs);
+		/* the bucket is whole before a reader, or a lookup, can see it */
+		__atomic_store_n(&pprof_agent.nbuckets, n + 1, __ATOMIC_RELEASE);
+		for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1))
+			if (!A.index[i]) {
+				__atomic_store_n(&A.index[i], (uint32_t)n + 1, __ATOMIC_RELEASE);
+				break;
+			}
+		found = (int64_t)n;
+	}
+	pthread_mutex_unlock(&A.lock);
+	return found;
+}
+
+static inline uint32_t ptr_hash(uintptr_t p, uint32_t bits)
 {
 	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
 }
 
-
-static void count(uint64_t *word, uint64_t v)
+static inline uint32_t shard_of(uintptr_t p)
 {
-	__atomic_fetch_add(word, v, __ATOMIC_RELAXED);
+	return filter_slot(p) >> SHARD_SHIFT;
 }
 
-/* Records a sampled block; called with the lock held. */
-static void track(uintptr_t p, size_t size, uint32_t bucket)
+/* Shard i's counters, mapped at first use (the most a target touches is
+ * the shards its arenas fall in); NULL when mmap fails. */
+static struct pprof_agent_counts *shard_counts(uint32_t i)
 {
-	if (A.live_blocks >= LIVE_CAP * 3 / 4) {
-		count(&pprof_agent.dropped, 1);
+	uint64_t *at = &pprof_agent.counts[i];
+	uint64_t c = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+	if (c)
+		return (struct pprof_agent_counts *)(uintptr_t)c;
+	size_t bytes = MAX_BUCKETS * sizeof(struct pprof_agent_counts);
+	void *p = map_table(bytes);
+	if (!p)
+		return NULL;
+	if (!__atomic_compare_exchange_n(at, &c, (uint64_t)(uintptr_t)p, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		unmap_table(p, bytes); /* another thread was first */
+		return (struct pprof_agent_counts *)(uintptr_t)c;
+	}
+	return p;
+}
+
+/* Adds v to a counter that only holders of one lock write: no locked
+ * instruction, but a whole store for the reader. */
+static inline void add_locked(uint64_t *word, uint64_t v)
+{
+	__atomic_store_n(word, __atomic_load_n(word, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static void count_drop(void)
+{
+	__atomic_fetch_add(&pprof_agent.dropped, 1, __ATOMIC_RELAXED);
+}
+
+static void live_put(struct live *t, uint32_t bits, struct live e)
+{
+	for (uint32_t i = ptr_hash(e.ptr, bits);; i = (i + 1) & ((1u << bits) - 1))
+		if (t[i].ptr == 0) {
+			t[i] = e;
+			return;
+		}
+}
+
+/* Doubles shard s's live table (or makes its first); false when the
+ * budget of all shards or mmap says no. With s's lock held. */
+static bool grow(struct shard *s)
+{
+	uint32_t bits = s->live ? s->bits + 1 : LIVE_MIN_BITS;
+	size_t bytes = ((size_t)1 << bits) * sizeof(struct live);
+	size_t had = __atomic_fetch_add(&A.live_bytes, bytes, __ATOMIC_RELAXED);
+	struct live *t = had + bytes <= LIVE_BUDGET ? map_table(bytes) : NULL;
+	if (!t) {
+		__atomic_fetch_sub(&A.live_bytes, bytes, __ATOMIC_RELAXED);
+		return false;
+	}
+	if (s->live) {
+		size_t old = ((size_t)1 << s->bits) * sizeof(struct live);
+		for (uint32_t i = 0; i < (1u << s->bits); i++)
+			if (s->live[i].ptr)
+				live_put(t, bits, s->live[i]);
+		unmap_table(s->live, old);
+		__atomic_fetch_sub(&A.live_bytes, old, __ATOMIC_RELAXED);
+	}
+	s->live = t;
+	s->bits = bits;
+	return true;
+}
+
+/* Records a sampled block in its shard; with the shard's lock held. */
+static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uint32_t bucket)
+{
+	struct pprof_agent_counts *c = shard_counts(shard);
+	if (!c || (s->used >= (3u << s->bits) / 4 && !grow(s))) {
+		count_drop();
 		return;
 	}
-	struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[bucket];
-	count(&b->alloc_objects, 1);
-	count(&b->alloc_bytes, size);
-	/* at most 3/4 full: there is an empty slot to stop at */
-	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1))
-		if (A.live[i].ptr == 0) {
-			A.live[i] = (struct live){ .ptr = p, .bucket = bucket, .size = size };
-			break;
-		}
+	add_locked(&c[bucket].alloc_objects, 1);
+	add_locked(&c[bucket].alloc_bytes, size);
+	uint64_t sz = size < MAX_SIZE ? size : MAX_SIZE;
+	live_put(s->live, s->bits, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
 	uint32_t slot = filter_slot(p);
 	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
 		__atomic_fetch_or(&Z.bits[slot / 64], 1ULL << (slot % 64), __ATOMIC_RELAXED);
-	A.live_blocks++;
+	s->used++;
 }
 
-/* Empties slot i of the live table by moving later entries of its probe
- * run back (linear probing without tombstones): deleted slots never pile
- * up, so a lookup of a pointer not in the table always reaches an empty
- * slot soon, however many blocks came and went. With the lock held. */
-static void forget(uint32_t i)
+/* Empties slot i of a live table by moving later entries of its probe run
+ * back (linear probing without tombstones): deleted slots never pile up,
+ * so a lookup of a pointer not in the table always reaches an empty slot
+ * soon, however many blocks came and went. With the shard's lock held. */
+static void forget(struct shard *s, uint32_t i)
 {
-	const uint32_t mask = LIVE_CAP - 1;
+	const uint32_t mask = (1u << s->bits) - 1;
 	for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-		if (A.live[j].ptr == 0)
+		if (s->live[j].ptr == 0)
 			break;
 		/* the entry at j may fill i unless its home lies in (i, j] */
-		uint32_t home = ptr_hash(A.live[j].ptr, LIVE_BITS);
+		uint32_t home = ptr_hash(s->live[j].ptr, s->bits);
 		if (((j - home) & mask) < ((j - i) & mask))
 			continue;
-		A.live[i] = A.live[j];
+		s->live[i] = s->live[j];
 		i = j;
 	}
-	A.live[i].ptr = 0;
+	s->live[i].ptr = 0;
 }
 
 /* Forgets p if it is a sampled block, counting its free. A filter hit
  * may be another block of the same region: then p is not found. */
 static void untrack(uintptr_t p)
 {
-	pthread_mutex_lock(&A.lock);
-	for (uint32_t i = ptr_hash(p, LIVE_BITS);; i = (i + 1) & (LIVE_CAP - 1)) {
-		struct live *l = &A.live[i];
+	uint32_t shard = shard_of(p);
+	struct shard *s = &A.shards[shard];
+	pthread_mutex_lock(&s->lock);
+	const uint32_t mask = (1u << s->bits) - 1;
+	for (uint32_t i = ptr_hash(p, s->bits); s->live; i = (i + 1) & mask) {
+		struct live *l = &s->live[i];
 		if (l->ptr == 0)
 			break;
 		if (l->ptr != p)
 			continue;
-		struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[l->bucket];
-		count(&b->free_objects, 1);
-		count(&b->free_bytes, l->size);
-		forget(i);
+		/* a live entry was counted: its shard's counters exist */
+		struct pprof_agent_counts *c = &shard_counts(shard)[l->meta & ((1u << BUCKET_BITS) - 1)];
+		add_locked(&c->free_objects, 1);
+		add_locked(&c->free_bytes, l->meta >> BUCKET_BITS);
+		forget(s, i);
+		s->used--;
 		uint32_t slot = filter_slot(p);
 		/* a saturated count stays: only false hits */
 		if (Z.counts[slot] < 255 && --Z.counts[slot] == 0)
 			__atomic_fetch_and(&Z.bits[slot / 64], ~(1ULL << (slot % 64)),
 					   __ATOMIC_RELAXED);
-		A.live_blocks--;
 		break;
 	}
-	pthread_mutex_unlock(&A.lock);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static inline void maybe_untrack(void *p)
@@ -470,20 +585,19 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
 	if (!A.tables || !p)
 		return;
 	T.busy = 1;
-	/* the live table's slot for p is a cache miss (the table is large and
-	 * touched only by samples), and the lock likely sits in another core's
-	 * cache: both are fetched while the stack is walked */
-	__builtin_prefetch(&A.live[ptr_hash((uintptr_t)p, LIVE_BITS)], 1);
-	__builtin_prefetch(&A.lock, 1);
+	uint32_t shard = shard_of((uintptr_t)p);
+	struct shard *s = &A.shards[shard];
+	__builtin_prefetch(s, 1); /* fetched while the stack is walked */
 	struct walk w;
 	capture(&w);
-	pthread_mutex_lock(&A.lock);
 	int64_t b = bucket_for(&w, PPROF_AGENT_ALLOC);
-	if (b < 0)
-		count(&pprof_agent.dropped, 1);
-	else
-		track((uintptr_t)p, size, (uint32_t)b);
-	pthread_mutex_unlock(&A.lock);
+	if (b < 0) {
+		count_drop();
+	} else {
+		pthread_mutex_lock(&s->lock);
+		track(s, shard, (uintptr_t)p, size, (uint32_t)b);
+		pthread_mutex_unlock(&s->lock);
+	}
 	T.busy = 0;
 }
 
@@ -682,7 +796,7 @@ static void record_thread(pid_t tid, uint32_t bucket)
 			if (t[k].tid && syscall(SYS_tgkill, pid, t[k].tid, 0) < 0 && errno == ESRCH)
 				__atomic_store_n(&t[k].tid, 0, __ATOMIC_RELAXED);
 	}
-	count(&pprof_agent.dropped, 1);
+	count_drop();
 }
 
 static void *thread_start(void *arg)
@@ -710,15 +824,12 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	T.busy = 1;
 	struct walk w;
 	capture(&w);
-	pthread_mutex_lock(&A.lock);
 	s->bucket = bucket_for(&w, PPROF_AGENT_THREAD);
-	if (s->bucket >= 0) {
-		struct pprof_agent_bucket *b = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[s->bucket];
-		count(&b->alloc_objects, 1);
-	} else {
-		count(&pprof_agent.dropped, 1);
-	}
-	pthread_mutex_unlock(&A.lock);
+	struct pprof_agent_counts *c = s->bucket >= 0 ? shard_counts(0) : NULL;
+	if (c)
+		__atomic_fetch_add(&c[s->bucket].alloc_objects, 1, __ATOMIC_RELAXED);
+	else
+		count_drop();
 	T.busy = 0;
 	int rc = A.real.pthread_create(thread, attr, thread_start, s);
 	if (rc != 0)
@@ -728,13 +839,19 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 
 /* ---- process life ---- */
 
+/* Every lock is taken across fork, so that the child's copies of the
+ * tables are whole. */
 static void before_fork(void)
 {
 	pthread_mutex_lock(&A.lock);
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_lock(&A.shards[i].lock);
 }
 
 static void after_fork_parent(void)
 {
+	for (int i = NSHARDS - 1; i >= 0; i--)
+		pthread_mutex_unlock(&A.shards[i].lock);
 	pthread_mutex_unlock(&A.lock);
 }
 
@@ -743,6 +860,8 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
 	A.lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	for (int i = 0; i < NSHARDS; i++)
+		A.shards[i].lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 	pprof_agent.pid = (int32_t)getpid();
 	if (pprof_agent.threads)
 		memset((void *)(uintptr_t)pprof_agent.threads, 0,

@@ -6,10 +6,14 @@
  * is left behind when the target dies, and reading needs no more than the
  * ptrace access the rest of pprof-fcgi needs.
  *
- * Consistency without locks on the reader's side: a bucket is written in
- * full before nbuckets (a release store) counts it, and its stack never
- * changes afterwards; its counters are single aligned 64-bit words updated
- * atomically, so a reader sees each of them whole (alloc and free counts of
+ * Consistency without locks on the reader's side: a bucket (a stack) is
+ * written in full before nbuckets (a release store) counts it, and it never
+ * changes afterwards. Its counters are kept apart, in one array per shard:
+ * the agent shards its sampled blocks by address (a thread's heap arena
+ * falls in shards of its own), so that a sample touches no cache line
+ * another core writes. A block's allocation and its free are counted in
+ * the same shard; a reader sums the shards. Each counter is a single
+ * aligned 64-bit word, so a reader sees it whole (alloc and free counts of
  * one bucket may be one update apart, never torn). A target stopped or
  * killed mid-update cannot wedge a reader: there is nothing to wait for.
  *
@@ -21,9 +25,10 @@
 #include <stdint.h>
 
 #define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
-#define PPROF_AGENT_VERSION 2
+#define PPROF_AGENT_VERSION 3
 #define PPROF_AGENT_SYMBOL "pprof_agent"
 #define PPROF_AGENT_DEPTH 64
+#define PPROF_AGENT_SHARDS 64
 
 enum pprof_agent_kind {
 	PPROF_AGENT_ALLOC = 0,  /* sampled allocations from this stack */
@@ -40,11 +45,16 @@ struct pprof_agent_bucket {
 	uint64_t hash;
 	uint32_t depth;          /* frames in pcs */
 	uint32_t kind;           /* enum pprof_agent_kind */
-	/* sampled, unscaled: the reader scales as Go does */
-	uint64_t alloc_objects, alloc_bytes;
-	uint64_t free_objects, free_bytes;
 	uint64_t pcs[PPROF_AGENT_DEPTH]; /* return addresses, innermost first,
 					  * the agent's own frames left out */
+};
+
+/* One bucket's counters in one shard; sampled, unscaled: the reader sums
+ * the shards and scales as Go does. A thread stack counts its threads in
+ * alloc_objects of shard 0. */
+struct pprof_agent_counts {
+	uint64_t alloc_objects, alloc_bytes;
+	uint64_t free_objects, free_bytes;
 };
 
 struct pprof_agent_thread {
@@ -57,10 +67,11 @@ struct pprof_agent_thread {
 struct pprof_agent_header {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t header_size, bucket_size, thread_size;
+	uint32_t header_size, bucket_size, thread_size, counts_size;
 	int32_t pid;             /* the process these tables describe (set
 				  * again in a forked child) */
 	uint32_t state;          /* enum pprof_agent_state */
+	uint32_t shards;         /* entries of counts[] in use */
 	int64_t rate;            /* mean bytes between samples; 1: every one */
 	uint64_t buckets;        /* address of struct pprof_agent_bucket[max_buckets] */
 	uint64_t nbuckets;       /* published buckets */
@@ -69,10 +80,12 @@ struct pprof_agent_header {
 	uint64_t max_threads;
 	/* Counters every sample would write are left out (a shared line
 	 * bouncing between cores on each sample): samples recorded are the
-	 * sum of the buckets' alloc_objects, live ones alloc minus free. */
+	 * sum of the counts' alloc_objects, live ones alloc minus free. */
 	uint64_t max_live;       /* sampled blocks that can be live at once */
 	uint64_t dropped;        /* samples lost because a table was full */
 	uint64_t table_bytes;    /* address space the agent's tables reserve */
+	uint64_t counts[PPROF_AGENT_SHARDS]; /* shard i's struct pprof_agent_counts
+					      * [max_buckets], 0 until it counts */
 	char message[128];       /* why state is FAILED */
 };
 

@@ -24,6 +24,33 @@
 #define MAX_BUCKETS_READ (1u << 20)
 #define MAX_THREADS_READ (1u << 20)
 
+/* The counters of the buckets read, summed over the agent's shards (each
+ * shard's array is read once; those never used are not mapped). */
+static int read_counts(pid_t pid, struct heap_snapshot *s, struct err *e)
+{
+	uint64_t n = s->h.nbuckets;
+	s->counts = calloc(n, sizeof *s->counts);
+	struct pprof_agent_counts *shard = calloc(n, sizeof *shard);
+	if (!s->counts || !shard) {
+		free(shard);
+		return err_set(e, ERR_INTERNAL, "out of memory for %" PRIu64 " buckets' counters", n);
+	}
+	int rc = 0;
+	for (uint32_t i = 0; i < s->h.shards && rc == 0; i++) {
+		if (!s->h.counts[i])
+			continue;
+		rc = proc_read_mem(pid, s->h.counts[i], shard, n * sizeof *shard, e);
+		for (uint64_t b = 0; rc == 0 && b < n; b++) {
+			s->counts[b].alloc_objects += shard[b].alloc_objects;
+			s->counts[b].alloc_bytes += shard[b].alloc_bytes;
+			s->counts[b].free_objects += shard[b].free_objects;
+			s->counts[b].free_bytes += shard[b].free_bytes;
+		}
+	}
+	free(shard);
+	return rc < 0 ? -1 : 0;
+}
+
 int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e)
 {
 	memset(s, 0, sizeof *s);
@@ -36,7 +63,8 @@ int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e
 		return -1;
 	if (h->magic != PPROF_AGENT_MAGIC || h->version != PPROF_AGENT_VERSION ||
 	    h->bucket_size != sizeof(struct pprof_agent_bucket) ||
-	    h->thread_size != sizeof(struct pprof_agent_thread))
+	    h->thread_size != sizeof(struct pprof_agent_thread) ||
+	    h->counts_size != sizeof(struct pprof_agent_counts))
 		return err_set(e, ERR_INTERNAL,
 			       "the target's libpprof-agent (version %u) does not match this "
 			       "pprof-fcgi (version %d): install both from one build",
@@ -44,7 +72,7 @@ int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e
 	h->message[sizeof h->message - 1] = '\0';
 	s->present = true;
 	if (h->nbuckets > h->max_buckets || h->nbuckets > MAX_BUCKETS_READ ||
-	    h->max_threads > MAX_THREADS_READ)
+	    h->max_threads > MAX_THREADS_READ || h->shards > PPROF_AGENT_SHARDS)
 		return err_set(e, ERR_INTERNAL, "the agent's header in pid %d is corrupt "
 			       "(%" PRIu64 " buckets of %" PRIu64 ")", (int)pid, h->nbuckets,
 			       h->max_buckets);
@@ -54,6 +82,8 @@ int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e
 			return err_set(e, ERR_INTERNAL, "out of memory for %" PRIu64 " buckets",
 				       h->nbuckets);
 		if (proc_read_mem(pid, h->buckets, s->buckets, h->nbuckets * sizeof *s->buckets, e) < 0)
+			return -1;
+		if (read_counts(pid, s, e) < 0)
 			return -1;
 	}
 	if (h->max_threads && h->threads) {
@@ -69,6 +99,7 @@ int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e
 void heap_snapshot_release(struct heap_snapshot *s)
 {
 	free(s->buckets);
+	free(s->counts);
 	free(s->threads);
 	memset(s, 0, sizeof *s);
 }
@@ -117,11 +148,11 @@ void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
 	*size_out = (int64_t)((double)size * scale);
 }
 
-/* The four values of b: alloc_objects, alloc_space, inuse_objects,
+/* The four values of bucket i: alloc_objects, alloc_space, inuse_objects,
  * inuse_space; scaled, or as sampled (Go's debug=1 text prints those). */
-static void bucket_values(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
-			  bool scaled, int64_t *v)
+static void bucket_values(const struct heap_snapshot *s, uint64_t i, bool scaled, int64_t *v)
 {
+	const struct pprof_agent_counts *b = &s->counts[i];
 	uint64_t ao = b->alloc_objects, ab = b->alloc_bytes;
 	/* counters are read one by one while the target runs: never less
 	 * freed than allocated in what we show */
@@ -145,7 +176,7 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s, int s
 		if (b->kind != PPROF_AGENT_ALLOC)
 			continue;
 		int64_t v[PROFILE_MAX_VALUES];
-		bucket_values(s, b, scaled, v);
+		bucket_values(s, i, scaled, v);
 		for (int k = 0; k < 4; k++)
 			v[k] *= sign;
 		uint64_t pcs[PPROF_AGENT_DEPTH];
@@ -175,12 +206,13 @@ static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot 
 	for (uint64_t i = 0; i < s->h.nbuckets; i++) {
 		if (s->buckets[i].kind != PPROF_AGENT_ALLOC)
 			continue;
-		sampled += s->buckets[i].alloc_objects;
+		const struct pprof_agent_counts *c = &s->counts[i];
+		sampled += c->alloc_objects;
 		/* one update apart at most (pprof-agent.h): never below 0 */
-		if (s->buckets[i].alloc_objects > s->buckets[i].free_objects)
-			live += s->buckets[i].alloc_objects - s->buckets[i].free_objects;
+		if (c->alloc_objects > c->free_objects)
+			live += c->alloc_objects - c->free_objects;
 		int64_t v[PROFILE_MAX_VALUES];
-		bucket_values(s, &s->buckets[i], true, v);
+		bucket_values(s, i, true, v);
 		alloc_o += v[0];
 		alloc_b += v[1];
 		inuse_o += v[2];

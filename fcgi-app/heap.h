@@ -19,6 +19,7 @@ struct heap_snapshot {
 	bool present;                        /* the agent is loaded in the target */
 	struct pprof_agent_header h;
 	struct pprof_agent_bucket *buckets;  /* h.nbuckets of them */
+	struct pprof_agent_counts *counts;   /* theirs, summed over the shards */
 	struct pprof_agent_thread *threads;  /* h.max_threads slots */
 };
 

@@ -132,6 +132,9 @@ equal "realloc_here alloc_space (1 KiB..4 MiB)" "$(value "$T/exact.pb.gz" alloc_
 equal "new_here() (C++ new[]) inuse_objects" "$(cum "$T/exact.pb.gz" inuse_objects 'new_here()')" 8
 equal "churn_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects churn_here)" 65536
 equal "churn_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects churn_here)" 0
+# allocated in one thread, two thirds freed by another
+equal "handoff_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects handoff_here)" 3000
+equal "handoff_here inuse_objects (freed by another thread)" "$(value "$T/exact.pb.gz" inuse_objects handoff_here)" 1000
 get "$P/heap?debug=1"
 head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || fail "rate 1 header: $(head -n1 "$T/body")"
 kill "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null

@@ -11,6 +11,9 @@
 //   realloc_here    one block grown by realloc from 1 KiB to 4 MiB, live
 //   memalign_here   64 x 64 KiB live (posix_memalign)
 //   new_here        8 x 1 MiB live (C++ new[])
+//   handoff_here    3000 x 200 bytes allocated in a thread of its own (its
+//                   own malloc arena), 2000 of them freed by the main
+//                   thread: 1000 live
 //   spawn_workers   N threads that wait (their creation stack)
 // --stress: THREADS threads allocate, fill, check and free random blocks
 // for SECONDS (malloc, calloc, realloc, posix_memalign, aligned_alloc, new,
@@ -90,6 +93,35 @@ NOINLINE void new_here(void)
 {
 	for (int i = 0; i < 8; i++)
 		kept_new.push_back(new char[1 << 20]);
+}
+
+// the blocks are freed by another thread than the one that allocated them,
+// and fall in other heap addresses than the main thread's
+extern "C" NOINLINE void handoff_here(std::vector<void *> *out)
+{
+	for (int i = 0; i < 3000; i++)
+		out->push_back(malloc(200));
+}
+
+static void *handoff_thread(void *arg)
+{
+	handoff_here(static_cast<std::vector<void *> *>(arg));
+	return nullptr;
+}
+
+static void handoff(void)
+{
+	std::vector<void *> blocks;
+	blocks.reserve(3000);
+	pthread_t t;
+	if (pthread_create(&t, nullptr, handoff_thread, &blocks) != 0 ||
+	    pthread_join(t, nullptr) != 0)
+		abort();
+	for (size_t i = 0; i < blocks.size(); i++)
+		if (i % 3 != 0)
+			free(blocks[i]);
+		else
+			kept.push_back(blocks[i]);
 }
 
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -327,6 +359,7 @@ int main(int argc, char **argv)
 	realloc_here();
 	memalign_here();
 	new_here();
+	handoff();
 	spawn_workers(workers);
 	sigset_t set;
 	sigemptyset(&set);
