@@ -27,6 +27,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,11 +64,11 @@
 EXPORT struct pprof_agent_header pprof_agent;
 
 struct real_fns {
-	void *(*malloc)(size_t);
+	void *(*malloc)(size_t); /* the two every call reads, first */
+	void (*free)(void *);
 	void *(*calloc)(size_t, size_t);
 	void *(*realloc)(void *, size_t);
 	void *(*reallocarray)(void *, size_t, size_t);
-	void (*free)(void *);
 	int (*posix_memalign)(void **, size_t, size_t);
 	void *(*aligned_alloc)(size_t, size_t);
 	void *(*memalign)(size_t, size_t);
@@ -84,26 +85,33 @@ struct live {
 #define MAX_SIZE ((UINT64_C(1) << (64 - BUCKET_BITS)) - 1) /* recorded sizes saturate */
 _Static_assert(MAX_BUCKETS <= (1u << BUCKET_BITS), "bucket numbers fit in a live entry");
 _Static_assert((1u << FILTER_BITS) >> SHARD_SHIFT == NSHARDS, "shards cover the filter");
+_Static_assert(SHARD_SHIFT >= 6, "a word of filter bits lies in one shard");
 
 /* One shard of the sampled blocks: a line of its own, written only by the
  * threads whose blocks fall in it. */
 struct shard {
-	_Alignas(64) pthread_mutex_t lock;
-	struct live *live;      /* 1 << bits slots, or NULL before the first */
+	_Alignas(64) int lock;  /* see shard_lock */
 	uint32_t bits, used;
+	struct live *live;      /* 1 << bits slots, or NULL before the first */
+	struct pprof_agent_counts *counts; /* as published, NULL until mapped */
 };
 
 /* All of the agent's state: one instance, because a preload library is
  * one per process by nature. What every malloc and free reads comes first
- * and is written only at start; the locks and what they guard sit on other
- * cache lines, so taking one on one core does not slow the others down. */
+ * and is written only at start: what a sample reads shares the first line
+ * with the real malloc, which every malloc keeps in cache, and the header
+ * the reader sees is not read on the way. The locks and what they guard
+ * sit on other cache lines, so taking one on one core does not slow the
+ * others down. */
 struct agent {
-	struct real_fns real;
-	int ready;              /* real functions resolved */
-	int resolving;          /* dlsym in progress: serve from boot */
-	int tables;             /* the tables below exist: sampling can run */
-	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
+	uint8_t ready;          /* real functions resolved */
+	uint8_t resolving;      /* dlsym in progress: serve from boot */
+	uint8_t tables;         /* the tables below exist: sampling can run */
+	int64_t rate;           /* pprof_agent.rate while sampling, else 0 */
 	uint32_t *index;        /* bucket hash -> bucket + 1; read without a lock */
+	struct pprof_agent_bucket *buckets; /* as published */
+	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
+	struct real_fns real;
 
 	/* rare events: start, new stacks, thread records */
 	_Alignas(64) pthread_mutex_t lock;
@@ -114,10 +122,14 @@ struct agent {
 	struct shard shards[NSHARDS];
 };
 
+_Static_assert(offsetof(struct agent, real.free) + sizeof(void *) <= 64,
+	       "what a sample reads shares one line with the real malloc and free");
+
 static void free_early(void *p);
 
 /* adaptive: held for well under a microsecond, so spin before sleeping */
 static struct agent A = {
+	.rate = DEFAULT_RATE,
 	.real.free = free_early,
 	.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
 };
@@ -167,6 +179,7 @@ static void fail(const char *why)
 {
 	snprintf(pprof_agent.message, sizeof pprof_agent.message, "%s", why);
 	__atomic_store_n(&pprof_agent.state, PPROF_AGENT_FAILED, __ATOMIC_RELEASE);
+	__atomic_store_n(&A.rate, 0, __ATOMIC_RELAXED);
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *data)
@@ -207,6 +220,49 @@ static inline bool filter_hit(uintptr_t p)
 	return (__atomic_load_n(&Z.bits[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1;
 }
 
+/* A shard's lock. Not a pthread mutex: its unlock is a locked exchange
+ * (to learn whether to wake a waiter), and the two locked instructions per
+ * lock and unlock cost 1.5% of an allocation-heavy bench, on a lock that
+ * is almost never contended (a shard is one thread's arena). Here the
+ * unlock is a plain store and a waiter polls: briefly spinning, then
+ * yielding, then sleeping, so that a holder that lost its CPU (to the
+ * waiter itself, if that one runs at a real-time priority) gets it back. */
+static void shard_lock(int *l)
+{
+	for (unsigned k = 0; __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);) {
+		while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+			if (k < 100) {
+#if defined(__x86_64__) || defined(__i386__)
+				__builtin_ia32_pause();
+#elif defined(__aarch64__)
+				__asm__ __volatile__("yield");
+#endif
+			} else if (k < 200) {
+				sched_yield();
+			} else {
+				nanosleep(&(struct timespec){ .tv_nsec = 50000 }, NULL);
+			}
+			k++;
+		}
+	}
+}
+
+static void shard_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/* Sets or clears slot's filter bit, with the lock of its shard held. The
+ * 64 slots of a word all fall in one shard, so that lock's holders are the
+ * word's only writers: a plain store (no locked instruction), which free
+ * reads whole. */
+static void set_bit(uint32_t slot, bool on)
+{
+	uint64_t *w = &Z.bits[slot / 64], m = 1ULL << (slot % 64);
+	uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	__atomic_store_n(w, on ? v | m : v & ~m, __ATOMIC_RELAXED);
+}
+
 static void *map_table(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -239,8 +295,6 @@ static void make_tables(void)
 	/* an upper bound: tables are grown at 3/4 full, and to twice their
 	 * size while the old one is still mapped */
 	pprof_agent.max_live = LIVE_BUDGET / sizeof(struct live) * 3 / 4;
-	for (int i = 0; i < NSHARDS; i++)
-		A.shards[i].lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 	void *b = map_table(MAX_BUCKETS * sizeof(struct pprof_agent_bucket));
 	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
 	A.index = map_table(INDEX_CAP * sizeof *A.index);
@@ -249,6 +303,7 @@ static void make_tables(void)
 		fail("mmap of the agent's tables failed");
 		return;
 	}
+	A.buckets = b;
 	pprof_agent.buckets = (uintptr_t)b;
 	pprof_agent.threads = (uintptr_t)t;
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)&make_tables);
@@ -327,9 +382,8 @@ static uint64_t next_random(void)
  * fastexprand: sampled blocks are a Poisson process over allocated bytes. */
 static int64_t next_distance(void)
 {
-	int64_t rate = __atomic_load_n(&pprof_agent.rate, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&pprof_agent.state, __ATOMIC_RELAXED) != PPROF_AGENT_SAMPLING ||
-	    rate <= 0)
+	int64_t rate = __atomic_load_n(&A.rate, __ATOMIC_RELAXED);
+	if (rate <= 0)
 		return INT64_MAX;
 	if (rate == 1)
 		return 0;
@@ -366,7 +420,7 @@ static bool same_stack(const struct pprof_agent_bucket *c, uint64_t h, const str
  * never change or go. */
 static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t h)
 {
-	const struct pprof_agent_bucket *b = (const struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets;
+	const struct pprof_agent_bucket *b = A.buckets;
 	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1)) {
 		uint32_t at = __atomic_load_n(&A.index[i], __ATOMIC_ACQUIRE);
 		if (!at)
@@ -387,7 +441,7 @@ static int64_t bucket_for(const struct walk *w, uint32_t kind)
 	found = bucket_find(w, kind, h); /* another thread may have made it */
 	uint64_t n = pprof_agent.nbuckets;
 	if (found < 0 && n < MAX_BUCKETS) {
-		struct pprof_agent_bucket *c = &((struct pprof_agent_bucket *)(uintptr_t)pprof_agent.buckets)[n];
+		struct pprof_agent_bucket *c = &A.buckets[n];
 		c->hash = h;
 		c->kind = kind;
 		c->depth = w->n;
@@ -484,7 +538,9 @@ static bool grow(struct shard *s)
 /* Records a sampled block in its shard; with the shard's lock held. */
 static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uint32_t bucket)
 {
-	struct pprof_agent_counts *c = shard_counts(shard);
+	if (!s->counts)
+		s->counts = shard_counts(shard);
+	struct pprof_agent_counts *c = s->counts;
 	if (!c || (s->used >= (3u << s->bits) / 4 && !grow(s))) {
 		count_drop();
 		return;
@@ -495,7 +551,7 @@ static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uin
 	live_put(s->live, s->bits, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
 	uint32_t slot = filter_slot(p);
 	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
-		__atomic_fetch_or(&Z.bits[slot / 64], 1ULL << (slot % 64), __ATOMIC_RELAXED);
+		set_bit(slot, true);
 	s->used++;
 }
 
@@ -525,7 +581,7 @@ static void untrack(uintptr_t p)
 {
 	uint32_t shard = shard_of(p);
 	struct shard *s = &A.shards[shard];
-	pthread_mutex_lock(&s->lock);
+	shard_lock(&s->lock);
 	const uint32_t mask = (1u << s->bits) - 1;
 	for (uint32_t i = ptr_hash(p, s->bits); s->live; i = (i + 1) & mask) {
 		struct live *l = &s->live[i];
@@ -533,8 +589,8 @@ static void untrack(uintptr_t p)
 			break;
 		if (l->ptr != p)
 			continue;
-		/* a live entry was counted: its shard's counters exist */
-		struct pprof_agent_counts *c = &shard_counts(shard)[l->meta & ((1u << BUCKET_BITS) - 1)];
+		/* a live entry was counted: s->counts is set */
+		struct pprof_agent_counts *c = &s->counts[l->meta & ((1u << BUCKET_BITS) - 1)];
 		add_locked(&c->free_objects, 1);
 		add_locked(&c->free_bytes, l->meta >> BUCKET_BITS);
 		forget(s, i);
@@ -542,11 +598,10 @@ static void untrack(uintptr_t p)
 		uint32_t slot = filter_slot(p);
 		/* a saturated count stays: only false hits */
 		if (Z.counts[slot] < 255 && --Z.counts[slot] == 0)
-			__atomic_fetch_and(&Z.bits[slot / 64], ~(1ULL << (slot % 64)),
-					   __ATOMIC_RELAXED);
+			set_bit(slot, false);
 		break;
 	}
-	pthread_mutex_unlock(&s->lock);
+	shard_unlock(&s->lock);
 }
 
 static inline void maybe_untrack(void *p)
@@ -594,9 +649,9 @@ static __attribute__((noinline)) void sample(void *p, size_t size)
 	if (b < 0) {
 		count_drop();
 	} else {
-		pthread_mutex_lock(&s->lock);
+		shard_lock(&s->lock);
 		track(s, shard, (uintptr_t)p, size, (uint32_t)b);
-		pthread_mutex_unlock(&s->lock);
+		shard_unlock(&s->lock);
 	}
 	T.busy = 0;
 }
@@ -845,13 +900,13 @@ static void before_fork(void)
 {
 	pthread_mutex_lock(&A.lock);
 	for (int i = 0; i < NSHARDS; i++)
-		pthread_mutex_lock(&A.shards[i].lock);
+		shard_lock(&A.shards[i].lock);
 }
 
 static void after_fork_parent(void)
 {
 	for (int i = NSHARDS - 1; i >= 0; i--)
-		pthread_mutex_unlock(&A.shards[i].lock);
+		shard_unlock(&A.shards[i].lock);
 	pthread_mutex_unlock(&A.lock);
 }
 
@@ -861,7 +916,7 @@ static void after_fork_child(void)
 {
 	A.lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 	for (int i = 0; i < NSHARDS; i++)
-		A.shards[i].lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+		A.shards[i].lock = 0;
 	pprof_agent.pid = (int32_t)getpid();
 	if (pprof_agent.threads)
 		memset((void *)(uintptr_t)pprof_agent.threads, 0,
@@ -883,6 +938,8 @@ __attribute__((constructor)) static void agent_start(void)
 			__atomic_store_n(&pprof_agent.rate, (int64_t)v, __ATOMIC_RELAXED);
 			if (v == 0 && pprof_agent.state == PPROF_AGENT_SAMPLING)
 				pprof_agent.state = PPROF_AGENT_OFF;
+			__atomic_store_n(&A.rate, pprof_agent.state == PPROF_AGENT_SAMPLING ? (int64_t)v : 0,
+					 __ATOMIC_RELAXED);
 		}
 	}
 	/* this thread drew its distance at the default rate: it draws again

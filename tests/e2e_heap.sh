@@ -140,6 +140,24 @@ head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || 
 kill "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null
 rm -f "$SOCK"
 
+# --- sampling off (PPROF_MEMRATE=0) and a rate that is not a number: the
+# target runs on unsampled, and the profile says why it is empty
+for rate in 0 lots; do
+	TARGET_BIN=$HEAPT with_agent $rate start_target || exit 1
+	start_app --target-pid "$TARGET_PID" || exit 1
+	NO_TOKEN=1 start_lighttpd || exit 1
+	get "$P/heap"
+	expect_status "heap at PPROF_MEMRATE=$rate" 200
+	cp "$T/body" "$T/off.pb.gz"
+	equal "leak_here at PPROF_MEMRATE=$rate" "$(value "$T/off.pb.gz" inuse_space leak_here)" 0
+	[ "$rate" = 0 ] && want='allocation sampling is off' || want='stopped sampling: PPROF_MEMRATE is not a number'
+	go tool pprof -comments "$T/off.pb.gz" 2>&1 | grep -q "$want" \
+		&& pass "PPROF_MEMRATE=$rate: the profile says '$want'" \
+		|| fail "PPROF_MEMRATE=$rate comments: $(go tool pprof -comments "$T/off.pb.gz" 2>&1)"
+	kill "$APP_PID" "$LIGHTTPD_PID" "$TARGET_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" "$TARGET_PID" 2>/dev/null
+	rm -f "$SOCK"
+done
+
 # --- fork and exec under the agent: the child allocates, then execs
 out=$(with_agent 1 timeout 60 "$HEAPT" --fork-exec 2>&1)
 equal "fork and exec under the agent" "$out" "fork-exec ok"
