@@ -170,8 +170,12 @@ equal "fork and exec under the agent" "$out" "fork-exec ok"
 out=$(with_agent 2 timeout 60 "$HEAPT" --turnover 60 2>&1)
 equal "60 rounds of 100,000 sampled blocks allocated and freed" "$out" "turnover 60 ok"
 
-# --- stress: 4 threads, every allocation function, forks, while read
-for rate in 1 4096; do
+# --- stress: 4 threads, every allocation function, forks, while read; and
+# once with every thread in one malloc arena, so that all of them sample
+# into the same shards and wait on the same locks
+for run in 1 4096 1/one-arena; do
+	rate=${run%/*}
+	if [ "$run" = 1/one-arena ]; then export MALLOC_ARENA_MAX=1; else unset MALLOC_ARENA_MAX; fi
 	TARGET_BIN=$HEAPT with_agent $rate start_target --stress 4 5 || exit 1
 	rm -f "$SOCK"
 	start_app --target-pid "$TARGET_PID" || exit 1
@@ -184,15 +188,16 @@ for rate in 1 4096; do
 	# the stress run ends by itself (5 s); a deadlock shows as no exit
 	for _ in $(seq 600); do kill -0 "$TARGET_PID" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$TARGET_PID" 2>/dev/null; then
-		fail "stress at rate $rate: no exit after 60 s (deadlock?)"
+		fail "stress at rate $run: no exit after 60 s (deadlock?)"
 		kill -KILL "$TARGET_PID"
 	fi
 	wait "$TARGET_PID"; rc=$?
 	line=$(grep '^stress' "$T/target.out")
 	[ "$rc" = 0 ] && echo "$line" | grep -q 'errors 0$' && [ "$reads" -gt 0 ] \
-		&& pass "stress at rate $rate: $line, $reads heap reads meanwhile" \
-		|| fail "stress at rate $rate: exit $rc, '$line', $reads reads; $(tail -n 5 "$T/target.err")"
+		&& pass "stress at rate $run: $line, $reads heap reads meanwhile" \
+		|| fail "stress at rate $run: exit $rc, '$line', $reads reads; $(tail -n 5 "$T/target.err")"
 	kill "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null
 done
+unset MALLOC_ARENA_MAX
 
 finish
