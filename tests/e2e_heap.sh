@@ -15,6 +15,17 @@ MiB=1048576
 
 # with_agent RATE CMD...: runs CMD with the agent preloaded at RATE
 with_agent() { local rate=$1; shift; PPROF_MEMRATE=$rate LD_PRELOAD="$AGENT" "$@"; }
+# serve RATE: heap-target under the agent at RATE, read by the app behind
+# lighttpd; unserve [PID...]: stops the app, lighttpd and the PIDs given
+serve() {
+	TARGET_BIN=$HEAPT with_agent "$1" start_target && start_app --target-pid "$TARGET_PID" \
+		&& NO_TOKEN=1 start_lighttpd
+}
+unserve() {
+	kill "$APP_PID" "$LIGHTTPD_PID" "$@" 2>/dev/null
+	wait "$APP_PID" "$LIGHTTPD_PID" "$@" 2>/dev/null
+	rm -f "$SOCK"
+}
 
 # value FILE INDEX FUNC: the flat value of FUNC for sample INDEX, in bytes
 # or objects, as go tool pprof prints it (0 when FUNC is not listed)
@@ -37,9 +48,7 @@ within() {
 equal() { [ "$2" = "$3" ] && pass "$1: $2" || fail "$1: $2, want $3"; }
 
 # --- default rate (512 KiB): Go's estimates within ±15%
-TARGET_BIN=$HEAPT with_agent 524288 start_target || exit 1
-start_app --target-pid "$TARGET_PID" || exit 1
-NO_TOKEN=1 start_lighttpd || exit 1
+serve 524288 || exit 1
 
 get "$P/heap"
 expect_status "heap" 200
@@ -114,13 +123,10 @@ wait "$READER"
 get "$P/heap"
 expect_status "heap after the target died" 503
 kill -0 "$APP_PID" 2>/dev/null && pass "app alive after the target died mid-read" || fail "app died"
-kill "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null
-rm -f "$SOCK"
+unserve
 
 # --- PPROF_MEMRATE=1: every allocation, exact counts
-TARGET_BIN=$HEAPT with_agent 1 start_target || exit 1
-start_app --target-pid "$TARGET_PID" || exit 1
-NO_TOKEN=1 start_lighttpd || exit 1
+serve 1 || exit 1
 get "$P/heap"
 cp "$T/body" "$T/exact.pb.gz"
 equal "exact_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects exact_here)" 1000
@@ -137,15 +143,12 @@ equal "handoff_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects hando
 equal "handoff_here inuse_objects (freed by another thread)" "$(value "$T/exact.pb.gz" inuse_objects handoff_here)" 1000
 get "$P/heap?debug=1"
 head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || fail "rate 1 header: $(head -n1 "$T/body")"
-kill "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" 2>/dev/null
-rm -f "$SOCK"
+unserve
 
 # --- sampling off (PPROF_MEMRATE=0) and a rate that is not a number: the
 # target runs on unsampled, and the profile says why it is empty
 for rate in 0 lots; do
-	TARGET_BIN=$HEAPT with_agent $rate start_target || exit 1
-	start_app --target-pid "$TARGET_PID" || exit 1
-	NO_TOKEN=1 start_lighttpd || exit 1
+	serve "$rate" || exit 1
 	get "$P/heap"
 	expect_status "heap at PPROF_MEMRATE=$rate" 200
 	cp "$T/body" "$T/off.pb.gz"
@@ -154,8 +157,7 @@ for rate in 0 lots; do
 	go tool pprof -comments "$T/off.pb.gz" 2>&1 | grep -q "$want" \
 		&& pass "PPROF_MEMRATE=$rate: the profile says '$want'" \
 		|| fail "PPROF_MEMRATE=$rate comments: $(go tool pprof -comments "$T/off.pb.gz" 2>&1)"
-	kill "$APP_PID" "$LIGHTTPD_PID" "$TARGET_PID" 2>/dev/null; wait "$APP_PID" "$LIGHTTPD_PID" "$TARGET_PID" 2>/dev/null
-	rm -f "$SOCK"
+	unserve "$TARGET_PID"
 done
 
 # --- fork and exec under the agent: the child allocates, then execs
