@@ -1,20 +1,23 @@
 #!/bin/bash
 # make bench (part 5): what the preload agent costs an allocation-heavy
 # target. bench/alloc-bench (2 threads replacing random blocks of
-# 16 B..64 KiB) without the agent, with sampling off (PPROF_MEMRATE=0: the
-# wrappers alone) and at the default rate (512 KiB), interleaved for
-# BENCH_ROUNDS rounds of BENCH_SECONDS each and reported as medians (the
-# figures of one run drift by several percent on a VM: a single run per
-# configuration cannot tell 2% from noise); then once each: every
+# 16 B..64 KiB) without the agent, with a preload library that only forwards
+# malloc and free to glibc (bench/forward-preload.c: what interposition
+# alone costs, the floor for any preload agent), with sampling off
+# (PPROF_MEMRATE=0: the wrappers alone) and at the default rate (512 KiB),
+# interleaved for BENCH_ROUNDS rounds of BENCH_SECONDS each and reported as
+# medians (the figures of one run drift by several percent on a VM: a
+# single run per configuration cannot tell 2% from noise); then once each: every
 # allocation (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc,
 # HEAPPROFILE) and heaptrack. Then a service-like load the same way (each
 # step does ~200 ns of other work: malloc and free are ~10% of the time);
 # and the unsampled path alone: one thread, malloc(64)+free pairs.
 . "$(dirname "$0")/lib.sh"
 AGENT=$top_builddir/agent/.libs/libpprof-agent.so
+FORWARD=$top_builddir/bench/.libs/forward-preload.so
 B=$top_builddir/bench/alloc-bench
-S=${BENCH_SECONDS:-4}
-R=${BENCH_ROUNDS:-7}
+S=${BENCH_SECONDS:-2}
+R=${BENCH_ROUNDS:-21}
 TCMALLOC=$(ls /usr/lib/*/libtcmalloc.so.4 2>/dev/null | head -n1)
 
 ops() { sed -n 's/^ops \([0-9]*\) .*/\1/p' "$1"; }
@@ -31,11 +34,13 @@ run() { # NAME OUTFILE CMD...
 	"$@" > "$out" 2> "$out.err" || { echo "bench: $name failed: $(tail -n 3 "$out.err")" >&2; return 1; }
 }
 
-# rounds TAG THREADS [pair]: none, off and default interleaved R times
+# rounds TAG THREADS [pair]: none, forwarding only, off and default
+# interleaved R times
 rounds() {
 	local tag=$1 n=$2 mode=${3:-} r
 	for r in $(seq "$R"); do
 		run "no agent" "$T/$tag.none.$r" "$B" "$n" "$S" $mode
+		LD_PRELOAD=$FORWARD run "forwarding only" "$T/$tag.fwd.$r" "$B" "$n" "$S" $mode
 		PPROF_MEMRATE=0 LD_PRELOAD=$AGENT run "agent off" "$T/$tag.off.$r" "$B" "$n" "$S" $mode
 		LD_PRELOAD=$AGENT run "agent default" "$T/$tag.def.$r" "$B" "$n" "$S" $mode
 	done
@@ -54,6 +59,7 @@ row() {
 printf '| %-46s | %-22s | %8s |\n' "allocation-heavy, 2 threads" "ns/op, median (range)" "cost"
 printf '|%s|%s|%s|\n' ------------------------------------------------ ------------------------ ----------
 row "glibc malloc, no agent ($R x ${S} s)" $base $base_lo $base_hi
+row "forwarding-only preload (interposition alone)" $(median "$T"/mix.fwd.*)
 row "libpprof-agent, sampling off ($R x ${S} s)" $(median "$T"/mix.off.*)
 row "libpprof-agent, default rate 512 KiB ($R x ${S} s)" $(median "$T"/mix.def.*)
 PPROF_MEMRATE=1 LD_PRELOAD=$AGENT run "agent rate 1" "$T/all" "$B" 2 "$S"
@@ -78,10 +84,12 @@ fi
 echo
 rounds svc 2 service
 read -r sbase slo shi <<< "$(median "$T"/svc.none.*)"
+read -r sfwd _ <<< "$(median "$T"/svc.fwd.*)"
 read -r soff _ <<< "$(median "$T"/svc.off.*)"
 read -r sdef _ <<< "$(median "$T"/svc.def.*)"
-printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%)\n' \
-	"$R" "$sbase" "$slo" "$shi" "$soff" "$(echo "($soff - $sbase) * 100 / $sbase" | bc -l)" \
+printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s forwarding only (%+.1f%%), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%)\n' \
+	"$R" "$sbase" "$slo" "$shi" "$sfwd" "$(echo "($sfwd - $sbase) * 100 / $sbase" | bc -l)" \
+	"$soff" "$(echo "($soff - $sbase) * 100 / $sbase" | bc -l)" \
 	"$sdef" "$(echo "($sdef - $sbase) * 100 / $sbase" | bc -l)"
 
 # the unsampled path alone, and one sample's cost
@@ -89,10 +97,11 @@ echo
 rounds pair 1 pair
 PPROF_MEMRATE=1 LD_PRELOAD=$AGENT run "pair all" "$T/p3" "$B" 1 "$S" pair
 read -r a _ <<< "$(median "$T"/pair.none.*)"
+read -r f _ <<< "$(median "$T"/pair.fwd.*)"
 read -r b _ <<< "$(median "$T"/pair.off.*)"
 read -r c _ <<< "$(median "$T"/pair.def.*)"
 d=$(nsop "$T/p3")
-printf 'malloc(64)+free, 1 thread, medians of %s: %s ns without the agent, %s ns sampling off, %s ns at the default rate: +%.2f ns per pair unsampled\n' \
-	"$R" "$a" "$b" "$c" "$(echo "$c - $a" | bc -l)"
+printf 'malloc(64)+free, 1 thread, medians of %s: %s ns without the agent, %s ns forwarding only, %s ns sampling off, %s ns at the default rate: +%.2f ns per pair unsampled\n' \
+	"$R" "$a" "$f" "$b" "$c" "$(echo "$c - $a" | bc -l)"
 printf 'every pair sampled (rate 1): %s ns: %.0f ns per sample (stack capture, table update, free lookup)\n' \
 	"$d" "$(echo "$d - $a" | bc -l)"
