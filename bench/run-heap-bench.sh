@@ -48,20 +48,32 @@ rounds() {
 
 rounds mix 2
 read -r base base_lo base_hi <<< "$(median "$T"/mix.none.*)"
-# row NAME NS LO HI: one line of the table, against the median without the agent
+# paired TAG CONF [ns]: over the rounds, the median of CONF's ns/op against
+# the run without the agent of the same round, in percent (or in ns): the
+# VM's drift from round to round cancels out
+paired() {
+	local r
+	for r in $(seq "$R"); do
+		echo "$(nsop "$T/$1.$2.$r") $(nsop "$T/$1.none.$r")"
+	done | awk -v ns="${3:-}" 'NF == 2 && $2 > 0 { print ns ? $1 - $2 : ($1 / $2 - 1) * 100 }' |
+		sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%s", v[int((NR + 1) / 2)] }'
+}
+# row NAME NS [LO HI [COST]]: one line of the table; COST in percent, else
+# against the median without the agent
 row() {
 	[ -n "$2" ] || { printf '| %-46s | %-22s | %8s |\n' "$1" "failed" ""; return; }
-	local range=""
+	local range="" cost=${5:-}
 	[ -n "${3:-}" ] && range=" ($3-$4)"
-	printf '| %-46s | %-22s | %+7.1f%% |\n' "$1" "$2$range" \
-		"$(echo "($2 - $base) * 100 / $base" | bc -l)"
+	[ -n "$cost" ] || cost=$(echo "($2 - $base) * 100 / $base" | bc -l)
+	printf '| %-46s | %-22s | %+7.1f%% |\n' "$1" "$2$range" "$cost"
 }
+echo "cost: of the interleaved rows, the median of each round against the same round without the agent"
 printf '| %-46s | %-22s | %8s |\n' "allocation-heavy, 2 threads" "ns/op, median (range)" "cost"
 printf '|%s|%s|%s|\n' ------------------------------------------------ ------------------------ ----------
 row "glibc malloc, no agent ($R x ${S} s)" $base $base_lo $base_hi
-row "forwarding-only preload (interposition alone)" $(median "$T"/mix.fwd.*)
-row "libpprof-agent, sampling off ($R x ${S} s)" $(median "$T"/mix.off.*)
-row "libpprof-agent, default rate 512 KiB ($R x ${S} s)" $(median "$T"/mix.def.*)
+row "forwarding-only preload (interposition alone)" $(median "$T"/mix.fwd.*) "$(paired mix fwd)"
+row "libpprof-agent, sampling off ($R x ${S} s)" $(median "$T"/mix.off.*) "$(paired mix off)"
+row "libpprof-agent, default rate 512 KiB ($R x ${S} s)" $(median "$T"/mix.def.*) "$(paired mix def)"
 PPROF_MEMRATE=1 LD_PRELOAD=$AGENT run "agent rate 1" "$T/all" "$B" 2 "$S"
 row "libpprof-agent, every allocation (rate 1)" "$(nsop "$T/all")"
 if [ -n "$TCMALLOC" ]; then
@@ -87,10 +99,9 @@ read -r sbase slo shi <<< "$(median "$T"/svc.none.*)"
 read -r sfwd _ <<< "$(median "$T"/svc.fwd.*)"
 read -r soff _ <<< "$(median "$T"/svc.off.*)"
 read -r sdef _ <<< "$(median "$T"/svc.def.*)"
-printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s forwarding only (%+.1f%%), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%)\n' \
-	"$R" "$sbase" "$slo" "$shi" "$sfwd" "$(echo "($sfwd - $sbase) * 100 / $sbase" | bc -l)" \
-	"$soff" "$(echo "($soff - $sbase) * 100 / $sbase" | bc -l)" \
-	"$sdef" "$(echo "($sdef - $sbase) * 100 / $sbase" | bc -l)"
+printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s forwarding only (%+.1f%%), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%; costs paired by round)\n' \
+	"$R" "$sbase" "$slo" "$shi" "$sfwd" "$(paired svc fwd)" "$soff" "$(paired svc off)" \
+	"$sdef" "$(paired svc def)"
 
 # the unsampled path alone, and one sample's cost
 echo
@@ -101,7 +112,7 @@ read -r f _ <<< "$(median "$T"/pair.fwd.*)"
 read -r b _ <<< "$(median "$T"/pair.off.*)"
 read -r c _ <<< "$(median "$T"/pair.def.*)"
 d=$(nsop "$T/p3")
-printf 'malloc(64)+free, 1 thread, medians of %s: %s ns without the agent, %s ns forwarding only, %s ns sampling off, %s ns at the default rate: +%.2f ns per pair unsampled\n' \
-	"$R" "$a" "$f" "$b" "$c" "$(echo "$c - $a" | bc -l)"
+printf 'malloc(64)+free, 1 thread, medians of %s: %s ns without the agent, %s ns forwarding only, %s ns sampling off, %s ns at the default rate: %+.2f ns per pair unsampled (paired by round)\n' \
+	"$R" "$a" "$f" "$b" "$c" "$(paired pair def ns)"
 printf 'every pair sampled (rate 1): %s ns: %.0f ns per sample (stack capture, table update, free lookup)\n' \
 	"$d" "$(echo "$d - $a" | bc -l)"
