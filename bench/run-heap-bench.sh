@@ -5,8 +5,9 @@
 # malloc and free to glibc (bench/forward-preload.c: what interposition
 # alone costs, the floor for any preload agent), with sampling off
 # (PPROF_MEMRATE=0: the wrappers alone) and at the default rate (512 KiB),
-# interleaved for BENCH_ROUNDS rounds of BENCH_SECONDS each and reported as
-# medians (the figures of one run drift by several percent on a VM: a
+# interleaved for BENCH_ROUNDS rounds of BENCH_SECONDS each, reported as
+# medians and costed by round against the run without the agent of the
+# same round (the figures of one run drift by several percent on a VM: a
 # single run per configuration cannot tell 2% from noise); then once each: every
 # allocation (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc,
 # HEAPPROFILE) and heaptrack. Then a service-like load the same way (each
