@@ -51,18 +51,19 @@ rounds mix 2
 read -r base base_lo base_hi <<< "$(median "$T"/mix.none.*)"
 # paired TAG CONF [ns]: over the rounds, the median of CONF's ns/op against
 # the run without the agent of the same round, in percent (or in ns): the
-# VM's drift from round to round cancels out
+# VM's drift from round to round cancels out. "nan" when no round of both
+# ran (run has said why), so that the table still prints.
 paired() {
 	local r
 	for r in $(seq "$R"); do
 		echo "$(nsop "$T/$1.$2.$r") $(nsop "$T/$1.none.$r")"
 	done | awk -v ns="${3:-}" 'NF == 2 && $2 > 0 { print ns ? $1 - $2 : ($1 / $2 - 1) * 100 }' |
-		sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%s", v[int((NR + 1) / 2)] }'
+		sort -g | awk '{ v[NR] = $1 } END { printf "%s", NR ? v[int((NR + 1) / 2)] : "nan" }'
 }
 # row NAME NS [LO HI [COST]]: one line of the table; COST in percent, else
 # against the median without the agent
 row() {
-	[ -n "$2" ] || { printf '| %-46s | %-22s | %8s |\n' "$1" "failed" ""; return; }
+	case ${2:-} in '' | nan) printf '| %-46s | %-22s | %8s |\n' "$1" "failed" ""; return ;; esac
 	local range="" cost=${5:-}
 	[ -n "${3:-}" ] && range=" ($3-$4)"
 	[ -n "$cost" ] || cost=$(echo "($2 - $base) * 100 / $base" | bc -l)
@@ -101,8 +102,8 @@ read -r sfwd _ <<< "$(median "$T"/svc.fwd.*)"
 read -r soff _ <<< "$(median "$T"/svc.off.*)"
 read -r sdef _ <<< "$(median "$T"/svc.def.*)"
 printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s forwarding only (%+.1f%%), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%; costs paired by round)\n' \
-	"$R" "$sbase" "$slo" "$shi" "$sfwd" "$(paired svc fwd)" "$soff" "$(paired svc off)" \
-	"$sdef" "$(paired svc def)"
+	"$R" "${sbase:-failed}" "$slo" "$shi" "${sfwd:-failed}" "$(paired svc fwd)" \
+	"${soff:-failed}" "$(paired svc off)" "${sdef:-failed}" "$(paired svc def)"
 
 # the unsampled path alone, and one sample's cost
 echo
@@ -113,7 +114,9 @@ read -r f _ <<< "$(median "$T"/pair.fwd.*)"
 read -r b _ <<< "$(median "$T"/pair.off.*)"
 read -r c _ <<< "$(median "$T"/pair.def.*)"
 d=$(nsop "$T/p3")
+per=nan # a run that failed has said so: no figure made of nothing
+[ -n "$d" ] && [ -n "$a" ] && per=$(echo "$d - $a" | bc -l)
 printf 'malloc(64)+free, 1 thread, medians of %s: %s ns without the agent, %s ns forwarding only, %s ns sampling off, %s ns at the default rate: %+.2f ns per pair unsampled (paired by round)\n' \
-	"$R" "$a" "$f" "$b" "$c" "$(paired pair def ns)"
+	"$R" "${a:-failed}" "${f:-failed}" "${b:-failed}" "${c:-failed}" "$(paired pair def ns)"
 printf 'every pair sampled (rate 1): %s ns: %.0f ns per sample (stack capture, table update, free lookup)\n' \
-	"$d" "$(echo "$d - $a" | bc -l)"
+	"${d:-failed}" "$per"
