@@ -74,6 +74,7 @@ struct real_fns {
 	void *(*memalign)(size_t, size_t);
 	void *(*valloc)(size_t);
 	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
 	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 };
 
@@ -156,23 +157,41 @@ static __thread struct tls T __attribute__((tls_model("initial-exec")));
 
 /* ---- bootstrap: before dlsym returns, nothing else can allocate ---- */
 
+/* A bootstrap block is preceded by its size (within 16 bytes, so that
+ * alignment holds), for realloc and malloc_usable_size: the C library
+ * knows nothing of these blocks. */
+#define BOOT_HEADER 16
+
 static void *boot_alloc(size_t n, size_t align)
 {
-	if (align < 16)
-		align = 16;
+	if (align < BOOT_HEADER)
+		align = BOOT_HEADER;
+	if (align > BOOT_SIZE || (align & (align - 1)))
+		return NULL;
+	/* the address aligned, not the offset: the area itself is aligned to
+	 * 64 only. used <= BOOT_SIZE: no overflow below. */
+	const uintptr_t base = (uintptr_t)Z.boot;
 	size_t used = __atomic_load_n(&A.boot_used, __ATOMIC_RELAXED), at;
 	do {
-		at = (used + align - 1) & ~(align - 1);
-		if (n > BOOT_SIZE || at > BOOT_SIZE - n)
+		at = ((base + used + BOOT_HEADER + align - 1) & ~(uintptr_t)(align - 1)) - base;
+		if (at > BOOT_SIZE || n > BOOT_SIZE - at)
 			return NULL;
 	} while (!__atomic_compare_exchange_n(&A.boot_used, &used, at + n, false,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	memcpy(Z.boot + at - sizeof n, &n, sizeof n);
 	return Z.boot + at; /* zeroed: static storage, never reused */
 }
 
 static bool is_boot(const void *p)
 {
 	return (const unsigned char *)p >= Z.boot && (const unsigned char *)p < Z.boot + BOOT_SIZE;
+}
+
+static size_t boot_size(const void *p)
+{
+	size_t n;
+	memcpy(&n, (const unsigned char *)p - sizeof n, sizeof n);
+	return n;
 }
 
 static void fail(const char *why)
@@ -349,6 +368,7 @@ static void init(void)
 		RESOLVE(memalign);
 		RESOLVE(valloc);
 		RESOLVE(pvalloc);
+		RESOLVE(malloc_usable_size);
 		RESOLVE(pthread_create);
 		if (!A.real.malloc || !A.real.calloc || !A.real.realloc || !A.real.free ||
 		    !A.real.posix_memalign || !A.real.memalign || !A.real.pthread_create) {
@@ -752,9 +772,10 @@ EXPORT void *realloc(void *p, size_t n)
 		init();
 	if (UNLIKELY(is_boot(p))) {
 		/* out of the bootstrap area for good */
+		size_t had = boot_size(p);
 		void *q = malloc(n);
 		if (q)
-			memcpy(q, p, n < BOOT_SIZE ? n : BOOT_SIZE);
+			memcpy(q, p, n < had ? n : had);
 		return q;
 	}
 	if (!A.ready)
@@ -762,6 +783,19 @@ EXPORT void *realloc(void *p, size_t n)
 	if (p)
 		maybe_untrack(p);
 	return allocated(A.real.realloc(p, n), n);
+}
+
+/* Bootstrap blocks are the agent's; every other block is the real
+ * allocator's, whole (a sampled block is not moved or padded). */
+EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (is_boot(p))
+		return boot_size(p);
+	if (UNLIKELY(!A.ready))
+		init();
+	return A.real.malloc_usable_size ? A.real.malloc_usable_size(p) : 0;
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t size)

@@ -164,6 +164,15 @@ done
 out=$(with_agent 1 timeout 60 "$HEAPT" --fork-exec 2>&1)
 equal "fork and exec under the agent" "$out" "fork-exec ok"
 
+# --- the bootstrap area: blocks allocated while the agent resolves the real
+# allocator (through dlsym, which boot-target makes allocate, as some C
+# libraries' does) are freed, reallocated and sized like any other
+BOOTT="$top_builddir/tests/targets/boot-target"
+for rate in 1 ""; do
+	out=$(with_agent "$rate" timeout 60 "$BOOTT" 2>&1)
+	equal "bootstrap blocks at rate ${rate:-default}" "$out" "boot ok 6 blocks"
+done
+
 # --- turnover: 12 million sampled blocks at changing addresses come and go
 # (46 times the live table's slots), with frees of unsampled neighbours that
 # look up pointers the agent does not hold. Deleted slots once piled up until
