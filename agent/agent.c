@@ -59,6 +59,7 @@
 #define LIVE_BUDGET ((size_t)64 << 20) /* bytes of live tables, all shards */
 #define MAX_THREADS 32768
 #define BOOT_SIZE (64 * 1024)
+#define MAX_EXITING 64
 
 /* The published header: the one object pprof-fcgi looks up by name. */
 EXPORT struct pprof_agent_header pprof_agent;
@@ -108,6 +109,8 @@ struct agent {
 	uint8_t ready;          /* real functions resolved */
 	uint8_t resolving;      /* dlsym in progress: serve from boot */
 	uint8_t tables;         /* the tables below exist: sampling can run */
+	uint8_t walk_slow;      /* a forked child that may hold libunwind's
+				 * pool lock for good: see before_fork */
 	int64_t rate;           /* pprof_agent.rate while sampling, else 0 */
 	uint32_t *index;        /* bucket hash -> bucket + 1; read without a lock */
 	struct pprof_agent_bucket *buckets; /* as published */
@@ -119,6 +122,10 @@ struct agent {
 	uint64_t thread_seq;
 	size_t boot_used;
 	size_t live_bytes;      /* of LIVE_BUDGET, all shards; atomic */
+	/* threads that walked stacks and are exiting: see before_fork */
+	pid_t exiting[MAX_EXITING];
+	uint8_t exits_lost;     /* one could not be noted: every child is unsafe */
+	uint8_t fork_unsafe;    /* before_fork's finding, for after_fork_child */
 
 	struct shard shards[NSHARDS];
 };
@@ -152,6 +159,8 @@ struct tls {
 	int64_t left;           /* bytes until the next sample */
 	uint64_t rng;
 	int init, busy;
+	int walked;             /* libunwind made this thread's trace cache */
+	int ending;             /* thread_ends ran */
 };
 static __thread struct tls T __attribute__((tls_model("initial-exec")));
 
@@ -624,19 +633,50 @@ static void untrack(uintptr_t p)
 	shard_unlock(&s->lock);
 }
 
+/* Not while this thread samples: it holds a shard lock then, and what it
+ * frees meanwhile (libunwind's own blocks, if it had any) was allocated
+ * while it sampled too, so never sampled itself. */
 static inline void maybe_untrack(void *p)
 {
-	if (UNLIKELY(filter_hit((uintptr_t)p)) && __atomic_load_n(&A.tables, __ATOMIC_ACQUIRE))
+	if (UNLIKELY(filter_hit((uintptr_t)p)) && __atomic_load_n(&A.tables, __ATOMIC_ACQUIRE) &&
+	    !T.busy)
 		untrack((uintptr_t)p);
+}
+
+/* A walk without libunwind's per-thread trace cache, whose making takes a
+ * lock a forked child may have inherited held (see before_fork): several
+ * times slower, for threads of such a child only. */
+static __attribute__((noinline)) int walk_uncached(void **ips, int max)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	int n = 0;
+	if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+		return 0;
+	do {
+		unw_word_t ip;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		ips[n++] = (void *)(uintptr_t)ip;
+	} while (n < max && unw_step(&c) > 0);
+	return n;
 }
 
 /* The caller's stack, the agent's own frames left out. Inlined, here and
  * in sample_here: each frame of the agent's own is one more for libunwind
- * to walk, about a tenth of a sample's cost each. */
+ * to walk, about a tenth of a sample's cost each. A thread makes its trace
+ * cache at its first walk, unless that could hang (see before_fork) or
+ * the cache would be freed unnoted (the thread is ending: thread_ends). */
 static inline __attribute__((always_inline)) void capture(struct walk *w)
 {
 	void *ips[PPROF_AGENT_DEPTH + 8];
-	int n = unw_backtrace(ips, PPROF_AGENT_DEPTH + 8);
+	int n;
+	if (UNLIKELY(A.walk_slow || T.ending) && !T.walked) {
+		n = walk_uncached(ips, PPROF_AGENT_DEPTH + 8);
+	} else {
+		T.walked = 1;
+		n = unw_backtrace(ips, PPROF_AGENT_DEPTH + 8);
+	}
 	int i = 0;
 	while (i < n && (uintptr_t)ips[i] >= A.self_lo && (uintptr_t)ips[i] < A.self_hi)
 		i++;
@@ -659,23 +699,23 @@ static inline __attribute__((always_inline)) void sample_here(void *p, size_t si
 		if (T.left > 0)
 			return;
 	}
+	uint32_t shard = shard_of((uintptr_t)p);
+	struct shard *s = &A.shards[shard];
+	__builtin_prefetch(s, 1); /* fetched while the next distance is drawn */
 	T.left = next_distance();
 	if (!A.tables || !p)
 		return;
 	T.busy = 1;
-	uint32_t shard = shard_of((uintptr_t)p);
-	struct shard *s = &A.shards[shard];
-	__builtin_prefetch(s, 1); /* fetched while the stack is walked */
+	/* the stack is walked with the lock held: see before_fork */
+	shard_lock(&s->lock);
 	struct walk w;
 	capture(&w);
 	int64_t b = bucket_for(&w, PPROF_AGENT_ALLOC);
-	if (b < 0) {
+	if (b < 0)
 		count_drop();
-	} else {
-		shard_lock(&s->lock);
+	else
 		track(s, shard, (uintptr_t)p, size, (uint32_t)b);
-		shard_unlock(&s->lock);
-	}
+	shard_unlock(&s->lock);
 	T.busy = 0;
 }
 
@@ -897,6 +937,54 @@ static void record_thread(pid_t tid, uint32_t bucket)
 	count_drop();
 }
 
+/* Drops the exiting threads that are gone; true when none is left. With
+ * the lock held. */
+static bool sweep_exiting(void)
+{
+	int saved = errno;
+	bool none = true;
+	pid_t pid = getpid();
+	for (int i = 0; i < MAX_EXITING; i++) {
+		if (!A.exiting[i])
+			continue;
+		if (syscall(SYS_tgkill, pid, A.exiting[i], 0) < 0 && errno == ESRCH)
+			A.exiting[i] = 0;
+		else
+			none = false;
+	}
+	errno = saved;
+	return none;
+}
+
+/* A thread that walked stacks ends (its start routine returned, or it
+ * called pthread_exit or was cancelled): libunwind frees its trace cache
+ * after this, in a key destructor, under a lock of its own. Noted with
+ * A.lock held, which before_fork holds across fork: a thread that did
+ * not get noted in time cannot reach its destructors until the fork is
+ * over. */
+static void thread_ends(void *unused)
+{
+	(void)unused;
+	T.ending = 1;
+	if (!T.walked)
+		return;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	pthread_mutex_lock(&A.lock);
+	int i = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < MAX_EXITING && A.exiting[i]; i++)
+			;
+		if (i < MAX_EXITING || pass == 1)
+			break;
+		sweep_exiting();
+	}
+	if (i < MAX_EXITING)
+		A.exiting[i] = tid;
+	else
+		A.exits_lost = 1;
+	pthread_mutex_unlock(&A.lock);
+}
+
 static void *thread_start(void *arg)
 {
 	struct start s = *(struct start *)arg;
@@ -906,7 +994,11 @@ static void *thread_start(void *arg)
 		record_thread((pid_t)syscall(SYS_gettid), (uint32_t)s.bucket);
 		pthread_mutex_unlock(&A.lock);
 	}
-	return s.fn(s.arg);
+	void *ret;
+	pthread_cleanup_push(thread_ends, NULL);
+	ret = s.fn(s.arg);
+	pthread_cleanup_pop(1);
+	return ret;
 }
 
 EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
@@ -920,6 +1012,8 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	}
 	*s = (struct start){ fn, arg, -1 };
 	T.busy = 1;
+	/* walked with a shard's lock held, as a sample is: see before_fork */
+	shard_lock(&A.shards[0].lock);
 	struct walk w;
 	capture(&w);
 	s->bucket = bucket_for(&w, PPROF_AGENT_THREAD);
@@ -928,6 +1022,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		__atomic_fetch_add(&c[s->bucket].alloc_objects, 1, __ATOMIC_RELAXED);
 	else
 		count_drop();
+	shard_unlock(&A.shards[0].lock);
 	T.busy = 0;
 	int rc = A.real.pthread_create(thread, attr, thread_start, s);
 	if (rc != 0)
@@ -938,25 +1033,38 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 /* ---- process life ---- */
 
 /* Every lock is taken across fork, so that the child's copies of the
- * tables are whole. */
+ * tables are whole; and since every stack walk runs with a shard's lock
+ * held, no thread is inside libunwind either, whose own locks (its caches')
+ * the child would otherwise inherit held and hang on at its first sample.
+ * The order is a shard's lock, then A.lock (a sample looks up its bucket
+ * under its shard's lock). */
 static void before_fork(void)
 {
-	pthread_mutex_lock(&A.lock);
 	for (int i = 0; i < NSHARDS; i++)
 		shard_lock(&A.shards[i].lock);
+	pthread_mutex_lock(&A.lock);
+	/* One lock of libunwind is also taken outside any walk: the pool
+	 * lock, when an exiting thread's trace cache is freed. If a thread
+	 * may be doing that now, the child may get that lock held for good,
+	 * and its threads must not make trace caches of their own (a
+	 * child's child inherits the same lock). */
+	A.fork_unsafe = A.walk_slow || A.exits_lost || !sweep_exiting();
 }
 
 static void after_fork_parent(void)
 {
+	pthread_mutex_unlock(&A.lock);
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		shard_unlock(&A.shards[i].lock);
-	pthread_mutex_unlock(&A.lock);
 }
 
 /* The child has a copy of every table (its heap is a copy too, so the
  * sampled blocks are still live in it) and only the forking thread. */
 static void after_fork_child(void)
 {
+	A.walk_slow = A.fork_unsafe;
+	A.exits_lost = 0;
+	memset(A.exiting, 0, sizeof A.exiting); /* those threads are not here */
 	A.lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 	for (int i = 0; i < NSHARDS; i++)
 		A.shards[i].lock = 0;

@@ -164,6 +164,15 @@ done
 out=$(with_agent 1 timeout 60 "$HEAPT" --fork-exec 2>&1)
 equal "fork and exec under the agent" "$out" "fork-exec ok"
 
+# --- fork while other threads walk stacks: threads come and go (a new
+# thread's first walks take libunwind's slow path, and its locks) while the
+# main thread forks as fast as it can and each child samples, in a thread of
+# its own too. Before the agent held its walks off across fork, a child hung
+# on a libunwind lock within a few hundred forks, in every 10 s run.
+out=$(with_agent 1 timeout 300 "$HEAPT" --fork-storm 10 2>&1)
+echo "$out" | grep -Eq '^fork-storm forks [1-9][0-9]* stuck 0 failed 0$' \
+	&& pass "fork while threads sample: $out" || fail "fork while threads sample: $out"
+
 # --- the bootstrap area: blocks allocated while the agent resolves the real
 # allocator (through dlsym, which boot-target makes allocate, as some C
 # libraries' does) are freed, reallocated and sized like any other

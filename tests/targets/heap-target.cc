@@ -1,8 +1,8 @@
 // heap-target: allocates known amounts from known call sites, for the
 // heap, allocs and threadcreate tests (run under LD_PRELOAD=libpprof-agent.so).
 //
-//   heap-target [--workers N] [--stress THREADS SECONDS] [--fork-exec] [--turnover ROUNDS]
-//               [--exit-after S]
+//   heap-target [--workers N] [--stress THREADS SECONDS] [--fork-exec]
+//               [--fork-storm SECONDS] [--turnover ROUNDS] [--exit-after S]
 //
 // Default: sets up the known heap, prints "ready PID" and waits for SIGTERM.
 //   leak_here       64 MiB live (32 x 2 MiB, malloc)
@@ -21,6 +21,8 @@
 // "stress ops N errors M" and exit 0 when M is 0.
 // --fork-exec: forks; the child allocates, checks and execs /bin/true; the
 // parent prints "fork-exec ok" when the child succeeded.
+// --fork-storm: forks as fast as it can for SECONDS while threads come and
+// go; prints "fork-storm forks N stuck 0 failed 0" when no child hung.
 // --turnover: N rounds of 100,000 blocks of 32..224 bytes (all sampled at
 // PPROF_MEMRATE=2), each next to a malloc(0) one (not sampled: its free
 // looks up a pointer the agent does not hold), allocated then freed; then
@@ -273,6 +275,77 @@ static int stress(int nthreads, int seconds)
 	return errors.load() == 0 ? 0 : 1;
 }
 
+// --fork-storm: threads that live for a few allocations each (a new
+// thread's first stack walks take libunwind's slow path and its locks)
+// while the main thread forks as fast as it can; each child walks fresh
+// stacks too, in a thread of its own. A lock held across fork hangs the
+// child: it is waited for 20 s, then counted as stuck and killed.
+static void *short_lived(void *)
+{
+	for (int i = 0; i < 8; i++) {
+		void *p = malloc(64 + i);
+		sink = p;
+		free(p);
+	}
+	return nullptr;
+}
+
+static void *spawner(void *)
+{
+	while (!stop.load(std::memory_order_relaxed)) {
+		pthread_t t;
+		if (pthread_create(&t, nullptr, short_lived, nullptr) == 0)
+			pthread_join(t, nullptr);
+		else
+			errors++;
+	}
+	return nullptr;
+}
+
+static int fork_storm(int seconds)
+{
+	pthread_t sp[2];
+	for (pthread_t &t : sp)
+		if (pthread_create(&t, nullptr, spawner, nullptr) != 0)
+			abort();
+	long forks = 0, stuck = 0, failed = 0;
+	time_t end = time(nullptr) + seconds;
+	while (time(nullptr) < end) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pthread_t t;
+			short_lived(nullptr);
+			if (pthread_create(&t, nullptr, short_lived, nullptr) != 0 ||
+			    pthread_join(t, nullptr) != 0)
+				_exit(2);
+			_exit(0);
+		}
+		if (pid < 0) {
+			failed++;
+			continue;
+		}
+		forks++;
+		int st = 0, k = 0;
+		pid_t w;
+		while ((w = waitpid(pid, &st, WNOHANG)) == 0 && k++ < 20000) {
+			struct timespec ts = { 0, 1000 * 1000 };
+			nanosleep(&ts, nullptr);
+		}
+		if (w == 0) {
+			stuck++;
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		} else if (w != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			failed++;
+		}
+	}
+	stop = true;
+	for (pthread_t &t : sp)
+		pthread_join(t, nullptr);
+	printf("fork-storm forks %ld stuck %ld failed %ld\n", forks, stuck, failed + errors.load());
+	return stuck == 0 && failed == 0 && errors.load() == 0 ? 0 : 1;
+}
+
 static int fork_exec(void)
 {
 	pid_t pid = fork();
@@ -341,11 +414,14 @@ int main(int argc, char **argv)
 			return turnover(atol(argv[i + 1]));
 		else if (!strcmp(argv[i], "--fork-exec"))
 			return fork_exec();
+		else if (!strcmp(argv[i], "--fork-storm") && i + 1 < argc)
+			return fork_storm(atoi(argv[i + 1]));
 		else if (!strcmp(argv[i], "--exit-after") && i + 1 < argc)
 			exit_after = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: heap-target [--workers N] [--stress THREADS SECONDS] "
-					"[--fork-exec] [--turnover ROUNDS] [--exit-after S]\n");
+					"[--fork-exec] [--fork-storm SECONDS] [--turnover ROUNDS] "
+					"[--exit-after S]\n");
 			return 2;
 		}
 	}
