@@ -268,7 +268,10 @@ static void shard_lock(int *l)
 			} else if (k < 200) {
 				sched_yield();
 			} else {
-				nanosleep(&(struct timespec){ .tv_nsec = 50000 }, NULL);
+				/* the system call, not nanosleep(): that one is a
+				 * cancellation point, and before_fork waits here
+				 * holding the shards before this one */
+				syscall(SYS_nanosleep, &(struct timespec){ .tv_nsec = 50000 }, NULL);
 			}
 			k++;
 		}
