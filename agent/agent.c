@@ -79,6 +79,20 @@ struct real_fns {
 	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 };
 
+/* libunwind, loaded by the constructor with RTLD_LOCAL and called through
+ * these. Linked as usual, it would join the target's global scope, and its
+ * _Unwind_* functions (it has the whole C++ exception ABI) would take over
+ * from libgcc_s for libraries the target loads later: pthread_exit then
+ * skipped the destructors of their C++ frames. */
+struct unwinder {
+	int ok; /* the functions are set (release; read with acquire) */
+	int (*backtrace)(void **, int);
+	int (*getcontext)(unw_context_t *);
+	int (*init_local)(unw_cursor_t *, unw_context_t *);
+	int (*step)(unw_cursor_t *);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+};
+
 struct live {
 	uintptr_t ptr;  /* 0: empty (no tombstones: see forget) */
 	uint64_t meta;  /* size << BUCKET_BITS | bucket */
@@ -116,6 +130,7 @@ struct agent {
 	struct pprof_agent_bucket *buckets; /* as published */
 	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
 	struct real_fns real;
+	struct unwinder unw;
 
 	/* rare events: start, new stacks, thread records */
 	_Alignas(64) pthread_mutex_t lock;
@@ -654,14 +669,14 @@ static __attribute__((noinline)) int walk_uncached(void **ips, int max)
 	unw_context_t uc;
 	unw_cursor_t c;
 	int n = 0;
-	if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+	if (A.unw.getcontext(&uc) < 0 || A.unw.init_local(&c, &uc) < 0)
 		return 0;
 	do {
 		unw_word_t ip;
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
+		if (A.unw.get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
 			break;
 		ips[n++] = (void *)(uintptr_t)ip;
-	} while (n < max && unw_step(&c) > 0);
+	} while (n < max && A.unw.step(&c) > 0);
 	return n;
 }
 
@@ -670,15 +685,17 @@ static __attribute__((noinline)) int walk_uncached(void **ips, int max)
  * to walk, about a tenth of a sample's cost each. A thread makes its trace
  * cache at its first walk, unless that could hang (see before_fork) or
  * the cache would be freed unnoted (the thread is ending: thread_ends). */
-static inline __attribute__((always_inline)) void capture(struct walk *w)
+static inline __attribute__((always_inline)) bool capture(struct walk *w)
 {
 	void *ips[PPROF_AGENT_DEPTH + 8];
 	int n;
+	if (UNLIKELY(!__atomic_load_n(&A.unw.ok, __ATOMIC_ACQUIRE)))
+		return false; /* before the constructor, or libunwind would not load */
 	if (UNLIKELY(A.walk_slow || T.ending) && !T.walked) {
 		n = walk_uncached(ips, PPROF_AGENT_DEPTH + 8);
 	} else {
 		T.walked = 1;
-		n = unw_backtrace(ips, PPROF_AGENT_DEPTH + 8);
+		n = A.unw.backtrace(ips, PPROF_AGENT_DEPTH + 8);
 	}
 	int i = 0;
 	while (i < n && (uintptr_t)ips[i] >= A.self_lo && (uintptr_t)ips[i] < A.self_hi)
@@ -686,6 +703,7 @@ static inline __attribute__((always_inline)) void capture(struct walk *w)
 	w->n = 0;
 	for (; i < n && w->n < PPROF_AGENT_DEPTH; i++)
 		w->pcs[w->n++] = (uintptr_t)ips[i];
+	return true;
 }
 
 /* The slow path of an allocation: the countdown reached zero (or the
@@ -712,8 +730,7 @@ static inline __attribute__((always_inline)) void sample_here(void *p, size_t si
 	/* the stack is walked with the lock held: see before_fork */
 	shard_lock(&s->lock);
 	struct walk w;
-	capture(&w);
-	int64_t b = bucket_for(&w, PPROF_AGENT_ALLOC);
+	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC) : -1;
 	if (b < 0)
 		count_drop();
 	else
@@ -1018,8 +1035,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	/* walked with a shard's lock held, as a sample is: see before_fork */
 	shard_lock(&A.shards[0].lock);
 	struct walk w;
-	capture(&w);
-	s->bucket = bucket_for(&w, PPROF_AGENT_THREAD);
+	s->bucket = capture(&w) ? bucket_for(&w, PPROF_AGENT_THREAD) : -1;
 	struct pprof_agent_counts *c = s->bucket >= 0 ? shard_counts(0) : NULL;
 	if (c)
 		__atomic_fetch_add(&c[s->bucket].alloc_objects, 1, __ATOMIC_RELAXED);
@@ -1077,9 +1093,39 @@ static void after_fork_child(void)
 		       MAX_THREADS * sizeof(struct pprof_agent_thread));
 }
 
+#define NAME_OF(f) NAME_OF_(f)
+#define NAME_OF_(f) #f
+#define UNW_SYM(h, field, name) \
+	(A.unw.field = (__typeof__(A.unw.field))dlsym(h, name)) != NULL
+
+/* libunwind, privately (struct unwinder says why). From the constructor:
+ * dlopen is not for the first malloc, which may come from inside the
+ * dynamic loader before the C library is up. */
+static void load_unwinder(void)
+{
+	T.busy = 1; /* dlopen allocates: no samples without an unwinder */
+	void *h = dlopen(UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		char why[sizeof pprof_agent.message];
+		const char *e = dlerror();
+		snprintf(why, sizeof why, "cannot load %s: %s", UNWIND_SONAME, e ? e : "?");
+		fail(why);
+	} else if (!(UNW_SYM(h, backtrace, "unw_backtrace") &&
+		     UNW_SYM(h, getcontext, NAME_OF(unw_tdep_getcontext)) &&
+		     UNW_SYM(h, init_local, NAME_OF(unw_init_local)) &&
+		     UNW_SYM(h, step, NAME_OF(unw_step)) &&
+		     UNW_SYM(h, get_reg, NAME_OF(unw_get_reg)))) {
+		fail(UNWIND_SONAME " lacks a function of its local unwinding API");
+	} else {
+		__atomic_store_n(&A.unw.ok, 1, __ATOMIC_RELEASE);
+	}
+	T.busy = 0;
+}
+
 __attribute__((constructor)) static void agent_start(void)
 {
 	init();
+	load_unwinder();
 	/* environ exists only now: a malloc before this point used the default */
 	const char *rate = getenv("PPROF_MEMRATE");
 	if (rate && *rate) {

@@ -173,6 +173,14 @@ out=$(with_agent 1 timeout 300 "$HEAPT" --fork-storm 10 2>&1)
 echo "$out" | grep -Eq '^fork-storm forks [1-9][0-9]* stuck 0 failed 0$' \
 	&& pass "fork while threads sample: $out" || fail "fork while threads sample: $out"
 
+# --- the target's C++ unwinding is its own: a C program that dlopens a C++
+# module, whose exceptions and pthread_exit/pthread_cancel destructors ran
+# through libunwind's _Unwind_* (a crash, or skipped destructors) while the
+# agent linked libunwind into the global scope
+out=$(with_agent 1 timeout 60 "$top_builddir/tests/targets/cxx-host" \
+	"$top_builddir/tests/targets/.libs/cxx-plugin.so" 2>&1)
+equal "C++ exceptions and thread exits in a dlopened module" "$out" "cxx ok"
+
 # --- the bootstrap area: blocks allocated while the agent resolves the real
 # allocator (through dlsym, which boot-target makes allocate, as some C
 # libraries' does) are freed, reallocated and sized like any other
