@@ -60,6 +60,8 @@
 #define MAX_THREADS 32768
 #define BOOT_SIZE (64 * 1024)
 #define MAX_EXITING 64
+#define MAX_UNLOADS 256 /* unloaded libraries recorded; more are counted lost */
+#define MAX_MODULES 4096 /* loaded objects compared around a dlclose */
 
 /* The published header: the one object pprof-fcgi looks up by name. */
 EXPORT struct pprof_agent_header pprof_agent;
@@ -76,6 +78,7 @@ struct real_fns {
 	void *(*valloc)(size_t);
 	void *(*pvalloc)(size_t);
 	size_t (*malloc_usable_size)(void *);
+	int (*dlclose)(void *);
 	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 };
 
@@ -131,6 +134,7 @@ struct agent {
 	uintptr_t self_lo, self_hi; /* the agent's own text, left out of stacks */
 	struct real_fns real;
 	struct unwinder unw;
+	struct pprof_agent_unload *unloads; /* as published */
 
 	/* rare events: start, new stacks, thread records */
 	_Alignas(64) pthread_mutex_t lock;
@@ -344,14 +348,17 @@ static void make_tables(void)
 	void *b = map_table(MAX_BUCKETS * sizeof(struct pprof_agent_bucket));
 	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
 	A.index = map_table(INDEX_CAP * sizeof *A.index);
+	A.unloads = map_table(MAX_UNLOADS * sizeof *A.unloads);
 	pprof_agent.table_bytes += sizeof Z.bits + sizeof Z.counts;
-	if (!b || !t || !A.index) {
+	if (!b || !t || !A.index || !A.unloads) {
 		fail("mmap of the agent's tables failed");
 		return;
 	}
 	A.buckets = b;
 	pprof_agent.buckets = (uintptr_t)b;
 	pprof_agent.threads = (uintptr_t)t;
+	pprof_agent.unload_table = (uintptr_t)A.unloads;
+	pprof_agent.max_unloads = MAX_UNLOADS;
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)&make_tables);
 	__atomic_store_n(&A.tables, 1, __ATOMIC_RELEASE);
 }
@@ -396,6 +403,7 @@ static void init(void)
 		RESOLVE(valloc);
 		RESOLVE(pvalloc);
 		RESOLVE(malloc_usable_size);
+		RESOLVE(dlclose);
 		RESOLVE(pthread_create);
 		if (!A.real.malloc || !A.real.calloc || !A.real.realloc || !A.real.free ||
 		    !A.real.posix_memalign || !A.real.memalign || !A.real.pthread_create) {
@@ -442,11 +450,12 @@ static int64_t next_distance(void)
 struct walk {
 	uint64_t pcs[PPROF_AGENT_DEPTH];
 	uint32_t n;
+	uint64_t stamp; /* see struct pprof_agent_bucket */
 };
 
 static uint64_t hash_stack(const struct walk *w, uint32_t kind)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ kind;
+	uint64_t h = (0xcbf29ce484222325ULL ^ kind) + w->stamp * 0x9E3779B97F4A7C15ULL;
 	for (uint32_t i = 0; i < w->n; i++) {
 		h ^= w->pcs[i];
 		h *= 0x100000001b3ULL;
@@ -458,7 +467,7 @@ static uint64_t hash_stack(const struct walk *w, uint32_t kind)
 static bool same_stack(const struct pprof_agent_bucket *c, uint64_t h, const struct walk *w,
 		       uint32_t kind)
 {
-	return c->hash == h && c->kind == kind && c->depth == w->n &&
+	return c->hash == h && c->kind == kind && c->depth == w->n && c->stamp == w->stamp &&
 	       memcmp(c->pcs, w->pcs, w->n * sizeof *w->pcs) == 0;
 }
 
@@ -492,6 +501,7 @@ static int64_t bucket_for(const struct walk *w, uint32_t kind)
 		c->hash = h;
 		c->kind = kind;
 		c->depth = w->n;
+		c->stamp = w->stamp;
 		memcpy(c->pcs, w->pcs, w->n * sizeof *w->pcs);
 		/* the bucket is whole before a reader, or a lookup, can see it */
 		__atomic_store_n(&pprof_agent.nbuckets, n + 1, __ATOMIC_RELEASE);
@@ -661,6 +671,17 @@ static inline void maybe_untrack(void *p)
 		untrack((uintptr_t)p);
 }
 
+/* The latest of the first n unloads whose range holds one of w's frames,
+ * or 0: such a frame is in a library loaded since at that address. */
+static __attribute__((noinline)) uint64_t stamp_of(const struct walk *w, uint64_t n)
+{
+	for (uint64_t k = n; k-- > 0;)
+		for (uint32_t i = 0; i < w->n; i++)
+			if (w->pcs[i] >= A.unloads[k].lo && w->pcs[i] < A.unloads[k].hi)
+				return k + 1;
+	return 0;
+}
+
 /* A walk without libunwind's per-thread trace cache, whose making takes a
  * lock a forked child may have inherited held (see before_fork): several
  * times slower, for threads of such a child only. */
@@ -691,6 +712,9 @@ static inline __attribute__((always_inline)) bool capture(struct walk *w)
 	int n;
 	if (UNLIKELY(!__atomic_load_n(&A.unw.ok, __ATOMIC_ACQUIRE)))
 		return false; /* before the constructor, or libunwind would not load */
+	/* the unloads before the walk: a later one cannot concern frames
+	 * that run now */
+	uint64_t unloads = __atomic_load_n(&pprof_agent.unloads, __ATOMIC_ACQUIRE);
 	if (UNLIKELY(A.walk_slow || T.ending) && !T.walked) {
 		n = walk_uncached(ips, PPROF_AGENT_DEPTH + 8);
 	} else {
@@ -703,6 +727,7 @@ static inline __attribute__((always_inline)) bool capture(struct walk *w)
 	w->n = 0;
 	for (; i < n && w->n < PPROF_AGENT_DEPTH; i++)
 		w->pcs[w->n++] = (uintptr_t)ips[i];
+	w->stamp = UNLIKELY(unloads) ? stamp_of(w, unloads) : 0;
 	return true;
 }
 
@@ -1046,6 +1071,93 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	int rc = A.real.pthread_create(thread, attr, thread_start, s);
 	if (rc != 0)
 		A.real.free(s);
+	return rc;
+}
+
+/* ---- unloading ---- */
+
+/* The address ranges of the loaded objects, around a dlclose. */
+struct modules {
+	uint64_t lo[MAX_MODULES], hi[MAX_MODULES];
+	uint32_t n;
+	bool overflow;
+};
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct modules *m = data;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uint64_t a = info->dlpi_addr + ph->p_vaddr;
+		lo = a < lo ? a : lo;
+		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+	}
+	if (lo >= hi)
+		return 0;
+	if (m->n == MAX_MODULES) {
+		m->overflow = true;
+		return 0;
+	}
+	m->lo[m->n] = lo;
+	m->hi[m->n++] = hi;
+	return 0;
+}
+
+/* Publishes the objects of before that after lacks. */
+static void record_unloads(const struct modules *before, const struct modules *after)
+{
+	pthread_mutex_lock(&A.lock);
+	for (uint32_t i = 0; i < before->n; i++) {
+		bool gone = true;
+		for (uint32_t j = 0; j < after->n && gone; j++)
+			gone = after->lo[j] != before->lo[i] || after->hi[j] != before->hi[i];
+		if (!gone)
+			continue;
+		uint64_t n = pprof_agent.unloads;
+		if (n >= MAX_UNLOADS) {
+			pprof_agent.unloads_lost++;
+			continue;
+		}
+		A.unloads[n] = (struct pprof_agent_unload){ before->lo[i], before->hi[i] };
+		/* the entry is whole before a sample or the reader sees it */
+		__atomic_store_n(&pprof_agent.unloads, n + 1, __ATOMIC_RELEASE);
+	}
+	if (before->overflow || after->overflow)
+		pprof_agent.unloads_lost++; /* some objects were not compared */
+	pthread_mutex_unlock(&A.lock);
+}
+
+/* Stacks are kept as addresses and named when read: an unloaded library's
+ * range is recorded, so that the reader does not name its frames by what
+ * is loaded there later (see struct pprof_agent_bucket's stamp). Rare:
+ * the two lists of loaded objects come from a mapping of their own. */
+EXPORT int dlclose(void *handle)
+{
+	init();
+	if (!A.real.dlclose) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!__atomic_load_n(&A.tables, __ATOMIC_ACQUIRE))
+		return A.real.dlclose(handle);
+	size_t bytes = 2 * sizeof(struct modules);
+	struct modules *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		__atomic_fetch_add(&pprof_agent.unloads_lost, 1, __ATOMIC_RELAXED);
+		return A.real.dlclose(handle);
+	}
+	dl_iterate_phdr(add_module, &m[0]);
+	int rc = A.real.dlclose(handle);
+	int saved = errno;
+	dl_iterate_phdr(add_module, &m[1]);
+	record_unloads(&m[0], &m[1]);
+	munmap(m, bytes);
+	errno = saved;
 	return rc;
 }
 

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
-#define PPROF_AGENT_VERSION 3
+#define PPROF_AGENT_VERSION 4
 #define PPROF_AGENT_SYMBOL "pprof_agent"
 #define PPROF_AGENT_DEPTH 64
 #define PPROF_AGENT_SHARDS 64
@@ -45,6 +45,12 @@ struct pprof_agent_bucket {
 	uint64_t hash;
 	uint32_t depth;          /* frames in pcs */
 	uint32_t kind;           /* enum pprof_agent_kind */
+	uint64_t stamp;          /* the latest unload (its number, 1-based)
+				  * whose range held one of pcs when the stack
+				  * was taken; 0: none. A pc inside an unload
+				  * numbered above stamp was in a library
+				  * unloaded since: the reader must not name it
+				  * by what is mapped there now. */
 	uint64_t pcs[PPROF_AGENT_DEPTH]; /* return addresses, innermost first,
 					  * the agent's own frames left out */
 };
@@ -62,6 +68,12 @@ struct pprof_agent_thread {
 	uint32_t bucket;         /* index into buckets */
 	uint64_t seq;            /* creation order: of two slots naming one tid
 				  * (a tid reused), the higher is current */
+};
+
+/* A library the target unloaded (dlclose), the nth of unloads[]: the
+ * address range its segments covered. */
+struct pprof_agent_unload {
+	uint64_t lo, hi;
 };
 
 struct pprof_agent_header {
@@ -84,6 +96,10 @@ struct pprof_agent_header {
 	uint64_t max_live;       /* sampled blocks that can be live at once */
 	uint64_t dropped;        /* samples lost because a table was full */
 	uint64_t table_bytes;    /* address space the agent's tables reserve */
+	uint64_t unloads;        /* published entries of unload_table */
+	uint64_t max_unloads;
+	uint64_t unload_table;   /* address of struct pprof_agent_unload[max_unloads] */
+	uint64_t unloads_lost;   /* unloads not recorded (the table was full) */
 	uint64_t counts[PPROF_AGENT_SHARDS]; /* shard i's struct pprof_agent_counts
 					      * [max_buckets], 0 until it counts */
 	char message[128];       /* why state is FAILED */

@@ -23,6 +23,7 @@
 /* A reader never trusts sizes it read from the target beyond these. */
 #define MAX_BUCKETS_READ (1u << 20)
 #define MAX_THREADS_READ (1u << 20)
+#define MAX_UNLOADS_READ (1u << 16)
 
 /* The counters of the buckets read, summed over the agent's shards (each
  * shard's array is read once; those never used are not mapped). */
@@ -86,6 +87,19 @@ int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e
 		if (read_counts(pid, s, e) < 0)
 			return -1;
 	}
+	s->nunloads = h->unloads < h->max_unloads ? h->unloads : h->max_unloads;
+	if (s->nunloads > MAX_UNLOADS_READ)
+		s->nunloads = MAX_UNLOADS_READ;
+	if (s->nunloads && h->unload_table) {
+		s->unloads = calloc(s->nunloads, sizeof *s->unloads);
+		if (!s->unloads)
+			return err_set(e, ERR_INTERNAL, "out of memory for the agent's unload table");
+		if (proc_read_mem(pid, h->unload_table, s->unloads,
+				  s->nunloads * sizeof *s->unloads, e) < 0)
+			return -1;
+	} else {
+		s->nunloads = 0;
+	}
 	if (h->max_threads && h->threads) {
 		s->threads = calloc(h->max_threads, sizeof *s->threads);
 		if (!s->threads)
@@ -101,16 +115,51 @@ void heap_snapshot_release(struct heap_snapshot *s)
 	free(s->buckets);
 	free(s->counts);
 	free(s->threads);
+	free(s->unloads);
 	memset(s, 0, sizeof *s);
 }
 
+/* Whether return address pc of a stack stamped stamp lies in a library
+ * unloaded after the stack was taken (an unload numbered above stamp). */
+static bool unloaded_since(const struct heap_snapshot *s, uint64_t stamp, uint64_t pc)
+{
+	for (uint64_t k = stamp; k < s->nunloads; k++)
+		if (pc >= s->unloads[k].lo && pc < s->unloads[k].hi)
+			return true;
+	return false;
+}
+
 /* b's stack as the unwinder stores stacks: return addresses minus one. */
-static size_t bucket_pcs(const struct pprof_agent_bucket *b, uint64_t *pcs, size_t max)
+static size_t bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
+			 uint64_t *pcs, size_t max)
 {
 	size_t n = 0;
-	for (uint32_t i = 0; i < b->depth && i < PPROF_AGENT_DEPTH && n < max; i++)
-		if (b->pcs[i])
-			pcs[n++] = b->pcs[i] - 1;
+	for (uint32_t i = 0; i < b->depth && i < PPROF_AGENT_DEPTH && n < max; i++) {
+		if (!b->pcs[i])
+			continue;
+		pcs[n] = b->pcs[i] - 1;
+		if (unloaded_since(s, b->stamp, b->pcs[i]))
+			pcs[n] |= HEAP_UNLOADED_BIT;
+		n++;
+	}
+	return n;
+}
+
+size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pcs, size_t max)
+{
+	return i < s->h.nbuckets ? bucket_pcs(s, &s->buckets[i], pcs, max) : 0;
+}
+
+size_t heap_label_unloaded(struct profile *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *l = &p->locations[i];
+		if (!(l->address & HEAP_UNLOADED_BIT) || l->nlines)
+			continue;
+		profile_location_add_line(l, HEAP_UNLOADED_NAME, HEAP_UNLOADED_NAME, NULL, 0);
+		n++;
+	}
 	return n;
 }
 
@@ -126,7 +175,7 @@ size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs
 	}
 	if (!best || s->buckets[best->bucket].kind != PPROF_AGENT_THREAD)
 		return 0;
-	return bucket_pcs(&s->buckets[best->bucket], pcs, max);
+	return bucket_pcs(s, &s->buckets[best->bucket], pcs, max);
 }
 
 void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
@@ -180,7 +229,7 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s, int s
 		for (int k = 0; k < 4; k++)
 			v[k] *= sign;
 		uint64_t pcs[PPROF_AGENT_DEPTH];
-		size_t n = bucket_pcs(b, pcs, PPROF_AGENT_DEPTH);
+		size_t n = bucket_pcs(s, b, pcs, PPROF_AGENT_DEPTH);
 		profile_add_sample(p, pcs, n, v, 0, NULL);
 	}
 }
@@ -194,6 +243,10 @@ static void describe_agent(struct profile *p, const struct heap_snapshot *s)
 	if (s->h.dropped)
 		profile_add_comment(p, "%" PRIu64 " samples lost because the agent's tables were "
 				    "full: the profile undercounts", s->h.dropped);
+	if (s->h.unloads_lost)
+		profile_add_comment(p, "%" PRIu64 " library unloads not recorded (more than %" PRIu64
+				    "): frames in libraries loaded since at the same addresses may be "
+				    "named after them", s->h.unloads_lost, s->h.max_unloads);
 }
 
 /* "Key: value kB" lines of /proc/PID/status as bytes. */
@@ -280,6 +333,10 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 		add_snapshot(&p, &s0, 1, !*text);
 		describe_agent(&p, &s0);
 	}
+	if (heap_label_unloaded(&p))
+		profile_add_comment(&p, "frames in libraries unloaded since the allocation are "
+				    "shown as " HEAP_UNLOADED_NAME ", not named by what is loaded "
+				    "there now");
 	ctx_symbolize(ctx, pid, &p);
 	if (*text) {
 		text_heap(out, &p, p.period);

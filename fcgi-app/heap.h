@@ -13,6 +13,7 @@
 
 struct buf;
 struct ctx;
+struct profile;
 struct err;
 
 struct heap_snapshot {
@@ -21,7 +22,15 @@ struct heap_snapshot {
 	struct pprof_agent_bucket *buckets;  /* h.nbuckets of them */
 	struct pprof_agent_counts *counts;   /* theirs, summed over the shards */
 	struct pprof_agent_thread *threads;  /* h.max_threads slots */
+	struct pprof_agent_unload *unloads;  /* nunloads libraries unloaded */
+	uint64_t nunloads;
 };
+
+/* Frames in a library unloaded since their stack was taken are given
+ * addresses with this bit set (no module is there, so none is named),
+ * and heap_label_unloaded names them for what they are. */
+#define HEAP_UNLOADED_BIT (1ULL << 63)
+#define HEAP_UNLOADED_NAME "[unloaded library]"
 
 /* Reads the agent's tables of pid; s->present false (and 0 returned) when
  * the target runs without the agent. */
@@ -32,6 +41,14 @@ void heap_snapshot_release(struct heap_snapshot *s);
  * stores them: each return address minus one), its depth, or 0 when the
  * agent did not see the thread start. */
 size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs, size_t max);
+
+/* Bucket i's stack into pcs, each return address minus one, frames of
+ * libraries unloaded since tagged with HEAP_UNLOADED_BIT; its depth. */
+size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pcs, size_t max);
+
+/* Names the locations of p tagged HEAP_UNLOADED_BIT HEAP_UNLOADED_NAME
+ * (before symbolizing p); how many there were. */
+size_t heap_label_unloaded(struct profile *p);
 
 /* Go's estimate of what a sample of count blocks and size bytes stands for
  * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */

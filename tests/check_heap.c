@@ -2,6 +2,7 @@
  * read back into creation stacks. */
 #include "check_main.h"
 #include "heap.h"
+#include "profile.h"
 
 #include <math.h>
 #include <string.h>
@@ -64,12 +65,55 @@ START_TEST(thread_stack_latest_wins)
 }
 END_TEST
 
+START_TEST(unloaded_frames_tagged)
+{
+	struct pprof_agent_bucket b[2];
+	memset(b, 0, sizeof b);
+	/* taken before any unload: 0x1000 and 0x9000 were unloaded since */
+	b[0] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 3, .stamp = 0,
+					    .pcs = { 0x1001, 0x5001, 0x9001 } };
+	/* taken after unload 1, in the library loaded at 0x1000 since */
+	b[1] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 2, .stamp = 1,
+					    .pcs = { 0x1001, 0x9001 } };
+	struct pprof_agent_unload u[2] = { { 0x1000, 0x2000 }, { 0x9000, 0xa000 } };
+	struct heap_snapshot s = { .present = true, .buckets = b, .unloads = u, .nunloads = 2 };
+	s.h.nbuckets = 2;
+	uint64_t pcs[8];
+	ck_assert_uint_eq(heap_bucket_stack(&s, 0, pcs, 8), 3);
+	ck_assert_uint_eq(pcs[0], 0x1000 | HEAP_UNLOADED_BIT);
+	ck_assert_uint_eq(pcs[1], 0x5000);
+	ck_assert_uint_eq(pcs[2], 0x9000 | HEAP_UNLOADED_BIT);
+	ck_assert_uint_eq(heap_bucket_stack(&s, 1, pcs, 8), 2);
+	ck_assert_uint_eq(pcs[0], 0x1000); /* what is loaded there is its library */
+	ck_assert_uint_eq(pcs[1], 0x9000 | HEAP_UNLOADED_BIT); /* unload 2 came after */
+	s.nunloads = 1; /* as read before unload 2 */
+	ck_assert_uint_eq(heap_bucket_stack(&s, 1, pcs, 8), 2);
+	ck_assert_uint_eq(pcs[1], 0x9000);
+	ck_assert_uint_eq(heap_bucket_stack(&s, 2, pcs, 8), 0); /* no such bucket */
+
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "inuse_space", "bytes");
+	uint64_t stack[2] = { 0x1000 | HEAP_UNLOADED_BIT, 0x5000 };
+	int64_t v[PROFILE_MAX_VALUES] = { 100 };
+	profile_add_sample(&p, stack, 2, v, 0, NULL);
+	ck_assert_uint_eq(heap_label_unloaded(&p), 1);
+	const struct profile_location *l = &p.locations[profile_location(&p, stack[0])];
+	ck_assert_uint_eq(l->nlines, 1);
+	ck_assert_str_eq(l->lines[0].function, HEAP_UNLOADED_NAME);
+	ck_assert_uint_eq(p.locations[profile_location(&p, 0x5000)].nlines, 0);
+	ck_assert_uint_eq(heap_label_unloaded(&p), 0); /* named once */
+	profile_release(&p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("heap");
 	TCase *tc = tcase_create("heap");
 	tcase_add_test(tc, scale_as_go);
 	tcase_add_test(tc, thread_stack_latest_wins);
+	tcase_add_test(tc, unloaded_frames_tagged);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -181,6 +181,24 @@ out=$(with_agent 1 timeout 60 "$top_builddir/tests/targets/cxx-host" \
 	"$top_builddir/tests/targets/.libs/cxx-plugin.so" 2>&1)
 equal "C++ exceptions and thread exits in a dlopened module" "$out" "cxx ok"
 
+# --- a library unloaded, another loaded at its address: stacks are named
+# when read, so frames of the first must not take the second's names.
+# unload-host keeps 1,000 x 100 B from unload_a_here, unloads it, loads
+# unload_b_here at the same address and keeps 500 x 100 B (rate 1: exact)
+TARGET_BIN="$top_builddir/tests/targets/unload-host" with_agent 1 \
+	start_target "$top_builddir/tests/targets/.libs" || exit 1
+start_app --target-pid "$TARGET_PID" && NO_TOKEN=1 start_lighttpd || exit 1
+get "$P/heap"
+expect_status "heap after an unload" 200
+cp "$T/body" "$T/unload.pb.gz"
+equal "unload_b_here in use: its own blocks only" "$(value "$T/unload.pb.gz" inuse_space unload_b_here)" 50000
+unloaded=$(go tool pprof -unit=B -sample_index=inuse_space -top -nodecount=1000 -nodefraction=0 \
+	"$T/unload.pb.gz" 2>/dev/null | awk '/\[unloaded library\]$/ { v = $1; sub(/B$/, "", v); print v }')
+equal "the unloaded library's blocks, under its own label" "$unloaded" 100000
+go tool pprof -comments "$T/unload.pb.gz" 2>&1 | grep -q 'unloaded since the allocation' \
+	&& pass "the profile says why" || fail "no comment on the unloaded frames"
+unserve "$TARGET_PID"
+
 # --- the bootstrap area: blocks allocated while the agent resolves the real
 # allocator (through dlsym, which boot-target makes allocate, as some C
 # libraries' does) are freed, reallocated and sized like any other
