@@ -344,6 +344,7 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 			native_stats(out, pid, &s0);
 		else
 			buf_printf(out, "\n# %s\n", NO_AGENT);
+		text_memory_map(out, &p);
 	} else if (pprof_encode(&p, out, e) < 0) {
 		goto out;
 	}

@@ -82,9 +82,10 @@ int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int debug,
 		p.drop_zero = true;
 	}
 	*text = debug != 0;
-	if (*text)
+	if (*text) {
 		text_contention(out, kind == OFFCPU_MUTEX ? "mutex" : "contention", &p);
-	else if ((rc = pprof_encode(&p, out, e)) < 0)
+		text_memory_map(out, &p);
+	} else if ((rc = pprof_encode(&p, out, e)) < 0)
 		goto out;
 	rc = buf_check(out, e);
 out:

@@ -109,6 +109,19 @@ static int by_inuse_desc(const void *a, const void *b, void *arg)
 	return by_value_desc(arg, 3, *(const size_t *)a, *(const size_t *)b);
 }
 
+void text_memory_map(struct buf *out, const struct profile *p)
+{
+	if (!p->nmappings)
+		return;
+	buf_printf(out, "\n--- Memory map: ---\n");
+	for (size_t i = 0; i < p->nmappings; i++) {
+		const struct profile_mapping *m = &p->mappings[i];
+		buf_printf(out, "%" PRIx64 "-%" PRIx64 " r-xp %s (@%" PRIx64 ")%s%s\n", m->start,
+			   m->limit, m->file && *m->file ? m->file : "?", m->offset,
+			   m->build_id ? " " : "", m->build_id ? m->build_id : "");
+	}
+}
+
 void text_heap(struct buf *out, const struct profile *p, int64_t rate)
 {
 	int64_t t[4] = { 0 };

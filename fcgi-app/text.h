@@ -27,6 +27,12 @@ void text_contention(struct buf *out, const char *header, const struct profile *
  * Values: types 0-3 alloc_objects, alloc_space, inuse_objects, inuse_space,
  * as sampled (the reader scales by the rate in the header). */
 void text_heap(struct buf *out, const struct profile *p, int64_t rate);
+/* The memory map that ends a legacy text profile, as pprof's parser reads
+ * it: "--- Memory map: ---", then one "START-END r-xp FILE (@OFFSET)
+ * BUILDID" line per mapping of p, so that a saved text profile can be
+ * symbolized later from the binaries (the "#" lines are comments to it). */
+void text_memory_map(struct buf *out, const struct profile *p);
+
 /* One block per thread, as Go's goroutine?debug=2: a header with tid, name,
  * state, wait and CPU time, then "function(...)" and "\tfile:line +0xOFF"
  * per frame; p's sample i is thread i of d. */

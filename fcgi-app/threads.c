@@ -198,9 +198,10 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 	ctx_symbolize(ctx, pid, &p);
 	if (*text && debug == 2 && kind == THREADS_GOROUTINE)
 		text_threads(out, &d0, &p);
-	else if (*text)
+	else if (*text) {
 		text_counts(out, name, &p);
-	else if (pprof_encode(&p, out, e) < 0)
+		text_memory_map(out, &p);
+	} else if (pprof_encode(&p, out, e) < 0)
 		goto out;
 	rc = buf_check(out, e);
 out:

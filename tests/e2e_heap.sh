@@ -83,6 +83,13 @@ grep -Eq $'^#\t0x[0-9a-f]+\tleak_here\\+0x[0-9a-f]+\t.*heap-target.cc:[0-9]+$' "
 	&& pass "debug=1 frames with file:line" || fail "debug=1 frames"
 grep -q '^# MemProfileRate = 524288$' "$T/body" && grep -q '^# RSS = [1-9]' "$T/body" \
 	&& pass "debug=1 native statistics" || fail "debug=1 statistics: $(tail -n 16 "$T/body")"
+# it ends with the memory map, so that the text saved and read later by go
+# tool pprof is named from the binaries (without it: all <unknown>)
+grep -Eq '^[0-9a-f]+-[0-9a-f]+ r-xp /.*/heap-target \(@[0-9a-f]+\) [0-9a-f]{40}$' "$T/body" \
+	&& pass "debug=1 memory map with build-ids" || fail "debug=1 memory map: $(tail -n 5 "$T/body")"
+cp "$T/body" "$T/heap1.txt"
+within "leak_here from the saved debug=1 text, read by go tool pprof" \
+	"$(value "$T/heap1.txt" inuse_space leak_here)" $((64 * MiB)) 15
 
 # seconds: a delta of the window (nothing allocated meanwhile)
 get "$P/heap?seconds=1"
