@@ -94,7 +94,8 @@ struct pprof_agent_header {
 	 * bouncing between cores on each sample): samples recorded are the
 	 * sum of the counts' alloc_objects, live ones alloc minus free. */
 	uint64_t max_live;       /* sampled blocks that can be live at once */
-	uint64_t dropped;        /* samples lost because a table was full */
+	uint64_t dropped;        /* samples lost: a table was full, or no
+				  * unwinder yet (before the constructor) */
 	uint64_t table_bytes;    /* address space the agent's tables reserve */
 	uint64_t unloads;        /* published entries of unload_table */
 	uint64_t max_unloads;

@@ -241,8 +241,9 @@ static void describe_agent(struct profile *p, const struct heap_snapshot *s)
 	else if (s->h.state == PPROF_AGENT_FAILED)
 		profile_add_comment(p, "the agent stopped sampling: %s", s->h.message);
 	if (s->h.dropped)
-		profile_add_comment(p, "%" PRIu64 " samples lost because the agent's tables were "
-				    "full: the profile undercounts", s->h.dropped);
+		profile_add_comment(p, "%" PRIu64 " samples lost (a table of the agent was full, or "
+				    "they came before it could walk stacks): the profile undercounts",
+				    s->h.dropped);
 	if (s->h.unloads_lost)
 		profile_add_comment(p, "%" PRIu64 " library unloads not recorded (more than %" PRIu64
 				    "): frames in libraries loaded since at the same addresses may be "
