@@ -89,6 +89,9 @@ struct real_fns {
  * skipped the destructors of their C++ frames. */
 struct unwinder {
 	int ok; /* the functions are set (release; read with acquire) */
+	/* pprof_agent.unloads, kept here too: a walk reads this line anyway,
+	 * and not the header's (one cache miss less a sample) */
+	uint64_t unloads;
 	int (*backtrace)(void **, int);
 	int (*getcontext)(unw_context_t *);
 	int (*init_local)(unw_cursor_t *, unw_context_t *);
@@ -714,7 +717,7 @@ static inline __attribute__((always_inline)) bool capture(struct walk *w)
 		return false; /* before the constructor, or libunwind would not load */
 	/* the unloads before the walk: a later one cannot concern frames
 	 * that run now */
-	uint64_t unloads = __atomic_load_n(&pprof_agent.unloads, __ATOMIC_ACQUIRE);
+	uint64_t unloads = __atomic_load_n(&A.unw.unloads, __ATOMIC_ACQUIRE);
 	if (UNLIKELY(A.walk_slow || T.ending) && !T.walked) {
 		n = walk_uncached(ips, PPROF_AGENT_DEPTH + 8);
 	} else {
@@ -1125,6 +1128,7 @@ static void record_unloads(const struct modules *before, const struct modules *a
 		A.unloads[n] = (struct pprof_agent_unload){ before->lo[i], before->hi[i] };
 		/* the entry is whole before a sample or the reader sees it */
 		__atomic_store_n(&pprof_agent.unloads, n + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&A.unw.unloads, n + 1, __ATOMIC_RELEASE);
 	}
 	if (before->overflow || after->overflow)
 		pprof_agent.unloads_lost++; /* some objects were not compared */
