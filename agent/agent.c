@@ -1083,13 +1083,17 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 struct modules {
 	uint64_t lo[MAX_MODULES], hi[MAX_MODULES];
 	uint32_t n;
-	bool overflow;
+	bool overflow, has_subs;
+	unsigned long long subs; /* the C library's count of unloads */
 };
 
 static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 {
-	(void)size;
 	struct modules *m = data;
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+		m->subs = info->dlpi_subs;
+		m->has_subs = true;
+	}
 	uint64_t lo = UINT64_MAX, hi = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -1159,7 +1163,9 @@ EXPORT int dlclose(void *handle)
 	int rc = A.real.dlclose(handle);
 	int saved = errno;
 	dl_iterate_phdr(add_module, &m[1]);
-	record_unloads(&m[0], &m[1]);
+	/* most dlclose calls only drop a reference: nothing to compare */
+	if (!m[0].has_subs || m[1].subs != m[0].subs)
+		record_unloads(&m[0], &m[1]);
 	munmap(m, bytes);
 	errno = saved;
 	return rc;
