@@ -150,7 +150,7 @@ size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pc
 	return i < s->h.nbuckets ? bucket_pcs(s, &s->buckets[i], pcs, max) : 0;
 }
 
-size_t heap_label_unloaded(struct profile *p)
+size_t heap_label_unloaded(struct profile *p, const char *since)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < p->nlocations; i++) {
@@ -160,6 +160,9 @@ size_t heap_label_unloaded(struct profile *p)
 		profile_location_add_line(l, HEAP_UNLOADED_NAME, HEAP_UNLOADED_NAME, NULL, 0);
 		n++;
 	}
+	if (n)
+		profile_add_comment(p, "frames in libraries unloaded since %s are shown as "
+				    HEAP_UNLOADED_NAME ", not named by what is loaded there now", since);
 	return n;
 }
 
@@ -334,10 +337,7 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 		add_snapshot(&p, &s0, 1, !*text);
 		describe_agent(&p, &s0);
 	}
-	if (heap_label_unloaded(&p))
-		profile_add_comment(&p, "frames in libraries unloaded since the allocation are "
-				    "shown as " HEAP_UNLOADED_NAME ", not named by what is loaded "
-				    "there now");
+	heap_label_unloaded(&p, "the allocation");
 	ctx_symbolize(ctx, pid, &p);
 	if (*text) {
 		text_heap(out, &p, p.period);

@@ -47,8 +47,9 @@ size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs
 size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pcs, size_t max);
 
 /* Names the locations of p tagged HEAP_UNLOADED_BIT HEAP_UNLOADED_NAME
- * (before symbolizing p); how many there were. */
-size_t heap_label_unloaded(struct profile *p);
+ * (before symbolizing p) and, if there were any, says so in a comment:
+ * "frames in libraries unloaded since SINCE ..."; how many there were. */
+size_t heap_label_unloaded(struct profile *p, const char *since);
 
 /* Go's estimate of what a sample of count blocks and size bytes stands for
  * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */

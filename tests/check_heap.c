@@ -97,12 +97,12 @@ START_TEST(unloaded_frames_tagged)
 	uint64_t stack[2] = { 0x1000 | HEAP_UNLOADED_BIT, 0x5000 };
 	int64_t v[PROFILE_MAX_VALUES] = { 100 };
 	profile_add_sample(&p, stack, 2, v, 0, NULL);
-	ck_assert_uint_eq(heap_label_unloaded(&p), 1);
+	ck_assert_uint_eq(heap_label_unloaded(&p, "the allocation"), 1);
 	const struct profile_location *l = &p.locations[profile_location(&p, stack[0])];
 	ck_assert_uint_eq(l->nlines, 1);
 	ck_assert_str_eq(l->lines[0].function, HEAP_UNLOADED_NAME);
 	ck_assert_uint_eq(p.locations[profile_location(&p, 0x5000)].nlines, 0);
-	ck_assert_uint_eq(heap_label_unloaded(&p), 0); /* named once */
+	ck_assert_uint_eq(heap_label_unloaded(&p, "the allocation"), 0); /* named once */
 	profile_release(&p);
 }
 END_TEST
