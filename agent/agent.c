@@ -118,6 +118,34 @@ struct shard {
 	struct pprof_agent_counts *counts; /* as published, NULL until mapped */
 };
 
+/* The loaded objects, around a dlclose: before it (while their memory is
+ * still there) with what names them once unloaded, after it their address
+ * ranges only. */
+struct module {
+	uint64_t lo, hi, bias, offset;
+	uint32_t build_id_size;
+	uint8_t build_id[PPROF_AGENT_BUILD_ID];
+	char file[PPROF_AGENT_FILE];
+};
+
+struct range {
+	uint64_t lo, hi;
+};
+
+/* room for both lists, mapped once (see dlclose) */
+struct dl_lists {
+	struct module before[MAX_MODULES];
+	struct range after[MAX_MODULES];
+};
+
+struct modules {
+	struct module *m;        /* the list, before a dlclose; or */
+	struct range *r;         /* the list, after it */
+	uint32_t n;
+	bool overflow, has_subs;
+	unsigned long long subs; /* the C library's count of unloads */
+};
+
 /* All of the agent's state: one instance, because a preload library is
  * one per process by nature. What every malloc and free reads comes first
  * and is written only at start: what a sample reads shares the first line
@@ -148,6 +176,11 @@ struct agent {
 	pid_t exiting[MAX_EXITING];
 	uint8_t exits_lost;     /* one could not be noted: every child is unsafe */
 	uint8_t fork_unsafe;    /* before_fork's finding, for after_fork_child */
+	/* dlclose's two lists of loaded objects, mapped once (a mapping for
+	 * each call cost ~8 us of page faults), and whether a dlclose uses
+	 * them; NULL if that mapping failed */
+	int dl_busy;
+	struct dl_lists *dl_lists;
 
 	struct shard shards[NSHARDS];
 };
@@ -352,6 +385,10 @@ static void make_tables(void)
 	void *t = map_table(MAX_THREADS * sizeof(struct pprof_agent_thread));
 	A.index = map_table(INDEX_CAP * sizeof *A.index);
 	A.unloads = map_table(MAX_UNLOADS * sizeof *A.unloads);
+	/* here rather than at the first dlclose: no mapping of ours appears
+	 * beside the libraries a program loads and unloads (its hole then
+	 * fits the next library of the same size as well as before) */
+	A.dl_lists = map_table(sizeof *A.dl_lists);
 	pprof_agent.table_bytes += sizeof Z.bits + sizeof Z.counts;
 	if (!b || !t || !A.index || !A.unloads) {
 		fail("mmap of the agent's tables failed");
@@ -1079,13 +1116,33 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 
 /* ---- unloading ---- */
 
-/* The address ranges of the loaded objects, around a dlclose. */
-struct modules {
-	uint64_t lo[MAX_MODULES], hi[MAX_MODULES];
-	uint32_t n;
-	bool overflow, has_subs;
-	unsigned long long subs; /* the C library's count of unloads */
-};
+/* The GNU build-id among the notes of a loaded object, as mapped. */
+static uint32_t note_build_id(const struct dl_phdr_info *info, uint8_t *id)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const unsigned char *at = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+		const unsigned char *end = at + ph->p_memsz;
+		while (at + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)at;
+			const unsigned char *name = at + sizeof *nh;
+			const unsigned char *desc = name + ((nh->n_namesz + 3) & ~3u);
+			const unsigned char *next = desc + ((nh->n_descsz + 3) & ~3u);
+			if (next > end || next <= at)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(name, "GNU", 4) == 0 && nh->n_descsz > 0 &&
+			    nh->n_descsz <= PPROF_AGENT_BUILD_ID) {
+				memcpy(id, desc, nh->n_descsz);
+				return nh->n_descsz;
+			}
+			at = next;
+		}
+	}
+	return 0;
+}
 
 static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -1094,13 +1151,16 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 		m->subs = info->dlpi_subs;
 		m->has_subs = true;
 	}
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, offset = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD)
 			continue;
 		uint64_t a = info->dlpi_addr + ph->p_vaddr;
-		lo = a < lo ? a : lo;
+		if (a < lo) {
+			lo = a;
+			offset = ph->p_offset;
+		}
 		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
 	}
 	if (lo >= hi)
@@ -1109,19 +1169,45 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 		m->overflow = true;
 		return 0;
 	}
-	m->lo[m->n] = lo;
-	m->hi[m->n++] = hi;
+	if (m->r) {
+		m->r[m->n++] = (struct range){ lo, hi };
+		return 0;
+	}
+	struct module *o = &m->m[m->n++];
+	*o = (struct module){ .lo = lo, .hi = hi };
+	o->bias = info->dlpi_addr;
+	o->offset = offset;
+	o->build_id_size = note_build_id(info, o->build_id);
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	size_t len = strlen(name), dir = 0;
+	/* a name relative to the working directory (dlopen("lib/x.so")),
+	 * made absolute as the reader cannot: that directory may have
+	 * changed since, but the reader checks the build-id of what it opens */
+	if (name[0] && name[0] != '/' && getcwd(o->file, sizeof o->file)) {
+		dir = strlen(o->file);
+		o->file[dir++] = '/';
+	}
+	if (dir + len < sizeof o->file)
+		memcpy(o->file + dir, name, len + 1);
+	else
+		o->file[0] = '\0';
 	return 0;
 }
 
-/* Publishes the objects of before that after lacks. */
-static void record_unloads(const struct modules *before, const struct modules *after)
+/* Publishes the objects of before that after lacks, but for those a
+ * dlclose within this one (a destructor's) or beside it published since
+ * the since-th unload. */
+static void record_unloads(const struct modules *before, const struct modules *after,
+			   uint64_t since)
 {
 	pthread_mutex_lock(&A.lock);
 	for (uint32_t i = 0; i < before->n; i++) {
 		bool gone = true;
+		const struct module *b = &before->m[i];
 		for (uint32_t j = 0; j < after->n && gone; j++)
-			gone = after->lo[j] != before->lo[i] || after->hi[j] != before->hi[i];
+			gone = after->r[j].lo != b->lo || after->r[j].hi != b->hi;
+		for (uint64_t k = since; k < pprof_agent.unloads && gone; k++)
+			gone = A.unloads[k].lo != b->lo || A.unloads[k].hi != b->hi;
 		if (!gone)
 			continue;
 		uint64_t n = pprof_agent.unloads;
@@ -1129,7 +1215,13 @@ static void record_unloads(const struct modules *before, const struct modules *a
 			pprof_agent.unloads_lost++;
 			continue;
 		}
-		A.unloads[n] = (struct pprof_agent_unload){ before->lo[i], before->hi[i] };
+		struct pprof_agent_unload *u = &A.unloads[n];
+		*u = (struct pprof_agent_unload){
+			.lo = b->lo, .hi = b->hi, .bias = b->bias, .offset = b->offset,
+			.build_id_size = b->build_id_size,
+		};
+		memcpy(u->build_id, b->build_id, sizeof u->build_id);
+		memcpy(u->file, b->file, sizeof u->file);
 		/* the entry is whole before a sample or the reader sees it */
 		__atomic_store_n(&pprof_agent.unloads, n + 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&A.unw.unloads, n + 1, __ATOMIC_RELEASE);
@@ -1152,21 +1244,37 @@ EXPORT int dlclose(void *handle)
 	}
 	if (!__atomic_load_n(&A.tables, __ATOMIC_ACQUIRE))
 		return A.real.dlclose(handle);
-	size_t bytes = 2 * sizeof(struct modules);
-	struct modules *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		__atomic_fetch_add(&pprof_agent.unloads_lost, 1, __ATOMIC_RELAXED);
-		return A.real.dlclose(handle);
+	/* The lists go in the kept mapping, unless another dlclose uses it
+	 * (in another thread, or in a destructor this one runs): in a mapping
+	 * of their own then. Never waited for: one dlclose holds it while it
+	 * takes the loader's lock, which another may hold while it wants
+	 * this. */
+	size_t bytes = sizeof(struct dl_lists);
+	bool kept = !__atomic_exchange_n(&A.dl_busy, 1, __ATOMIC_ACQUIRE);
+	struct dl_lists *lists = kept ? A.dl_lists : NULL;
+	bool own = !lists;
+	if (own) {
+		lists = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (lists == MAP_FAILED) {
+			if (kept)
+				__atomic_store_n(&A.dl_busy, 0, __ATOMIC_RELEASE);
+			__atomic_fetch_add(&pprof_agent.unloads_lost, 1, __ATOMIC_RELAXED);
+			return A.real.dlclose(handle);
+		}
 	}
-	dl_iterate_phdr(add_module, &m[0]);
+	struct modules before = { .m = lists->before }, after = { .r = lists->after };
+	uint64_t since = __atomic_load_n(&pprof_agent.unloads, __ATOMIC_ACQUIRE);
+	dl_iterate_phdr(add_module, &before);
 	int rc = A.real.dlclose(handle);
 	int saved = errno;
-	dl_iterate_phdr(add_module, &m[1]);
+	dl_iterate_phdr(add_module, &after);
 	/* most dlclose calls only drop a reference: nothing to compare */
-	if (!m[0].has_subs || m[1].subs != m[0].subs)
-		record_unloads(&m[0], &m[1]);
-	munmap(m, bytes);
+	if (!before.has_subs || after.subs != before.subs)
+		record_unloads(&before, &after, since);
+	if (own)
+		munmap(lists, bytes);
+	if (kept)
+		__atomic_store_n(&A.dl_busy, 0, __ATOMIC_RELEASE);
 	errno = saved;
 	return rc;
 }

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
-#define PPROF_AGENT_VERSION 4
+#define PPROF_AGENT_VERSION 5
 #define PPROF_AGENT_SYMBOL "pprof_agent"
 #define PPROF_AGENT_DEPTH 64
 #define PPROF_AGENT_SHARDS 64
@@ -70,10 +70,20 @@ struct pprof_agent_thread {
 				  * (a tid reused), the higher is current */
 };
 
+#define PPROF_AGENT_BUILD_ID 40  /* bytes of a build-id kept (SHA-1's is 20) */
+#define PPROF_AGENT_FILE 256      /* bytes of a file name kept, NUL included */
+
 /* A library the target unloaded (dlclose), the nth of unloads[]: the
- * address range its segments covered. */
+ * address range its segments covered, and what the reader needs to name
+ * frames in it from its file (if the file is still the one that was
+ * loaded: the build-id says). */
 struct pprof_agent_unload {
 	uint64_t lo, hi;
+	uint64_t bias;           /* load bias: address = bias + ELF vaddr */
+	uint64_t offset;         /* file offset of the segment at lo */
+	uint32_t build_id_size;  /* 0: none found */
+	uint8_t build_id[PPROF_AGENT_BUILD_ID];
+	char file[PPROF_AGENT_FILE]; /* as the loader named it; "" if too long */
 };
 
 struct pprof_agent_header {

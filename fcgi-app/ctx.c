@@ -28,6 +28,15 @@ void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
 	pthread_mutex_unlock(&ctx->sym_lock);
 }
 
+int ctx_symbolize_unloaded(struct ctx *ctx, struct profile *p, const struct symbolize_module *m,
+			   struct err *e)
+{
+	pthread_mutex_lock(&ctx->sym_lock);
+	int rc = symbolize_unloaded(ctx->symbolizer, p, m, e);
+	pthread_mutex_unlock(&ctx->sym_lock);
+	return rc;
+}
+
 void ctx_sleep(struct ctx *ctx, long seconds)
 {
 	struct timespec deadline;

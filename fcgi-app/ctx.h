@@ -23,6 +23,8 @@ struct ctx {
 };
 
 struct profile;
+struct symbolize_module;
+struct err;
 
 /* Reads (or refreshes) the target's modules for later symbolizing, under
  * sym_lock; best effort: a failure shows when symbolizing. */
@@ -30,6 +32,9 @@ void ctx_read_modules(struct ctx *ctx, pid_t pid);
 /* Fills p's locations from the target's modules (under sym_lock); a
  * failure is said in a comment of p, never fails the request. */
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);
+/* symbolize_unloaded (symbolize.h) under sym_lock. */
+int ctx_symbolize_unloaded(struct ctx *ctx, struct profile *p, const struct symbolize_module *m,
+			   struct err *e);
 /* The address of data object name in pid's module whose file name contains
  * module, and the module's range; 1 when not loaded (under sym_lock). */
 int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,

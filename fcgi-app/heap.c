@@ -7,6 +7,7 @@
 #include "pprof.h"
 #include "proc.h"
 #include "profile.h"
+#include "symbolize.h"
 #include "text.h"
 
 #include <inttypes.h>
@@ -119,17 +120,24 @@ void heap_snapshot_release(struct heap_snapshot *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Whether return address pc of a stack stamped stamp lies in a library
- * unloaded after the stack was taken (an unload numbered above stamp). */
-static bool unloaded_since(const struct heap_snapshot *s, uint64_t stamp, uint64_t pc)
+/* The library return address pc of a stack stamped stamp was in, if it
+ * has been unloaded since (an unload numbered above stamp: the first such
+ * one holding pc was that library's); -1 when none was. */
+static int64_t unloaded_since(const struct heap_snapshot *s, uint64_t stamp, uint64_t pc)
 {
 	for (uint64_t k = stamp; k < s->nunloads; k++)
 		if (pc >= s->unloads[k].lo && pc < s->unloads[k].hi)
-			return true;
-	return false;
+			return (int64_t)k;
+	return -1;
 }
 
-/* b's stack as the unwinder stores stacks: return addresses minus one. */
+static uint64_t unloaded_base(uint64_t k)
+{
+	return HEAP_UNLOADED_BIT | k << HEAP_UNLOADED_SHIFT;
+}
+
+/* b's stack as the unwinder stores stacks: return addresses minus one
+ * (see heap.h for those in unloaded libraries). */
 static size_t bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
 			 uint64_t *pcs, size_t max)
 {
@@ -137,10 +145,10 @@ static size_t bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent
 	for (uint32_t i = 0; i < b->depth && i < PPROF_AGENT_DEPTH && n < max; i++) {
 		if (!b->pcs[i])
 			continue;
-		pcs[n] = b->pcs[i] - 1;
-		if (unloaded_since(s, b->stamp, b->pcs[i]))
-			pcs[n] |= HEAP_UNLOADED_BIT;
-		n++;
+		int64_t k = unloaded_since(s, b->stamp, b->pcs[i]);
+		uint64_t off = k < 0 ? 0 : b->pcs[i] - 1 - s->unloads[k].lo;
+		uint64_t room = (1ULL << HEAP_UNLOADED_SHIFT) - 1;
+		pcs[n++] = k < 0 ? b->pcs[i] - 1 : unloaded_base((uint64_t)k) + (off < room ? off : room);
 	}
 	return n;
 }
@@ -150,19 +158,60 @@ size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pc
 	return i < s->h.nbuckets ? bucket_pcs(s, &s->buckets[i], pcs, max) : 0;
 }
 
-size_t heap_label_unloaded(struct profile *p, const char *since)
+/* Names p's frames in unloaded library k (see heap_name_unloaded). */
+static void name_library(struct ctx *ctx, const struct heap_snapshot *s, struct profile *p,
+			 uint64_t k, const char *since)
+{
+	const struct pprof_agent_unload *u = &s->unloads[k];
+	char file[PPROF_AGENT_FILE];
+	memcpy(file, u->file, sizeof file);
+	file[sizeof file - 1] = '\0'; /* read from the target: trust no terminator */
+	uint64_t size = u->hi > u->lo ? u->hi - u->lo : 0;
+	uint64_t room = 1ULL << HEAP_UNLOADED_SHIFT;
+	struct symbolize_module m = {
+		.start = unloaded_base(k), .limit = unloaded_base(k) + (size < room ? size : room),
+		.lo = u->lo, .bias = u->bias, .offset = u->offset, .file = file,
+		.build_id = u->build_id,
+		.build_id_size = u->build_id_size < sizeof u->build_id ? u->build_id_size
+								       : sizeof u->build_id,
+	};
+	struct err e = { 0 };
+	int named = ctx_symbolize_unloaded(ctx, p, &m, &e);
+	size_t left = 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *l = &p->locations[i];
+		if (l->address < m.start || l->address >= m.limit || l->nlines)
+			continue;
+		profile_location_add_line(l, HEAP_UNLOADED_NAME, HEAP_UNLOADED_NAME, NULL, 0);
+		left++;
+	}
+	const char *what = file[0] ? file : "a library";
+	if (named < 0)
+		profile_add_comment(p, "frames in %s, unloaded since %s, are shown as "
+				    HEAP_UNLOADED_NAME ": %s", what, since, e.msg);
+	else if (left)
+		profile_add_comment(p, "frames in %s, unloaded since %s, are named from the file "
+				    "with its build-id; %zu it has no symbols for are shown as "
+				    HEAP_UNLOADED_NAME, what, since, left);
+	else
+		profile_add_comment(p, "frames in %s, unloaded since %s, are named from the file "
+				    "with its build-id", what, since);
+}
+
+size_t heap_name_unloaded(struct ctx *ctx, const struct heap_snapshot *s, struct profile *p,
+			  const char *since)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < p->nlocations; i++) {
-		struct profile_location *l = &p->locations[i];
-		if (!(l->address & HEAP_UNLOADED_BIT) || l->nlines)
+		const struct profile_location *l = &p->locations[i];
+		if (!(l->address & HEAP_UNLOADED_BIT))
 			continue;
-		profile_location_add_line(l, HEAP_UNLOADED_NAME, HEAP_UNLOADED_NAME, NULL, 0);
 		n++;
+		uint64_t k = (l->address & ~HEAP_UNLOADED_BIT) >> HEAP_UNLOADED_SHIFT;
+		/* the first of its library's frames: all of them are named now */
+		if (!l->nlines && !l->mapping && k < s->nunloads)
+			name_library(ctx, s, p, k, since);
 	}
-	if (n)
-		profile_add_comment(p, "frames in libraries unloaded since %s are shown as "
-				    HEAP_UNLOADED_NAME ", not named by what is loaded there now", since);
 	return n;
 }
 
@@ -221,8 +270,14 @@ static void bucket_values(const struct heap_snapshot *s, uint64_t i, bool scaled
 	heap_scale(s->h.rate, ao - fo, ab - fb, &v[2], &v[3]);
 }
 
-static void add_snapshot(struct profile *p, const struct heap_snapshot *s, int sign, bool scaled)
+/* Adds s's samples; frames are placed by the unloads names knows of (the
+ * later snapshot of a delta, so that a stack is the same in both). */
+static void add_snapshot(struct profile *p, const struct heap_snapshot *s,
+			 const struct heap_snapshot *names, int sign, bool scaled)
 {
+	struct heap_snapshot placed = *s;
+	placed.unloads = names->unloads;
+	placed.nunloads = names->nunloads;
 	for (uint64_t i = 0; i < s->h.nbuckets; i++) {
 		const struct pprof_agent_bucket *b = &s->buckets[i];
 		if (b->kind != PPROF_AGENT_ALLOC)
@@ -232,7 +287,7 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s, int s
 		for (int k = 0; k < 4; k++)
 			v[k] *= sign;
 		uint64_t pcs[PPROF_AGENT_DEPTH];
-		size_t n = bucket_pcs(s, b, pcs, PPROF_AGENT_DEPTH);
+		size_t n = bucket_pcs(&placed, b, pcs, PPROF_AGENT_DEPTH);
 		profile_add_sample(p, pcs, n, v, 0, NULL);
 	}
 }
@@ -296,6 +351,8 @@ static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot 
 	buf_printf(out, "# SampledLiveBlocks = %" PRIu64 " / %" PRIu64 "\n", live, s->h.max_live);
 	buf_printf(out, "# Stacks = %" PRIu64 " / %" PRIu64 "\n", s->h.nbuckets, s->h.max_buckets);
 	buf_printf(out, "# DroppedSamples = %" PRIu64 "\n", s->h.dropped);
+	buf_printf(out, "# LibraryUnloads = %" PRIu64 " (%" PRIu64 " not recorded)\n", s->h.unloads,
+		   s->h.unloads_lost);
 	buf_printf(out, "# AgentTables = %" PRIu64 "\n", s->h.table_bytes);
 }
 
@@ -321,7 +378,6 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 	if (!s0.present) {
 		profile_add_comment(&p, NO_AGENT);
 	} else if (seconds > 0) {
-		add_snapshot(&p, &s0, -1, true);
 		ctx_sleep(ctx, seconds);
 		if (heap_read(ctx, pid, &s1, e) < 0)
 			goto out;
@@ -329,15 +385,17 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 			rc = err_set(e, ERR_TARGET, "pid %d no longer runs the agent", (int)pid);
 			goto out;
 		}
-		add_snapshot(&p, &s1, 1, true);
+		add_snapshot(&p, &s0, &s1, -1, true);
+		add_snapshot(&p, &s1, &s1, 1, true);
 		p.drop_zero = true;
 		p.duration_nanos = clock_ns(CLOCK_MONOTONIC) - t0;
 		describe_agent(&p, &s1);
+		heap_name_unloaded(ctx, &s1, &p, "the allocation");
 	} else {
-		add_snapshot(&p, &s0, 1, !*text);
+		add_snapshot(&p, &s0, &s0, 1, !*text);
 		describe_agent(&p, &s0);
+		heap_name_unloaded(ctx, &s0, &p, "the allocation");
 	}
-	heap_label_unloaded(&p, "the allocation");
 	ctx_symbolize(ctx, pid, &p);
 	if (*text) {
 		text_heap(out, &p, p.period);

@@ -27,9 +27,13 @@ struct heap_snapshot {
 };
 
 /* Frames in a library unloaded since their stack was taken are given
- * addresses with this bit set (no module is there, so none is named),
- * and heap_label_unloaded names them for what they are. */
+ * addresses of their own, where nothing of the target's is mapped:
+ * HEAP_UNLOADED_BIT | the unload's index << HEAP_UNLOADED_SHIFT | the
+ * offset from the library's start (libraries up to 1 TiB, 2^16 unloads
+ * read). heap_name_unloaded names them from the library's file, or as
+ * HEAP_UNLOADED_NAME. */
 #define HEAP_UNLOADED_BIT (1ULL << 63)
+#define HEAP_UNLOADED_SHIFT 40
 #define HEAP_UNLOADED_NAME "[unloaded library]"
 
 /* Reads the agent's tables of pid; s->present false (and 0 returned) when
@@ -43,13 +47,18 @@ void heap_snapshot_release(struct heap_snapshot *s);
 size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs, size_t max);
 
 /* Bucket i's stack into pcs, each return address minus one, frames of
- * libraries unloaded since tagged with HEAP_UNLOADED_BIT; its depth. */
+ * libraries unloaded since at addresses of their own (HEAP_UNLOADED_BIT);
+ * its depth. */
 size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pcs, size_t max);
 
-/* Names the locations of p tagged HEAP_UNLOADED_BIT HEAP_UNLOADED_NAME
- * (before symbolizing p) and, if there were any, says so in a comment:
- * "frames in libraries unloaded since SINCE ..."; how many there were. */
-size_t heap_label_unloaded(struct profile *p, const char *since);
+/* Names the frames of p in libraries unloaded since their stack was
+ * taken (from s, the later snapshot when there are two) before p is
+ * symbolized: from each library's file if it is still the one that was
+ * loaded (its build-id says), else HEAP_UNLOADED_NAME; a comment for each
+ * library says which, "... unloaded since SINCE ...". Returns how many
+ * locations were in unloaded libraries. */
+size_t heap_name_unloaded(struct ctx *ctx, const struct heap_snapshot *s, struct profile *p,
+			  const char *since);
 
 /* Go's estimate of what a sample of count blocks and size bytes stands for
  * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */

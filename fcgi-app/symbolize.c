@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define UNLOADED_KEPT 16
+
 struct symbolizer {
 	Dwfl *dwfl;
 	pid_t pid;
@@ -30,6 +32,16 @@ struct symbolizer {
 		char *file;
 	} *maps;
 	size_t nmaps;
+	/* libraries the target unloaded, opened for naming frames in them:
+	 * kept across requests (up to UNLOADED_KEPT, the oldest replaced) */
+	struct unloaded {
+		Dwfl *dwfl;
+		Dwfl_Module *mod;
+		uint64_t bias;
+		unsigned char id[64];
+		size_t id_size;
+	} unloaded[UNLOADED_KEPT];
+	size_t unloaded_next;
 };
 
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
@@ -57,6 +69,14 @@ static void maps_free(struct symbolizer *s)
 	s->nmaps = 0;
 }
 
+static void unloaded_free(struct symbolizer *s)
+{
+	for (size_t i = 0; i < UNLOADED_KEPT; i++)
+		if (s->unloaded[i].dwfl)
+			dwfl_end(s->unloaded[i].dwfl);
+	memset(s->unloaded, 0, sizeof s->unloaded);
+}
+
 void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
@@ -64,6 +84,7 @@ void symbolizer_free(struct symbolizer *s)
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	maps_free(s);
+	unloaded_free(s);
 	free(s);
 }
 
@@ -244,6 +265,7 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 	if (s->dwfl && s->pid != pid) {
 		dwfl_end(s->dwfl);
 		s->dwfl = NULL;
+		unloaded_free(s);
 	}
 	if (!s->dwfl && !(s->dwfl = dwfl_begin(&callbacks))) {
 		rc = err_set(e, ERR_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
@@ -362,10 +384,9 @@ static int64_t call_line(Dwarf_Die *die)
 	return (int64_t)line;
 }
 
-/* Fills loc with its frames, innermost first. */
-static void symbolize_location(Dwfl_Module *mod, struct profile_location *loc)
+/* Fills loc with its frames at addr in mod, innermost first. */
+static void symbolize_location(Dwfl_Module *mod, struct profile_location *loc, uint64_t addr)
 {
-	uint64_t addr = loc->address;
 	GElf_Sym sym;
 	GElf_Off off;
 	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
@@ -421,6 +442,17 @@ static const struct exec_map *find_map(const struct symbolizer *s, uint64_t addr
 	return NULL;
 }
 
+static char *hex_of(const unsigned char *bits, size_t n)
+{
+	char *hex = malloc(n * 2 + 1);
+	if (!hex)
+		abort();
+	hex[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		sprintf(hex + i * 2, "%02x", bits[i]);
+	return hex;
+}
+
 static char *build_id_hex(Dwfl_Module *mod)
 {
 	GElf_Addr bias;
@@ -428,14 +460,7 @@ static char *build_id_hex(Dwfl_Module *mod)
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int n = dwfl_module_build_id(mod, &bits, &vaddr);
-	if (n <= 0)
-		return NULL;
-	char *hex = malloc((size_t)n * 2 + 1);
-	if (!hex)
-		abort();
-	for (int i = 0; i < n; i++)
-		sprintf(hex + i * 2, "%02x", bits[i]);
-	return hex;
+	return n > 0 ? hex_of(bits, (size_t)n) : NULL;
 }
 
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
@@ -466,10 +491,122 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 			loc->mapping = map_ids[mi];
 		}
 		if (mod && loc->nlines == 0)
-			symbolize_location(mod, loc);
+			symbolize_location(mod, loc, loc->address);
 	}
 	free(map_ids);
 	return 0;
+}
+
+/* For a library loaded nowhere now: its file only (the frames' addresses
+ * are given as they were), and its separate debug file. */
+static const Dwfl_Callbacks unloaded_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/* file reported at bias in a Dwfl of its own, if its build-id is id; why
+ * not in e otherwise. */
+static int open_unloaded(const char *file, const struct symbolize_module *m,
+			 struct unloaded *out, struct err *e)
+{
+	Dwfl *dwfl = dwfl_begin(&unloaded_callbacks);
+	if (!dwfl)
+		return err_set(e, ERR_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
+	dwfl_report_begin(dwfl);
+	/* add_p_vaddr: addresses are bias + the ELF's own, as the loader put them */
+	Dwfl_Module *mod = dwfl_report_elf(dwfl, file, file, -1, m->bias, true);
+	dwfl_report_end(dwfl, NULL, NULL);
+	if (!mod) {
+		int rc = err_set(e, ERR_TARGET, "%s: %s", file, dwfl_errmsg(-1));
+		dwfl_end(dwfl);
+		return rc;
+	}
+	const unsigned char *bits;
+	GElf_Addr at;
+	int n = dwfl_module_build_id(mod, &bits, &at);
+	if (n <= 0 || (size_t)n != m->build_id_size || memcmp(bits, m->build_id, (size_t)n) != 0) {
+		dwfl_end(dwfl);
+		return err_set(e, ERR_TARGET, "%s is not the file that was loaded (%s)", file,
+			       n > 0 ? "another build-id: rebuilt or replaced since" : "no build-id");
+	}
+	*out = (struct unloaded){ .dwfl = dwfl, .mod = mod, .bias = m->bias,
+				  .id_size = m->build_id_size };
+	memcpy(out->id, m->build_id, m->build_id_size);
+	return 0;
+}
+
+/* m's file, opened before or now: the file at its path, or its separate
+ * debug file by build-id (the same addresses, symbols and DWARF). */
+static struct unloaded *find_unloaded(struct symbolizer *s, const struct symbolize_module *m,
+				      struct err *e)
+{
+	if (!m->build_id_size || m->build_id_size > sizeof s->unloaded[0].id) {
+		err_set(e, ERR_TARGET, "no build-id was recorded, so no file can be checked");
+		return NULL;
+	}
+	for (size_t i = 0; i < UNLOADED_KEPT; i++) {
+		struct unloaded *u = &s->unloaded[i];
+		if (u->dwfl && u->bias == m->bias && u->id_size == m->build_id_size &&
+		    memcmp(u->id, m->build_id, u->id_size) == 0)
+			return u;
+	}
+	struct unloaded u;
+	struct err first = { 0 };
+	int rc = -1;
+	if (m->file[0] == '/')
+		rc = open_unloaded(m->file, m, &u, &first);
+	else
+		err_set(&first, ERR_TARGET, "its file name was not recorded");
+	if (rc < 0) {
+		char debug[PATH_MAX];
+		int len = snprintf(debug, sizeof debug, "/usr/lib/debug/.build-id/%02x/",
+				   m->build_id[0]);
+		for (size_t i = 1; i < m->build_id_size; i++)
+			len += snprintf(debug + len, sizeof debug - (size_t)len, "%02x", m->build_id[i]);
+		snprintf(debug + len, sizeof debug - (size_t)len, ".debug");
+		struct err ignored = { 0 };
+		rc = open_unloaded(debug, m, &u, &ignored);
+	}
+	if (rc < 0) {
+		if (e && e->kind == ERR_NONE)
+			*e = first;
+		return NULL;
+	}
+	struct unloaded *slot = &s->unloaded[s->unloaded_next];
+	s->unloaded_next = (s->unloaded_next + 1) % UNLOADED_KEPT;
+	if (slot->dwfl)
+		dwfl_end(slot->dwfl);
+	*slot = u;
+	return slot;
+}
+
+int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct symbolize_module *m,
+		       struct err *e)
+{
+	struct unloaded *u = find_unloaded(s, m, e);
+	char *bid = m->build_id_size ? hex_of(m->build_id, m->build_id_size) : NULL;
+	struct profile_mapping pm = {
+		.start = m->start, .limit = m->limit, .offset = m->offset,
+		.file = (char *)(m->file[0] ? m->file : "[unloaded library]"), .build_id = bid,
+		.has_functions = u != NULL, .has_filenames = u != NULL,
+		.has_line_numbers = u != NULL, .has_inline_frames = u != NULL,
+	};
+	size_t id = 0;
+	int named = 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *loc = &p->locations[i];
+		if (loc->address < m->start || loc->address >= m->limit || loc->mapping)
+			continue;
+		if (!id)
+			id = profile_add_mapping(p, &pm);
+		loc->mapping = id;
+		if (u && loc->nlines == 0) {
+			symbolize_location(u->mod, loc, m->lo + (loc->address - m->start));
+			named += loc->nlines > 0;
+		}
+	}
+	free(bid);
+	return u ? named : -1;
 }
 
 int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct err *e)

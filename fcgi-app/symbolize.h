@@ -29,6 +29,23 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e);
  * stores a caller's return address minus one. */
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e);
 
+/* A library the target has unloaded, as it was loaded. */
+struct symbolize_module {
+	uint64_t start, limit; /* the addresses p's locations give its frames */
+	uint64_t lo;           /* the process's address that start stands for */
+	uint64_t bias, offset; /* its load bias; the file offset at lo */
+	const char *file;      /* as the loader named it, or "" */
+	const unsigned char *build_id;
+	size_t build_id_size;
+};
+
+/* Adds m as a mapping of p for the locations in [m->start, m->limit)
+ * that have none, and names them from m's file if it is the one that was
+ * loaded (same build-id), else from its separate debug file found by
+ * build-id. Returns how many were named, or -1 with why none could be. */
+int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct symbolize_module *m,
+		       struct err *e);
+
 /* The outermost function name at addr (demangled), or -1 when none. */
 int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct err *e);
 

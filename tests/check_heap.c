@@ -1,10 +1,13 @@
-/* heap: Go's scaling of sampled heap values, and the agent's thread table
- * read back into creation stacks. */
+/* heap: Go's scaling of sampled heap values, the agent's thread table
+ * read back into creation stacks, and frames in unloaded libraries. */
 #include "check_main.h"
+#include "ctx.h"
 #include "heap.h"
 #include "profile.h"
+#include "symbolize.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 START_TEST(scale_as_go)
@@ -71,39 +74,61 @@ START_TEST(unloaded_frames_tagged)
 	memset(b, 0, sizeof b);
 	/* taken before any unload: 0x1000 and 0x9000 were unloaded since */
 	b[0] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 3, .stamp = 0,
-					    .pcs = { 0x1001, 0x5001, 0x9001 } };
+					    .pcs = { 0x1101, 0x5001, 0x9001 } };
 	/* taken after unload 1, in the library loaded at 0x1000 since */
 	b[1] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 2, .stamp = 1,
 					    .pcs = { 0x1001, 0x9001 } };
-	struct pprof_agent_unload u[2] = { { 0x1000, 0x2000 }, { 0x9000, 0xa000 } };
+	struct pprof_agent_unload u[2] = {
+		{ .lo = 0x1000, .hi = 0x2000, .file = "/nonexistent/libgone.so",
+		  .build_id_size = 2, .build_id = { 0xab, 0xcd } },
+		{ .lo = 0x9000, .hi = 0xa000 },
+	};
 	struct heap_snapshot s = { .present = true, .buckets = b, .unloads = u, .nunloads = 2 };
 	s.h.nbuckets = 2;
+	const uint64_t lib0 = HEAP_UNLOADED_BIT, lib1 = HEAP_UNLOADED_BIT | 1ULL << HEAP_UNLOADED_SHIFT;
 	uint64_t pcs[8];
 	ck_assert_uint_eq(heap_bucket_stack(&s, 0, pcs, 8), 3);
-	ck_assert_uint_eq(pcs[0], 0x1000 | HEAP_UNLOADED_BIT);
+	ck_assert_uint_eq(pcs[0], lib0 + 0x100); /* by its offset in the library */
 	ck_assert_uint_eq(pcs[1], 0x5000);
-	ck_assert_uint_eq(pcs[2], 0x9000 | HEAP_UNLOADED_BIT);
+	ck_assert_uint_eq(pcs[2], lib1);
 	ck_assert_uint_eq(heap_bucket_stack(&s, 1, pcs, 8), 2);
 	ck_assert_uint_eq(pcs[0], 0x1000); /* what is loaded there is its library */
-	ck_assert_uint_eq(pcs[1], 0x9000 | HEAP_UNLOADED_BIT); /* unload 2 came after */
+	ck_assert_uint_eq(pcs[1], lib1); /* unload 2 came after */
 	s.nunloads = 1; /* as read before unload 2 */
 	ck_assert_uint_eq(heap_bucket_stack(&s, 1, pcs, 8), 2);
 	ck_assert_uint_eq(pcs[1], 0x9000);
 	ck_assert_uint_eq(heap_bucket_stack(&s, 2, pcs, 8), 0); /* no such bucket */
+	s.nunloads = 2;
 
+	/* neither file can name them: labelled, and the profile says why */
+	struct ctx ctx = { .symbolizer = symbolizer_new() };
+	pthread_mutex_init(&ctx.sym_lock, NULL);
 	struct profile p;
 	profile_init(&p);
 	profile_add_type(&p, "inuse_space", "bytes");
-	uint64_t stack[2] = { 0x1000 | HEAP_UNLOADED_BIT, 0x5000 };
+	uint64_t stack[3] = { lib0 + 0x100, 0x5000, lib1 };
 	int64_t v[PROFILE_MAX_VALUES] = { 100 };
-	profile_add_sample(&p, stack, 2, v, 0, NULL);
-	ck_assert_uint_eq(heap_label_unloaded(&p, "the allocation"), 1);
-	const struct profile_location *l = &p.locations[profile_location(&p, stack[0])];
-	ck_assert_uint_eq(l->nlines, 1);
-	ck_assert_str_eq(l->lines[0].function, HEAP_UNLOADED_NAME);
+	profile_add_sample(&p, stack, 3, v, 0, NULL);
+	ck_assert_uint_eq(heap_name_unloaded(&ctx, &s, &p, "the allocation"), 2);
+	for (int i = 0; i < 3; i += 2) {
+		const struct profile_location *l = &p.locations[profile_location(&p, stack[i])];
+		ck_assert_uint_eq(l->nlines, 1);
+		ck_assert_str_eq(l->lines[0].function, HEAP_UNLOADED_NAME);
+		ck_assert_uint_ne(l->mapping, 0);
+	}
+	ck_assert_str_eq(p.mappings[0].file, "/nonexistent/libgone.so");
+	ck_assert_str_eq(p.mappings[0].build_id, "abcd");
 	ck_assert_uint_eq(p.locations[profile_location(&p, 0x5000)].nlines, 0);
-	ck_assert_uint_eq(heap_label_unloaded(&p, "the allocation"), 0); /* named once */
+	ck_assert_uint_eq(p.ncomments, 2);
+	ck_assert_ptr_nonnull(strstr(p.comments[0], "/nonexistent/libgone.so, unloaded since "
+						    "the allocation, are shown as " HEAP_UNLOADED_NAME));
+	ck_assert_ptr_nonnull(strstr(p.comments[1], "a library, unloaded since the allocation"));
+	ck_assert_ptr_nonnull(strstr(p.comments[1], "no build-id"));
+	ck_assert_uint_eq(heap_name_unloaded(&ctx, &s, &p, "the allocation"), 2);
+	ck_assert_uint_eq(p.ncomments, 2); /* named once */
 	profile_release(&p);
+	symbolizer_free(ctx.symbolizer);
+	pthread_mutex_destroy(&ctx.sym_lock);
 }
 END_TEST
 

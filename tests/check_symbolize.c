@@ -5,8 +5,11 @@
 #include "profile.h"
 #include "symbolize.h"
 
+#include <limits.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -128,6 +131,115 @@ START_TEST(test_own_functions)
 }
 END_TEST
 
+/* This executable as the loader placed it: the first object listed. */
+struct self_image {
+	uint64_t bias, lo, hi, offset;
+	int seen;
+};
+
+static int self_image(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct self_image *m = data;
+	m->bias = info->dlpi_addr;
+	m->lo = UINT64_MAX;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uint64_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < m->lo) {
+			m->lo = a;
+			m->offset = ph->p_offset;
+		}
+		if (a + ph->p_memsz > m->hi)
+			m->hi = a + ph->p_memsz;
+	}
+	m->seen = 1;
+	return 1; /* the first is the executable */
+}
+
+/* A library unloaded: this executable stands for it, described as the
+ * agent records it, at the made-up addresses the heap reader gives. */
+START_TEST(test_unloaded)
+{
+	struct self_image img = { 0 };
+	dl_iterate_phdr(self_image, &img);
+	ck_assert(img.seen);
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	ck_assert_int_gt(len, 0);
+	exe[len] = '\0';
+
+	/* its build-id, as the live symbolizer reads it */
+	struct symbolizer *s = symbolizer_new();
+	struct err e = { 0 };
+	ck_assert_int_eq(symbolizer_attach(s, getpid(), &e), 0);
+	struct profile live;
+	profile_init(&live);
+	profile_add_type(&live, "samples", "count");
+	size_t at = profile_location(&live, (uint64_t)(uintptr_t)&known_outer_function);
+	ck_assert_int_eq(symbolize_profile(s, &live, &e), 0);
+	const char *hex = live.mappings[live.locations[at].mapping - 1].build_id;
+	ck_assert_ptr_nonnull(hex);
+	unsigned char id[64];
+	size_t idlen = strlen(hex) / 2;
+	ck_assert_uint_le(idlen, sizeof id);
+	for (size_t i = 0; i < idlen; i++)
+		sscanf(hex + 2 * i, "%2hhx", &id[i]);
+
+	uint64_t start = 0x8000000000000000ULL | 3ULL << 40;
+	struct symbolize_module m = {
+		.start = start, .limit = start + (img.hi - img.lo), .lo = img.lo,
+		.bias = img.bias, .offset = img.offset, .file = exe,
+		.build_id = id, .build_id_size = idlen,
+	};
+	uint64_t fn = start + ((uintptr_t)&known_outer_function - img.lo);
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	size_t named = profile_location(&p, fn);
+	size_t other = profile_location(&p, 0x1000); /* not in m: left alone */
+	ck_assert_int_eq(symbolize_unloaded(s, &p, &m, &e), 1);
+	const struct profile_location *l = &p.locations[named];
+	ck_assert_uint_ge(l->nlines, 1);
+	ck_assert_str_eq(l->lines[l->nlines - 1].function, "known_outer_function");
+	ck_assert_uint_ne(l->mapping, 0);
+	const struct profile_mapping *pm = &p.mappings[l->mapping - 1];
+	ck_assert_uint_eq(pm->start, start);
+	ck_assert_str_eq(pm->file, exe);
+	ck_assert_str_eq(pm->build_id, hex);
+	ck_assert(pm->has_functions);
+	ck_assert_uint_eq(p.locations[other].mapping, 0);
+	ck_assert_uint_eq(p.locations[other].nlines, 0);
+	profile_release(&p);
+
+	/* another build at that path: not named from it, and said why */
+	id[0] ^= 0xff;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	named = profile_location(&p, fn);
+	e = (struct err){ 0 };
+	ck_assert_int_eq(symbolize_unloaded(s, &p, &m, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not the file that was loaded"));
+	ck_assert_uint_eq(p.locations[named].nlines, 0);
+	ck_assert_uint_ne(p.locations[named].mapping, 0); /* its file is still shown */
+	ck_assert(!p.mappings[0].has_functions);
+	profile_release(&p);
+
+	/* no build-id recorded: nothing to check a file against */
+	m.build_id_size = 0;
+	profile_init(&p);
+	named = profile_location(&p, fn);
+	e = (struct err){ 0 };
+	ck_assert_int_eq(symbolize_unloaded(s, &p, &m, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no build-id"));
+	profile_release(&p);
+	profile_release(&live);
+	symbolizer_free(s);
+}
+END_TEST
+
 START_TEST(test_gone_process)
 {
 	struct symbolizer *s = symbolizer_new();
@@ -145,6 +257,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_demangle);
 	tcase_add_test(tc, test_own_functions);
+	tcase_add_test(tc, test_unloaded);
 	tcase_add_test(tc, test_gone_process);
 	suite_add_tcase(s, tc);
 	return s;

@@ -189,21 +189,69 @@ out=$(with_agent 1 timeout 60 "$top_builddir/tests/targets/cxx-host" \
 equal "C++ exceptions and thread exits in a dlopened module" "$out" "cxx ok"
 
 # --- a library unloaded, another loaded at its address: stacks are named
-# when read, so frames of the first must not take the second's names.
-# unload-host keeps 1,000 x 100 B from unload_a_here, unloads it, loads
-# unload_b_here at the same address and keeps 500 x 100 B (rate 1: exact)
-TARGET_BIN="$top_builddir/tests/targets/unload-host" with_agent 1 \
-	start_target "$top_builddir/tests/targets/.libs" || exit 1
-start_app --target-pid "$TARGET_PID" && NO_TOKEN=1 start_lighttpd || exit 1
-get "$P/heap"
-expect_status "heap after an unload" 200
-cp "$T/body" "$T/unload.pb.gz"
-equal "unload_b_here in use: its own blocks only" "$(value "$T/unload.pb.gz" inuse_space unload_b_here)" 50000
+# when read, so frames of the first must not take the second's names; they
+# are named from the first's file while it is the one that was loaded (the
+# build-id the agent recorded says), and labelled for what they are when it
+# has been replaced. unload-host keeps 1,000 x 100 B from unload_a_here,
+# unloads it, loads unload_b_here at the same address and keeps 500 x 100 B
+# (rate 1: exact). Each run has plugins of its own, and a new pprof-fcgi
+# (which keeps the files it opened).
+unload_run() { # DIR: unload-host on the plugins in DIR
+	mkdir -p "$1"
+	cp "$top_builddir"/tests/targets/.libs/unload-[abc].so "$1/"
+	# where b lands is the kernel's choice among randomised addresses:
+	# a's place in 60 runs of 60 here, but another mapping could take
+	# part of that hole; a new process draws a new layout
+	local try
+	for try in 1 2 3; do
+		TARGET_BIN="$top_builddir/tests/targets/unload-host" with_agent 1 start_target "$1" &&
+			return 0
+		grep -q "did not load where" "$T/target.out" || break
+		echo "# unload-b.so did not land where unload-a.so was (try $try): another layout"
+	done
+	cat "$T/target.out"
+	return 1
+}
+unload_heap() { # NAME: /heap into $T/NAME.pb.gz
+	start_app --target-pid "$TARGET_PID" && NO_TOKEN=1 start_lighttpd || return 1
+	get "$P/heap"
+	expect_status "heap after an unload ($1)" 200
+	cp "$T/body" "$T/$1.pb.gz"
+	equal "unload_b_here in use: its own blocks only ($1)" "$(value "$T/$1.pb.gz" inuse_space unload_b_here)" 50000
+}
+# (the first by a name relative to the working directory, which the agent
+# must make absolute for pprof-fcgi)
+unload_run "$(realpath --relative-to=. "$T")/plugins" && unload_heap unload || exit 1
+equal "the unloaded library's blocks, named from its file" \
+	"$(value "$T/unload.pb.gz" inuse_space unload_a_here)" 100000
+go tool pprof -comments "$T/unload.pb.gz" 2>&1 |
+	grep -q "unload-a.so, unloaded since the allocation, are named from the file with its build-id$" \
+	&& pass "the profile says where the names come from" || fail "no comment on the unloaded frames"
+# unload-c.so, which a's destructor unloaded: a dlclose within a dlclose
+equal "a library unloaded by another's destructor, named from its file" \
+	"$(value "$T/unload.pb.gz" inuse_space unload_c_here)" 20000
+go tool pprof -raw "$T/unload.pb.gz" 2>/dev/null | grep -Eq "^ *[0-9]+: 0x8[0-9a-f]+/0x8[0-9a-f]+/0x[0-9a-f]+ /[^ ]*/plugins/unload-a.so [0-9a-f]{40} \[FN\]" \
+	&& pass "the unloaded library is a mapping of its own, with its build-id" \
+	|| fail "no mapping for the unloaded library: $(go tool pprof -raw "$T/unload.pb.gz" 2>&1 | grep -A4 '^Mappings')"
+get "$P/heap?debug=1"
+grep -Eq "^#	0x8[0-9a-f]+	unload_a_here\+0x[0-9a-f]+	.*unload-plugin.c:[0-9]+$" "$T/body" &&
+	grep -Eq "^8[0-9a-f]+-8[0-9a-f]+ r-xp /[^ ]*/plugins/unload-a.so \(@0\) [0-9a-f]{40}$" "$T/body" \
+	&& pass "the debug=1 text names the unloaded frames and maps their library" \
+	|| fail "debug=1 text after an unload: $(grep -E 'unload|^8' "$T/body")"
+equal "unloads recorded, each once" "$(grep '^# LibraryUnloads' "$T/body")" "# LibraryUnloads = 2 (0 not recorded)"
+unserve "$TARGET_PID"
+
+# the same, the file rebuilt since (another build-id at its path)
+unload_run "$T/plugins2" || exit 1
+cp "$T/plugins2/unload-b.so" "$T/plugins2/new.so" && mv "$T/plugins2/new.so" "$T/plugins2/unload-a.so"
+unload_heap replaced || exit 1
+equal "nothing named from the file now at its path" "$(value "$T/replaced.pb.gz" inuse_space unload_a_here)" 0
 unloaded=$(go tool pprof -unit=B -sample_index=inuse_space -top -nodecount=1000 -nodefraction=0 \
-	"$T/unload.pb.gz" 2>/dev/null | awk '/\[unloaded library\]$/ { v = $1; sub(/B$/, "", v); print v }')
-equal "the unloaded library's blocks, under its own label" "$unloaded" 100000
-go tool pprof -comments "$T/unload.pb.gz" 2>&1 | grep -q 'unloaded since the allocation' \
-	&& pass "the profile says why" || fail "no comment on the unloaded frames"
+	"$T/replaced.pb.gz" 2>/dev/null | awk '/\[unloaded library\]$/ { v = $1; sub(/B$/, "", v); print v }')
+equal "the replaced library's blocks, under its own label" "$unloaded" 100000
+go tool pprof -comments "$T/replaced.pb.gz" 2>&1 |
+	grep -q "unload-a.so, unloaded since the allocation, are shown as \[unloaded library\]: .* is not the file that was loaded (another build-id" \
+	&& pass "the profile says why" || fail "no comment on the replaced library: $(go tool pprof -comments "$T/replaced.pb.gz" 2>&1)"
 unserve "$TARGET_PID"
 
 # --- the bootstrap area: blocks allocated while the agent resolves the real

@@ -5,11 +5,13 @@
  *   unload-host DIR
  *
  * Loads DIR/unload-a.so and keeps 1,000 blocks of 100 bytes from
- * unload_a_here, unloads it (the blocks stay live), loads DIR/unload-b.so,
- * which must land at the same address, and keeps 500 blocks of 100 bytes
- * from unload_b_here. Then prints "ready PID" and waits for SIGTERM. A
- * /heap that names frames by what is mapped when it is read would give
- * unload_b_here all 150,000 bytes. */
+ * unload_a_here, loads DIR/unload-c.so and keeps 200 blocks of 100 bytes
+ * from unload_c_here, unloads a (the blocks stay live), whose destructor
+ * unloads c, loads DIR/unload-b.so, which must land where a was, and keeps
+ * 500 blocks of 100 bytes from unload_b_here. Then prints "ready PID" and
+ * waits for SIGTERM. A /heap that names frames by what is mapped when it
+ * is read would give unload_b_here all 150,000 bytes, and not name
+ * unload_c_here. */
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +47,13 @@ int main(int argc, char **argv)
 	if (!ha)
 		return 1;
 	a(1000, 100);
+	alloc_fn c;
+	void *hc = load(argv[1], "unload-c.so", "unload_c_here", &c);
+	void (*close_at_exit)(void *) = (void (*)(void *))dlsym(ha, "unload_close_at_exit");
+	if (!hc || !close_at_exit)
+		return 1;
+	c(200, 100);
+	close_at_exit(hc);
 	if (dlclose(ha) != 0) {
 		printf("dlclose: %s\n", dlerror());
 		return 1;
