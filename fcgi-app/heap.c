@@ -159,8 +159,8 @@ size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pc
 }
 
 /* Names p's frames in unloaded library k (see heap_name_unloaded). */
-static void name_library(struct ctx *ctx, const struct heap_snapshot *s, struct profile *p,
-			 uint64_t k, const char *since)
+static void name_library(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
+			 struct profile *p, uint64_t k, const char *since)
 {
 	const struct pprof_agent_unload *u = &s->unloads[k];
 	char file[PPROF_AGENT_FILE];
@@ -170,7 +170,7 @@ static void name_library(struct ctx *ctx, const struct heap_snapshot *s, struct 
 	uint64_t room = 1ULL << HEAP_UNLOADED_SHIFT;
 	struct symbolize_module m = {
 		.start = unloaded_base(k), .limit = unloaded_base(k) + (size < room ? size : room),
-		.lo = u->lo, .bias = u->bias, .offset = u->offset, .file = file,
+		.lo = u->lo, .bias = u->bias, .offset = u->offset, .file = file, .pid = pid,
 		.build_id = u->build_id,
 		.build_id_size = u->build_id_size < sizeof u->build_id ? u->build_id_size
 								       : sizeof u->build_id,
@@ -198,8 +198,8 @@ static void name_library(struct ctx *ctx, const struct heap_snapshot *s, struct 
 				    "with its build-id", what, since);
 }
 
-size_t heap_name_unloaded(struct ctx *ctx, const struct heap_snapshot *s, struct profile *p,
-			  const char *since)
+size_t heap_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
+			  struct profile *p, const char *since)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < p->nlocations; i++) {
@@ -210,7 +210,7 @@ size_t heap_name_unloaded(struct ctx *ctx, const struct heap_snapshot *s, struct
 		uint64_t k = (l->address & ~HEAP_UNLOADED_BIT) >> HEAP_UNLOADED_SHIFT;
 		/* the first of its library's frames: all of them are named now */
 		if (!l->nlines && !l->mapping && k < s->nunloads)
-			name_library(ctx, s, p, k, since);
+			name_library(ctx, pid, s, p, k, since);
 	}
 	return n;
 }
@@ -390,11 +390,11 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 		p.drop_zero = true;
 		p.duration_nanos = clock_ns(CLOCK_MONOTONIC) - t0;
 		describe_agent(&p, &s1);
-		heap_name_unloaded(ctx, &s1, &p, "the allocation");
+		heap_name_unloaded(ctx, pid, &s1, &p, "the allocation");
 	} else {
 		add_snapshot(&p, &s0, &s0, 1, !*text);
 		describe_agent(&p, &s0);
-		heap_name_unloaded(ctx, &s0, &p, "the allocation");
+		heap_name_unloaded(ctx, pid, &s0, &p, "the allocation");
 	}
 	ctx_symbolize(ctx, pid, &p);
 	if (*text) {

@@ -53,12 +53,13 @@ size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pc
 
 /* Names the frames of p in libraries unloaded since their stack was
  * taken (from s, the later snapshot when there are two) before p is
- * symbolized: from each library's file if it is still the one that was
- * loaded (its build-id says), else HEAP_UNLOADED_NAME; a comment for each
- * library says which, "... unloaded since SINCE ...". Returns how many
- * locations were in unloaded libraries. */
-size_t heap_name_unloaded(struct ctx *ctx, const struct heap_snapshot *s, struct profile *p,
-			  const char *since);
+ * symbolized: from each library's file (in pid's root; 0: pprof-fcgi's)
+ * if it is still the one that was loaded (its build-id says), else
+ * HEAP_UNLOADED_NAME; a comment for each library says which, "...
+ * unloaded since SINCE ...". Returns how many locations were in unloaded
+ * libraries. */
+size_t heap_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
+			  struct profile *p, const char *since);
 
 /* Go's estimate of what a sample of count blocks and size bytes stands for
  * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */

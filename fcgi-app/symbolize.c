@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define UNLOADED_KEPT 16
@@ -504,19 +505,54 @@ static const Dwfl_Callbacks unloaded_callbacks = {
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
-/* file reported at bias in a Dwfl of its own, if its build-id is id; why
- * not in e otherwise. */
-static int open_unloaded(const char *file, const struct symbolize_module *m,
+/* The file a library was loaded from, opened as the target named it: in
+ * its root (a container's own files), when pid is set. The name comes
+ * from the target's memory, so it is not trusted: only a regular file
+ * (never a FIFO or a device that could block or stream), and only one the
+ * target's user may read (its owner's or anyone's: group rights are not
+ * checked). */
+static int open_as_target(pid_t pid, const char *file, struct err *e)
+{
+	char path[PATH_MAX + 32];
+	if (pid > 0)
+		snprintf(path, sizeof path, "/proc/%d/root%s", (int)pid, file);
+	else
+		snprintf(path, sizeof path, "%s", file);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_errno(e, ERR_TARGET, errno, "open %s", file);
+	struct stat st, proc;
+	char dir[32];
+	snprintf(dir, sizeof dir, "/proc/%d", (int)pid);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, ERR_TARGET, "%s is not a regular file", file);
+	}
+	if (pid > 0 && stat(dir, &proc) == 0 && !(st.st_mode & S_IROTH) &&
+	    !(st.st_uid == proc.st_uid && (st.st_mode & S_IRUSR))) {
+		close(fd);
+		return err_set(e, ERR_TARGET, "%s is not readable by the target's user (uid %u)", file,
+			       (unsigned)proc.st_uid);
+	}
+	return fd;
+}
+
+/* The ELF in fd (named file) reported at m's bias in a Dwfl of its own,
+ * if its build-id is m's; why not in e otherwise. Consumes fd. */
+static int open_unloaded(int fd, const char *file, const struct symbolize_module *m,
 			 struct unloaded *out, struct err *e)
 {
 	Dwfl *dwfl = dwfl_begin(&unloaded_callbacks);
-	if (!dwfl)
+	if (!dwfl) {
+		close(fd);
 		return err_set(e, ERR_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
+	}
 	dwfl_report_begin(dwfl);
 	/* add_p_vaddr: addresses are bias + the ELF's own, as the loader put them */
-	Dwfl_Module *mod = dwfl_report_elf(dwfl, file, file, -1, m->bias, true);
+	Dwfl_Module *mod = dwfl_report_elf(dwfl, file, file, fd, m->bias, true);
 	dwfl_report_end(dwfl, NULL, NULL);
 	if (!mod) {
+		close(fd); /* consumed only on success */
 		int rc = err_set(e, ERR_TARGET, "%s: %s", file, dwfl_errmsg(-1));
 		dwfl_end(dwfl);
 		return rc;
@@ -553,11 +589,13 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 	struct unloaded u;
 	struct err first = { 0 };
 	int rc = -1;
-	if (m->file[0] == '/')
-		rc = open_unloaded(m->file, m, &u, &first);
-	else
+	int fd;
+	if (m->file[0] != '/')
 		err_set(&first, ERR_TARGET, "its file name was not recorded");
+	else if ((fd = open_as_target(m->pid, m->file, &first)) >= 0)
+		rc = open_unloaded(fd, m->file, m, &u, &first);
 	if (rc < 0) {
+		/* found by build-id, on this machine: the content is vouched for */
 		char debug[PATH_MAX];
 		int len = snprintf(debug, sizeof debug, "/usr/lib/debug/.build-id/%02x/",
 				   m->build_id[0]);
@@ -565,7 +603,8 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 			len += snprintf(debug + len, sizeof debug - (size_t)len, "%02x", m->build_id[i]);
 		snprintf(debug + len, sizeof debug - (size_t)len, ".debug");
 		struct err ignored = { 0 };
-		rc = open_unloaded(debug, m, &u, &ignored);
+		if ((fd = open_as_target(0, debug, &ignored)) >= 0)
+			rc = open_unloaded(fd, debug, m, &u, &ignored);
 	}
 	if (rc < 0) {
 		if (e && e->kind == ERR_NONE)

@@ -35,6 +35,8 @@ struct symbolize_module {
 	uint64_t lo;           /* the process's address that start stands for */
 	uint64_t bias, offset; /* its load bias; the file offset at lo */
 	const char *file;      /* as the loader named it, or "" */
+	pid_t pid;             /* whose root file is in and who must be able
+				* to read it; 0: as pprof-fcgi sees it */
 	const unsigned char *build_id;
 	size_t build_id_size;
 };

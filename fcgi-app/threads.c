@@ -192,7 +192,7 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 	else if (kind == THREADS_THREADCREATE && created < d0.n + d1.n)
 		profile_add_comment(&p, "threads the preload agent did not see start (the main thread, "
 				    "threads made before it loaded) are grouped by their start routine");
-	heap_name_unloaded(ctx, &agent, &p, "the thread was created");
+	heap_name_unloaded(ctx, pid, &agent, &p, "the thread was created");
 	ctx_symbolize(ctx, pid, &p);
 	if (*text && debug == 2 && kind == THREADS_GOROUTINE)
 		text_threads(out, &d0, &p);

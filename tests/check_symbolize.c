@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Not instrumented by sanitizers, so that their checks do not take the
@@ -213,6 +214,47 @@ START_TEST(test_unloaded)
 	ck_assert_uint_eq(p.locations[other].mapping, 0);
 	ck_assert_uint_eq(p.locations[other].nlines, 0);
 	profile_release(&p);
+
+	/* a name from the target's memory opens nothing but a regular file
+	 * its user may read: not a FIFO (which would block), not a copy of
+	 * this very file that only root could read */
+	char dir[] = "/tmp/check-symbolize-XXXXXX", fifo[64], locked[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(locked, sizeof locked, "%s/locked", dir);
+	FILE *in = fopen(exe, "rb"), *out = fopen(locked, "wb");
+	ck_assert(in && out);
+	char chunk[65536];
+	for (size_t got; (got = fread(chunk, 1, sizeof chunk, in)) > 0;)
+		ck_assert_uint_eq(fwrite(chunk, 1, got, out), got);
+	fclose(in);
+	fclose(out);
+	ck_assert_int_eq(chmod(locked, 0200), 0);
+	m.pid = getpid();
+	/* a symbolizer of its own: one that opened the file by this build-id
+	 * already names from that, whatever file is named now */
+	struct symbolizer *fresh = symbolizer_new();
+	const char *refused[2][2] = { { fifo, "not a regular file" },
+				      { locked, "not readable by the target's user" } };
+	for (int i = 0; i < 2; i++) {
+		m.file = refused[i][0];
+		profile_init(&p);
+		named = profile_location(&p, fn);
+		e = (struct err){ 0 };
+		ck_assert_int_eq(symbolize_unloaded(fresh, &p, &m, &e), -1);
+		/* open fails first when not run by root */
+		ck_assert_msg(strstr(e.msg, refused[i][1]) || strstr(e.msg, "Permission denied"),
+			      "%s: %s", refused[i][0], e.msg);
+		ck_assert_uint_eq(p.locations[named].nlines, 0);
+		profile_release(&p);
+	}
+	symbolizer_free(fresh);
+	unlink(fifo);
+	unlink(locked);
+	rmdir(dir);
+	m.file = exe;
+	m.pid = 0;
 
 	/* another build at that path: not named from it, and said why */
 	id[0] ^= 0xff;
