@@ -1210,9 +1210,10 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-/* Publishes the objects of before that after lacks, but for those a
- * dlclose within this one (a destructor's) or beside it published since
- * the since-th unload. */
+/* Publishes the objects of before that after lacks, but for those that
+ * a dlclose in another thread, its window overlapping this one's, has
+ * published since the since-th unload. (A dlclose within a destructor
+ * unloads nothing itself: glibc leaves that to the outer one.) */
 static void record_unloads(const struct modules *before, const struct modules *after,
 			   uint64_t since)
 {

@@ -146,9 +146,17 @@ static size_t bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent
 		if (!b->pcs[i])
 			continue;
 		int64_t k = unloaded_since(s, b->stamp, b->pcs[i]);
-		uint64_t off = k < 0 ? 0 : b->pcs[i] - 1 - s->unloads[k].lo;
+		if (k < 0) {
+			pcs[n++] = b->pcs[i] - 1;
+			continue;
+		}
+		/* within [base, base + the library's size), as name_library
+		 * looks for them (a pc at its very start too: read from the
+		 * target, it may be anything in range) */
+		uint64_t off = b->pcs[i] - s->unloads[k].lo;
+		off = off ? off - 1 : 0;
 		uint64_t room = (1ULL << HEAP_UNLOADED_SHIFT) - 1;
-		pcs[n++] = k < 0 ? b->pcs[i] - 1 : unloaded_base((uint64_t)k) + (off < room ? off : room);
+		pcs[n++] = unloaded_base((uint64_t)k) + (off < room ? off : room);
 	}
 	return n;
 }

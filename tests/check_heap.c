@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(unloaded_frames_tagged)
 {
-	struct pprof_agent_bucket b[2];
+	struct pprof_agent_bucket b[3];
 	memset(b, 0, sizeof b);
 	/* taken before any unload: 0x1000 and 0x9000 were unloaded since */
 	b[0] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 3, .stamp = 0,
@@ -78,13 +78,16 @@ START_TEST(unloaded_frames_tagged)
 	/* taken after unload 1, in the library loaded at 0x1000 since */
 	b[1] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 2, .stamp = 1,
 					    .pcs = { 0x1001, 0x9001 } };
+	/* read from the target: a "return address" at the library's first byte */
+	b[2] = (struct pprof_agent_bucket){ .kind = PPROF_AGENT_ALLOC, .depth = 1, .stamp = 0,
+					    .pcs = { 0x1000 } };
 	struct pprof_agent_unload u[2] = {
 		{ .lo = 0x1000, .hi = 0x2000, .file = "/nonexistent/libgone.so",
 		  .build_id_size = 2, .build_id = { 0xab, 0xcd } },
 		{ .lo = 0x9000, .hi = 0xa000 },
 	};
 	struct heap_snapshot s = { .present = true, .buckets = b, .unloads = u, .nunloads = 2 };
-	s.h.nbuckets = 2;
+	s.h.nbuckets = 3;
 	const uint64_t lib0 = HEAP_UNLOADED_BIT, lib1 = HEAP_UNLOADED_BIT | 1ULL << HEAP_UNLOADED_SHIFT;
 	uint64_t pcs[8];
 	ck_assert_uint_eq(heap_bucket_stack(&s, 0, pcs, 8), 3);
@@ -97,8 +100,10 @@ START_TEST(unloaded_frames_tagged)
 	s.nunloads = 1; /* as read before unload 2 */
 	ck_assert_uint_eq(heap_bucket_stack(&s, 1, pcs, 8), 2);
 	ck_assert_uint_eq(pcs[1], 0x9000);
-	ck_assert_uint_eq(heap_bucket_stack(&s, 2, pcs, 8), 0); /* no such bucket */
 	s.nunloads = 2;
+	ck_assert_uint_eq(heap_bucket_stack(&s, 2, pcs, 8), 1);
+	ck_assert_uint_eq(pcs[0], lib0); /* still in the library's range */
+	ck_assert_uint_eq(heap_bucket_stack(&s, 3, pcs, 8), 0); /* no such bucket */
 
 	/* neither file can name them: labelled, and the profile says why */
 	struct ctx ctx = { .symbolizer = symbolizer_new() };
