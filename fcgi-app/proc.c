@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -414,4 +415,41 @@ int proc_read_mem(pid_t pid, uint64_t addr, void *out, size_t len, struct err *e
 				 "process_vm_readv pid %d at 0x%" PRIx64 " (%zu bytes)", (int)pid, addr, len);
 	return err_set(e, ERR_INTERNAL, "process_vm_readv pid %d at 0x%" PRIx64 ": %zd of %zu bytes",
 		       (int)pid, addr, got, len);
+}
+
+/* The fourth number of a Uid: or Gid: line: the filesystem id. */
+static bool fs_id(const char *status, const char *key, unsigned long *id)
+{
+	const char *v = status_field(status, key);
+	char *end;
+	for (int i = 0; v && i < 4; i++, v = end) {
+		*id = strtoul(v, &end, 10);
+		if (end == v)
+			return false;
+	}
+	return v != NULL;
+}
+
+bool proc_may_read(pid_t pid, uid_t owner, gid_t group, mode_t mode)
+{
+	char path[64], status[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	unsigned long uid, gid;
+	if (read_small(path, status, sizeof status) < 0 || !fs_id(status, "Uid", &uid) ||
+	    !fs_id(status, "Gid", &gid))
+		return false;
+	if (uid == 0)
+		return true;
+	/* one class decides, as for the kernel: owner, else group, else other */
+	if (uid == owner)
+		return mode & S_IRUSR;
+	bool member = gid == group;
+	const char *v = status_field(status, "Groups");
+	for (char *end; v && !member; v = end) {
+		unsigned long g = strtoul(v, &end, 10);
+		if (end == v)
+			break;
+		member = g == group;
+	}
+	return member ? mode & S_IRGRP : mode & S_IROTH;
 }

@@ -93,4 +93,9 @@ int proc_read_mem(pid_t pid, uint64_t addr, void *out, size_t len, struct err *e
  * second pprof-fcgi); threads of self are fine. */
 int proc_check_tracer(pid_t pid, pid_t self, struct err *e);
 
+/* Whether pid's user may read a file of this owner, group and mode, as
+ * the kernel decides for its filesystem uid and gids (Uid, Gid, Groups of
+ * /proc/PID/status; uid 0 reads everything); false when pid is gone. */
+bool proc_may_read(pid_t pid, uid_t owner, gid_t group, mode_t mode);
+
 #endif

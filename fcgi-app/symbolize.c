@@ -509,8 +509,7 @@ static const Dwfl_Callbacks unloaded_callbacks = {
  * its root (a container's own files), when pid is set. The name comes
  * from the target's memory, so it is not trusted: only a regular file
  * (never a FIFO or a device that could block or stream), and only one the
- * target's user may read (its owner's or anyone's: group rights are not
- * checked). */
+ * target's user may read. */
 static int open_as_target(pid_t pid, const char *file, struct err *e)
 {
 	char path[PATH_MAX + 32];
@@ -521,18 +520,16 @@ static int open_as_target(pid_t pid, const char *file, struct err *e)
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return err_errno(e, ERR_TARGET, errno, "open %s", file);
-	struct stat st, proc;
-	char dir[32];
-	snprintf(dir, sizeof dir, "/proc/%d", (int)pid);
+	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return err_set(e, ERR_TARGET, "%s is not a regular file", file);
 	}
-	if (pid > 0 && stat(dir, &proc) == 0 && !(st.st_mode & S_IROTH) &&
-	    !(st.st_uid == proc.st_uid && (st.st_mode & S_IRUSR))) {
+	if (pid > 0 && !proc_may_read(pid, st.st_uid, st.st_gid, st.st_mode)) {
 		close(fd);
-		return err_set(e, ERR_TARGET, "%s is not readable by the target's user (uid %u)", file,
-			       (unsigned)proc.st_uid);
+		return err_set(e, ERR_TARGET, "%s is not readable by the target's user (file %u:%u "
+			       "mode %03o)", file, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			       (unsigned)(st.st_mode & 0777));
 	}
 	return fd;
 }

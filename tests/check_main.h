@@ -4,7 +4,9 @@
 #define PF_CHECK_MAIN_H
 
 #include <check.h>
+#include <grp.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define CHECK_MAIN(make_suite)                                              \
 	int main(void)                                                      \
@@ -15,5 +17,32 @@
 		srunner_free(sr);                                           \
 		return failed ? EXIT_FAILURE : EXIT_SUCCESS;                \
 	}
+
+/* A child that holds still as user and group 65534 (nobody, nogroup),
+ * with 65533 as a supplementary group, once it has become them, when run
+ * by root; as this user otherwise. The caller kills and reaps it. */
+static inline pid_t check_spawn_nobody(void)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		gid_t extra = 65533;
+		if (geteuid() == 0 && (setgroups(1, &extra) || setgid(65534) || setuid(65534)))
+			_exit(1);
+		char c = 1;
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
 
 #endif

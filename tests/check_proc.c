@@ -57,6 +57,31 @@ static void reap(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* the kernel's classes: owner, else group, else other; root reads all */
+START_TEST(test_may_read)
+{
+	ck_assert(!proc_may_read(0x7ffffff0, 0, 0, 0444)); /* gone */
+	if (geteuid() != 0) {
+		uid_t u = geteuid();
+		gid_t g = getegid();
+		ck_assert(proc_may_read(getpid(), u, g, 0400));
+		ck_assert(!proc_may_read(getpid(), u, g, 0044)); /* the owner's class decides */
+		ck_assert(proc_may_read(getpid(), u + 1, g, 0040));
+		return;
+	}
+	ck_assert(proc_may_read(getpid(), 1, 1, 0));
+	pid_t c = check_spawn_nobody();
+	ck_assert(proc_may_read(c, 65534, 0, 0400));
+	ck_assert(!proc_may_read(c, 65534, 65534, 0044));
+	ck_assert(proc_may_read(c, 0, 65534, 0040));  /* its group */
+	ck_assert(proc_may_read(c, 0, 65533, 0040));  /* a supplementary one */
+	ck_assert(!proc_may_read(c, 0, 7, 0040));
+	ck_assert(proc_may_read(c, 0, 7, 0004));
+	ck_assert(!proc_may_read(c, 0, 0, 0660));
+	reap(c);
+}
+END_TEST
+
 START_TEST(test_resolve_pid)
 {
 	pid_t child = spawn_sleeper(), got = 0;
@@ -197,18 +222,18 @@ START_TEST(test_open_mapped)
 	 * start and end, is the same file as /proc/self/exe */
 	FILE *f = fopen("/proc/self/maps", "r");
 	ck_assert_ptr_nonnull(f);
-	char line[512], exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	char line[512], self_exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
 	ck_assert_int_gt(n, 0);
-	exe[n] = '\0';
+	self_exe[n] = '\0';
 	unsigned long long start = 0, end = 0;
 	while (fgets(line, sizeof line, f))
-		if (strstr(line, exe) && sscanf(line, "%llx-%llx", &start, &end) == 2)
+		if (strstr(line, self_exe) && sscanf(line, "%llx-%llx", &start, &end) == 2)
 			break;
 	fclose(f);
 	ck_assert_uint_gt(start, 0);
 	struct stat want, got;
-	ck_assert_int_eq(stat(exe, &want), 0);
+	ck_assert_int_eq(stat(self_exe, &want), 0);
 	for (int by_end = 0; by_end < 2; by_end++) {
 		int fd = proc_open_mapped(getpid(), start, by_end ? end : 0);
 		if (fd < 0 && errno == EPERM)
@@ -234,6 +259,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_describe);
 	tcase_add_test(tc, test_strip_deleted);
 	tcase_add_test(tc, test_open_mapped);
+	tcase_add_test(tc, test_may_read);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Not instrumented by sanitizers, so that their checks do not take the
@@ -217,7 +219,8 @@ START_TEST(test_unloaded)
 
 	/* a name from the target's memory opens nothing but a regular file
 	 * its user may read: not a FIFO (which would block), not a copy of
-	 * this very file that only root could read */
+	 * this very file that the target (nobody, when run by root) could not
+	 * read; the same copy once anyone may read it is named */
 	char dir[] = "/tmp/check-symbolize-XXXXXX", fifo[64], locked[64];
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
@@ -230,8 +233,9 @@ START_TEST(test_unloaded)
 		ck_assert_uint_eq(fwrite(chunk, 1, got, out), got);
 	fclose(in);
 	fclose(out);
-	ck_assert_int_eq(chmod(locked, 0200), 0);
-	m.pid = getpid();
+	ck_assert_int_eq(chmod(locked, geteuid() == 0 ? 0600 : 0200), 0);
+	pid_t target = check_spawn_nobody();
+	m.pid = target;
 	/* a symbolizer of its own: one that opened the file by this build-id
 	 * already names from that, whatever file is named now */
 	struct symbolizer *fresh = symbolizer_new();
@@ -249,6 +253,17 @@ START_TEST(test_unloaded)
 		ck_assert_uint_eq(p.locations[named].nlines, 0);
 		profile_release(&p);
 	}
+	ck_assert_int_eq(chmod(locked, 0604), 0);
+	m.file = locked;
+	profile_init(&p);
+	named = profile_location(&p, fn);
+	e = (struct err){ 0 };
+	ck_assert_int_eq(symbolize_unloaded(fresh, &p, &m, &e), 1);
+	ck_assert_str_eq(p.locations[named].lines[p.locations[named].nlines - 1].function,
+			 "known_outer_function");
+	profile_release(&p);
+	kill(target, SIGKILL);
+	waitpid(target, NULL, 0);
 	symbolizer_free(fresh);
 	unlink(fifo);
 	unlink(locked);
