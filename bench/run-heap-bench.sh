@@ -12,11 +12,14 @@
 # allocation (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc,
 # HEAPPROFILE) and heaptrack. Then a service-like load the same way (each
 # step does ~200 ns of other work: malloc and free are ~10% of the time);
-# and the unsampled path alone: one thread, malloc(64)+free pairs.
+# the unsampled path alone: one thread, malloc(64)+free pairs; and what
+# the agent adds to dlclose (bench/dlclose-bench.c).
 . "$(dirname "$0")/lib.sh"
 AGENT=$top_builddir/agent/.libs/libpprof-agent.so
 FORWARD=$top_builddir/bench/.libs/forward-preload.so
 B=$top_builddir/bench/alloc-bench
+DLB=$top_builddir/bench/dlclose-bench
+DLTINY=$top_builddir/bench/.libs/dl-tiny.so
 S=${BENCH_SECONDS:-2}
 R=${BENCH_ROUNDS:-21}
 TCMALLOC=$(ls /usr/lib/*/libtcmalloc.so.4 2>/dev/null | head -n1)
@@ -120,3 +123,19 @@ printf 'malloc(64)+free, 1 thread, medians of %s: %s ns without the agent, %s ns
 	"$R" "${a:-failed}" "${f:-failed}" "${b:-failed}" "${c:-failed}" "$(paired pair def ns)"
 printf 'every pair sampled (rate 1): %s ns: %.0f ns per sample (stack capture, table update, free lookup)\n' \
 	"${d:-failed}" "$per"
+
+# dlclose, which the agent wraps to record unloads: a pair that only moves
+# a reference count, and one that loads and unloads a small library;
+# medians of 5 runs each, interleaved
+echo
+for r in 1 2 3 4 5; do
+	run "dlclose, no agent" "$T/dl.none.$r" "$DLB" "$DLTINY"
+	LD_PRELOAD=$AGENT run "dlclose, agent" "$T/dl.agent.$r" "$DLB" "$DLTINY"
+done
+dl() { # CONF FIELD: the median of FIELD over CONF's runs
+	local f
+	for f in "$T"/dl."$1".*; do sed -n "s/.*$2 \([0-9]*\).*/\1/p" "$f"; done | sort -n |
+		awk '{ v[NR] = $1 } END { printf "%s", NR ? v[int((NR + 1) / 2)] : "failed" }'
+}
+printf 'dlopen+dlclose, medians of 5: %s ns without the agent, %s ns with it when dlclose only drops a reference; %s ns and %s ns when it unloads a small library\n' \
+	"$(dl none ref_ns)" "$(dl agent ref_ns)" "$(dl none unload_ns)" "$(dl agent unload_ns)"
