@@ -33,8 +33,9 @@ struct symbolizer {
 		char *file;
 	} *maps;
 	size_t nmaps;
-	/* libraries the target unloaded, opened for naming frames in them:
-	 * kept across requests (up to UNLOADED_KEPT, the oldest replaced) */
+	/* libraries the target unloaded, opened for naming frames in them,
+	 * by build-id (at the bias of the first seen): kept across requests
+	 * (up to UNLOADED_KEPT, the oldest replaced) */
 	struct unloaded {
 		Dwfl *dwfl;
 		Dwfl_Module *mod;
@@ -579,7 +580,7 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 	}
 	for (size_t i = 0; i < UNLOADED_KEPT; i++) {
 		struct unloaded *u = &s->unloaded[i];
-		if (u->dwfl && u->bias == m->bias && u->id_size == m->build_id_size &&
+		if (u->dwfl && u->id_size == m->build_id_size &&
 		    memcmp(u->id, m->build_id, u->id_size) == 0)
 			return u;
 	}
@@ -637,7 +638,11 @@ int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct sym
 			id = profile_add_mapping(p, &pm);
 		loc->mapping = id;
 		if (u && loc->nlines == 0) {
-			symbolize_location(u->mod, loc, m->lo + (loc->address - m->start));
+			/* the process's address, moved to where the file was
+			 * reported (one build loaded at several places is opened
+			 * once) */
+			uint64_t at = m->lo + (loc->address - m->start);
+			symbolize_location(u->mod, loc, at - m->bias + u->bias);
 			named += loc->nlines > 0;
 		}
 	}

@@ -217,6 +217,19 @@ START_TEST(test_unloaded)
 	ck_assert_uint_eq(p.locations[other].nlines, 0);
 	profile_release(&p);
 
+	/* the same build loaded elsewhere before (reloaded at another
+	 * address): named from the file opened already */
+	struct symbolize_module moved = m;
+	moved.lo += 0x40000000;
+	moved.bias += 0x40000000;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	named = profile_location(&p, fn);
+	ck_assert_int_eq(symbolize_unloaded(s, &p, &moved, &e), 1);
+	l = &p.locations[named];
+	ck_assert_str_eq(l->lines[l->nlines - 1].function, "known_outer_function");
+	profile_release(&p);
+
 	/* a name from the target's memory opens nothing but a regular file
 	 * its user may read: not a FIFO (which would block), not a copy of
 	 * this very file that the target (nobody, when run by root) could not
