@@ -137,7 +137,8 @@ static uint64_t unloaded_base(uint64_t k)
 }
 
 /* b's stack as the unwinder stores stacks: return addresses minus one
- * (see heap.h for those in unloaded libraries). */
+ * (see heap.h for those in unloaded libraries, placed by s's unloads: b
+ * may come from an earlier snapshot of the same target). */
 static size_t bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
 			 uint64_t *pcs, size_t max)
 {
@@ -283,9 +284,6 @@ static void bucket_values(const struct heap_snapshot *s, uint64_t i, bool scaled
 static void add_snapshot(struct profile *p, const struct heap_snapshot *s,
 			 const struct heap_snapshot *names, int sign, bool scaled)
 {
-	struct heap_snapshot placed = *s;
-	placed.unloads = names->unloads;
-	placed.nunloads = names->nunloads;
 	for (uint64_t i = 0; i < s->h.nbuckets; i++) {
 		const struct pprof_agent_bucket *b = &s->buckets[i];
 		if (b->kind != PPROF_AGENT_ALLOC)
@@ -295,7 +293,7 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s,
 		for (int k = 0; k < 4; k++)
 			v[k] *= sign;
 		uint64_t pcs[PPROF_AGENT_DEPTH];
-		size_t n = bucket_pcs(&placed, b, pcs, PPROF_AGENT_DEPTH);
+		size_t n = bucket_pcs(names, b, pcs, PPROF_AGENT_DEPTH);
 		profile_add_sample(p, pcs, n, v, 0, NULL);
 	}
 }
