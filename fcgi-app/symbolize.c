@@ -44,6 +44,7 @@ struct symbolizer {
 		size_t id_size;
 	} unloaded[UNLOADED_KEPT];
 	size_t unloaded_next;
+	const char *debug_root; /* where .build-id/ is: /usr/lib/debug */
 };
 
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
@@ -59,6 +60,7 @@ struct symbolizer *symbolizer_new(void)
 	struct symbolizer *s = calloc(1, sizeof *s);
 	if (!s)
 		abort();
+	s->debug_root = "/usr/lib/debug";
 	return s;
 }
 
@@ -595,11 +597,9 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 	if (rc < 0) {
 		/* found by build-id, on this machine: the content is vouched for */
 		char debug[PATH_MAX];
-		int len = snprintf(debug, sizeof debug, "/usr/lib/debug/.build-id/%02x/",
-				   m->build_id[0]);
-		for (size_t i = 1; i < m->build_id_size; i++)
-			len += snprintf(debug + len, sizeof debug - (size_t)len, "%02x", m->build_id[i]);
-		snprintf(debug + len, sizeof debug - (size_t)len, ".debug");
+		char *hex = hex_of(m->build_id, m->build_id_size);
+		snprintf(debug, sizeof debug, "%s/.build-id/%.2s/%s.debug", s->debug_root, hex, hex + 2);
+		free(hex);
 		struct err ignored = { 0 };
 		if ((fd = open_as_target(0, debug, &ignored)) >= 0)
 			rc = open_unloaded(fd, debug, m, &u, &ignored);
@@ -615,6 +615,11 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 		dwfl_end(slot->dwfl);
 	*slot = u;
 	return slot;
+}
+
+void symbolizer_set_debug_root(struct symbolizer *s, const char *dir)
+{
+	s->debug_root = dir;
 }
 
 int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct symbolize_module *m,

@@ -41,6 +41,10 @@ struct symbolize_module {
 	size_t build_id_size;
 };
 
+/* The directory whose .build-id/ holds separate debug files for
+ * symbolize_unloaded (/usr/lib/debug unless set; dir must outlive s). */
+void symbolizer_set_debug_root(struct symbolizer *s, const char *dir);
+
 /* Adds m as a mapping of p for the locations in [m->start, m->limit)
  * that have none, and names them from m's file if it is the one that was
  * loaded (same build-id), else from its separate debug file found by

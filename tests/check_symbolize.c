@@ -266,6 +266,24 @@ START_TEST(test_unloaded)
 		ck_assert_uint_eq(p.locations[named].nlines, 0);
 		profile_release(&p);
 	}
+	/* no file at the name, but a debug file by build-id: named from that */
+	char id_dir[128], debug[256], cmd[PATH_MAX + 512];
+	snprintf(id_dir, sizeof id_dir, "%s/.build-id/%.2s", dir, hex);
+	snprintf(debug, sizeof debug, "%s/%s.debug", id_dir, hex + 2);
+	snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s", id_dir, exe, debug);
+	ck_assert_int_eq(system(cmd), 0);
+	symbolizer_set_debug_root(fresh, dir);
+	m.file = "/nonexistent/libgone.so";
+	profile_init(&p);
+	named = profile_location(&p, fn);
+	e = (struct err){ 0 };
+	ck_assert_int_eq(symbolize_unloaded(fresh, &p, &m, &e), 1);
+	ck_assert_str_eq(p.locations[named].lines[p.locations[named].nlines - 1].function,
+			 "known_outer_function");
+	profile_release(&p);
+	symbolizer_free(fresh);
+	fresh = symbolizer_new(); /* the debug file is kept: start over */
+
 	ck_assert_int_eq(chmod(locked, 0604), 0);
 	m.file = locked;
 	profile_init(&p);
@@ -280,6 +298,10 @@ START_TEST(test_unloaded)
 	symbolizer_free(fresh);
 	unlink(fifo);
 	unlink(locked);
+	unlink(debug);
+	rmdir(id_dir);
+	snprintf(cmd, sizeof cmd, "rmdir %s/.build-id", dir);
+	ck_assert_int_eq(system(cmd), 0);
 	rmdir(dir);
 	m.file = exe;
 	m.pid = 0;
