@@ -1,15 +1,17 @@
 /* alloc-bench: an allocation-heavy workload for the agent's benchmark.
  *
- *   alloc-bench THREADS SECONDS [pair|service]
+ *   alloc-bench THREADS SECONDS [pair|use|service]
  *
  * Each thread keeps 1,024 slots and replaces a random one at every step:
  * free the old block, malloc a new one of 16..1,024 bytes (one in 64 up to
  * 64 KiB) and write its first byte. Prints "ops N ns_per_op X" for the
  * whole run. "pair": a single tight malloc(64)/free loop instead, for the
- * cost per malloc+free pair of the unsampled path. "service": each step
- * also does about 200 ns of other work first (a hash over its block), so
- * that malloc and free are about a tenth of the time, as in a service that
- * allocates a lot but does something with it. */
+ * cost per malloc+free pair of the unsampled path. "use": the new block is
+ * written in full, as a program that allocates memory fills it, and
+ * nothing else: malloc and free are still about 40% of the time.
+ * "service": each step also does about 200 ns of other work first (a hash
+ * over its block), so that malloc and free are about a tenth of the time,
+ * as in a service that allocates a lot but does something with it. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -22,7 +24,7 @@ struct worker {
 	pthread_t t;
 	int id;
 	double seconds;
-	int pair, service;
+	int pair, use, service;
 	uint64_t ops;
 };
 
@@ -66,7 +68,9 @@ static void *run(void *arg)
 			}
 			free(slots[i]);
 			char *p = malloc(n);
-			if (w->service)
+			if (w->use)
+				memset(p, (int)s, n);
+			else if (w->service)
 				memset(p, (int)s, 16);
 			else
 				p[0] = 1;
@@ -83,7 +87,12 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair|service]\n");
+		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair|use|service]\n");
+		return 2;
+	}
+	const char *mode = argc > 3 ? argv[3] : "";
+	if (*mode && strcmp(mode, "pair") && strcmp(mode, "use") && strcmp(mode, "service")) {
+		fprintf(stderr, "alloc-bench: unknown mode \"%s\" (pair, use or service)\n", mode);
 		return 2;
 	}
 	int n = atoi(argv[1]);
@@ -91,8 +100,9 @@ int main(int argc, char **argv)
 	double t0 = now();
 	for (int i = 0; i < n; i++) {
 		w[i] = (struct worker){ .id = i, .seconds = atof(argv[2]),
-					.pair = argc > 3 && !strcmp(argv[3], "pair"),
-					.service = argc > 3 && !strcmp(argv[3], "service") };
+					.pair = !strcmp(mode, "pair"),
+					.use = !strcmp(mode, "use"),
+					.service = !strcmp(mode, "service") };
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	}
 	uint64_t ops = 0;

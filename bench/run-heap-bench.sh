@@ -1,19 +1,23 @@
 #!/bin/bash
 # make bench (part 5): what the preload agent costs an allocation-heavy
 # target. bench/alloc-bench (2 threads replacing random blocks of
-# 16 B..64 KiB) without the agent, with a preload library that only forwards
-# malloc and free to glibc (bench/forward-preload.c: what interposition
-# alone costs, the floor for any preload agent), with sampling off
-# (PPROF_MEMRATE=0: the wrappers alone) and at the default rate (512 KiB),
-# interleaved for BENCH_ROUNDS rounds of BENCH_SECONDS each, reported as
-# medians and costed by round against the run without the agent of the
-# same round (the figures of one run drift by several percent on a VM: a
-# single run per configuration cannot tell 2% from noise); then once each: every
-# allocation (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc,
-# HEAPPROFILE) and heaptrack. Then a service-like load the same way (each
-# step does ~200 ns of other work: malloc and free are ~10% of the time);
-# the unsampled path alone: one thread, malloc(64)+free pairs; and what
-# the agent adds to dlclose (bench/dlclose-bench.c).
+# 16 B..64 KiB), twice: each new block filled ("use": malloc and free are
+# ~40% of the time), then the bare loop (malloc and free alone, only a
+# block's first byte written). Each without the agent, with a preload
+# library that only forwards malloc and free to glibc
+# (bench/forward-preload.c: what interposition alone costs, the floor for
+# any preload agent), with sampling off (PPROF_MEMRATE=0: the wrappers
+# alone) and at the default rate (512 KiB), interleaved for BENCH_ROUNDS
+# rounds of BENCH_SECONDS each, reported as medians and costed by round
+# against the run without the agent of the same round (the figures of one
+# run drift by several percent on a VM: a single run per configuration
+# cannot tell 2% from noise); then once each: every allocation
+# (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc, HEAPPROFILE) and
+# heaptrack, whose slowdowns place the load against others'. Then a
+# service-like load the same way (each step does ~200 ns of other work:
+# malloc and free are ~10% of the time); the unsampled path alone: one
+# thread, malloc(64)+free pairs; and what the agent adds to dlclose
+# (bench/dlclose-bench.c).
 . "$(dirname "$0")/lib.sh"
 AGENT=$top_builddir/agent/.libs/libpprof-agent.so
 FORWARD=$top_builddir/bench/.libs/forward-preload.so
@@ -24,7 +28,6 @@ S=${BENCH_SECONDS:-2}
 R=${BENCH_ROUNDS:-21}
 TCMALLOC=$(ls /usr/lib/*/libtcmalloc.so.4 2>/dev/null | head -n1)
 
-ops() { sed -n 's/^ops \([0-9]*\) .*/\1/p' "$1"; }
 nsop() { sed -n 's/.* ns_per_op \([0-9.]*\)$/\1/p' "$1"; }
 # median FILE...: the median ns/op of several runs, and their range
 median() {
@@ -38,7 +41,7 @@ run() { # NAME OUTFILE CMD...
 	"$@" > "$out" 2> "$out.err" || { echo "bench: $name failed: $(tail -n 3 "$out.err")" >&2; return 1; }
 }
 
-# rounds TAG THREADS [pair]: none, forwarding only, off and default
+# rounds TAG THREADS [MODE]: none, forwarding only, off and default
 # interleaved R times
 rounds() {
 	local tag=$1 n=$2 mode=${3:-} r
@@ -50,8 +53,6 @@ rounds() {
 	done
 }
 
-rounds mix 2
-read -r base base_lo base_hi <<< "$(median "$T"/mix.none.*)"
 # paired TAG CONF [ns]: over the rounds, the median of CONF's ns/op against
 # the run without the agent of the same round, in percent (or in ns): the
 # VM's drift from round to round cancels out. "nan" when no round of both
@@ -64,38 +65,54 @@ paired() {
 		sort -g | awk '{ v[NR] = $1 } END { printf "%s", NR ? v[int((NR + 1) / 2)] : "nan" }'
 }
 # row NAME NS [LO HI [COST]]: one line of the table; COST in percent, else
-# against the median without the agent
+# against the median without the agent ($base)
 row() {
 	case ${2:-} in '' | nan) printf '| %-46s | %-22s | %8s |\n' "$1" "failed" ""; return ;; esac
 	local range="" cost=${5:-}
 	[ -n "${3:-}" ] && range=" ($3-$4)"
 	[ -n "$cost" ] || cost=$(echo "($2 - $base) * 100 / $base" | bc -l)
-	printf '| %-46s | %-22s | %+7.1f%% |\n' "$1" "$2$range" "$cost"
+	# a slowdown of several times as a factor, as "x6.3"
+	if [ "$(echo "$cost >= 100" | bc -l)" = 1 ]; then
+		printf '| %-46s | %-22s | %8s |\n' "$1" "$2$range" "x$(printf '%.1f' "$(echo "1 + $cost / 100" | bc -l)")"
+	else
+		printf '| %-46s | %-22s | %+7.1f%% |\n' "$1" "$2$range" "$cost"
+	fi
+}
+# table TAG TITLE [MODE]: the allocation-heavy table, 2 threads: the
+# interleaved rounds, then every allocation sampled and the two reference
+# profilers once each
+table() {
+	local tag=$1 title=$2 mode=${3:-}
+	rounds "$tag" 2 $mode
+	read -r base base_lo base_hi <<< "$(median "$T"/"$tag".none.*)"
+	echo
+	printf '| %-46s | %-22s | %8s |\n' "$title" "ns/op, median (range)" "cost"
+	printf '|%s|%s|%s|\n' ------------------------------------------------ ------------------------ ----------
+	row "glibc malloc, no agent ($R x ${S} s)" $base $base_lo $base_hi
+	row "forwarding-only preload (interposition alone)" $(median "$T"/"$tag".fwd.*) "$(paired "$tag" fwd)"
+	row "libpprof-agent, sampling off ($R x ${S} s)" $(median "$T"/"$tag".off.*) "$(paired "$tag" off)"
+	row "libpprof-agent, default rate 512 KiB ($R x ${S} s)" $(median "$T"/"$tag".def.*) "$(paired "$tag" def)"
+	PPROF_MEMRATE=1 LD_PRELOAD=$AGENT run "agent rate 1" "$T/$tag.all" "$B" 2 "$S" $mode
+	row "libpprof-agent, every allocation (rate 1)" "$(nsop "$T/$tag.all")"
+	if [ -n "$TCMALLOC" ]; then
+		LD_PRELOAD=$TCMALLOC run "tcmalloc" "$T/$tag.tc" "$B" 2 "$S" $mode
+		row "tcmalloc alone (gperftools, reference)" "$(nsop "$T/$tag.tc")"
+		HEAPPROFILE=$T/gperf LD_PRELOAD=$TCMALLOC run "gperftools" "$T/$tag.gp" "$B" 2 "$S" $mode
+		row "gperftools HEAPPROFILE (tcmalloc + profiler)" "$(nsop "$T/$tag.gp")"
+	else
+		echo "bench: no libtcmalloc.so.4 (apt-get install libgoogle-perftools4): gperftools row left out" >&2
+	fi
+	if command -v heaptrack >/dev/null; then
+		run "heaptrack" "$T/$tag.ht" heaptrack -o "$T/$tag.ht.data" "$B" 2 "$S" $mode
+		grep '^ops' "$T/$tag.ht" > "$T/$tag.ht.ops"
+		row "heaptrack (every allocation)" "$(nsop "$T/$tag.ht.ops")"
+	else
+		echo "bench: no heaptrack (apt-get install heaptrack): row left out" >&2
+	fi
 }
 echo "cost: of the interleaved rows, the median of each round against the same round without the agent"
-printf '| %-46s | %-22s | %8s |\n' "allocation-heavy, 2 threads" "ns/op, median (range)" "cost"
-printf '|%s|%s|%s|\n' ------------------------------------------------ ------------------------ ----------
-row "glibc malloc, no agent ($R x ${S} s)" $base $base_lo $base_hi
-row "forwarding-only preload (interposition alone)" $(median "$T"/mix.fwd.*) "$(paired mix fwd)"
-row "libpprof-agent, sampling off ($R x ${S} s)" $(median "$T"/mix.off.*) "$(paired mix off)"
-row "libpprof-agent, default rate 512 KiB ($R x ${S} s)" $(median "$T"/mix.def.*) "$(paired mix def)"
-PPROF_MEMRATE=1 LD_PRELOAD=$AGENT run "agent rate 1" "$T/all" "$B" 2 "$S"
-row "libpprof-agent, every allocation (rate 1)" "$(nsop "$T/all")"
-if [ -n "$TCMALLOC" ]; then
-	LD_PRELOAD=$TCMALLOC run "tcmalloc" "$T/tc" "$B" 2 "$S"
-	row "tcmalloc alone (gperftools, reference)" "$(nsop "$T/tc")"
-	HEAPPROFILE=$T/gperf LD_PRELOAD=$TCMALLOC run "gperftools" "$T/gp" "$B" 2 "$S"
-	row "gperftools HEAPPROFILE (tcmalloc + profiler)" "$(nsop "$T/gp")"
-else
-	echo "bench: no libtcmalloc.so.4 (apt-get install libgoogle-perftools4): gperftools row left out" >&2
-fi
-if command -v heaptrack >/dev/null; then
-	run "heaptrack" "$T/ht" heaptrack -o "$T/ht.data" "$B" 2 "$S"
-	grep '^ops' "$T/ht" > "$T/ht.ops"
-	row "heaptrack (every allocation)" "$(nsop "$T/ht.ops")"
-else
-	echo "bench: no heaptrack (apt-get install heaptrack): row left out" >&2
-fi
+table use "allocation-heavy, blocks filled, 2 threads" use
+table mix "malloc and free alone, 2 threads"
 
 # a service that allocates a lot but does something with it
 echo
