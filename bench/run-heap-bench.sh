@@ -15,7 +15,9 @@
 # (PPROF_MEMRATE=1), gperftools' heap profiler (tcmalloc, HEAPPROFILE) and
 # heaptrack, whose slowdowns place the load against others'. Then a
 # service-like load the same way (each step does ~200 ns of other work:
-# malloc and free are ~10% of the time); the unsampled path alone: one
+# malloc and free are ~10% of the time), and again with one thread
+# without the agent and one with it running at the same time (finer:
+# see together); the unsampled path alone: one
 # thread, malloc(64)+free pairs; and what the agent adds to dlclose
 # (bench/dlclose-bench.c).
 . "$(dirname "$0")/lib.sh"
@@ -124,6 +126,46 @@ read -r sdef _ <<< "$(median "$T"/svc.def.*)"
 printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: %s ns/op without the agent (%s-%s), %s forwarding only (%+.1f%%), %s sampling off (%+.1f%%), %s at the default rate (%+.1f%%; costs paired by round)\n' \
 	"$R" "${sbase:-failed}" "$slo" "$shi" "${sfwd:-failed}" "$(paired svc fwd)" \
 	"${soff:-failed}" "$(paired svc off)" "${sdef:-failed}" "$(paired svc def)"
+
+# The same load measured more finely: one thread without the agent and
+# one with it run at the same time, each on a CPU of its own, swapping
+# CPUs each round, so that what the host does to one (its clock, its
+# neighbours) it does to both. For a compute-bound load this cancels what
+# running one after the other cannot: identical programs measured so
+# differ by ~0.1%, against ~0.9% in sequence. (Loads that mostly move
+# memory share its bandwidth and disturb each other: not used for those.)
+# together CONF TAG: R rounds; prints the median of the ratios, in
+# percent, and the standard error of their mean
+cpus=$(awk '/^Cpus_allowed_list/ { n = split($2, r, ","); for (i = 1; i <= n; i++) {
+	split(r[i], b, "-"); for (c = b[1]; c <= (b[2] == "" ? b[1] : b[2]); c++) printf "%d ", c } }' /proc/self/status)
+read -r cpu0 cpu1 _ <<< "$cpus"
+together() {
+	local conf=$1 tag=$2 r a b
+	for r in $(seq "$R"); do
+		if [ $((r % 2)) = 0 ]; then a=$cpu0 b=$cpu1; else a=$cpu1 b=$cpu0; fi
+		taskset -c "$a" "$B" 1 "$S" service > "$T/tg.$tag.none.$r" 2>&1 &
+		case $conf in
+		none) taskset -c "$b" "$B" 1 "$S" service ;;
+		fwd) LD_PRELOAD=$FORWARD taskset -c "$b" "$B" 1 "$S" service ;;
+		off) PPROF_MEMRATE=0 LD_PRELOAD=$AGENT taskset -c "$b" "$B" 1 "$S" service ;;
+		def) LD_PRELOAD=$AGENT taskset -c "$b" "$B" 1 "$S" service ;;
+		esac > "$T/tg.$tag.x.$r" 2>&1
+		wait
+	done
+	for r in $(seq "$R"); do
+		echo "$(nsop "$T/tg.$tag.x.$r") $(nsop "$T/tg.$tag.none.$r")"
+	done | awk 'NF == 2 && $2 > 0 { print ($1 / $2 - 1) * 100 }' | sort -g |
+		awk '{ v[NR] = $1; s += $1; q += $1 * $1 }
+		END { if (!NR) { printf "failed"; exit }
+		      m = s / NR; sd = NR > 1 ? sqrt((q - NR * m * m) / (NR - 1)) : 0
+		      printf "%+.2f%% (±%.2f)", v[int((NR + 1) / 2)], sd / sqrt(NR) }'
+}
+if [ -n "${cpu1:-}" ]; then
+	printf 'service-like, 1 thread each, without and with the agent at the same time on CPUs %s and %s (swapped each round), medians of %s rounds (standard error): the same program against itself %s, forwarding only %s, sampling off %s, default rate %s\n' \
+		"$cpu0" "$cpu1" "$R" "$(together none aa)" "$(together fwd fwd)" "$(together off off)" "$(together def def)"
+else
+	echo "bench: one CPU only: the service-like load measured two at a time is left out" >&2
+fi
 
 # the unsampled path alone, and one sample's cost
 echo
