@@ -164,6 +164,20 @@ static int self_image(struct dl_phdr_info *info, size_t size, void *data)
 
 /* A library unloaded: this executable stands for it, described as the
  * agent records it, at the made-up addresses the heap reader gives. */
+/* s names the address fn of the unloaded module m known_outer_function */
+static void assert_named(struct symbolizer *s, const struct symbolize_module *m, uint64_t fn)
+{
+	struct profile p;
+	struct err e = { 0 };
+	profile_init(&p);
+	size_t named = profile_location(&p, fn);
+	ck_assert_msg(symbolize_unloaded(s, &p, m, &e) == 1, "%s: %s", m->file, e.msg);
+	const struct profile_location *l = &p.locations[named];
+	ck_assert_uint_ge(l->nlines, 1);
+	ck_assert_str_eq(l->lines[l->nlines - 1].function, "known_outer_function");
+	profile_release(&p);
+}
+
 START_TEST(test_unloaded)
 {
 	struct self_image img = { 0 };
@@ -222,13 +236,7 @@ START_TEST(test_unloaded)
 	struct symbolize_module moved = m;
 	moved.lo += 0x40000000;
 	moved.bias += 0x40000000;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
-	named = profile_location(&p, fn);
-	ck_assert_int_eq(symbolize_unloaded(s, &p, &moved, &e), 1);
-	l = &p.locations[named];
-	ck_assert_str_eq(l->lines[l->nlines - 1].function, "known_outer_function");
-	profile_release(&p);
+	assert_named(s, &moved, fn);
 
 	/* a name from the target's memory opens nothing but a regular file
 	 * its user may read: not a FIFO (which would block), not a copy of
@@ -274,25 +282,13 @@ START_TEST(test_unloaded)
 	ck_assert_int_eq(system(cmd), 0);
 	symbolizer_set_debug_root(fresh, dir);
 	m.file = "/nonexistent/libgone.so";
-	profile_init(&p);
-	named = profile_location(&p, fn);
-	e = (struct err){ 0 };
-	ck_assert_int_eq(symbolize_unloaded(fresh, &p, &m, &e), 1);
-	ck_assert_str_eq(p.locations[named].lines[p.locations[named].nlines - 1].function,
-			 "known_outer_function");
-	profile_release(&p);
+	assert_named(fresh, &m, fn);
 	symbolizer_free(fresh);
 	fresh = symbolizer_new(); /* the debug file is kept: start over */
 
 	ck_assert_int_eq(chmod(locked, 0604), 0);
 	m.file = locked;
-	profile_init(&p);
-	named = profile_location(&p, fn);
-	e = (struct err){ 0 };
-	ck_assert_int_eq(symbolize_unloaded(fresh, &p, &m, &e), 1);
-	ck_assert_str_eq(p.locations[named].lines[p.locations[named].nlines - 1].function,
-			 "known_outer_function");
-	profile_release(&p);
+	assert_named(fresh, &m, fn);
 	kill(target, SIGKILL);
 	waitpid(target, NULL, 0);
 	symbolizer_free(fresh);
