@@ -43,15 +43,27 @@ run() { # NAME OUTFILE CMD...
 	"$@" > "$out" 2> "$out.err" || { echo "bench: $name failed: $(tail -n 3 "$out.err")" >&2; return 1; }
 }
 
+# under CONF CMD...: CMD without the agent (none), under the
+# forwarding-only library (fwd), the agent with sampling off (off) or at
+# its default rate (def)
+under() {
+	local conf=$1; shift
+	case $conf in
+	none) "$@" ;;
+	fwd) LD_PRELOAD=$FORWARD "$@" ;;
+	off) PPROF_MEMRATE=0 LD_PRELOAD=$AGENT "$@" ;;
+	def) LD_PRELOAD=$AGENT "$@" ;;
+	esac
+}
+
 # rounds TAG THREADS [MODE]: none, forwarding only, off and default
 # interleaved R times
 rounds() {
-	local tag=$1 n=$2 mode=${3:-} r
+	local tag=$1 n=$2 mode=${3:-} r c
 	for r in $(seq "$R"); do
-		run "no agent" "$T/$tag.none.$r" "$B" "$n" "$S" $mode
-		LD_PRELOAD=$FORWARD run "forwarding only" "$T/$tag.fwd.$r" "$B" "$n" "$S" $mode
-		PPROF_MEMRATE=0 LD_PRELOAD=$AGENT run "agent off" "$T/$tag.off.$r" "$B" "$n" "$S" $mode
-		LD_PRELOAD=$AGENT run "agent default" "$T/$tag.def.$r" "$B" "$n" "$S" $mode
+		for c in none fwd off def; do
+			under "$c" run "$tag $c" "$T/$tag.$c.$r" "$B" "$n" "$S" $mode
+		done
 	done
 }
 
@@ -143,13 +155,8 @@ together() {
 	local conf=$1 tag=$2 r a b
 	for r in $(seq "$R"); do
 		if [ $((r % 2)) = 0 ]; then a=$cpu0 b=$cpu1; else a=$cpu1 b=$cpu0; fi
-		taskset -c "$a" "$B" 1 "$S" service > "$T/tg.$tag.none.$r" 2>&1 &
-		case $conf in
-		none) taskset -c "$b" "$B" 1 "$S" service ;;
-		fwd) LD_PRELOAD=$FORWARD taskset -c "$b" "$B" 1 "$S" service ;;
-		off) PPROF_MEMRATE=0 LD_PRELOAD=$AGENT taskset -c "$b" "$B" 1 "$S" service ;;
-		def) LD_PRELOAD=$AGENT taskset -c "$b" "$B" 1 "$S" service ;;
-		esac > "$T/tg.$tag.x.$r" 2>&1
+		run "$tag none" "$T/tg.$tag.none.$r" taskset -c "$a" "$B" 1 "$S" service &
+		under "$conf" run "$tag $conf" "$T/tg.$tag.x.$r" taskset -c "$b" "$B" 1 "$S" service
 		wait
 	done
 	for r in $(seq "$R"); do
