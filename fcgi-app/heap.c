@@ -131,6 +131,9 @@ static int64_t unloaded_since(const struct heap_snapshot *s, uint64_t stamp, uin
 	return -1;
 }
 
+/* the addresses each unloaded library gets: its first 1 TiB */
+#define UNLOADED_ROOM (1ULL << HEAP_UNLOADED_SHIFT)
+
 static uint64_t unloaded_base(uint64_t k)
 {
 	return HEAP_UNLOADED_BIT | k << HEAP_UNLOADED_SHIFT;
@@ -156,8 +159,7 @@ static size_t bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent
 		 * target, it may be anything in range) */
 		uint64_t off = b->pcs[i] - s->unloads[k].lo;
 		off = off ? off - 1 : 0;
-		uint64_t room = (1ULL << HEAP_UNLOADED_SHIFT) - 1;
-		pcs[n++] = unloaded_base((uint64_t)k) + (off < room ? off : room);
+		pcs[n++] = unloaded_base((uint64_t)k) + (off < UNLOADED_ROOM ? off : UNLOADED_ROOM - 1);
 	}
 	return n;
 }
@@ -176,9 +178,9 @@ static void name_library(struct ctx *ctx, pid_t pid, const struct heap_snapshot 
 	memcpy(file, u->file, sizeof file);
 	file[sizeof file - 1] = '\0'; /* read from the target: trust no terminator */
 	uint64_t size = u->hi > u->lo ? u->hi - u->lo : 0;
-	uint64_t room = 1ULL << HEAP_UNLOADED_SHIFT;
 	struct symbolize_module m = {
-		.start = unloaded_base(k), .limit = unloaded_base(k) + (size < room ? size : room),
+		.start = unloaded_base(k),
+		.limit = unloaded_base(k) + (size < UNLOADED_ROOM ? size : UNLOADED_ROOM),
 		.lo = u->lo, .bias = u->bias, .offset = u->offset, .file = file, .pid = pid,
 		.build_id = u->build_id,
 		.build_id_size = u->build_id_size < sizeof u->build_id ? u->build_id_size
