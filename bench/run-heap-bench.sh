@@ -21,8 +21,6 @@
 # thread, malloc(64)+free pairs; and what the agent adds to dlclose
 # (bench/dlclose-bench.c).
 . "$(dirname "$0")/lib.sh"
-AGENT=$top_builddir/agent/.libs/libpprof-agent.so
-FORWARD=$top_builddir/bench/.libs/forward-preload.so
 B=$top_builddir/bench/alloc-bench
 DLB=$top_builddir/bench/dlclose-bench
 DLTINY=$top_builddir/bench/.libs/dl-tiny.so
@@ -41,19 +39,6 @@ median() {
 run() { # NAME OUTFILE CMD...
 	local name=$1 out=$2; shift 2
 	"$@" > "$out" 2> "$out.err" || { echo "bench: $name failed: $(tail -n 3 "$out.err")" >&2; return 1; }
-}
-
-# under CONF CMD...: CMD without the agent (none), under the
-# forwarding-only library (fwd), the agent with sampling off (off) or at
-# its default rate (def)
-under() {
-	local conf=$1; shift
-	case $conf in
-	none) "$@" ;;
-	fwd) LD_PRELOAD=$FORWARD "$@" ;;
-	off) PPROF_MEMRATE=0 LD_PRELOAD=$AGENT "$@" ;;
-	def) LD_PRELOAD=$AGENT "$@" ;;
-	esac
 }
 
 # rounds TAG THREADS [MODE]: none, forwarding only, off and default
@@ -146,11 +131,7 @@ printf 'service-like (malloc+free ~10%% of the time), 2 threads, medians of %s: 
 # running one after the other cannot: identical programs measured so
 # differ by ~0.1%, against ~0.9% in sequence. (Loads that mostly move
 # memory share its bandwidth and disturb each other: not used for those.)
-# together CONF TAG: R rounds; prints the median of the ratios, in
-# percent, and the standard error of their mean
-cpus=$(awk '/^Cpus_allowed_list/ { n = split($2, r, ","); for (i = 1; i <= n; i++) {
-	split(r[i], b, "-"); for (c = b[1]; c <= (b[2] == "" ? b[1] : b[2]); c++) printf "%d ", c } }' /proc/self/status)
-read -r cpu0 cpu1 _ <<< "$cpus"
+# together CONF TAG: R rounds; prints their cost as ratios does
 together() {
 	local conf=$1 tag=$2 r a b
 	for r in $(seq "$R"); do
@@ -161,11 +142,7 @@ together() {
 	done
 	for r in $(seq "$R"); do
 		echo "$(nsop "$T/tg.$tag.x.$r") $(nsop "$T/tg.$tag.none.$r")"
-	done | awk 'NF == 2 && $2 > 0 { print ($1 / $2 - 1) * 100 }' | sort -g |
-		awk '{ v[NR] = $1; s += $1; q += $1 * $1 }
-		END { if (!NR) { printf "failed"; exit }
-		      m = s / NR; sd = NR > 1 ? sqrt((q - NR * m * m) / (NR - 1)) : 0
-		      printf "%+.2f%% (±%.2f)", v[int((NR + 1) / 2)], sd / sqrt(NR) }'
+	done | ratios
 }
 if [ -n "${cpu1:-}" ]; then
 	printf 'service-like, 1 thread each, without and with the agent at the same time on CPUs %s and %s (swapped each round), medians of %s rounds (standard error): the same program against itself %s, forwarding only %s, sampling off %s, default rate %s\n' \
