@@ -23,6 +23,8 @@ PACKAGES=(
 	wrk
 	# make bench: the references the agent is compared with
 	libgoogle-perftools4 heaptrack
+	# make bench: a real service the agent is measured in
+	redis-server redis-tools
 )
 
 missing=()
