@@ -12,7 +12,7 @@
 # the forwarding-only preload (interposition alone), the agent with
 # sampling off, and at its default rate. Then, where perf can sample, the
 # share of the server's cycles spent in the allocator, which places the
-# load against others (Google's fleet: ~7%).
+# load against others (alloc-bench's service-like load: ~10%).
 . "$(dirname "$0")/lib.sh"
 R=${BENCH_REDIS_ROUNDS:-31}
 N=${BENCH_REDIS_COMMANDS:-1000000}
