@@ -136,6 +136,19 @@ static void parse_maps(struct symbolizer *s, const char *text)
 	}
 }
 
+/* The target's executable as /proc/PID/maps names it (" (deleted)" and
+ * all) into exe; false when it cannot be read. */
+static bool exe_path(pid_t pid, char exe[PATH_MAX])
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t len = readlink(path, exe, PATH_MAX - 1);
+	if (len <= 0)
+		return false;
+	exe[len] = '\0';
+	return true;
+}
+
 /* The file a module was mapped from, as mapped: never a new file put at
  * its path since (an upgrade replaces binaries under running processes).
  * /proc/PID/map_files has every mapping (opening one needs CAP_SYS_ADMIN
@@ -149,8 +162,7 @@ static int open_mapped(pid_t pid, const char *name, uint64_t base)
 		return fd;
 	char path[64], exe[PATH_MAX];
 	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-	ssize_t len = readlink(path, exe, sizeof exe - 1);
-	if (len > 0 && (exe[len] = '\0', strcmp(exe, name) == 0))
+	if (exe_path(pid, exe) && strcmp(exe, name) == 0)
 		return open(path, O_RDONLY | O_CLOEXEC);
 	return -1;
 }
@@ -467,33 +479,53 @@ static char *build_id_hex(Dwfl_Module *mod)
 	return n > 0 ? hex_of(bits, (size_t)n) : NULL;
 }
 
+/* The profile's mapping id for executable mapping m, added on first use
+ * (map_ids, by index into s->maps, remembers them); mod is m's module,
+ * for its build-id. */
+static size_t mapping_id(const struct symbolizer *s, struct profile *p, size_t *map_ids,
+			   const struct exec_map *m, Dwfl_Module *mod)
+{
+	size_t mi = (size_t)(m - s->maps);
+	if (!map_ids[mi]) {
+		char *bid = mod ? build_id_hex(mod) : NULL;
+		struct profile_mapping pm = {
+			.start = m->start, .limit = m->end, .offset = m->offset,
+			.file = m->file, .build_id = bid,
+			.has_functions = true, .has_filenames = true,
+			.has_line_numbers = true, .has_inline_frames = true,
+		};
+		map_ids[mi] = profile_add_mapping(p, &pm);
+		free(bid);
+	}
+	return map_ids[mi];
+}
+
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 {
 	if (!s->dwfl)
 		return err_set(e, ERR_INTERNAL, "symbolizer not attached");
-	/* one profile mapping per executable mapping that has samples */
+	/* one profile mapping per executable mapping that has samples; the
+	 * program's own first, as in Go's profiles: pprof takes the first
+	 * mapping for the main binary (its "File:" line) */
 	size_t *map_ids = calloc(s->nmaps + 1, sizeof *map_ids);
 	if (!map_ids)
 		abort();
+	char exe[PATH_MAX];
+	if (exe_path(s->pid, exe))
+		for (size_t i = 0; i < p->nlocations; i++) {
+			const struct exec_map *m = find_map(s, p->locations[i].address);
+			if (m && strcmp(m->file, exe) == 0) {
+				mapping_id(s, p, map_ids, m,
+					   dwfl_addrmodule(s->dwfl, p->locations[i].address));
+				break;
+			}
+		}
 	for (size_t i = 0; i < p->nlocations; i++) {
 		struct profile_location *loc = &p->locations[i];
 		const struct exec_map *m = find_map(s, loc->address);
 		Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, loc->address);
-		if (m) {
-			size_t mi = (size_t)(m - s->maps);
-			if (!map_ids[mi]) {
-				char *bid = mod ? build_id_hex(mod) : NULL;
-				struct profile_mapping pm = {
-					.start = m->start, .limit = m->end, .offset = m->offset,
-					.file = m->file, .build_id = bid,
-					.has_functions = true, .has_filenames = true,
-					.has_line_numbers = true, .has_inline_frames = true,
-				};
-				map_ids[mi] = profile_add_mapping(p, &pm);
-				free(bid);
-			}
-			loc->mapping = map_ids[mi];
-		}
+		if (m)
+			loc->mapping = mapping_id(s, p, map_ids, m, mod);
 		if (mod && loc->nlines == 0)
 			symbolize_location(mod, loc, loc->address);
 	}

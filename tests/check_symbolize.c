@@ -134,6 +134,39 @@ START_TEST(test_own_functions)
 }
 END_TEST
 
+/* The program's own mapping comes first, as in Go's profiles (pprof
+ * takes the first for the main binary), even when a library's location
+ * comes first; the others keep the order of their first location. */
+START_TEST(test_main_mapping_first)
+{
+	struct symbolizer *s = symbolizer_new();
+	struct err e = { 0 };
+	ck_assert_int_eq(symbolizer_attach(s, getpid(), &e), 0);
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	size_t libc = profile_location(&p, (uint64_t)(uintptr_t)&getpid);
+	size_t own = profile_location(&p, (uint64_t)(uintptr_t)&known_outer_function);
+	ck_assert_int_eq(symbolize_profile(s, &p, &e), 0);
+	ck_assert_uint_eq(p.nmappings, 2);
+	ck_assert_ptr_nonnull(strstr(p.mappings[0].file, "check_symbolize"));
+	ck_assert_uint_eq(p.locations[own].mapping, 1);
+	ck_assert_uint_eq(p.locations[libc].mapping, 2);
+	ck_assert_ptr_null(strstr(p.mappings[1].file, "check_symbolize"));
+	profile_release(&p);
+
+	/* no location in the program: the libraries' order alone */
+	profile_init(&p);
+	profile_add_type(&p, "samples", "count");
+	libc = profile_location(&p, (uint64_t)(uintptr_t)&getpid);
+	ck_assert_int_eq(symbolize_profile(s, &p, &e), 0);
+	ck_assert_uint_eq(p.nmappings, 1);
+	ck_assert_uint_eq(p.locations[libc].mapping, 1);
+	profile_release(&p);
+	symbolizer_free(s);
+}
+END_TEST
+
 /* This executable as the loader placed it: the first object listed. */
 struct self_image {
 	uint64_t bias, lo, hi, offset;
@@ -345,6 +378,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_demangle);
 	tcase_add_test(tc, test_own_functions);
+	tcase_add_test(tc, test_main_mapping_first);
 	tcase_add_test(tc, test_unloaded);
 	tcase_add_test(tc, test_gone_process);
 	suite_add_tcase(s, tc);

@@ -54,7 +54,10 @@ get "$P/heap"
 expect_status "heap" 200
 expect_header "heap" Content-Disposition 'attachment; filename="heap"'
 cp "$T/body" "$T/heap.pb.gz"
-go tool pprof -top "$T/heap.pb.gz" 2>&1 | grep -q '^Type: inuse_space' && pass "heap: default inuse_space" || fail "heap default type"
+go tool pprof -top "$T/heap.pb.gz" > "$T/heap.top" 2>&1
+grep -q '^Type: inuse_space' "$T/heap.top" && pass "heap: default inuse_space" || fail "heap default type"
+grep -q '^File: heap-target$' "$T/heap.top" && pass "heap: main binary first" \
+	|| fail "heap: main binary: $(grep '^File:' "$T/heap.top")"
 within "inuse_space of leak_here" "$(value "$T/heap.pb.gz" inuse_space leak_here)" $((64 * MiB)) 15
 v=$(value "$T/heap.pb.gz" inuse_space churn_here)
 [ "$v" -lt $MiB ] && pass "churn_here: almost nothing in use ($v B)" || fail "churn_here in use: $v B"

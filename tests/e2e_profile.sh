@@ -34,6 +34,9 @@ grep -q '^time_nanos: [1-9]' "$T/cpu.txt" && pass "time_nanos set" || fail "no t
 grep -q 'build_id: [1-9]' "$T/cpu.txt" && pass "mappings carry build ids" || fail "no build_id"
 
 go tool pprof -top -unit=ms "$T/cpu.pb.gz" > "$T/top.txt" 2>&1
+# the program's own mapping first, as in Go's: pprof names it "File:"
+grep -q '^File: cpu-split$' "$T/top.txt" && pass "main binary first: File: cpu-split" \
+	|| fail "main binary: $(grep '^File:' "$T/top.txt")"
 # GCC may name a clone spin_hot.constprop.0: match the name and any suffix.
 # Cumulative time: the target splits its CPU time including the clock reads
 # each function makes (flat time leaves those to __vdso_clock_gettime).
