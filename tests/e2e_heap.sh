@@ -27,25 +27,6 @@ unserve() {
 	rm -f "$SOCK"
 }
 
-# value FILE INDEX FUNC: the flat value of FUNC for sample INDEX, in bytes
-# or objects, as go tool pprof prints it (0 when FUNC is not listed)
-value() {
-	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
-		awk -v f="$3" '$6 == f { v = $1; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
-}
-cum() {
-	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
-		awk -v f="$3" '$6 == f { v = $4; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
-}
-# within NAME GOT WANT PERCENT
-within() {
-	if awk -v g="$2" -v w="$3" -v p="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }'; then
-		pass "$1: $2 (want $3 ±$4%)"
-	else
-		fail "$1: $2, want $3 ±$4%"
-	fi
-}
-equal() { [ "$2" = "$3" ] && pass "$1: $2" || fail "$1: $2, want $3"; }
 
 # --- default rate (512 KiB): Go's estimates within ±15%
 serve 524288 || exit 1

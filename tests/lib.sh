@@ -240,6 +240,29 @@ cpu_ticks() {
 	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
+# ---- heap profiles (e2e_heap.sh, e2e_redis.sh)
+# value FILE INDEX FUNC: the flat value of FUNC for sample INDEX, in bytes
+# or objects, as go tool pprof prints it (0 when FUNC is not listed)
+value() {
+	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
+		awk -v f="$3" '$6 == f { v = $1; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
+}
+# cum FILE INDEX FUNC: the same, cumulative (FUNC and what it calls)
+cum() {
+	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
+		awk -v f="$3" '$6 == f { v = $4; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
+}
+# within NAME GOT WANT PERCENT
+within() {
+	if awk -v g="$2" -v w="$3" -v p="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }'; then
+		pass "$1: $2 (want $3 ±$4%)"
+	else
+		fail "$1: $2, want $3 ±$4%"
+	fi
+}
+# equal NAME GOT WANT
+equal() { [ "$2" = "$3" ] && pass "$1: $2" || fail "$1: $2, want $3"; }
+
 # Ends the test: stops the app so a sanitizer build reports leaks, fails on
 # any sanitizer report in its log, and prints the summary line CI reads.
 finish() {
