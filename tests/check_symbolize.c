@@ -50,6 +50,22 @@ static int line_of(const char *marker)
 	return found;
 }
 
+/* A symbolizer attached to this process. */
+static struct symbolizer *self_symbolizer(void)
+{
+	struct symbolizer *s = symbolizer_new();
+	struct err e = { 0 };
+	ck_assert_msg(symbolizer_attach(s, getpid(), &e) == 0, "attach: %s", e.msg);
+	return s;
+}
+
+/* An empty profile of one sample type, for locations to be added. */
+static void samples_profile(struct profile *p)
+{
+	profile_init(p);
+	profile_add_type(p, "samples", "count");
+}
+
 START_TEST(test_demangle)
 {
 	char *d = symbolize_demangle("_ZN3foo3barEv");
@@ -81,8 +97,7 @@ START_TEST(test_own_functions)
 	buf_release(&name);
 
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
+	samples_profile(&p);
 	/* every address of known_outer_function until one lands in the inlined code */
 	size_t first = p.nlocations;
 	for (uint64_t a = (uintptr_t)&known_outer_function;
@@ -139,12 +154,10 @@ END_TEST
  * comes first; the others keep the order of their first location. */
 START_TEST(test_main_mapping_first)
 {
-	struct symbolizer *s = symbolizer_new();
+	struct symbolizer *s = self_symbolizer();
 	struct err e = { 0 };
-	ck_assert_int_eq(symbolizer_attach(s, getpid(), &e), 0);
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
+	samples_profile(&p);
 	size_t libc = profile_location(&p, (uint64_t)(uintptr_t)&getpid);
 	size_t own = profile_location(&p, (uint64_t)(uintptr_t)&known_outer_function);
 	ck_assert_int_eq(symbolize_profile(s, &p, &e), 0);
@@ -156,8 +169,7 @@ START_TEST(test_main_mapping_first)
 	profile_release(&p);
 
 	/* no location in the program: the libraries' order alone */
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
+	samples_profile(&p);
 	libc = profile_location(&p, (uint64_t)(uintptr_t)&getpid);
 	ck_assert_int_eq(symbolize_profile(s, &p, &e), 0);
 	ck_assert_uint_eq(p.nmappings, 1);
@@ -222,12 +234,10 @@ START_TEST(test_unloaded)
 	exe[len] = '\0';
 
 	/* its build-id, as the live symbolizer reads it */
-	struct symbolizer *s = symbolizer_new();
+	struct symbolizer *s = self_symbolizer();
 	struct err e = { 0 };
-	ck_assert_int_eq(symbolizer_attach(s, getpid(), &e), 0);
 	struct profile live;
-	profile_init(&live);
-	profile_add_type(&live, "samples", "count");
+	samples_profile(&live);
 	size_t at = profile_location(&live, (uint64_t)(uintptr_t)&known_outer_function);
 	ck_assert_int_eq(symbolize_profile(s, &live, &e), 0);
 	const char *hex = live.mappings[live.locations[at].mapping - 1].build_id;
@@ -246,8 +256,7 @@ START_TEST(test_unloaded)
 	};
 	uint64_t fn = start + ((uintptr_t)&known_outer_function - img.lo);
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
+	samples_profile(&p);
 	size_t named = profile_location(&p, fn);
 	size_t other = profile_location(&p, 0x1000); /* not in m: left alone */
 	ck_assert_int_eq(symbolize_unloaded(s, &p, &m, &e), 1);
@@ -337,8 +346,7 @@ START_TEST(test_unloaded)
 
 	/* another build at that path: not named from it, and said why */
 	id[0] ^= 0xff;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
+	samples_profile(&p);
 	named = profile_location(&p, fn);
 	e = (struct err){ 0 };
 	ck_assert_int_eq(symbolize_unloaded(s, &p, &m, &e), -1);
