@@ -1,7 +1,7 @@
 #include "config.h"
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 #include <ctype.h>
 #include <errno.h>

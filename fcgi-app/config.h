@@ -4,7 +4,7 @@
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H
 
-#include "log.h"
+#include "base/log.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 #include "ctx.h"
 
-#include "collector.h"
-#include "err.h"
-#include "log.h"
-#include "profile.h"
-#include "symbolize.h"
+#include "collect/collector.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "profile/profile.h"
+#include "profile/symbolize.h"
 
 #include <time.h>
 

@@ -4,7 +4,7 @@
 #define PF_CTX_H
 
 #include "config.h"
-#include "proc.h"
+#include "collect/proc.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -2,16 +2,16 @@
  * responder. main wires config, the edge and the router, then waits for
  * SIGTERM or SIGINT in this thread (blocked in every other), so a stop
  * always runs the one cleanup path. */
-#include "collector.h"
+#include "collect/collector.h"
 #include "config.h"
 #include "ctx.h"
-#include "err.h"
-#include "fcgi.h"
-#include "http.h"
-#include "log.h"
-#include "proc.h"
-#include "router.h"
-#include "symbolize.h"
+#include "base/err.h"
+#include "edge/fcgi.h"
+#include "edge/http.h"
+#include "base/log.h"
+#include "collect/proc.h"
+#include "edge/router.h"
+#include "profile/symbolize.h"
 
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 

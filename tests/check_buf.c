@@ -1,6 +1,6 @@
-#include "buf.h"
+#include "base/buf.h"
 #include "check_main.h"
-#include "err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 #include "check_main.h"
-#include "clock.h"
+#include "base/clock.h"
 
 #include <time.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 #include "check_main.h"
 #include "config.h"
-#include "err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,9 +2,9 @@
  * read back into creation stacks, and frames in unloaded libraries. */
 #include "check_main.h"
 #include "ctx.h"
-#include "heap.h"
-#include "profile.h"
-#include "symbolize.h"
+#include "collect/heap.h"
+#include "profile/profile.h"
+#include "profile/symbolize.h"
 
 #include <math.h>
 #include <pthread.h>

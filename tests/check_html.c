@@ -1,7 +1,7 @@
-#include "buf.h"
+#include "base/buf.h"
 #include "check_main.h"
-#include "html.h"
-#include "proc.h"
+#include "encode/html.h"
+#include "collect/proc.h"
 
 #include <stdio.h>
 #include <string.h>

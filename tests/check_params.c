@@ -1,7 +1,7 @@
 #include "check_main.h"
-#include "err.h"
-#include "params.h"
-#include "query.h"
+#include "base/err.h"
+#include "edge/params.h"
+#include "edge/query.h"
 
 #include <string.h>
 

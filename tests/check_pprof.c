@@ -1,10 +1,10 @@
 /* profile model + pprof encoder: encode, gunzip, unpack with protobuf-c,
  * compare with what went in. */
-#include "buf.h"
+#include "base/buf.h"
 #include "check_main.h"
-#include "err.h"
-#include "pprof.h"
-#include "profile.h"
+#include "base/err.h"
+#include "encode/pprof.h"
+#include "profile/profile.h"
 
 #include "proto/profile.pb-c.h"
 

@@ -1,7 +1,7 @@
-#include "buf.h"
+#include "base/buf.h"
 #include "check_main.h"
-#include "err.h"
-#include "proc.h"
+#include "base/err.h"
+#include "collect/proc.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #include "check_main.h"
-#include "err.h"
-#include "query.h"
+#include "base/err.h"
+#include "edge/query.h"
 
 #include <stdlib.h>
 #include <string.h>

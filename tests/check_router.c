@@ -1,10 +1,10 @@
 #include "check_main.h"
 #include "config.h"
 #include "ctx.h"
-#include "symbolize.h"
-#include "err.h"
-#include "http.h"
-#include "router.h"
+#include "profile/symbolize.h"
+#include "base/err.h"
+#include "edge/http.h"
+#include "edge/router.h"
 
 #include <signal.h>
 #include <string.h>

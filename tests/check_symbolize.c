@@ -1,9 +1,9 @@
 /* The symbolizer on this test's own known functions, by live address. */
-#include "buf.h"
+#include "base/buf.h"
 #include "check_main.h"
-#include "err.h"
-#include "profile.h"
-#include "symbolize.h"
+#include "base/err.h"
+#include "profile/profile.h"
+#include "profile/symbolize.h"
 
 #include <limits.h>
 #include <link.h>

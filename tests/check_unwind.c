@@ -1,12 +1,12 @@
 /* target + unwind + symbolize on a child stopped in a known call chain:
  * chain_a -> chain_b -> chain_c, spinning in chain_c. */
-#include "buf.h"
+#include "base/buf.h"
 #include "check_main.h"
-#include "err.h"
-#include "profile.h"
-#include "symbolize.h"
-#include "target.h"
-#include "unwind.h"
+#include "base/err.h"
+#include "profile/profile.h"
+#include "profile/symbolize.h"
+#include "collect/target.h"
+#include "collect/unwind.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-#include "buf.h"
+#include "base/buf.h"
 
-#include "err.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

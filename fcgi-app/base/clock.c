@@ -1,4 +1,4 @@
-#include "clock.h"
+#include "base/clock.h"
 
 int64_t clock_ns(clockid_t clk)
 {

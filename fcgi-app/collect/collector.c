@@ -1,10 +1,10 @@
-#include "collector.h"
+#include "collect/collector.h"
 
-#include "clock.h"
-#include "log.h"
-#include "proc.h"
-#include "target.h"
-#include "unwind.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "collect/proc.h"
+#include "collect/target.h"
+#include "collect/unwind.h"
 
 #include <dirent.h>
 #include <errno.h>

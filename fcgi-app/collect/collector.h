@@ -14,7 +14,7 @@
 #ifndef PF_COLLECTOR_H
 #define PF_COLLECTOR_H
 
-#include "err.h"
+#include "base/err.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,14 +1,14 @@
-#include "heap.h"
+#include "collect/heap.h"
 
-#include "buf.h"
-#include "clock.h"
+#include "base/buf.h"
+#include "base/clock.h"
 #include "ctx.h"
-#include "err.h"
-#include "pprof.h"
-#include "proc.h"
-#include "profile.h"
-#include "symbolize.h"
-#include "text.h"
+#include "base/err.h"
+#include "encode/pprof.h"
+#include "collect/proc.h"
+#include "profile/profile.h"
+#include "profile/symbolize.h"
+#include "encode/text.h"
 
 #include <inttypes.h>
 #include <math.h>

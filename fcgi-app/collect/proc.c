@@ -1,7 +1,7 @@
-#include "proc.h"
+#include "collect/proc.h"
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 #include <ctype.h>
 #include <dirent.h>

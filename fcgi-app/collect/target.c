@@ -1,6 +1,6 @@
-#include "target.h"
+#include "collect/target.h"
 
-#include "err.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <signal.h>

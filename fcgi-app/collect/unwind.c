@@ -1,9 +1,9 @@
-#include "unwind.h"
+#include "collect/unwind.h"
 
-#include "buf.h"
-#include "err.h"
-#include "proc.h"
-#include "target.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "collect/proc.h"
+#include "collect/target.h"
 
 #include <libunwind.h>
 

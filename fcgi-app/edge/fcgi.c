@@ -1,8 +1,8 @@
-#include "fcgi.h"
+#include "edge/fcgi.h"
 
-#include "err.h"
-#include "http.h"
-#include "log.h"
+#include "base/err.h"
+#include "edge/http.h"
+#include "base/log.h"
 
 #include <fcgiapp.h>
 

@@ -1,4 +1,4 @@
-#include "http.h"
+#include "edge/http.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,10 +3,10 @@
 #ifndef PF_HTTP_H
 #define PF_HTTP_H
 
-#include "buf.h"
-#include "err.h"
-#include "params.h"
-#include "query.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "edge/params.h"
+#include "edge/query.h"
 
 #include <stddef.h>
 #include <sys/types.h>

@@ -1,7 +1,7 @@
-#include "params.h"
+#include "edge/params.h"
 
-#include "err.h"
-#include "query.h"
+#include "base/err.h"
+#include "edge/query.h"
 
 #include <string.h>
 

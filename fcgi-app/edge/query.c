@@ -1,6 +1,6 @@
-#include "query.h"
+#include "edge/query.h"
 
-#include "err.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,12 +1,12 @@
-#include "router.h"
+#include "edge/router.h"
 
 #include "ctx.h"
-#include "ep.h"
-#include "http.h"
-#include "log.h"
-#include "params.h"
-#include "proc.h"
-#include "query.h"
+#include "ep/ep.h"
+#include "edge/http.h"
+#include "base/log.h"
+#include "edge/params.h"
+#include "collect/proc.h"
+#include "edge/query.h"
 
 #include <stdbool.h>
 #include <stdio.h>

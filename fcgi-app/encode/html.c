@@ -1,7 +1,7 @@
-#include "html.h"
+#include "encode/html.h"
 
-#include "buf.h"
-#include "proc.h"
+#include "base/buf.h"
+#include "collect/proc.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
-#include "pprof.h"
+#include "encode/pprof.h"
 
-#include "buf.h"
-#include "err.h"
-#include "profile.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "profile/profile.h"
 
 #include "proto/profile.pb-c.h"
 

@@ -1,8 +1,8 @@
-#include "text.h"
+#include "encode/text.h"
 
-#include "buf.h"
-#include "profile.h"
-#include "threads.h"
+#include "base/buf.h"
+#include "profile/profile.h"
+#include "profile/threads.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
-#include "trace.h"
+#include "encode/trace.h"
 
-#include "buf.h"
-#include "err.h"
-#include "profile.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "profile/profile.h"
 
 #include "proto/perfetto_trace.pb-c.h"
 

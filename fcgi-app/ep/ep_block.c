@@ -1,9 +1,9 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "http.h"
-#include "offcpu.h"
-#include "proc.h"
+#include "edge/http.h"
+#include "ep/offcpu.h"
+#include "collect/proc.h"
 
 /* /block and /mutex: where threads waited over a window. */
 static int offcpu(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e,

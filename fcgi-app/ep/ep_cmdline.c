@@ -1,8 +1,8 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "http.h"
-#include "proc.h"
+#include "edge/http.h"
+#include "collect/proc.h"
 
 int ep_cmdline(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {

@@ -1,9 +1,9 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "http.h"
-#include "proc.h"
-#include "threads.h"
+#include "edge/http.h"
+#include "collect/proc.h"
+#include "profile/threads.h"
 
 /* Threads take the place of goroutines: every thread's stack now. */
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)

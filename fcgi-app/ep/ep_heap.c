@@ -1,9 +1,9 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "heap.h"
-#include "http.h"
-#include "proc.h"
+#include "collect/heap.h"
+#include "edge/http.h"
+#include "collect/proc.h"
 
 #include <stdio.h>
 

@@ -1,10 +1,10 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "heap.h"
-#include "html.h"
-#include "http.h"
-#include "proc.h"
+#include "collect/heap.h"
+#include "encode/html.h"
+#include "edge/http.h"
+#include "collect/proc.h"
 
 #include <string.h>
 

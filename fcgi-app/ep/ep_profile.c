@@ -1,12 +1,12 @@
-#include "ep.h"
+#include "ep/ep.h"
 
-#include "collector.h"
+#include "collect/collector.h"
 #include "ctx.h"
-#include "http.h"
-#include "log.h"
-#include "pprof.h"
-#include "proc.h"
-#include "profile.h"
+#include "edge/http.h"
+#include "base/log.h"
+#include "encode/pprof.h"
+#include "collect/proc.h"
+#include "profile/profile.h"
 
 #include <time.h>
 

@@ -1,9 +1,9 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "http.h"
-#include "proc.h"
-#include "symbolize.h"
+#include "edge/http.h"
+#include "collect/proc.h"
+#include "profile/symbolize.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
-#include "ep.h"
+#include "ep/ep.h"
 
 #include "ctx.h"
-#include "http.h"
-#include "proc.h"
-#include "threads.h"
+#include "edge/http.h"
+#include "collect/proc.h"
+#include "profile/threads.h"
 
 /* Where the current threads began: their start routines (the creating
  * pthread_create call stacks need the preload agent). */

@@ -1,13 +1,13 @@
-#include "ep.h"
+#include "ep/ep.h"
 
-#include "buf.h"
-#include "clock.h"
-#include "collector.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "collect/collector.h"
 #include "ctx.h"
-#include "http.h"
-#include "proc.h"
-#include "profile.h"
-#include "trace.h"
+#include "edge/http.h"
+#include "collect/proc.h"
+#include "profile/profile.h"
+#include "encode/trace.h"
 
 #include <stdlib.h>
 #include <string.h>

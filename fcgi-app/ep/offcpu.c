@@ -1,12 +1,12 @@
-#include "offcpu.h"
+#include "ep/offcpu.h"
 
-#include "buf.h"
-#include "collector.h"
+#include "base/buf.h"
+#include "collect/collector.h"
 #include "ctx.h"
-#include "err.h"
-#include "pprof.h"
-#include "profile.h"
-#include "text.h"
+#include "base/err.h"
+#include "encode/pprof.h"
+#include "profile/profile.h"
+#include "encode/text.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-#include "symbolize.h"
+#include "profile/symbolize.h"
 
-#include "buf.h"
-#include "err.h"
-#include "proc.h"
-#include "profile.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "collect/proc.h"
+#include "profile/profile.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

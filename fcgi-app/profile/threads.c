@@ -1,15 +1,15 @@
-#include "threads.h"
+#include "profile/threads.h"
 
-#include "clock.h"
-#include "collector.h"
+#include "base/clock.h"
+#include "collect/collector.h"
 #include "ctx.h"
-#include "heap.h"
-#include "err.h"
-#include "log.h"
-#include "pprof.h"
-#include "profile.h"
-#include "buf.h"
-#include "text.h"
+#include "collect/heap.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "encode/pprof.h"
+#include "profile/profile.h"
+#include "base/buf.h"
+#include "encode/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

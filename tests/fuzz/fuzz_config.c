@@ -1,6 +1,6 @@
 /* libFuzzer: any config file text. */
 #include "config.h"
-#include "err.h"
+#include "base/err.h"
 
 #include <stdint.h>
 #include <stdlib.h>

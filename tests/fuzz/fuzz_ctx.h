@@ -3,10 +3,10 @@
 #ifndef PF_FUZZ_CTX_H
 #define PF_FUZZ_CTX_H
 
-#include "collector.h"
+#include "collect/collector.h"
 #include "config.h"
 #include "ctx.h"
-#include "symbolize.h"
+#include "profile/symbolize.h"
 
 #include <sys/types.h>
 #include <unistd.h>

@@ -1,8 +1,8 @@
 /* libFuzzer: any query string through the parser and the parameter rules
  * of every kind of endpoint. */
-#include "err.h"
-#include "params.h"
-#include "query.h"
+#include "base/err.h"
+#include "edge/params.h"
+#include "edge/query.h"
 
 #include <stdint.h>
 #include <stdlib.h>

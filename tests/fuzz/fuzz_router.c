@@ -2,8 +2,8 @@
  * split at NUL bytes) through the router, against a target that is not
  * running: every answer must be a well-formed response, never a crash. */
 #include "fuzz_ctx.h"
-#include "http.h"
-#include "router.h"
+#include "edge/http.h"
+#include "edge/router.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* libFuzzer: any /symbol body (POST) and query (GET), with the fuzzer's
  * parent process as the target, so addresses are really looked up. */
 #include "fuzz_ctx.h"
-#include "http.h"
-#include "router.h"
+#include "edge/http.h"
+#include "edge/router.h"
 
 #include <stdint.h>
 #include <stdlib.h>
