@@ -9,14 +9,31 @@
 
 #include <string.h>
 
+#define TEXT "text/plain; charset=utf-8"
+
+/* The whole response: status, type, extra headers, body. */
+static void resp_is(const struct resp *r, int status, const char *type, const char *headers,
+		    const char *body)
+{
+	ck_assert_int_eq(r->status, status);
+	ck_assert_str_eq(r->content_type, type);
+	ck_assert_str_eq(buf_cstr(&r->headers), headers);
+	ck_assert_str_eq(buf_cstr(&r->body), body);
+}
+
+/* s filled with c, NUL-terminated. */
+static const char *filled(char *s, size_t size, char c)
+{
+	memset(s, c, size - 1);
+	s[size - 1] = '\0';
+	return s;
+}
+
 START_TEST(test_init_defaults)
 {
 	struct resp r;
 	resp_init(&r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.content_type, "text/plain; charset=utf-8");
-	ck_assert_str_eq(buf_cstr(&r.headers), "");
-	ck_assert_str_eq(buf_cstr(&r.body), "");
+	resp_is(&r, 200, TEXT, "", "");
 	resp_release(&r);
 }
 END_TEST
@@ -49,9 +66,7 @@ START_TEST(test_header_long_value_cut)
 	struct resp r;
 	resp_init(&r);
 	char big[3000];
-	memset(big, 'v', sizeof big - 1);
-	big[sizeof big - 1] = '\0';
-	resp_header(&r, "X-Big", "%s", big);
+	resp_header(&r, "X-Big", "%s", filled(big, sizeof big, 'v'));
 	const char *h = buf_cstr(&r.headers);
 	size_t len = strlen(h);
 	/* cut, never unterminated: still one line ending in CRLF */
@@ -68,8 +83,7 @@ START_TEST(test_headers_bounded)
 	struct resp r;
 	resp_init(&r);
 	char v[900];
-	memset(v, 'h', sizeof v - 1);
-	v[sizeof v - 1] = '\0';
+	filled(v, sizeof v, 'h');
 	for (int i = 0; i < 40; i++)
 		resp_header(&r, "X-Fill", "%s", v);
 	struct err e = { 0 };
@@ -100,9 +114,8 @@ START_TEST(test_attachment)
 	struct resp r;
 	resp_init(&r);
 	resp_attachment(&r, "profile");
-	ck_assert_str_eq(r.content_type, "application/octet-stream");
-	ck_assert_str_eq(buf_cstr(&r.headers), "Content-Disposition: attachment; filename=\"profile\"\r\n");
-	ck_assert_int_eq(r.status, 200);
+	resp_is(&r, 200, "application/octet-stream",
+		"Content-Disposition: attachment; filename=\"profile\"\r\n", "");
 	resp_release(&r);
 }
 END_TEST
@@ -115,11 +128,8 @@ START_TEST(test_error_replaces_response)
 	resp_attachment(&r, "heap");
 	buf_puts(&r.body, "\x1f\x8b half a gzip");
 	resp_error(&r, 400, "seconds and debug params are incompatible");
-	ck_assert_int_eq(r.status, 400);
-	ck_assert_str_eq(r.content_type, "text/plain; charset=utf-8");
 	/* Go's answer: X-Go-Pprof: 1 and the message as one line */
-	ck_assert_str_eq(buf_cstr(&r.headers), "X-Go-Pprof: 1\r\n");
-	ck_assert_str_eq(buf_cstr(&r.body), "seconds and debug params are incompatible\n");
+	resp_is(&r, 400, TEXT, "X-Go-Pprof: 1\r\n", "seconds and debug params are incompatible\n");
 	resp_release(&r);
 }
 END_TEST
@@ -135,8 +145,7 @@ START_TEST(test_error_after_overflow)
 	struct err e = { 0 };
 	ck_assert_int_eq(buf_check(&r.body, &e), 0);
 	ck_assert_int_eq(buf_check(&r.headers, &e), 0);
-	ck_assert_str_eq(buf_cstr(&r.body), "response body: too large\n");
-	ck_assert_int_eq(r.status, 413);
+	resp_is(&r, 413, TEXT, "X-Go-Pprof: 1\r\n", "response body: too large\n");
 	resp_release(&r);
 }
 END_TEST
@@ -148,15 +157,12 @@ START_TEST(test_from_err)
 	struct err e = { 0 };
 	err_set(&e, ERR_TARGET, "attach pid %d: no such process", 4242);
 	resp_from_err(&r, &e);
-	ck_assert_int_eq(r.status, 503);
-	ck_assert_str_eq(buf_cstr(&r.body), "attach pid 4242: no such process\n");
-	ck_assert_str_eq(buf_cstr(&r.headers), "X-Go-Pprof: 1\r\n");
+	resp_is(&r, 503, TEXT, "X-Go-Pprof: 1\r\n", "attach pid 4242: no such process\n");
 
 	/* a kind without text still says something */
 	struct err bare = { .kind = ERR_INTERNAL };
 	resp_from_err(&r, &bare);
-	ck_assert_int_eq(r.status, 500);
-	ck_assert_str_eq(buf_cstr(&r.body), "internal error\n");
+	resp_is(&r, 500, TEXT, "X-Go-Pprof: 1\r\n", "internal error\n");
 	resp_release(&r);
 }
 END_TEST

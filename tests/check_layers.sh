@@ -208,12 +208,14 @@ plant() {
 	return $st
 }
 
-# expect_caught CASE WHAT STATUS PATTERN...: the checker failed, the
-# planted include is the one new violation, and the report line has every
-# pattern (fixed strings, FILE:LINE included)
-expect_caught() {
-	local case=$1 what=$2 status=$3
-	shift 3
+# caught CASE FILE LINE TEXT WHAT PATTERN...: planted, TEXT fails the
+# checker as the one new violation, and the report has every pattern
+# (fixed strings, FILE:LINE included)
+caught() {
+	local case=$1 file=$2 line=$3 text=$4 what=$5 status
+	shift 5
+	plant "$file" "$line" "$text" "$case"
+	status=$?
 	if [ "$status" -ne 1 ]; then
 		fail "$what: checker status $status, not 1"
 		cat "$T/$case.txt"
@@ -235,41 +237,41 @@ expect_caught() {
 	pass "$what: $(grep -F -- "$1" "$T/$case.txt")"
 }
 
-plant collect/heap.c 3 '#include "edge/http.h"' up; st=$?
-expect_caught up "collect including edge" "$st" \
+caught up collect/heap.c 3 '#include "edge/http.h"' \
+	"collect including edge" \
 	'collect/heap.c:3: #include "edge/http.h": collect may not include edge'
 
-plant collect/proc.c 2 '#  include "collect/../edge/http.h"' dotdot; st=$?
-expect_caught dotdot "a path around the folders" "$st" 'collect/proc.c:2: ' 'names no folder'
+caught dotdot collect/proc.c 2 '#  include "collect/../edge/http.h"' \
+	"a path around the folders" 'collect/proc.c:2: ' 'names no folder'
 
-plant ctx.h 5 '# include "ep/ep.h"' root; st=$?
-expect_caught root "ctx.h including ep" "$st" 'ctx.h:5: #include "ep/ep.h": ctx/config may not include ep'
+caught root ctx.h 5 '# include "ep/ep.h"' \
+	"ctx.h including ep" 'ctx.h:5: #include "ep/ep.h": ctx/config may not include ep'
 
-plant base/buf.c 2 '#include "ctx.h"' base; st=$?
-expect_caught base "base including the root" "$st" 'base/buf.c:2: #include "ctx.h": base may not include ctx/config'
+caught base base/buf.c 2 '#include "ctx.h"' \
+	"base including the root" 'base/buf.c:2: #include "ctx.h": base may not include ctx/config'
 
-plant edge/router.c 2 '#include "http.h"' nofolder; st=$?
-expect_caught nofolder "an include without its folder" "$st" \
+caught nofolder edge/router.c 2 '#include "http.h"' \
+	"an include without its folder" \
 	'edge/router.c:2: #include "http.h": names no folder of fcgi-app/'
 
-plant collect/unwind.c 2 '#include <sys/ptrace.h>' ptrace; st=$?
-expect_caught ptrace "a second ptrace includer" "$st" \
+caught ptrace collect/unwind.c 2 '#include <sys/ptrace.h>' \
+	"a second ptrace includer" \
 	'collect/unwind.c:2: #include <sys/ptrace.h>: only collect/target.c may include it'
 
-plant profile/profile.c 2 '#include <libunwind-ptrace.h>' unwind; st=$?
-expect_caught unwind "a second libunwind includer" "$st" \
+caught unwind profile/profile.c 2 '#include <libunwind-ptrace.h>' \
+	"a second libunwind includer" \
 	'profile/profile.c:2: #include <libunwind-ptrace.h>: only collect/unwind.c'
 
-plant encode/text.c 2 '#include "proto/profile.pb-c.h"' pbc; st=$?
-expect_caught pbc "a second profile.pb-c.h includer" "$st" \
+caught pbc encode/text.c 2 '#include "proto/profile.pb-c.h"' \
+	"a second profile.pb-c.h includer" \
 	'encode/text.c:2: #include "proto/profile.pb-c.h": only encode/pprof.c'
 
-plant ep/ep_heap.c 2 '#include <elfutils/libdwfl.h>' dwfl; st=$?
-expect_caught dwfl "libdwfl outside the symbolizer" "$st" \
+caught dwfl ep/ep_heap.c 2 '#include <elfutils/libdwfl.h>' \
+	"libdwfl outside the symbolizer" \
 	'ep/ep_heap.c:2: #include <elfutils/libdwfl.h>: only profile/symbolize*.c'
 
-plant edge/http.c 2 '#include <fcgiapp.h>' fcgi; st=$?
-expect_caught fcgi "libfcgi outside fcgi.c" "$st" 'edge/http.c:2: #include <fcgiapp.h>: only edge/fcgi.c'
+caught fcgi edge/http.c 2 '#include <fcgiapp.h>' \
+	"libfcgi outside fcgi.c" 'edge/http.c:2: #include <fcgiapp.h>: only edge/fcgi.c'
 
 # KNOWN is no loophole: ctx.h in collect/proc.c is new though heap.c's
 # is known; edge/http.h in a new endpoint is the known class.

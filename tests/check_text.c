@@ -59,6 +59,15 @@ static void add(struct profile *p, const uint64_t *pcs, size_t n, int64_t v0, in
 	profile_add_sample(p, pcs, n, v, 0, NULL);
 }
 
+/* The "#" lines of the stacks below, as every text writes them. */
+#define FRAMES_LEAF                              \
+	"#\t0x401000\tleaf+0x10\tleaf.c:3\n"       \
+	"#\t0x402010\tinl_helper+0x8\ta.c:5\n"     \
+	"#\t0x402010\tcaller_fn+0x8\ta.c:20\n"     \
+	"#\t0x403020\tmain+0x20\tmain.c:9\n"
+#define FRAMES_NOSYM "#\t0x404000\n#\t0x403020\tmain+0x20\tmain.c:9\n"
+#define FRAMES_ANON "#\t0x406000\tanon+0x0\t??:0\n"
+
 static const uint64_t s_leaf[] = { LEAF, INLINED, MAIN };
 static const uint64_t s_nosym[] = { NOSYM, MAIN };
 static const uint64_t s_zero[] = { 0x405000 };
@@ -172,18 +181,14 @@ START_TEST(test_counts)
 	ck_assert_str_eq(buf_cstr(&b),
 			 "goroutine profile: total 7\n"
 			 "3 @ 0x404000 0x403021\n"
-			 "#\t0x404000\n"
-			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
+			 FRAMES_NOSYM
 			 "\n"
 			 "3 @ 0x406000 0x403021\n"
-			 "#\t0x406000\tanon+0x0\t??:0\n"
+			 FRAMES_ANON
 			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
 			 "\n"
 			 "1 @ 0x401000 0x402011 0x403021\n"
-			 "#\t0x401000\tleaf+0x10\tleaf.c:3\n"
-			 "#\t0x402010\tinl_helper+0x8\ta.c:5\n"
-			 "#\t0x402010\tcaller_fn+0x8\ta.c:20\n"
-			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
+			 FRAMES_LEAF
 			 "\n");
 	ck_assert_int_eq(grammar(buf_cstr(&b), COUNTS_HEAD, COUNTS_REC), 3);
 	buf_release(&b);
@@ -264,14 +269,10 @@ START_TEST(test_contention)
 			 "--- contention:\n"
 			 "cycles/second=1000000000\n"
 			 "5000 1 @ 0x404000 0x403021\n"
-			 "#\t0x404000\n"
-			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
+			 FRAMES_NOSYM
 			 "\n"
 			 "1000 4 @ 0x401000 0x402011 0x403021\n"
-			 "#\t0x401000\tleaf+0x10\tleaf.c:3\n"
-			 "#\t0x402010\tinl_helper+0x8\ta.c:5\n"
-			 "#\t0x402010\tcaller_fn+0x8\ta.c:20\n"
-			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
+			 FRAMES_LEAF
 			 "\n");
 	ck_assert_int_eq(grammar(buf_cstr(&b), CONT_HEAD, CONT_REC), 2);
 	buf_reset(&b);
@@ -305,17 +306,13 @@ START_TEST(test_heap)
 	ck_assert_str_eq(buf_cstr(&b),
 			 "heap profile: 2: 400 [8: 5500] @ heap/1048576\n"
 			 "1: 300 [1: 300] @ 0x404001 0x403021\n"
-			 "#\t0x404000\n"
-			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
+			 FRAMES_NOSYM
 			 "\n"
 			 "1: 100 [2: 200] @ 0x401001 0x402011 0x403021\n"
-			 "#\t0x401000\tleaf+0x10\tleaf.c:3\n"
-			 "#\t0x402010\tinl_helper+0x8\ta.c:5\n"
-			 "#\t0x402010\tcaller_fn+0x8\ta.c:20\n"
-			 "#\t0x403020\tmain+0x20\tmain.c:9\n"
+			 FRAMES_LEAF
 			 "\n"
 			 "0: 0 [5: 5000] @ 0x406001\n"
-			 "#\t0x406000\tanon+0x0\t??:0\n"
+			 FRAMES_ANON
 			 "\n");
 	ck_assert_int_eq(grammar(buf_cstr(&b), HEAP_HEAD, HEAP_REC), 3);
 	buf_release(&b);

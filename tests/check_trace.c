@@ -106,23 +106,18 @@ static const char *str(Perfetto__Protos__InternedString **v, size_t n, uint64_t 
 	return NULL;
 }
 
-static const Perfetto__Protos__Frame *frame(const Perfetto__Protos__InternedData *in, uint64_t iid)
-{
-	for (size_t i = 0; i < in->n_frames; i++)
-		if (in->frames[i]->iid == iid)
-			return in->frames[i];
-	ck_abort_msg("no frame %llu", (unsigned long long)iid);
-	return NULL;
-}
-
-static const Perfetto__Protos__Callstack *callstack(const Perfetto__Protos__InternedData *in, uint64_t iid)
-{
-	for (size_t i = 0; i < in->n_callstacks; i++)
-		if (in->callstacks[i]->iid == iid)
-			return in->callstacks[i];
-	ck_abort_msg("no callstack %llu", (unsigned long long)iid);
-	return NULL;
-}
+/* frame(in, iid), callstack(in, iid): the element with iid, or fails. */
+#define BY_IID(type, name, table)                                                  \
+	static const type *name(const Perfetto__Protos__InternedData *in, uint64_t iid) \
+	{                                                                          \
+		for (size_t i = 0; i < in->n_##table; i++)                         \
+			if (in->table[i]->iid == iid)                              \
+				return in->table[i];                               \
+		ck_abort_msg("no " #table " %llu", (unsigned long long)iid);       \
+		return NULL;                                                       \
+	}
+BY_IID(Perfetto__Protos__Frame, frame, frames)
+BY_IID(Perfetto__Protos__Callstack, callstack, callstacks)
 
 /* The one interned-data packet. */
 static const Perfetto__Protos__InternedData *interned(const Perfetto__Protos__Trace *t, size_t *at)
