@@ -74,7 +74,7 @@ FNR == 1 {
 		to = "collect"
 	else if (name == "ctx.h" || name == "config.h" || name == "build-config.h")
 		to = "root"
-	else if (name ~ /^[a-z]+\/[^\/]+\.h$/ && substr(name, 1, index(name, "/") - 1) in rank)
+	else if (name ~ /^(edge|ep|encode|profile|collect|base)\/[^\/]+\.h$/)
 		to = substr(name, 1, index(name, "/") - 1)
 	else {
 		printf "%s:%d: #include %s: names no folder of fcgi-app/\n", rel, FNR, shown
@@ -127,16 +127,22 @@ KNOWN=(
 	'profile/threads.c encode/text.h'
 )
 
-# violations REPORT: its violations as "FILE #include X: RULE", line
-# numbers left out (a planted line moves the ones below it)
+# violations REPORT: its violations as "FILE #include X: RULE" (or "FILE
+# TEXT" for a file in no folder), line numbers left out (a planted line
+# moves the ones below it)
 violations() {
-	sed -n 's/^\([^:]*\):[0-9]*: \(#include .*\)$/\1 \2/p' "$1" | sort
+	sed -n 's/^\([^:]*\):[0-9]*: \(.*\)$/\1 \2/p' "$1" | sort
 }
 
-# pairs V: "FILE INCLUDE RULE" per line of V (as violations gives them)
+# pairs V: "FILE INCLUDE RULE" per line of V (as violations gives them);
+# INCLUDE is "-" for a file in no folder
 pairs() {
-	local file inc rule
-	while read -r file _ inc rule; do
+	local file kw inc rule
+	while read -r file kw inc rule; do
+		if [ "$kw" != "#include" ]; then
+			echo "$file - $kw $inc $rule"
+			continue
+		fi
 		inc=${inc%:}
 		inc=${inc//[\"<>]/}
 		echo "$file $inc $rule"
@@ -194,18 +200,30 @@ read -r includes files < <(awk '/^checked/ { print $2, $5 }' "$T/tree.txt")
 	pass "read $includes includes of $files files" ||
 	fail "read only ${includes:-0} includes of ${files:-0} files"
 
-# plant FILE LINE TEXT CASE: a copy of the tree with TEXT inserted as line
-# LINE of FILE; leaves in $T/CASE.new what the copy violates and the tree
-# does not, returns the checker's status
+# fresh CASE: a copy of the tree in $T/CASE
+fresh() {
+	rm -rf "${T:?}/$1" && cp -r "$SRC" "$T/$1"
+}
+
+# report CASE: the checker on $T/CASE, its report in CASE.txt, violations
+# in CASE.v and those the tree has not in CASE.new; the checker's status
+report() {
+	local st
+	check "$T/$1" > "$T/$1.txt"
+	st=$?
+	violations "$T/$1.txt" > "$T/$1.v"
+	comm -13 "$T/tree.v" "$T/$1.v" > "$T/$1.new"
+	return $st
+}
+
+# plant FILE LINE TEXT CASE: report on a copy of the tree with TEXT
+# inserted as line LINE of FILE
 plant() {
-	local file=$1 line=$2 text=$3 case=$4 st
-	rm -rf "${T:?}/$case" && cp -r "$SRC" "$T/$case"
+	local file=$1 line=$2 text=$3 case=$4
+	fresh "$case"
 	[ -f "$T/$case/$file" ] || { echo "no $file to plant in"; return 9; }
 	sed -i "${line}i\\$text" "$T/$case/$file"
-	check "$T/$case" > "$T/$case.txt"
-	st=$?
-	violations "$T/$case.txt" | comm -13 "$T/tree.v" - > "$T/$case.new"
-	return $st
+	report "$case"
 }
 
 # caught CASE FILE LINE TEXT WHAT PATTERN...: planted, TEXT fails the
@@ -273,16 +291,20 @@ caught dwfl ep/ep_heap.c 2 '#include <elfutils/libdwfl.h>' \
 caught fcgi edge/http.c 2 '#include <fcgiapp.h>' \
 	"libfcgi outside fcgi.c" 'edge/http.c:2: #include <fcgiapp.h>: only edge/fcgi.c'
 
+fresh newdir && mkdir "$T/newdir/util" && printf '#include "base/buf.h"\n' > "$T/newdir/util/strs.c"
+report newdir
+[ "$(unknown "$T/newdir.new" 2> /dev/null)" = "util/strs.c -: in no known folder of fcgi-app/" ] &&
+	pass "a file in a folder of no layer is reported" ||
+	{ fail "util/strs.c not reported:"; cat "$T/newdir.txt"; }
+
 # KNOWN is no loophole: ctx.h in collect/proc.c is new though heap.c's
 # is known; edge/http.h in a new endpoint is the known class.
 plant collect/proc.c 2 '#include "ctx.h"' ctxproc
 [ "$(unknown "$T/ctxproc.new" 2> /dev/null)" = "collect/proc.c ctx.h: collect may not include ctx/config (order: main.c > edge > ep > ctx/config > encode > profile > collect > base)" ] &&
 	pass "a known include in another file is a new violation" ||
 	{ fail "collect/proc.c including ctx.h not reported as new:"; unknown "$T/ctxproc.new"; }
-rm -rf "$T/epnew" && cp -r "$SRC" "$T/epnew"
-printf '#include "ep/ep.h"\n\n#include "edge/http.h"\n' > "$T/epnew/ep/ep_new.c"
-check "$T/epnew" > "$T/epnew.txt"
-violations "$T/epnew.txt" > "$T/epnew.v"
+fresh epnew && printf '#include "ep/ep.h"\n\n#include "edge/http.h"\n' > "$T/epnew/ep/ep_new.c"
+report epnew
 grep -qF 'ep/ep_new.c:3: #include "edge/http.h": ep may not include edge' "$T/epnew.txt" &&
 	[ -z "$(unknown "$T/epnew.v" 2> /dev/null)" ] &&
 	pass "edge/http.h in a new endpoint: reported, and the known class" ||
