@@ -15,6 +15,8 @@ PACKAGES=(
 	# tests: Check, web servers, clients
 	check lighttpd nginx-light apache2 apache2-utils libfcgi-bin spawn-fcgi curl
 	golang-go protobuf-compiler elfutils procps bc gdb
+	# the docs' checks: YAML blocks parsed, systemd units verified
+	python3-yaml systemd
 	# fuzzing: clang's libFuzzer
 	clang libclang-rt-14-dev
 	# the app under memcheck
