@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--target-pid) target_pid=${2:?--target-pid needs a pid}; shift 2 ;;
 	--port) port=${2:?--port needs a number}; shift 2 ;;
-	-h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,${/^#/!q;s/^# \{0,1\}//p}' "$0"; exit 0 ;; # the comment on top
 	*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done

@@ -109,6 +109,13 @@ get "$P/"
 expect_status "restarted target" 200
 expect_body_has "restarted target" "pid $TARGET_PID"
 
+# --- run.sh --help: its usage and no line of its shell source
+help=$("$top_srcdir/run.sh" --help); rc=$?
+grep -v '^#' "$top_srcdir/run.sh" | grep -v '^$' > "$T/run.sh.code"
+if [ "$rc" = 0 ] && grep -qF './run.sh [--target-pid PID]' <<< "$help" &&
+   ! grep -qxFf "$T/run.sh.code" <<< "$help"; then pass "run.sh --help: usage only, exit 0"
+else fail "run.sh --help: exit $rc: $help"; fi
+
 # --- SIGTERM: the app stops at once and removes its socket
 kill -TERM "$APP_PID"
 if WAIT_S=10 wait_for sh -c "! kill -0 $APP_PID"; then pass "SIGTERM stops the app"
