@@ -93,6 +93,16 @@ if ! wait_up 10 $lighttpd_pid curl -sf -o /dev/null "$base/cmdline"; then
 	exit 1
 fi
 
+# /heap and /threadcreate say what they can: the agent's data, or without
+# it an empty heap profile whose comment says how to load the agent
+if grep -q libpprof-agent "/proc/$target_pid/maps" 2>/dev/null; then
+	heap="live memory by allocating stack (preload agent)"
+	threads="the pthread_create stacks of the threads"
+else
+	heap="empty: no preload agent in pid $target_pid (its comment says how to add it)"
+	threads="the threads by start routine (stacks need the agent)"
+fi
+
 cat <<EOM
 
 pprof-fcgi is serving $what
@@ -105,8 +115,8 @@ Try:
   go tool pprof -http=:8300 '$base/profile?seconds=10'   the same in pprof's web UI
   curl -s '$base/goroutine?debug=2'                every thread's stack, now
   go tool pprof -top '$base/mutex?seconds=5'       where threads wait for locks
-  go tool pprof -top '$base/heap'                  live memory by allocating stack (preload agent)
-  curl -s '$base/threadcreate?debug=1'             the pthread_create stacks of the threads
+  go tool pprof -top '$base/heap'                  $heap
+  curl -s '$base/threadcreate?debug=1'             $threads
   curl -o trace.pftrace '$base/trace?seconds=3'    a Perfetto trace (ui.perfetto.dev)
 
 Logs: $run/pprof-fcgi.log, $run/lighttpd.log. Ctrl-C stops everything.
