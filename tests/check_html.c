@@ -16,6 +16,28 @@ START_TEST(test_escape)
 }
 END_TEST
 
+/* A whole page: it ends the document, and every opened element of these
+ * kinds is closed. */
+static void assert_whole(const char *h)
+{
+	ck_assert_int_eq(strncmp(h, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
+	ck_assert_str_eq(h + strlen(h) - 16, "</body>\n</html>\n");
+	const char *tags[] = { "table", "tr", "td", "ul", "li", "p", "div", "thead", "tbody", "th",
+			       "code" };
+	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+		char open[16], close[16];
+		snprintf(open, sizeof open, "<%s", tags[i]);
+		snprintf(close, sizeof close, "</%s>", tags[i]);
+		int opens = 0, closes = 0;
+		for (const char *p = h; (p = strstr(p, open)); p++)
+			if (p[strlen(open)] == '>' || p[strlen(open)] == ' ')
+				opens++;
+		for (const char *p = h; (p = strstr(p, close)); p++)
+			closes++;
+		ck_assert_msg(opens == closes, "<%s>: %d opened, %d closed", tags[i], opens, closes);
+	}
+}
+
 START_TEST(test_index_page)
 {
 	struct proc_info info = { .pid = 4242, .threads = 7, .uptime_s = 3725, .rss_kb = 2048 };
@@ -46,21 +68,44 @@ START_TEST(test_index_page)
 	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
 	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));
 	ck_assert_ptr_nonnull(strstr(h, "<a href=\"goroutine?debug=2\">full thread stack dump</a>"));
-	ck_assert_str_eq(h + strlen(h) - 16, "</body>\n</html>\n");
-	/* every opened element of these kinds is closed */
-	const char *tags[] = { "table", "tr", "td", "ul", "li", "p", "div", "thead", "tbody", "th" };
-	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
-		char open[16], close[16];
-		snprintf(open, sizeof open, "<%s", tags[i]);
-		snprintf(close, sizeof close, "</%s>", tags[i]);
-		int opens = 0, closes = 0;
-		for (const char *p = h; (p = strstr(p, open)); p++)
-			if (p[strlen(open)] == '>' || p[strlen(open)] == ' ')
-				opens++;
-		for (const char *p = h; (p = strstr(p, close)); p++)
-			closes++;
-		ck_assert_msg(opens == closes, "<%s>: %d opened, %d closed", tags[i], opens, closes);
-	}
+	assert_whole(h);
+	buf_release(&b);
+}
+END_TEST
+
+/* the target does not run: which, why, what pprof-fcgi waits for; escaped */
+START_TEST(test_missing_page)
+{
+	struct buf b;
+	buf_init(&b, "html", 1 << 20);
+	struct target_spec exe = { .exe = "svc<x>" };
+	html_missing(&b, "/debug/pprof/", &exe, "target not running: no process named \"svc<x>\"");
+	const char *h = buf_cstr(&b);
+	ck_assert_ptr_nonnull(strstr(h, "<title>/debug/pprof/</title>"));
+	ck_assert_ptr_nonnull(strstr(h, "<meta http-equiv=\"refresh\" content=\"5\">"));
+	ck_assert_ptr_nonnull(strstr(h, "<code>executable &#34;svc&lt;x&gt;&#34;</code>"));
+	ck_assert_ptr_nonnull(strstr(h, "class=\"notice\">target not running: no process named "
+				     "&#34;svc&lt;x&gt;&#34;</p>"));
+	ck_assert_ptr_nonnull(strstr(h, "waiting for a process named <code>svc&lt;x&gt;</code>"));
+	ck_assert_ptr_null(strstr(h, "<x>"));
+	assert_whole(h);
+
+	buf_reset(&b);
+	struct target_spec pidfile = { .pidfile = "/run/a&b.pid" };
+	html_missing(&b, "/", &pidfile, "target not running: read pidfile /run/a&b.pid");
+	h = buf_cstr(&b);
+	ck_assert_ptr_nonnull(strstr(h, "waiting for <code>/run/a&amp;b.pid</code> to name a running process"));
+	ck_assert_ptr_nonnull(strstr(h, "reloads every 5 seconds"));
+	assert_whole(h);
+
+	buf_reset(&b);
+	struct target_spec pid = { .pid = 42 };
+	html_missing(&b, "/", &pid, "target not running: pid 42");
+	h = buf_cstr(&b);
+	ck_assert_ptr_nonnull(strstr(h, "<code>pid 42</code>"));
+	ck_assert_ptr_nonnull(strstr(h, "waits for nothing"));
+	ck_assert_ptr_null(strstr(h, "refresh")); /* a gone pid never comes back */
+	assert_whole(h);
 	buf_release(&b);
 }
 END_TEST
@@ -71,6 +116,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_index_page);
+	tcase_add_test(tc, test_missing_page);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -102,6 +102,16 @@ kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 get "$P/cmdline"
 expect_status "target stopped" 503
 expect_body_has "target stopped" "$T/target.pid"
+# a browser gets a page saying which target and what pprof-fcgi waits for
+get "$P/" -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+expect_status "target stopped, browser" 503
+expect_header "target stopped, browser" Content-Type "text/html; charset=utf-8"
+expect_body_has "target stopped, browser" "<code>pidfile $T/target.pid</code>"
+expect_body_has "target stopped, browser" "waiting for <code>$T/target.pid</code> to name a running process"
+get "$P/"
+expect_status "target stopped, scraper" 503
+expect_header "target stopped, scraper" Content-Type "text/plain; charset=utf-8"
+expect_body_has "target stopped, scraper" "target not running"
 OLD=$TARGET_PID
 start_target --pidfile "$T/target.pid" || exit 1
 [ "$TARGET_PID" != "$OLD" ] || fail "restarted target kept its pid"

@@ -6,6 +6,7 @@
 
 struct buf;
 struct proc_info;
+struct target_spec;
 
 struct html_row {
 	const char *name;  /* profile name, also the link */
@@ -24,5 +25,10 @@ struct html_index {
 
 void html_escape(struct buf *out, const char *s);
 void html_index(struct buf *out, const struct html_index *page);
+/* The page for a person whose browser asks while the target does not run:
+ * which target, why not (reason: the error text), and what pprof-fcgi
+ * waits for; it reloads itself while a restart can bring the target back. */
+void html_missing(struct buf *out, const char *path, const struct target_spec *target,
+		  const char *reason);
 
 #endif
