@@ -50,6 +50,7 @@ START_TEST(test_index_page)
 	struct html_index page = {
 		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
 		.notice = "ptrace not permitted", .rows = rows, .nrows = 2,
+		.found_by = "its argv[0]", .matches = 3,
 	};
 	struct buf b;
 	buf_init(&b, "html", 1 << 20);
@@ -59,6 +60,8 @@ START_TEST(test_index_page)
 	ck_assert_ptr_nonnull(strstr(h, "<title>/v1/sys/pprof/</title>"));
 	ck_assert_ptr_nonnull(strstr(h, "pid 4242 (svc)"));
 	ck_assert_ptr_nonnull(strstr(h, "/srv/&lt;evil&gt;"));
+	ck_assert_ptr_nonnull(strstr(h, "<tr><th>Found by</th><td>its argv[0] (3 processes match: "
+				     "the oldest of those found by the earliest name)</td></tr>"));
 	ck_assert_ptr_null(strstr(h, "<evil>"));
 	ck_assert_ptr_nonnull(strstr(h, "svc --flag &lt;x&gt;"));
 	ck_assert_ptr_nonnull(strstr(h, "1h 2m 5s"));

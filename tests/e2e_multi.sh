@@ -70,6 +70,11 @@ done
 grep -q "executable \"$SEARCH_EXE\" is pid $(cat "$T/search.pid"), found by the path it was executed through" \
 	"$T/app-search.log" && pass "search found by its symlink's name, and the log says how" \
 	|| fail "search: $(cat "$T/app-search.log")"
+get /debug/pprof/search/
+expect_body_has "search index" "<tr><th>Found by</th><td>the path it was executed through</td></tr>"
+get /debug/pprof/billing/
+grep -q "Found by" "$T/body" && fail "billing index: a pidfile target says Found by" \
+	|| pass "billing index: a pidfile target has no Found by"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/debug/pprof/search/cmdline")
 [ "$STATUS" = 403 ] && pass "no token: 403" || fail "no token: $STATUS"
 get /debug/pprof/nosuch/cmdline

@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "edge/params.h"
 #include "edge/query.h"
+#include "collect/proc.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@ struct req {
 	struct query query;
 	struct params params;
 	pid_t pid;                /* the target, for endpoints that need one */
+	struct proc_found found;  /* how the target was found, for the index to say */
 };
 
 struct resp {

@@ -159,10 +159,11 @@ void router_handle(struct ctx *ctx, struct req *req, struct resp *resp)
 	    params_parse(&req->query, r->params, r->default_seconds, ctx->cfg->max_seconds,
 			 &req->params, &e) < 0)
 		goto fail;
-	if ((r->flags & ROUTE_TARGET) && proc_resolve(&ctx->target, ctx->self, &req->pid, &e) < 0) {
+	if ((r->flags & ROUTE_TARGET) && proc_find(&ctx->target, ctx->self, &req->found, &e) < 0) {
 		gone = true;
 		goto fail;
 	}
+	req->pid = req->found.pid;
 	if (r->handler(ctx, req, resp, &e) < 0)
 		goto fail;
 	if (buf_check(&resp->body, &e) < 0 || buf_check(&resp->headers, &e) < 0)

@@ -63,7 +63,16 @@ void html_index(struct buf *out, const struct html_index *page)
 		html_escape(out, t->comm);
 		buf_puts(out, ")");
 	}
-	buf_puts(out, "</td></tr>\n<tr><th>Executable</th><td><code>");
+	buf_puts(out, "</td></tr>\n");
+	if (page->found_by) {
+		buf_puts(out, "<tr><th>Found by</th><td>");
+		html_escape(out, page->found_by);
+		if (page->matches > 1)
+			buf_printf(out, " (%d processes match: the oldest of those found by the "
+				   "earliest name)", page->matches);
+		buf_puts(out, "</td></tr>\n");
+	}
+	buf_puts(out, "<tr><th>Executable</th><td><code>");
 	html_escape(out, t->exe[0] ? t->exe : "(not readable)");
 	buf_puts(out, "</code></td></tr>\n");
 	if (page->cmdline) {

@@ -18,6 +18,8 @@ struct html_index {
 	const char *path;               /* the page's own path, for the title */
 	const struct proc_info *target;
 	const char *cmdline;            /* arguments joined by spaces */
+	const char *found_by;           /* which name of it matched target-exe, or NULL */
+	int matches;                    /* processes that matched it */
 	const char *notice;             /* a warning shown on top, or NULL */
 	const struct html_row *rows;
 	size_t nrows;
