@@ -76,39 +76,41 @@ START_TEST(test_index_page)
 }
 END_TEST
 
-/* the target does not run: which, why, what pprof-fcgi waits for; escaped */
+/* the target does not run: which, why, what pprof-fcgi waits for; escaped;
+ * it reloads itself unless the target is a pid, which never comes back */
 START_TEST(test_missing_page)
 {
+	static const struct {
+		struct target_spec target;
+		const char *reason;
+		const char *has[4];
+		const char *lacks;
+	} cases[] = {
+		{ { .exe = "svc<x>" }, "target not running: no process named \"svc<x>\"",
+		  { "<code>executable &#34;svc&lt;x&gt;&#34;</code>",
+		    "class=\"notice\">target not running: no process named &#34;svc&lt;x&gt;&#34;</p>",
+		    "waiting for a process named <code>svc&lt;x&gt;</code>",
+		    "<meta http-equiv=\"refresh\" content=\"5\">" }, "<x>" },
+		{ { .pidfile = "/run/a&b.pid" }, "target not running: read pidfile /run/a&b.pid",
+		  { "<code>pidfile /run/a&amp;b.pid</code>",
+		    "waiting for <code>/run/a&amp;b.pid</code> to name a running process",
+		    "reloads every 5 seconds", "<title>/debug/pprof/</title>" }, "a&b" },
+		{ { .pid = 42 }, "target not running: pid 42",
+		  { "<code>pid 42</code>", "waits for nothing", "target-pidfile", "target-exe" },
+		  "refresh" },
+	};
 	struct buf b;
 	buf_init(&b, "html", 1 << 20);
-	struct target_spec exe = { .exe = "svc<x>" };
-	html_missing(&b, "/debug/pprof/", &exe, "target not running: no process named \"svc<x>\"");
-	const char *h = buf_cstr(&b);
-	ck_assert_ptr_nonnull(strstr(h, "<title>/debug/pprof/</title>"));
-	ck_assert_ptr_nonnull(strstr(h, "<meta http-equiv=\"refresh\" content=\"5\">"));
-	ck_assert_ptr_nonnull(strstr(h, "<code>executable &#34;svc&lt;x&gt;&#34;</code>"));
-	ck_assert_ptr_nonnull(strstr(h, "class=\"notice\">target not running: no process named "
-				     "&#34;svc&lt;x&gt;&#34;</p>"));
-	ck_assert_ptr_nonnull(strstr(h, "waiting for a process named <code>svc&lt;x&gt;</code>"));
-	ck_assert_ptr_null(strstr(h, "<x>"));
-	assert_whole(h);
-
-	buf_reset(&b);
-	struct target_spec pidfile = { .pidfile = "/run/a&b.pid" };
-	html_missing(&b, "/", &pidfile, "target not running: read pidfile /run/a&b.pid");
-	h = buf_cstr(&b);
-	ck_assert_ptr_nonnull(strstr(h, "waiting for <code>/run/a&amp;b.pid</code> to name a running process"));
-	ck_assert_ptr_nonnull(strstr(h, "reloads every 5 seconds"));
-	assert_whole(h);
-
-	buf_reset(&b);
-	struct target_spec pid = { .pid = 42 };
-	html_missing(&b, "/", &pid, "target not running: pid 42");
-	h = buf_cstr(&b);
-	ck_assert_ptr_nonnull(strstr(h, "<code>pid 42</code>"));
-	ck_assert_ptr_nonnull(strstr(h, "waits for nothing"));
-	ck_assert_ptr_null(strstr(h, "refresh")); /* a gone pid never comes back */
-	assert_whole(h);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		buf_reset(&b);
+		html_missing(&b, "/debug/pprof/", &cases[i].target, cases[i].reason);
+		const char *h = buf_cstr(&b);
+		for (size_t k = 0; k < 4; k++)
+			ck_assert_msg(strstr(h, cases[i].has[k]), "case %zu lacks %s: %s", i,
+				      cases[i].has[k], h);
+		ck_assert_ptr_null(strstr(h, cases[i].lacks));
+		assert_whole(h);
+	}
 	buf_release(&b);
 }
 END_TEST
