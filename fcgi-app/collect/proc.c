@@ -208,16 +208,21 @@ static int names_match(const struct proc_names *n, const char *name)
 
 /* Which of n's names is near name, -1 when none: one holds the other in
  * any case, as a half-remembered name ("redis") or a path does; a name
- * within name must be most of it, or "sleep" would be near "my-sleeper". */
+ * within name must be most of it, or "sleep" would be near "my-sleeper".
+ * The name it was started as comes first: the one a person knows it by
+ * (redis-server, not the redis-check-rdb it links to). */
 static int names_near(const struct proc_names *n, const char *name)
 {
+	static const int order[] = { 1, 0, 2, 3 };
 	const char *names[4];
 	names_list(n, names);
 	size_t len = strlen(name);
-	for (int i = 0; i < 4; i++)
-		if ((len >= 3 && strcasestr(names[i], name)) ||
-		    (names[i][0] && 2 * strlen(names[i]) >= len && strcasestr(name, names[i])))
-			return i;
+	for (int k = 0; k < 4; k++) {
+		const char *s = names[order[k]];
+		if ((len >= 3 && strcasestr(s, name)) ||
+		    (s[0] && 2 * strlen(s) >= len && strcasestr(name, s)))
+			return order[k];
+	}
 	return -1;
 }
 
