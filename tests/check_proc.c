@@ -8,6 +8,7 @@
 #include <string.h>
 #include <errno.h>
 #include <limits.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,6 +206,29 @@ START_TEST(test_resolve_exe_names)
 	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
 	ck_assert_int_eq(f.pid, renamed);
 	ck_assert_str_eq(f.by, "its argv[0]");
+	/* a name the program gave itself: only comm has it */
+	char comm[16];
+	snprintf(comm, sizeof comm, "pf-c-%d", (int)getpid());
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t named = fork();
+	ck_assert_int_ge(named, 0);
+	if (named == 0) {
+		prctl(PR_SET_NAME, comm);
+		if (write(ready[1], "", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	t.exe = comm;
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
+	ck_assert_int_eq(f.pid, named);
+	ck_assert_str_eq(f.by, "its comm");
+	reap(named);
 
 	/* a near name: the error says which process and what to configure */
 	char near[80], want[600];
