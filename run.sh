@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--target-pid) target_pid=${2:?--target-pid needs a pid}; shift 2 ;;
 	--port) port=${2:?--port needs a number}; shift 2 ;;
-	-h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,${/^#/!q;s/^# \{0,1\}//p}' "$0"; exit 0 ;; # the comment on top
 	*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -93,6 +93,16 @@ if ! wait_up 10 $lighttpd_pid curl -sf -o /dev/null "$base/cmdline"; then
 	exit 1
 fi
 
+# /heap and /threadcreate say what they can: the agent's data, or without
+# it an empty heap profile whose comment says how to load the agent
+if grep -q libpprof-agent "/proc/$target_pid/maps" 2>/dev/null; then
+	heap="live memory by allocating stack (preload agent)"
+	threads="the pthread_create stacks of the threads"
+else
+	heap="empty: no preload agent in pid $target_pid (its comment says how to add it)"
+	threads="the threads by start routine (stacks need the agent)"
+fi
+
 cat <<EOM
 
 pprof-fcgi is serving $what
@@ -105,8 +115,8 @@ Try:
   go tool pprof -http=:8300 '$base/profile?seconds=10'   the same in pprof's web UI
   curl -s '$base/goroutine?debug=2'                every thread's stack, now
   go tool pprof -top '$base/mutex?seconds=5'       where threads wait for locks
-  go tool pprof -top '$base/heap'                  live memory by allocating stack (preload agent)
-  curl -s '$base/threadcreate?debug=1'             the pthread_create stacks of the threads
+  go tool pprof -top '$base/heap'                  $heap
+  curl -s '$base/threadcreate?debug=1'             $threads
   curl -o trace.pftrace '$base/trace?seconds=3'    a Perfetto trace (ui.perfetto.dev)
 
 Logs: $run/pprof-fcgi.log, $run/lighttpd.log. Ctrl-C stops everything.

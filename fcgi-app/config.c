@@ -32,7 +32,7 @@ static const struct key keys[] = {
 	{ "target-pidfile", KEY_STRING, OFF(target_pidfile), NULL, 0, 0,
 	  "profile the process whose pid this file holds (re-read per request)" },
 	{ "target-exe", KEY_STRING, OFF(target_exe), NULL, 0, 0,
-	  "profile the oldest process with this executable name (looked up per request)" },
+	  "profile the process so named (executable, path run as, argv[0] or comm; per request)" },
 	{ "max-seconds", KEY_INT, OFF(max_seconds), "300", 1, 86400,
 	  "longest window a request may ask for" },
 	{ "threads", KEY_INT, OFF(threads), "4", 1, 256,

@@ -97,12 +97,19 @@ int main(int argc, char **argv)
 		log_error("%s", e.msg);
 		rc = 1;
 	} else {
-		pid_t pid;
+		struct proc_found found;
 		struct err te = { 0 };
-		if (proc_resolve(&ctx.target, ctx.self, &pid, &te) < 0)
+		if (proc_find(&ctx.target, ctx.self, &found, &te) < 0) {
 			log_warn("%s (requests answer 503 until it runs)", te.msg);
-		else if (proc_check_access(pid, &te) < 0)
-			log_warn("%s", te.msg);
+		} else {
+			if (found.by)
+				log_info("%s is pid %d, found by %s; %d process%s match%s", what,
+					 (int)found.pid, found.by, found.matches,
+					 found.matches > 1 ? "es" : "", found.matches > 1
+					 ? ": the oldest of those found by the earliest name" : "es");
+			if (proc_check_access(found.pid, &te) < 0)
+				log_warn("%s", te.msg);
+		}
 		log_info("pprof-fcgi %s serving %s on %s with %ld threads", PACKAGE_VERSION, what,
 			 cfg.listen ? cfg.listen : "fd 0", cfg.threads);
 		int sig = 0;

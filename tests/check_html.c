@@ -16,39 +16,14 @@ START_TEST(test_escape)
 }
 END_TEST
 
-START_TEST(test_index_page)
+/* A whole page: it ends the document, and every opened element of these
+ * kinds is closed. */
+static void assert_whole(const char *h)
 {
-	struct proc_info info = { .pid = 4242, .threads = 7, .uptime_s = 3725, .rss_kb = 2048 };
-	strcpy(info.exe, "/srv/<evil>");
-	strcpy(info.comm, "svc");
-	struct html_row rows[] = {
-		{ "goroutine", 7, "Stack traces of all current threads" },
-		{ "heap", -1, "Live allocations & more" },
-	};
-	struct html_index page = {
-		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
-		.notice = "ptrace not permitted", .rows = rows, .nrows = 2,
-	};
-	struct buf b;
-	buf_init(&b, "html", 1 << 20);
-	html_index(&b, &page);
-	const char *h = buf_cstr(&b);
 	ck_assert_int_eq(strncmp(h, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
-	ck_assert_ptr_nonnull(strstr(h, "<title>/v1/sys/pprof/</title>"));
-	ck_assert_ptr_nonnull(strstr(h, "pid 4242 (svc)"));
-	ck_assert_ptr_nonnull(strstr(h, "/srv/&lt;evil&gt;"));
-	ck_assert_ptr_null(strstr(h, "<evil>"));
-	ck_assert_ptr_nonnull(strstr(h, "svc --flag &lt;x&gt;"));
-	ck_assert_ptr_nonnull(strstr(h, "1h 2m 5s"));
-	ck_assert_ptr_nonnull(strstr(h, "2.0 MiB"));
-	ck_assert_ptr_nonnull(strstr(h, "class=\"notice\">ptrace not permitted</p>"));
-	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\">7</td><td><a href=\"goroutine?debug=1\">goroutine</a>"));
-	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
-	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));
-	ck_assert_ptr_nonnull(strstr(h, "<a href=\"goroutine?debug=2\">full thread stack dump</a>"));
 	ck_assert_str_eq(h + strlen(h) - 16, "</body>\n</html>\n");
-	/* every opened element of these kinds is closed */
-	const char *tags[] = { "table", "tr", "td", "ul", "li", "p", "div", "thead", "tbody", "th" };
+	const char *tags[] = { "table", "tr", "td", "ul", "li", "p", "div", "thead", "tbody", "th",
+			       "code" };
 	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
 		char open[16], close[16];
 		snprintf(open, sizeof open, "<%s", tags[i]);
@@ -61,6 +36,81 @@ START_TEST(test_index_page)
 			closes++;
 		ck_assert_msg(opens == closes, "<%s>: %d opened, %d closed", tags[i], opens, closes);
 	}
+}
+
+START_TEST(test_index_page)
+{
+	struct proc_info info = { .pid = 4242, .threads = 7, .uptime_s = 3725, .rss_kb = 2048 };
+	strcpy(info.exe, "/srv/<evil>");
+	strcpy(info.comm, "svc");
+	struct html_row rows[] = {
+		{ "goroutine", 7, "Stack traces of all current threads" },
+		{ "heap", -1, "Live allocations & more" },
+	};
+	struct html_index page = {
+		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
+		.notice = "ptrace not permitted", .rows = rows, .nrows = 2,
+		.found_by = "its argv[0]", .matches = 3,
+	};
+	struct buf b;
+	buf_init(&b, "html", 1 << 20);
+	html_index(&b, &page);
+	const char *h = buf_cstr(&b);
+	ck_assert_int_eq(strncmp(h, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
+	ck_assert_ptr_nonnull(strstr(h, "<title>/v1/sys/pprof/</title>"));
+	ck_assert_ptr_nonnull(strstr(h, "pid 4242 (svc)"));
+	ck_assert_ptr_nonnull(strstr(h, "/srv/&lt;evil&gt;"));
+	ck_assert_ptr_nonnull(strstr(h, "<tr><th>Found by</th><td>its argv[0] (3 processes match: "
+				     "the oldest of those found by the earliest name)</td></tr>"));
+	ck_assert_ptr_null(strstr(h, "<evil>"));
+	ck_assert_ptr_nonnull(strstr(h, "svc --flag &lt;x&gt;"));
+	ck_assert_ptr_nonnull(strstr(h, "1h 2m 5s"));
+	ck_assert_ptr_nonnull(strstr(h, "2.0 MiB"));
+	ck_assert_ptr_nonnull(strstr(h, "class=\"notice\">ptrace not permitted</p>"));
+	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\">7</td><td><a href=\"goroutine?debug=1\">goroutine</a>"));
+	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
+	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));
+	ck_assert_ptr_nonnull(strstr(h, "<a href=\"goroutine?debug=2\">full thread stack dump</a>"));
+	assert_whole(h);
+	buf_release(&b);
+}
+END_TEST
+
+/* the target does not run: which, why, what pprof-fcgi waits for; escaped;
+ * it reloads itself unless the target is a pid, which never comes back */
+START_TEST(test_missing_page)
+{
+	static const struct {
+		struct target_spec target;
+		const char *reason;
+		const char *has[4];
+		const char *lacks;
+	} cases[] = {
+		{ { .exe = "svc<x>" }, "target not running: no process named \"svc<x>\"",
+		  { "<code>executable &#34;svc&lt;x&gt;&#34;</code>",
+		    "class=\"notice\">target not running: no process named &#34;svc&lt;x&gt;&#34;</p>",
+		    "waiting for a process named <code>svc&lt;x&gt;</code>",
+		    "<meta http-equiv=\"refresh\" content=\"5\">" }, "<x>" },
+		{ { .pidfile = "/run/a&b.pid" }, "target not running: read pidfile /run/a&b.pid",
+		  { "<code>pidfile /run/a&amp;b.pid</code>",
+		    "waiting for <code>/run/a&amp;b.pid</code> to name a running process",
+		    "reloads every 5 seconds", "<title>/debug/pprof/</title>" }, "a&b" },
+		{ { .pid = 42 }, "target not running: pid 42",
+		  { "<code>pid 42</code>", "waits for nothing", "target-pidfile", "target-exe" },
+		  "refresh" },
+	};
+	struct buf b;
+	buf_init(&b, "html", 1 << 20);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		buf_reset(&b);
+		html_missing(&b, "/debug/pprof/", &cases[i].target, cases[i].reason);
+		const char *h = buf_cstr(&b);
+		for (size_t k = 0; k < 4; k++)
+			ck_assert_msg(strstr(h, cases[i].has[k]), "case %zu lacks %s: %s", i,
+				      cases[i].has[k], h);
+		ck_assert_ptr_null(strstr(h, cases[i].lacks));
+		assert_whole(h);
+	}
 	buf_release(&b);
 }
 END_TEST
@@ -71,6 +121,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_index_page);
+	tcase_add_test(tc, test_missing_page);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <errno.h>
 #include <limits.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,19 +17,32 @@
 static char dir[] = "/tmp/check_proc.XXXXXX";
 static char exe[256];
 
+/* The copy of sleep, run through file (NULL: itself) with argv[0] argv0. */
+static pid_t spawn_as(const char *file, const char *argv0);
+
 static pid_t spawn_sleeper(void)
 {
-	if (!exe[0]) {
-		ck_assert_ptr_nonnull(mkdtemp(dir));
-		snprintf(exe, sizeof exe, "%s/pf-check-sleeper", dir);
-		char cmd[600];
-		snprintf(cmd, sizeof cmd, "cp \"$(command -v sleep)\" %s", exe);
-		ck_assert_int_eq(system(cmd), 0);
-	}
+	return spawn_as(NULL, NULL);
+}
+
+static void make_exe(void)
+{
+	if (exe[0])
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(exe, sizeof exe, "%s/pf-check-sleeper", dir);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "cp \"$(command -v sleep)\" %s", exe);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static pid_t spawn_as(const char *file, const char *argv0)
+{
+	make_exe();
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		execl(exe, exe, "100", "0.5", (char *)NULL);
+		execl(file ? file : exe, argv0 ? argv0 : exe, "100", "0.5", (char *)NULL);
 		_exit(127);
 	}
 	/* exec is done once /proc shows the new executable and its arguments:
@@ -160,6 +174,83 @@ START_TEST(test_resolve_exe)
 }
 END_TEST
 
+/* a target-exe is the executable's name, the name of the symlink it was
+ * executed through, argv[0]'s first word, or comm; names unique to this
+ * test process, as others may run the same test at once */
+START_TEST(test_resolve_exe_names)
+{
+	make_exe();
+	char link[300], alias[64], argv0[64], other[64];
+	snprintf(alias, sizeof alias, "pf-alias-%d", (int)getpid());
+	snprintf(link, sizeof link, "%s/%s", dir, alias);
+	unlink(link);
+	ck_assert_int_eq(symlink(exe, link), 0);
+	snprintf(other, sizeof other, "pf-other-%d", (int)getpid());
+	pid_t linked = spawn_as(link, other);
+	snprintf(argv0, sizeof argv0, "pf-argv-%d *:6379", (int)getpid());
+	pid_t renamed = spawn_as(NULL, argv0);
+
+	struct proc_found f;
+	struct err e = { 0 };
+	struct target_spec t = { .exe = alias };
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
+	ck_assert_int_eq(f.pid, linked);
+	ck_assert_int_eq(f.matches, 1);
+	ck_assert_str_eq(f.by, "the path it was executed through");
+	t.exe = other;
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
+	ck_assert_int_eq(f.pid, linked);
+	ck_assert_str_eq(f.by, "its argv[0]");
+	argv0[strcspn(argv0, " ")] = '\0';
+	t.exe = argv0; /* the first word of a rewritten argv[0] */
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
+	ck_assert_int_eq(f.pid, renamed);
+	ck_assert_str_eq(f.by, "its argv[0]");
+	/* a name the program gave itself: only comm has it */
+	char comm[16];
+	snprintf(comm, sizeof comm, "pf-c-%d", (int)getpid());
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t named = fork();
+	ck_assert_int_ge(named, 0);
+	if (named == 0) {
+		prctl(PR_SET_NAME, comm);
+		if (write(ready[1], "", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	t.exe = comm;
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
+	ck_assert_int_eq(f.pid, named);
+	ck_assert_str_eq(f.by, "its comm");
+	reap(named);
+
+	/* a near name: the error says which process and what to configure */
+	char near[80], want[600];
+	snprintf(near, sizeof near, "%s-old", alias);
+	t.exe = near;
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	snprintf(want, sizeof want,
+		 "target not running: no process named \"%s\"; pid %d runs %s started as %s: "
+		 "use target-exe = %s", near, (int)linked, exe, other, alias);
+	ck_assert_str_eq(e.msg, want);
+	reap(linked);
+	reap(renamed);
+	unlink(link);
+	/* both gone: nothing near remains */
+	err_clear(&e);
+	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), -1);
+	snprintf(want, sizeof want, "target not running: no process named \"%s\"", near);
+	ck_assert_str_eq(e.msg, want);
+}
+END_TEST
+
 START_TEST(test_cmdline_info_access)
 {
 	pid_t child = spawn_sleeper();
@@ -255,6 +346,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_resolve_pid);
 	tcase_add_test(tc, test_resolve_pidfile);
 	tcase_add_test(tc, test_resolve_exe);
+	tcase_add_test(tc, test_resolve_exe_names);
 	tcase_add_test(tc, test_cmdline_info_access);
 	tcase_add_test(tc, test_describe);
 	tcase_add_test(tc, test_strip_deleted);

@@ -83,11 +83,11 @@ struct answer {
 	const char *type;
 };
 
-static void handle(const char *method, const char *script, const char *path_info,
-		   const char *query, struct answer *a)
+static void handle_accept(const char *method, const char *script, const char *path_info,
+			  const char *query, const char *accept, struct answer *a)
 {
 	struct req req = { .method = method, .script_name = script, .path_info = path_info,
-			   .query_string = query };
+			   .query_string = query, .accept = accept };
 	struct resp resp;
 	resp_init(&resp);
 	router_handle(&ctx, &req, &resp);
@@ -97,6 +97,12 @@ static void handle(const char *method, const char *script, const char *path_info
 	snprintf(a->headers, sizeof a->headers, "%s", buf_cstr(&resp.headers));
 	req_release(&req);
 	resp_release(&resp);
+}
+
+static void handle(const char *method, const char *script, const char *path_info,
+		   const char *query, struct answer *a)
+{
+	handle_accept(method, script, path_info, query, NULL, a);
 }
 
 START_TEST(test_handle_answers)
@@ -150,6 +156,35 @@ START_TEST(test_target_gone)
 	/* bad parameters are still reported first */
 	handle("GET", "/v1/sys/pprof", "/goroutine", "debug=7", &a);
 	ck_assert_int_eq(a.status, 400);
+	/* a browser gets a page saying so, with the same status */
+	handle_accept("GET", "/v1/sys/pprof/", "", "",
+		      "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", &a);
+	ck_assert_int_eq(a.status, 503);
+	ck_assert_str_eq(a.type, "text/html; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(a.body, "<!DOCTYPE html>"));
+	char reason[80];
+	snprintf(reason, sizeof reason, "class=\"notice\">target not running: pid %d</p>", (int)child);
+	ck_assert_ptr_nonnull(strstr(a.body, reason));
+	handle_accept("GET", "/v1/sys/pprof/", "", "", "*/*", &a);
+	ck_assert_str_eq(a.type, "text/plain; charset=utf-8");
+	ck_assert_str_eq(a.body, want);
+}
+END_TEST
+
+/* a browser's Accept ranks HTML first; curl's, Go's and Prometheus' do not */
+START_TEST(test_prefers_html)
+{
+	ck_assert(http_prefers_html("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"));
+	ck_assert(http_prefers_html("text/html"));
+	ck_assert(http_prefers_html(" TEXT/HTML ; level=1 , application/json;q=0.5"));
+	ck_assert(!http_prefers_html(NULL));
+	ck_assert(!http_prefers_html(""));
+	ck_assert(!http_prefers_html("*/*"));
+	ck_assert(!http_prefers_html("text/*"));
+	ck_assert(!http_prefers_html("application/json, text/html;q=0.5"));
+	ck_assert(!http_prefers_html("text/html;q=0"));
+	ck_assert(!http_prefers_html("application/openmetrics-text;version=1.0.0,text/plain;q=0.5,*/*;q=0.1"));
+	ck_assert(!http_prefers_html(",;,"));
 }
 END_TEST
 
@@ -158,6 +193,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("router");
 	TCase *tc = tcase_create("match");
 	tcase_add_test(tc, test_match_any_split);
+	tcase_add_test(tc, test_prefers_html);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("handle");
 	tcase_add_checked_fixture(th, setup, teardown);

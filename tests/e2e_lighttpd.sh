@@ -102,12 +102,29 @@ kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 get "$P/cmdline"
 expect_status "target stopped" 503
 expect_body_has "target stopped" "$T/target.pid"
+# a browser gets a page saying which target and what pprof-fcgi waits for
+get "$P/" -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+expect_status "target stopped, browser" 503
+expect_header "target stopped, browser" Content-Type "text/html; charset=utf-8"
+expect_body_has "target stopped, browser" "<code>pidfile $T/target.pid</code>"
+expect_body_has "target stopped, browser" "waiting for <code>$T/target.pid</code> to name a running process"
+get "$P/"
+expect_status "target stopped, scraper" 503
+expect_header "target stopped, scraper" Content-Type "text/plain; charset=utf-8"
+expect_body_has "target stopped, scraper" "target not running"
 OLD=$TARGET_PID
 start_target --pidfile "$T/target.pid" || exit 1
 [ "$TARGET_PID" != "$OLD" ] || fail "restarted target kept its pid"
 get "$P/"
 expect_status "restarted target" 200
 expect_body_has "restarted target" "pid $TARGET_PID"
+
+# --- run.sh --help: its usage and no line of its shell source
+help=$("$top_srcdir/run.sh" --help); rc=$?
+grep -v '^#' "$top_srcdir/run.sh" | grep -v '^$' > "$T/run.sh.code"
+if [ "$rc" = 0 ] && grep -qF './run.sh [--target-pid PID]' <<< "$help" &&
+   ! grep -qxFf "$T/run.sh.code" <<< "$help"; then pass "run.sh --help: usage only, exit 0"
+else fail "run.sh --help: exit $rc: $help"; fi
 
 # --- SIGTERM: the app stops at once and removes its socket
 kill -TERM "$APP_PID"

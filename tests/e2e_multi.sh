@@ -9,12 +9,21 @@
 export HOME="$T" PPROF_TMPDIR="$T"
 mkdir -p "$T/etc" "$T/run"
 
-# the two services
+# the two services; search runs through a symlink of a name of its own (as
+# Debian's redis-server is a link to redis-check-rdb), under yet another
+# argv[0], and its instance finds it by that symlink's name
+SEARCH_EXE="search-${T##*.}"
+ln -s "$DEMO" "$T/$SEARCH_EXE"
 for name in billing search; do
-	"$DEMO" --pidfile "$T/$name.pid" > "$T/$name.out" 2>&1 &
+	if [ "$name" = search ]; then
+		(exec -a demo "$T/$SEARCH_EXE" --pidfile "$T/$name.pid") > "$T/$name.out" 2>&1 &
+		printf 'target-exe = %s\nthreads = 2\n' "$SEARCH_EXE" > "$T/etc/$name.conf"
+	else
+		"$DEMO" --pidfile "$T/$name.pid" > "$T/$name.out" 2>&1 &
+		printf 'target-pidfile = %s\nthreads = 2\n' "$T/$name.pid" > "$T/etc/$name.conf"
+	fi
 	PIDS+=($!)
 	WATCH=$! wait_for grep -q '^ready' "$T/$name.out" || exit 1
-	printf 'target-pidfile = %s\nthreads = 2\n' "$T/$name.pid" > "$T/etc/$name.conf"
 done
 
 # ExecStart of the template, for instance $1, with this test's paths
@@ -58,6 +67,14 @@ for name in billing search; do
 	get "/v1/sys/pprof/$name/"
 	expect_body_has "$name index" "pid $pid"
 done
+grep -q "executable \"$SEARCH_EXE\" is pid $(cat "$T/search.pid"), found by the path it was executed through" \
+	"$T/app-search.log" && pass "search found by its symlink's name, and the log says how" \
+	|| fail "search: $(cat "$T/app-search.log")"
+get /debug/pprof/search/
+expect_body_has "search index" "<tr><th>Found by</th><td>the path it was executed through</td></tr>"
+get /debug/pprof/billing/
+grep -q "Found by" "$T/body" && fail "billing index: a pidfile target says Found by" \
+	|| pass "billing index: a pidfile target has no Found by"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/debug/pprof/search/cmdline")
 [ "$STATUS" = 403 ] && pass "no token: 403" || fail "no token: $STATUS"
 get /debug/pprof/nosuch/cmdline

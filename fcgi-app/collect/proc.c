@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -105,78 +106,212 @@ static int resolve_pidfile(const char *file, pid_t self, pid_t *pid, struct err 
 	return 0;
 }
 
-/* Whether process pid runs an executable called name: the file name of
- * /proc/PID/exe (readable only with ptrace access), of argv[0], or comm. */
-static int exe_matches(pid_t pid, const char *name)
+/* The names a process goes by, in the order a target-exe is matched
+ * against them: the names people use for it. */
+struct proc_names {
+	char exe[PATH_MAX];    /* /proc/PID/exe; "" when not readable */
+	char execfn[PATH_MAX]; /* the path it was executed through, symlinks kept */
+	char argv0[PATH_MAX];  /* argv[0] up to its first space */
+	char comm[32];         /* the kernel's name, cut to 15 bytes */
+};
+
+static const char *const name_kinds[] = {
+	"its executable", "the path it was executed through", "its argv[0]", "its comm",
+};
+
+static const char *base_name(const char *path)
 {
-	char path[64], buf[PATH_MAX];
-	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-	ssize_t n = readlink(path, buf, sizeof buf - 1);
-	if (n > 0) {
-		buf[n] = '\0';
-		proc_strip_deleted(buf); /* binary replaced on disk */
-		const char *base = strrchr(buf, '/');
-		return strcmp(base ? base + 1 : buf, name) == 0;
-	}
-	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-	if (read_small(path, buf, sizeof buf) == 0 && buf[0]) {
-		const char *base = strrchr(buf, '/');
-		if (strcmp(base ? base + 1 : buf, name) == 0)
-			return 1;
-	}
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if (read_small(path, buf, sizeof buf) == 0) {
-		buf[strcspn(buf, "\n")] = '\0';
-		/* comm is the name cut to 15 bytes */
-		size_t cut = strlen(name) < 15 ? strlen(name) : 15;
-		return strlen(buf) == cut && strncmp(buf, name, cut) == 0;
-	}
-	return 0;
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
 }
 
-static int resolve_exe(const char *name, pid_t self, pid_t *pid, struct err *e)
+/* AT_EXECFN of pid's auxiliary vector: a string at the top of its stack,
+ * read page by page since reading past the stack's end fails. "" when
+ * unreadable (the same ptrace access as /proc/PID/exe). */
+static void read_execfn(pid_t pid, char *out, size_t size)
+{
+	out[0] = '\0';
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/auxv", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	unsigned long av[256];
+	ssize_t n;
+	do
+		n = read(fd, av, sizeof av);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	uint64_t addr = 0;
+	for (size_t i = 0; n > 0 && i + 1 < (size_t)n / sizeof *av && av[i] != AT_NULL; i += 2)
+		if (av[i] == AT_EXECFN)
+			addr = av[i + 1];
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	for (size_t got = 0; addr && got < size - 1;) {
+		size_t chunk = (size_t)(page - (addr + got) % page);
+		if (chunk > size - 1 - got)
+			chunk = size - 1 - got;
+		struct err ignored = { 0 };
+		if (proc_read_mem(pid, addr + got, out + got, chunk, &ignored) < 0)
+			break;
+		if (memchr(out + got, '\0', chunk))
+			return;
+		got += chunk;
+	}
+	out[0] = '\0'; /* unreadable, or longer than a path */
+}
+
+static void read_names(pid_t pid, struct proc_names *n)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t len = readlink(path, n->exe, sizeof n->exe - 1);
+	n->exe[len > 0 ? len : 0] = '\0';
+	proc_strip_deleted(n->exe); /* binary replaced on disk */
+	if (n->exe[0])
+		read_execfn(pid, n->execfn, sizeof n->execfn);
+	else
+		n->execfn[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	if (read_small(path, n->argv0, sizeof n->argv0) < 0)
+		n->argv0[0] = '\0';
+	/* programs rewrite argv[0] to say more: "redis-server *:6379" */
+	n->argv0[strcspn(n->argv0, " ")] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	if (read_small(path, n->comm, sizeof n->comm) < 0)
+		n->comm[0] = '\0';
+	n->comm[strcspn(n->comm, "\n")] = '\0';
+}
+
+/* The base names of n in matching order; "" for those unknown. */
+static void names_list(const struct proc_names *n, const char *out[4])
+{
+	out[0] = base_name(n->exe);
+	out[1] = base_name(n->execfn);
+	out[2] = base_name(n->argv0);
+	out[3] = n->comm;
+}
+
+/* Which of n's names is name (an index of name_kinds), or -1. */
+static int names_match(const struct proc_names *n, const char *name)
+{
+	const char *names[4];
+	names_list(n, names);
+	for (int i = 0; i < 3; i++)
+		if (names[i][0] && strcmp(names[i], name) == 0)
+			return i;
+	/* comm is the name cut to 15 bytes: a cut name matches only when it is
+	 * all there is, the executable being unreadable */
+	size_t cut = strlen(name) < 15 || n->exe[0] ? strlen(name) : 15;
+	return strlen(n->comm) == cut && strncmp(n->comm, name, cut) == 0 ? 3 : -1;
+}
+
+/* Which of n's names is near name, -1 when none: one holds the other in
+ * any case, as a half-remembered name ("redis") or a path does; a name
+ * within name must be most of it, or "sleep" would be near "my-sleeper".
+ * The name it was started as comes first: the one a person knows it by
+ * (redis-server, not the redis-check-rdb it links to). */
+static int names_near(const struct proc_names *n, const char *name)
+{
+	static const int order[] = { 1, 0, 2, 3 };
+	const char *names[4];
+	names_list(n, names);
+	size_t len = strlen(name);
+	for (int k = 0; k < 4; k++) {
+		const char *s = names[order[k]];
+		if ((len >= 3 && strcasestr(s, name)) ||
+		    (s[0] && 2 * strlen(s) >= len && strcasestr(name, s)))
+			return order[k];
+	}
+	return -1;
+}
+
+/* Says which process is near name, and the target-exe that finds it. */
+static int err_near(struct err *e, const char *name, pid_t pid, const struct proc_names *n, int near)
+{
+	const char *names[4];
+	names_list(n, names);
+	char what[2 * PATH_MAX + 64];
+	if (n->exe[0] && n->argv0[0] && strcmp(n->argv0, n->exe) != 0)
+		snprintf(what, sizeof what, "runs %s started as %s", n->exe, n->argv0);
+	else if (n->exe[0])
+		snprintf(what, sizeof what, "runs %s", n->exe);
+	else if (n->argv0[0])
+		snprintf(what, sizeof what, "was started as %s", n->argv0);
+	else
+		snprintf(what, sizeof what, "is called %s", n->comm);
+	return err_set(e, ERR_TARGET,
+		       "target not running: no process named \"%s\"; pid %d %s: use target-exe = %s",
+		       name, (int)pid, what, names[near]);
+}
+
+static int resolve_exe(const char *name, pid_t self, struct proc_found *f, struct err *e)
 {
 	DIR *d = opendir("/proc");
 	if (!d)
 		return err_errno(e, ERR_INTERNAL, errno, "opendir /proc");
-	pid_t best = 0;
+	struct proc_names names, near_names, *n = &names, *near = &near_names; /* 25 KiB */
+	int best_by = 0, near_by = -1;
+	pid_t best = 0, near_pid = 0;
 	unsigned long long best_start = 0;
-	int found = 0;
+	f->matches = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char *end;
 		long v = strtol(de->d_name, &end, 10);
 		if (*end || v <= 0 || (pid_t)v == self)
 			continue;
-		if (!exe_matches((pid_t)v, name) || !proc_alive((pid_t)v))
+		read_names((pid_t)v, n);
+		int by = names_match(n, name);
+		if (by < 0 && f->matches == 0 && near_by < 0 && (near_by = names_near(n, name)) >= 0) {
+			near_pid = (pid_t)v;
+			memcpy(near, n, sizeof *n);
+		}
+		if (by < 0 || !proc_alive((pid_t)v))
 			continue;
-		/* several matches: the oldest, as the master of a pre-forked
-		 * server is, and as a restart replaces */
+		/* several matches: the one matched by the earliest name, then the
+		 * oldest, as the master of a pre-forked server is, and as a
+		 * restart replaces */
 		unsigned long long start = proc_starttime((pid_t)v);
-		if (!found || start < best_start || (start == best_start && v < best)) {
+		if (!f->matches || by < best_by ||
+		    (by == best_by && (start < best_start || (start == best_start && v < best)))) {
 			best = (pid_t)v;
 			best_start = start;
+			best_by = by;
 		}
-		found++;
+		f->matches++;
 	}
 	closedir(d);
-	if (!found)
+	if (near_by >= 0 && !f->matches && proc_alive(near_pid))
+		return err_near(e, name, near_pid, near, near_by);
+	if (!f->matches)
 		return err_set(e, ERR_TARGET, "target not running: no process named \"%s\"", name);
-	*pid = best;
+	f->pid = best;
+	f->by = name_kinds[best_by];
+	return 0;
+}
+
+int proc_find(const struct target_spec *t, pid_t self, struct proc_found *f, struct err *e)
+{
+	*f = (struct proc_found){ .matches = 1 };
+	if (t->exe)
+		return resolve_exe(t->exe, self, f, e);
+	if (t->pidfile)
+		return resolve_pidfile(t->pidfile, self, &f->pid, e);
+	if ((pid_t)t->pid == self)
+		return err_set(e, ERR_TARGET, "target pid %ld is pprof-fcgi itself", t->pid);
+	if (!proc_alive((pid_t)t->pid))
+		return err_set(e, ERR_TARGET, "target not running: pid %ld", t->pid);
+	f->pid = (pid_t)t->pid;
 	return 0;
 }
 
 int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e)
 {
-	if (t->pidfile)
-		return resolve_pidfile(t->pidfile, self, pid, e);
-	if (t->exe)
-		return resolve_exe(t->exe, self, pid, e);
-	if ((pid_t)t->pid == self)
-		return err_set(e, ERR_TARGET, "target pid %ld is pprof-fcgi itself", t->pid);
-	if (!proc_alive((pid_t)t->pid))
-		return err_set(e, ERR_TARGET, "target not running: pid %ld", t->pid);
-	*pid = (pid_t)t->pid;
+	struct proc_found f;
+	if (proc_find(t, self, &f, e) < 0)
+		return -1;
+	*pid = f.pid;
 	return 0;
 }
 

@@ -40,6 +40,22 @@ void proc_describe(const struct target_spec *t, char *out, size_t size);
  * process self (pprof-fcgi) is never a target. */
 int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e);
 
+/* How proc_find found the target, for saying so. */
+struct proc_found {
+	pid_t pid;
+	int matches;    /* processes named target-exe; 1 for a pid or pidfile */
+	const char *by; /* which of its names matched ("its argv[0]"), NULL but for exe */
+};
+
+/* proc_resolve, saying how. A target-exe is matched, in this order, against
+ * the base name of the executable (/proc/PID/exe), of the path it was
+ * executed through (AT_EXECFN: a symlink's own name), of the first word of
+ * argv[0] (which programs rewrite: "redis-server *:6379"), then comm; of
+ * several processes the one matched earliest in that order, then the
+ * oldest. When none matches, the error names a process whose name is near,
+ * and the target-exe that finds it. */
+int proc_find(const struct target_spec *t, pid_t self, struct proc_found *f, struct err *e);
+
 /* pid's start time in clock ticks since boot, 0 when unknown: with the
  * pid, it names one process (a pid is reused, never with the same start). */
 unsigned long long proc_starttime(pid_t pid);

@@ -253,6 +253,7 @@ static void serve_one(struct fcgi_server *s, FCGX_Request *r)
 		.script_name = param(r, "SCRIPT_NAME"),
 		.path_info = param(r, "PATH_INFO"),
 		.query_string = param(r, "QUERY_STRING"),
+		.accept = param(r, "HTTP_ACCEPT"),
 	};
 	if (!*req.method)
 		req.method = "GET";

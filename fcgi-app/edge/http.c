@@ -2,6 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 void req_release(struct req *r)
 {
@@ -56,6 +59,33 @@ void resp_error(struct resp *r, int status, const char *msg)
 void resp_from_err(struct resp *r, const struct err *e)
 {
 	resp_error(r, http_status(e->kind), e->msg[0] ? e->msg : "internal error");
+}
+
+bool http_prefers_html(const char *accept)
+{
+	double html = 0, other = 0;
+	for (const char *p = accept ? accept : ""; *p;) {
+		size_t len = strcspn(p, ",");
+		char range[256]; /* one media range: "type/subtype; param=value; q=0.9" */
+		snprintf(range, sizeof range, "%.*s", (int)len, p);
+		p += len + (p[len] == ',');
+		char *save, *type = strtok_r(range, ";", &save);
+		if (!type)
+			continue;
+		double q = 1;
+		for (char *a; (a = strtok_r(NULL, ";", &save));) {
+			a += strspn(a, " \t");
+			if ((a[0] == 'q' || a[0] == 'Q') && a[1] == '=')
+				q = strtod(a + 2, NULL);
+		}
+		type += strspn(type, " \t");
+		type[strcspn(type, " \t")] = '\0';
+		if (!strcasecmp(type, "text/html") || !strcasecmp(type, "application/xhtml+xml"))
+			html = q > html ? q : html;
+		else if (strcmp(type, "*/*") != 0 && strcasecmp(type, "text/*") != 0)
+			other = q > other ? q : other;
+	}
+	return html > 0 && html >= other;
 }
 
 int http_status(enum err_kind kind)

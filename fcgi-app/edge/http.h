@@ -7,7 +7,9 @@
 #include "base/err.h"
 #include "edge/params.h"
 #include "edge/query.h"
+#include "collect/proc.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -19,6 +21,7 @@ struct req {
 	const char *script_name;  /* "" when absent */
 	const char *path_info;    /* "" when absent */
 	const char *query_string; /* raw, "" when absent */
+	const char *accept;       /* the Accept header; "" or NULL when absent */
 	const char *body;         /* POST body, NUL-terminated, may be NULL */
 	size_t body_len;
 	/* Filled by the router before an endpoint runs: */
@@ -26,6 +29,7 @@ struct req {
 	struct query query;
 	struct params params;
 	pid_t pid;                /* the target, for endpoints that need one */
+	struct proc_found found;  /* how the target was found, for the index to say */
 };
 
 struct resp {
@@ -48,6 +52,9 @@ void resp_error(struct resp *r, int status, const char *msg);
 void resp_from_err(struct resp *r, const struct err *e);
 
 int http_status(enum err_kind kind);
+/* Whether an Accept header ranks HTML first, as a browser's does
+ * (text/html, then others with lower q); scrapers send none, or any type. */
+bool http_prefers_html(const char *accept);
 const char *http_reason(int status);
 
 #endif

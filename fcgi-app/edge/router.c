@@ -7,6 +7,7 @@
 #include "edge/params.h"
 #include "collect/proc.h"
 #include "edge/query.h"
+#include "encode/html.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -117,10 +118,26 @@ static bool method_allowed(const struct route *r, const char *method)
 	       ((r->flags & ROUTE_POST) && strcmp(method, "POST") == 0);
 }
 
+/* For a person in a browser, the 503 of a target that does not run is a
+ * page saying which and what pprof-fcgi waits for; scrapers keep the text. */
+static void missing_page(const struct ctx *ctx, const struct req *req, struct resp *resp,
+			 const struct err *e)
+{
+	struct buf path;
+	buf_init(&path, "path", 8 * 1024);
+	buf_puts(&path, req->script_name);
+	buf_puts(&path, req->path_info);
+	buf_reset(&resp->body);
+	resp->content_type = "text/html; charset=utf-8";
+	html_missing(&resp->body, buf_cstr(&path), &ctx->target, e->msg);
+	buf_release(&path);
+}
+
 void router_handle(struct ctx *ctx, struct req *req, struct resp *resp)
 {
 	char name[64];
 	struct err e = { 0 };
+	bool gone = false;
 	if (router_match(req->script_name, req->path_info, name, sizeof name) == ROUTER_REDIRECT) {
 		redirect(req, resp);
 		return;
@@ -142,8 +159,11 @@ void router_handle(struct ctx *ctx, struct req *req, struct resp *resp)
 	    params_parse(&req->query, r->params, r->default_seconds, ctx->cfg->max_seconds,
 			 &req->params, &e) < 0)
 		goto fail;
-	if ((r->flags & ROUTE_TARGET) && proc_resolve(&ctx->target, ctx->self, &req->pid, &e) < 0)
+	if ((r->flags & ROUTE_TARGET) && proc_find(&ctx->target, ctx->self, &req->found, &e) < 0) {
+		gone = true;
 		goto fail;
+	}
+	req->pid = req->found.pid;
 	if (r->handler(ctx, req, resp, &e) < 0)
 		goto fail;
 	if (buf_check(&resp->body, &e) < 0 || buf_check(&resp->headers, &e) < 0)
@@ -153,4 +173,6 @@ fail:
 	if (http_status(e.kind) >= 500)
 		log_warn("/%s: %s", r->name, e.msg);
 	resp_from_err(resp, &e);
+	if (gone && http_prefers_html(req->accept))
+		missing_page(ctx, req, resp, &e);
 }

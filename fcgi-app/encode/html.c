@@ -3,6 +3,7 @@
 #include "base/buf.h"
 #include "collect/proc.h"
 
+#include <limits.h>
 #include <string.h>
 
 void html_escape(struct buf *out, const char *s)
@@ -30,11 +31,14 @@ static void uptime(struct buf *out, double s)
 		buf_printf(out, "%ldm %lds", t / 60, t % 60);
 }
 
-void html_index(struct buf *out, const struct html_index *page)
+/* Everything up to the page's <h1>title</h1>; refresh_s > 0 reloads it. */
+static void page_head(struct buf *out, const char *title, int refresh_s)
 {
-	const struct proc_info *t = page->target;
-	buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
-	html_escape(out, page->path);
+	buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+	if (refresh_s > 0)
+		buf_printf(out, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
+	buf_puts(out, "<title>");
+	html_escape(out, title);
 	buf_puts(out, "</title>\n<style>\n"
 		 "body{font-family:sans-serif;margin:1.5rem}\n"
 		 "table{border-collapse:collapse}\n"
@@ -44,15 +48,31 @@ void html_index(struct buf *out, const struct html_index *page)
 		 ".notice{background:#fff3cd;padding:.4rem .8rem;border:1px solid #e0c96b}\n"
 		 "code{background:#f3f3f3;padding:0 .2rem}\n"
 		 "</style>\n</head>\n<body>\n<h1>");
-	html_escape(out, page->path);
-	buf_puts(out, "</h1>\n<table class=\"target\">\n");
+	html_escape(out, title);
+	buf_puts(out, "</h1>\n");
+}
+
+void html_index(struct buf *out, const struct html_index *page)
+{
+	const struct proc_info *t = page->target;
+	page_head(out, page->path, 0);
+	buf_puts(out, "<table class=\"target\">\n");
 	buf_printf(out, "<tr><th>Target</th><td>pid %d", (int)t->pid);
 	if (t->comm[0]) {
 		buf_puts(out, " (");
 		html_escape(out, t->comm);
 		buf_puts(out, ")");
 	}
-	buf_puts(out, "</td></tr>\n<tr><th>Executable</th><td><code>");
+	buf_puts(out, "</td></tr>\n");
+	if (page->found_by) {
+		buf_puts(out, "<tr><th>Found by</th><td>");
+		html_escape(out, page->found_by);
+		if (page->matches > 1)
+			buf_printf(out, " (%d processes match: the oldest of those found by the "
+				   "earliest name)", page->matches);
+		buf_puts(out, "</td></tr>\n");
+	}
+	buf_puts(out, "<tr><th>Executable</th><td><code>");
 	html_escape(out, t->exe[0] ? t->exe : "(not readable)");
 	buf_puts(out, "</code></td></tr>\n");
 	if (page->cmdline) {
@@ -94,4 +114,39 @@ void html_index(struct buf *out, const struct html_index *page)
 		buf_puts(out, "</li>\n");
 	}
 	buf_puts(out, "</ul>\n</body>\n</html>\n");
+}
+
+#define RELOAD_S 5
+
+void html_missing(struct buf *out, const char *path, const struct target_spec *target,
+		  const char *reason)
+{
+	char what[PATH_MAX + 64];
+	proc_describe(target, what, sizeof what);
+	page_head(out, path, target->pid ? 0 : RELOAD_S);
+	buf_puts(out, "<table class=\"target\">\n<tr><th>Target</th><td><code>");
+	html_escape(out, what);
+	buf_puts(out, "</code></td></tr>\n</table>\n<p class=\"notice\">");
+	html_escape(out, reason);
+	buf_puts(out, "</p>\n<p>");
+	if (target->exe) {
+		buf_puts(out, "pprof-fcgi is waiting for a process named <code>");
+		html_escape(out, target->exe);
+		buf_puts(out, "</code> (by its executable, the path it was executed through, "
+			 "its argv[0] or its comm) to start.");
+	} else if (target->pidfile) {
+		buf_puts(out, "pprof-fcgi is waiting for <code>");
+		html_escape(out, target->pidfile);
+		buf_puts(out, "</code> to name a running process, as the service writes it when it starts.");
+	} else {
+		buf_printf(out, "pprof-fcgi waits for nothing: pid %ld names one process, and a "
+			   "restarted service gets a new pid. Give pprof-fcgi the new pid, or let it "
+			   "follow restarts with <code>target-pidfile</code> or <code>target-exe</code>.",
+			   target->pid);
+	}
+	buf_puts(out, "</p>\n");
+	if (!target->pid)
+		buf_printf(out, "<p>This page reloads every %d seconds and shows the profiles once "
+			   "the target runs.</p>\n", RELOAD_S);
+	buf_puts(out, "</body>\n</html>\n");
 }

@@ -6,6 +6,7 @@
 
 struct buf;
 struct proc_info;
+struct target_spec;
 
 struct html_row {
 	const char *name;  /* profile name, also the link */
@@ -17,6 +18,8 @@ struct html_index {
 	const char *path;               /* the page's own path, for the title */
 	const struct proc_info *target;
 	const char *cmdline;            /* arguments joined by spaces */
+	const char *found_by;           /* which name of it matched target-exe, or NULL */
+	int matches;                    /* processes that matched it */
 	const char *notice;             /* a warning shown on top, or NULL */
 	const struct html_row *rows;
 	size_t nrows;
@@ -24,5 +27,10 @@ struct html_index {
 
 void html_escape(struct buf *out, const char *s);
 void html_index(struct buf *out, const struct html_index *page);
+/* The page for a person whose browser asks while the target does not run:
+ * which target, why not (reason: the error text), and what pprof-fcgi
+ * waits for; it reloads itself while a restart can bring the target back. */
+void html_missing(struct buf *out, const char *path, const struct target_spec *target,
+		  const char *reason);
 
 #endif

@@ -78,6 +78,8 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		.path = buf_cstr(&path),
 		.target = &info,
 		.cmdline = buf_cstr(&cmd),
+		.found_by = req->found.by,
+		.matches = req->found.matches,
 		.notice = notice,
 		.rows = rows,
 		.nrows = NROWS,
