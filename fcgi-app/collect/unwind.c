@@ -1,5 +1,6 @@
 #include "collect/unwind.h"
 
+#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "collect/proc.h"
@@ -357,25 +358,13 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 			if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
 				   &start, &end, perms, &pgoff, &path_at) >= 4 &&
 			    perms[1] == '-' && perms[0] == 'r') {
-				if (u->nro == cap) {
-					cap = cap ? cap * 2 : 64;
-					u->ro = realloc(u->ro, cap * sizeof *u->ro);
-					if (!u->ro)
-						abort();
-				}
-				u->ro[u->nro++] = (struct ro_range){ start, end };
+				struct ro_range *r = VEC_PUSH(u->ro, u->nro, cap, 64);
+				*r = (struct ro_range){ start, end };
 				const char *file = path_at ? l + path_at : "";
 				size_t plen = strcspn(file, "\n");
 				if (perms[2] == 'x' && plen > 0 && plen < PATH_MAX &&
 				    (file[0] == '/' || strncmp(file, "[vdso]", 6) == 0)) {
-					if (u->nmods == mcap) {
-						mcap = mcap ? mcap * 2 : 32;
-						u->mods = realloc(u->mods, mcap * sizeof *u->mods);
-						if (!u->mods)
-							abort();
-					}
-					struct module *m = &u->mods[u->nmods++];
-					memset(m, 0, sizeof *m);
+					struct module *m = VEC_PUSH(u->mods, u->nmods, mcap, 32);
 					m->start = start;
 					m->end = end;
 					m->pgoff = pgoff;

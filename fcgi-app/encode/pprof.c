@@ -1,5 +1,6 @@
 #include "encode/pprof.h"
 
+#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "profile/profile.h"
@@ -57,14 +58,9 @@ static int64_t str_id(struct strtab *t, const char *s)
 	for (; t->index[slot]; slot = (slot + 1) & mask)
 		if (strcmp(t->s[t->index[slot] - 1], s) == 0)
 			return (int64_t)(t->index[slot] - 1);
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 256;
-		t->s = realloc(t->s, t->cap * sizeof *t->s);
-		if (!t->s)
-			abort();
-	}
-	t->s[t->n] = s;
-	t->index[slot] = ++t->n;
+	const char **e = VEC_PUSH(t->s, t->n, t->cap, 256);
+	*e = s;
+	t->index[slot] = t->n;
 	return (int64_t)(t->n - 1);
 }
 
@@ -107,13 +103,7 @@ static uint64_t func_id(struct functab *ft, int64_t name, int64_t sys, int64_t f
 		if (f->name == name && f->system_name == sys && f->filename == file)
 			return f->id;
 	}
-	if (ft->n == ft->cap) {
-		ft->cap = ft->cap ? ft->cap * 2 : 64;
-		ft->f = realloc(ft->f, ft->cap * sizeof *ft->f);
-		if (!ft->f)
-			abort();
-	}
-	Perftools__Profiles__Function *f = &ft->f[ft->n++];
+	Perftools__Profiles__Function *f = VEC_PUSH(ft->f, ft->n, ft->cap, 64);
 	perftools__profiles__function__init(f);
 	f->id = ft->n;
 	f->name = name;

@@ -1,5 +1,6 @@
 #include "profile/symbolize.h"
 
+#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "collect/proc.h"
@@ -120,12 +121,7 @@ static void parse_maps(struct symbolizer *s, const char *text)
 		const char *path = line + path_at;
 		if (perms[2] != 'x' || path[0] != '/')
 			continue;
-		if (s->nmaps == cap) {
-			cap = cap ? cap * 2 : 32;
-			s->maps = realloc(s->maps, cap * sizeof *s->maps);
-			if (!s->maps)
-				abort();
-		}
+		VEC_RESERVE(s->maps, cap, s->nmaps + 1, 32);
 		s->maps[s->nmaps].start = start;
 		s->maps[s->nmaps].end = end;
 		s->maps[s->nmaps].offset = offset;

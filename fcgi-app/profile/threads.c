@@ -1,5 +1,6 @@
 #include "profile/threads.h"
 
+#include "base/vec.h"
 #include "base/clock.h"
 #include "collect/collector.h"
 #include "ctx.h"
@@ -19,14 +20,7 @@
 static void on_thread(void *arg, const struct collector_sample *s)
 {
 	struct thread_dump *d = arg;
-	if (d->n == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 64;
-		d->t = realloc(d->t, d->cap * sizeof *d->t);
-		if (!d->t)
-			abort();
-	}
-	struct thread_stack *t = &d->t[d->n++];
-	memset(t, 0, sizeof *t);
+	struct thread_stack *t = VEC_PUSH(d->t, d->n, d->cap, 64);
 	t->tid = s->tid;
 	snprintf(t->name, sizeof t->name, "%s", s->thread_name);
 	t->state = s->state;
