@@ -93,39 +93,20 @@ void symbolizer_free(struct symbolizer *s)
 	free(s);
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-	return h;
-}
-
 /* Executable file-backed mappings: what pprof calls mappings. */
 static void parse_maps(struct symbolizer *s, const char *text)
 {
 	maps_free(s);
 	size_t cap = 0;
-	for (const char *l = text; *l; ) {
-		const char *nl = strchr(l, '\n');
-		size_t len = nl ? (size_t)(nl - l) : strlen(l);
-		char line[4096];
-		snprintf(line, sizeof line, "%.*s", (int)len, l);
-		l += len + (nl ? 1 : 0);
-		uint64_t start, end, offset;
-		char perms[8];
-		int path_at = 0;
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
-			   &start, &end, perms, &offset, &path_at) < 4 || !path_at)
-			continue;
-		const char *path = line + path_at;
-		if (perms[2] != 'x' || path[0] != '/')
+	struct proc_map m;
+	for (const char *l = text; proc_maps_next(&l, &m);) {
+		if (m.perms[2] != 'x' || !m.path_len || m.path[0] != '/')
 			continue;
 		VEC_RESERVE(s->maps, cap, s->nmaps + 1, 32);
-		s->maps[s->nmaps].start = start;
-		s->maps[s->nmaps].end = end;
-		s->maps[s->nmaps].offset = offset;
-		s->maps[s->nmaps].file = strdup(path);
+		s->maps[s->nmaps].start = m.start;
+		s->maps[s->nmaps].end = m.end;
+		s->maps[s->nmaps].offset = m.offset;
+		s->maps[s->nmaps].file = strndup(m.path, m.path_len);
 		if (!s->maps[s->nmaps].file)
 			abort();
 		s->nmaps++;
@@ -257,12 +238,10 @@ static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name,
 
 int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	struct buf maps;
-	buf_init(&maps, "maps", 64u << 20);
 	struct err re = { 0 };
-	if (buf_read_file(&maps, path, &re) < 0) {
+	uint64_t h;
+	if (proc_maps_read(pid, &maps, &h, &re) < 0) {
 		buf_release(&maps);
 		if (s->dwfl && s->pid == pid)
 			return 0; /* gone since: what it had mapped last still names it */
@@ -270,7 +249,6 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 			*e = re;
 		return -1;
 	}
-	uint64_t h = hash_bytes(maps.data ? maps.data : "", maps.len);
 	int rc = 0;
 	if (s->dwfl && s->pid == pid && s->maps_hash == h)
 		goto out; /* nothing changed: keep every module and its caches */
