@@ -368,13 +368,8 @@ int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, lon
 		 struct buf *out, int *text, struct err *e)
 {
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "alloc_objects", "count");
-	profile_add_type(&p, "alloc_space", "bytes");
-	profile_add_type(&p, "inuse_objects", "count");
-	profile_add_type(&p, "inuse_space", "bytes");
-	p.default_type = kind == HEAP_HEAP ? 3 : 1;
-	p.period_type = (struct profile_value_type){ "space", "bytes" };
+	/* the period is the agent's rate, once read */
+	profile_init_heap(&p, kind == HEAP_HEAP, 0);
 	p.time_nanos = clock_ns(CLOCK_REALTIME);
 	struct heap_snapshot s0, s1 = { 0 };
 	int rc = -1;

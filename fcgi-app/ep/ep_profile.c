@@ -23,12 +23,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 	if (proc_check_access(pid, e) < 0 || proc_check_tracer(pid, ctx->self, e) < 0)
 		return -1;
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
-	profile_add_type(&p, "cpu", "nanoseconds");
-	p.default_type = 1;
-	p.period_type = (struct profile_value_type){ "cpu", "nanoseconds" };
-	p.period = 1000000000LL / req->params.hz;
+	profile_init_cpu(&p, req->params.hz);
 
 	/* modules now, while the target surely runs; again at the end */
 	ctx_read_modules(ctx, pid);

@@ -52,11 +52,7 @@ int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int debug,
 		   struct buf *out, int *text, struct err *e)
 {
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "contentions", "count");
-	profile_add_type(&p, "delay", "nanoseconds");
-	p.period_type = p.types[0];
-	p.period = 1;
+	profile_init_contention(&p);
 	struct collector_sub sub = { .offcpu = true, .on_sample = on_wait, .arg = &p };
 	struct collector_sub *subs[] = { &sub };
 	struct collector_window w;

@@ -23,6 +23,45 @@ void profile_init(struct profile *p)
 	p->default_type = -1;
 }
 
+void profile_init_cpu(struct profile *p, long hz)
+{
+	profile_init(p);
+	profile_add_type(p, "samples", "count");
+	profile_add_type(p, "cpu", "nanoseconds");
+	p->default_type = 1;
+	p->period_type = p->types[1];
+	p->period = hz > 0 ? 1000000000LL / hz : 0;
+}
+
+void profile_init_contention(struct profile *p)
+{
+	profile_init(p);
+	profile_add_type(p, "contentions", "count");
+	profile_add_type(p, "delay", "nanoseconds");
+	p->period_type = p->types[0];
+	p->period = 1;
+}
+
+void profile_init_heap(struct profile *p, bool inuse, int64_t rate)
+{
+	profile_init(p);
+	profile_add_type(p, "alloc_objects", "count");
+	profile_add_type(p, "alloc_space", "bytes");
+	profile_add_type(p, "inuse_objects", "count");
+	profile_add_type(p, "inuse_space", "bytes");
+	p->default_type = inuse ? 3 : 1;
+	p->period_type = (struct profile_value_type){ "space", "bytes" };
+	p->period = rate;
+}
+
+void profile_init_count(struct profile *p, const char *name)
+{
+	profile_init(p);
+	profile_add_type(p, name, "count");
+	p->period_type = p->types[0];
+	p->period = 1;
+}
+
 void profile_release(struct profile *p)
 {
 	for (size_t i = 0; i < p->nsamples; i++)

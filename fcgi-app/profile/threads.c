@@ -114,8 +114,7 @@ static void add_dump(struct ctx *ctx, pid_t pid, const struct thread_dump *d,
 		return;
 	}
 	struct profile full;
-	profile_init(&full);
-	profile_add_type(&full, "threads", "count");
+	profile_init_count(&full, "threads");
 	for (size_t i = 0; i < d->n; i++)
 		add_stack(&full, &d->t[i], d->t[i].pcs, d->t[i].npcs, 1, LABELS_ALL);
 	ctx_symbolize(ctx, pid, &full);
@@ -148,10 +147,7 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 {
 	const char *name = kind == THREADS_GOROUTINE ? "goroutine" : "threadcreate";
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, name, "count");
-	p.period_type = p.types[0];
-	p.period = 1;
+	profile_init_count(&p, name);
 	p.time_nanos = clock_ns(CLOCK_REALTIME);
 	struct thread_dump d0 = { 0 }, d1 = { 0 };
 	int rc = -1;
