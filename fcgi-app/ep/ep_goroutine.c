@@ -3,7 +3,7 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "collect/proc.h"
-#include "profile/threads.h"
+#include "ep/ep_threads.h"
 
 /* Threads take the place of goroutines: every thread's stack now. */
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)

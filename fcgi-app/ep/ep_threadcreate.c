@@ -3,7 +3,7 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "collect/proc.h"
-#include "profile/threads.h"
+#include "ep/ep_threads.h"
 
 /* Where the current threads began: their start routines (the creating
  * pthread_create call stacks need the preload agent). */
