@@ -6,7 +6,6 @@
 #include "collect/proc.h"
 #include "ctx.h"
 #include "edge/http.h"
-#include "encode/pprof.h"
 #include "encode/text.h"
 #include "profile/profile.h"
 
@@ -55,6 +54,22 @@ static bool in_lock(const struct profile *p, const struct profile_sample *s)
 	return false;
 }
 
+/* /mutex: only the waits in lock acquisition count. */
+static void keep_locks(struct profile *p)
+{
+	for (size_t i = 0; i < p->nsamples; i++)
+		if (!in_lock(p, &p->samples[i]))
+			p->samples[i].values[0] = p->samples[i].values[1] = 0;
+	p->drop_zero = true;
+}
+
+/* arg: the header, "mutex" or "contention" */
+static void contention_text(struct buf *out, const struct profile *p, const void *arg)
+{
+	text_contention(out, arg, p);
+	text_memory_map(out, p);
+}
+
 /* The body for a window of seconds: gzipped pprof (contentions/count,
  * delay/nanoseconds, thread_name and wait labels) or, with debug=1, Go's
  * contention text (*text set). */
@@ -80,20 +95,13 @@ static int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int
 			    COLLECTOR_OFFCPU_HZ, (unsigned long long)sub.stats.waits_without_stop,
 			    (unsigned long long)sub.stats.waits_unwound,
 			    (unsigned long long)sub.stats.waits_reused);
-	ctx_symbolize(ctx, pid, &p);
-	if (kind == OFFCPU_MUTEX) {
-		for (size_t i = 0; i < p.nsamples; i++)
-			if (!in_lock(&p, &p.samples[i]))
-				p.samples[i].values[0] = p.samples[i].values[1] = 0;
-		p.drop_zero = true;
-	}
 	*text = debug != 0;
-	if (*text) {
-		text_contention(out, kind == OFFCPU_MUTEX ? "mutex" : "contention", &p);
-		text_memory_map(out, &p);
-	} else if ((rc = pprof_encode(&p, out, e)) < 0)
-		goto out;
-	rc = buf_check(out, e);
+	struct ep_body how = {
+		.symbolized = kind == OFFCPU_MUTEX ? keep_locks : NULL,
+		.text = *text ? contention_text : NULL,
+		.arg = kind == OFFCPU_MUTEX ? "mutex" : "contention",
+	};
+	rc = ep_send_profile(ctx, pid, &p, &how, out, e);
 out:
 	profile_release(&p);
 	return rc;

@@ -7,7 +7,6 @@
 #include "collect/proc.h"
 #include "ctx.h"
 #include "edge/http.h"
-#include "encode/pprof.h"
 #include "encode/text.h"
 #include "profile/profile.h"
 
@@ -130,6 +129,23 @@ static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot 
  * statistics block; seconds > 0 the pprof delta of a window. Without the
  * agent: an empty profile whose comment says how to load it. Sets *text
  * when the body is text. */
+struct heap_text {
+	pid_t pid;
+	const struct heap_snapshot *s; /* the one read */
+};
+
+/* Go's legacy heap text, the native statistics in place of MemStats. */
+static void heap_text(struct buf *out, const struct profile *p, const void *arg)
+{
+	const struct heap_text *ht = arg;
+	text_heap(out, p, p->period);
+	if (ht->s->present)
+		native_stats(out, ht->pid, ht->s);
+	else
+		buf_printf(out, "\n# %s\n", NO_AGENT);
+	text_memory_map(out, p);
+}
+
 static int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug,
 			long seconds, struct buf *out, int *text, struct err *e)
 {
@@ -165,18 +181,9 @@ static int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int deb
 		describe_agent(&p, &s0);
 		heap_name_unloaded(ctx, pid, &s0, &p, "the allocation");
 	}
-	ctx_symbolize(ctx, pid, &p);
-	if (*text) {
-		text_heap(out, &p, p.period);
-		if (s0.present)
-			native_stats(out, pid, &s0);
-		else
-			buf_printf(out, "\n# %s\n", NO_AGENT);
-		text_memory_map(out, &p);
-	} else if (pprof_encode(&p, out, e) < 0) {
-		goto out;
-	}
-	rc = buf_check(out, e);
+	struct heap_text ht = { pid, &s0 };
+	struct ep_body how = { .text = *text ? heap_text : NULL, .arg = &ht };
+	rc = ep_send_profile(ctx, pid, &p, &how, out, e);
 out:
 	heap_snapshot_release(&s0);
 	heap_snapshot_release(&s1);

@@ -4,7 +4,6 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "base/log.h"
-#include "encode/pprof.h"
 #include "collect/proc.h"
 #include "profile/profile.h"
 
@@ -54,8 +53,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 			    collector_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 			    (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 			    (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost);
-	ctx_symbolize(ctx, pid, &p);
-	if ((rc = pprof_encode(&p, &resp->body, e)) < 0)
+	if ((rc = ep_send_profile(ctx, pid, &p, NULL, &resp->body, e)) < 0)
 		goto out;
 	resp_attachment(resp, "profile");
 out:

@@ -8,7 +8,7 @@
 #include "collect/collector.h"
 #include "collect/heap.h"
 #include "ctx.h"
-#include "encode/pprof.h"
+#include "ep/ep.h"
 #include "encode/text.h"
 #include "profile/profile.h"
 #include "profile/threads.h"
@@ -135,6 +135,19 @@ static void add_dump(struct ctx *ctx, pid_t pid, const struct thread_dump *d,
 	profile_release(&full);
 }
 
+/* arg: the profile's name */
+static void counts_text(struct buf *out, const struct profile *p, const void *arg)
+{
+	text_counts(out, arg, p);
+	text_memory_map(out, p);
+}
+
+/* arg: the dump p was built from, one sample per thread */
+static void dump_text(struct buf *out, const struct profile *p, const void *arg)
+{
+	text_threads(out, arg, p);
+}
+
 int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
 		    long seconds, struct buf *out, int *text, struct err *e)
 {
@@ -176,15 +189,12 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 		profile_add_comment(&p, "threads the preload agent did not see start (the main thread, "
 				    "threads made before it loaded) are grouped by their start routine");
 	heap_name_unloaded(ctx, pid, &agent, &p, "the thread was created");
-	ctx_symbolize(ctx, pid, &p);
-	if (*text && debug == 2 && kind == THREADS_GOROUTINE)
-		text_threads(out, &d0, &p);
-	else if (*text) {
-		text_counts(out, name, &p);
-		text_memory_map(out, &p);
-	} else if (pprof_encode(&p, out, e) < 0)
-		goto out;
-	rc = buf_check(out, e);
+	struct ep_body how = { .text = counts_text, .arg = name };
+	if (debug == 2 && kind == THREADS_GOROUTINE)
+		how = (struct ep_body){ .text = dump_text, .arg = &d0 };
+	if (!*text)
+		how.text = NULL;
+	rc = ep_send_profile(ctx, pid, &p, &how, out, e);
 out:
 	heap_snapshot_release(&agent);
 	thread_dump_release(&d0);
