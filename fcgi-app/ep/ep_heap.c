@@ -75,7 +75,6 @@ static void describe_agent(struct profile *p, const struct heap_snapshot *s)
 				    "named after them", s->h.unloads_lost, s->h.max_unloads);
 }
 
-/* "Key: value kB" lines of /proc/PID/status as bytes. */
 /* Go ends its text with runtime.MemStats; a native process has no such
  * thing, so the agent's own figures and the kernel's take its place. */
 static void native_stats(struct buf *out, pid_t pid, const struct heap_snapshot *s)
