@@ -3,8 +3,6 @@
 #include "ctx.h"
 #include "base/err.h"
 #include "collect/proc.h"
-#include "profile/profile.h"
-#include "profile/symbolize.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -123,10 +121,7 @@ static int64_t unloaded_since(const struct heap_snapshot *s, uint64_t stamp, uin
 	return -1;
 }
 
-/* the addresses each unloaded library gets: its first 1 TiB */
-#define UNLOADED_ROOM (1ULL << HEAP_UNLOADED_SHIFT)
-
-static uint64_t unloaded_base(uint64_t k)
+uint64_t heap_unloaded_base(uint64_t k)
 {
 	return HEAP_UNLOADED_BIT | k << HEAP_UNLOADED_SHIFT;
 }
@@ -148,7 +143,7 @@ size_t heap_bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_b
 		 * target, it may be anything in range) */
 		uint64_t off = b->pcs[i] - s->unloads[k].lo;
 		off = off ? off - 1 : 0;
-		pcs[n++] = unloaded_base((uint64_t)k) + (off < UNLOADED_ROOM ? off : UNLOADED_ROOM - 1);
+		pcs[n++] = heap_unloaded_base((uint64_t)k) + (off < HEAP_UNLOADED_ROOM ? off : HEAP_UNLOADED_ROOM - 1);
 	}
 	return n;
 }
@@ -156,63 +151,6 @@ size_t heap_bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_b
 size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pcs, size_t max)
 {
 	return i < s->h.nbuckets ? heap_bucket_pcs(s, &s->buckets[i], pcs, max) : 0;
-}
-
-/* Names p's frames in unloaded library k (see heap_name_unloaded). */
-static void name_library(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
-			 struct profile *p, uint64_t k, const char *since)
-{
-	const struct pprof_agent_unload *u = &s->unloads[k];
-	char file[PPROF_AGENT_FILE];
-	memcpy(file, u->file, sizeof file);
-	file[sizeof file - 1] = '\0'; /* read from the target: trust no terminator */
-	uint64_t size = u->hi > u->lo ? u->hi - u->lo : 0;
-	struct symbolize_module m = {
-		.start = unloaded_base(k),
-		.limit = unloaded_base(k) + (size < UNLOADED_ROOM ? size : UNLOADED_ROOM),
-		.lo = u->lo, .bias = u->bias, .offset = u->offset, .file = file, .pid = pid,
-		.build_id = u->build_id,
-		.build_id_size = u->build_id_size < sizeof u->build_id ? u->build_id_size
-								       : sizeof u->build_id,
-	};
-	struct err e = { 0 };
-	int named = ctx_symbolize_unloaded(ctx, p, &m, &e);
-	size_t left = 0;
-	for (size_t i = 0; i < p->nlocations; i++) {
-		struct profile_location *l = &p->locations[i];
-		if (l->address < m.start || l->address >= m.limit || l->nlines)
-			continue;
-		profile_location_add_line(l, HEAP_UNLOADED_NAME, HEAP_UNLOADED_NAME, NULL, 0);
-		left++;
-	}
-	const char *what = file[0] ? file : "a library";
-	if (named < 0)
-		profile_add_comment(p, "frames in %s, unloaded since %s, are shown as "
-				    HEAP_UNLOADED_NAME ": %s", what, since, e.msg);
-	else if (left)
-		profile_add_comment(p, "frames in %s, unloaded since %s, are named from the file "
-				    "with its build-id; %zu it has no symbols for are shown as "
-				    HEAP_UNLOADED_NAME, what, since, left);
-	else
-		profile_add_comment(p, "frames in %s, unloaded since %s, are named from the file "
-				    "with its build-id", what, since);
-}
-
-size_t heap_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
-			  struct profile *p, const char *since)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < p->nlocations; i++) {
-		const struct profile_location *l = &p->locations[i];
-		if (!(l->address & HEAP_UNLOADED_BIT))
-			continue;
-		n++;
-		uint64_t k = (l->address & ~HEAP_UNLOADED_BIT) >> HEAP_UNLOADED_SHIFT;
-		/* the first of its library's frames: all of them are named now */
-		if (!l->nlines && !l->mapping && k < s->nunloads)
-			name_library(ctx, pid, s, p, k, since);
-	}
-	return n;
 }
 
 size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs, size_t max)

@@ -12,7 +12,6 @@
 #include <sys/types.h>
 
 struct ctx;
-struct profile;
 struct err;
 
 struct heap_snapshot {
@@ -29,11 +28,17 @@ struct heap_snapshot {
  * addresses of their own, where nothing of the target's is mapped:
  * HEAP_UNLOADED_BIT | the unload's index << HEAP_UNLOADED_SHIFT | the
  * offset from the library's start (libraries up to 1 TiB, 2^16 unloads
- * read). heap_name_unloaded names them from the library's file, or as
+ * read). ep_name_unloaded (ep.h) names them from the library's file, or as
  * HEAP_UNLOADED_NAME. */
 #define HEAP_UNLOADED_BIT (1ULL << 63)
 #define HEAP_UNLOADED_SHIFT 40
 #define HEAP_UNLOADED_NAME "[unloaded library]"
+
+/* the addresses each unloaded library gets: its first 1 TiB */
+#define HEAP_UNLOADED_ROOM (1ULL << HEAP_UNLOADED_SHIFT)
+
+/* Where the frames of unload k begin. */
+uint64_t heap_unloaded_base(uint64_t k);
 
 /* Reads the agent's tables of pid; s->present false (and 0 returned) when
  * the target runs without the agent. */
@@ -55,16 +60,6 @@ size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pc
  * may come from an earlier snapshot of the same target). */
 size_t heap_bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
 		       uint64_t *pcs, size_t max);
-
-/* Names the frames of p in libraries unloaded since their stack was
- * taken (from s, the later snapshot when there are two) before p is
- * symbolized: from each library's file (in pid's root; 0: pprof-fcgi's)
- * if it is still the one that was loaded (its build-id says), else
- * HEAP_UNLOADED_NAME; a comment for each library says which, "...
- * unloaded since SINCE ...". Returns how many locations were in unloaded
- * libraries. */
-size_t heap_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
-			  struct profile *p, const char *since);
 
 /* Go's estimate of what a sample of count blocks and size bytes stands for
  * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */

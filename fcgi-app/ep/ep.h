@@ -8,6 +8,7 @@
 struct buf;
 struct ctx;
 struct err;
+struct heap_snapshot;
 struct profile;
 struct req;
 struct resp;
@@ -41,5 +42,15 @@ struct ep_body {
  * when out went over its bound. */
 int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct ep_body *how,
 		    struct buf *out, struct err *e);
+
+/* Names the frames of p in libraries unloaded since their stack was
+ * taken (from s, the later snapshot when there are two) before p is
+ * symbolized: from each library's file (in pid's root; 0: pprof-fcgi's)
+ * if it is still the one that was loaded (its build-id says), else
+ * HEAP_UNLOADED_NAME; a comment for each library says which, "...
+ * unloaded since SINCE ...". Returns how many locations were in unloaded
+ * libraries. */
+size_t ep_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
+			struct profile *p, const char *since);
 
 #endif

@@ -174,11 +174,11 @@ static int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int deb
 		p.drop_zero = true;
 		p.duration_nanos = clock_ns(CLOCK_MONOTONIC) - t0;
 		describe_agent(&p, &s1);
-		heap_name_unloaded(ctx, pid, &s1, &p, "the allocation");
+		ep_name_unloaded(ctx, pid, &s1, &p, "the allocation");
 	} else {
 		add_snapshot(&p, &s0, &s0, 1, !*text);
 		describe_agent(&p, &s0);
-		heap_name_unloaded(ctx, pid, &s0, &p, "the allocation");
+		ep_name_unloaded(ctx, pid, &s0, &p, "the allocation");
 	}
 	struct heap_text ht = { pid, &s0 };
 	struct ep_body how = { .text = *text ? heap_text : NULL, .arg = &ht };

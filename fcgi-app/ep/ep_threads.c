@@ -188,7 +188,7 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 	else if (kind == THREADS_THREADCREATE && created < d0.n + d1.n)
 		profile_add_comment(&p, "threads the preload agent did not see start (the main thread, "
 				    "threads made before it loaded) are grouped by their start routine");
-	heap_name_unloaded(ctx, pid, &agent, &p, "the thread was created");
+	ep_name_unloaded(ctx, pid, &agent, &p, "the thread was created");
 	struct ep_body how = { .text = counts_text, .arg = name };
 	if (debug == 2 && kind == THREADS_GOROUTINE)
 		how = (struct ep_body){ .text = dump_text, .arg = &d0 };
