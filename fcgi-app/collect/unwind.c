@@ -1,8 +1,8 @@
 #include "collect/unwind.h"
 
-#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "collect/proc.h"
 #include "collect/target.h"
 

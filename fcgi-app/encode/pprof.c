@@ -1,8 +1,8 @@
 #include "encode/pprof.h"
 
-#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "profile/profile.h"
 
 #include "proto/profile.pb-c.h"

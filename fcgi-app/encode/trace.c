@@ -1,8 +1,8 @@
 #include "encode/trace.h"
 
-#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "profile/profile.h"
 
 #include "proto/perfetto_trace.pb-c.h"

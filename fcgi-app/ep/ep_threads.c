@@ -41,7 +41,7 @@ static int by_tid(const void *a, const void *b)
 	return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-int thread_dump_take(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e)
+int ep_threads_dump(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e)
 {
 	memset(d, 0, sizeof *d);
 	struct collector_sub sub = { .on_sample = on_thread, .arg = d };
@@ -148,8 +148,8 @@ static void dump_text(struct buf *out, const struct profile *p, const void *arg)
 	text_threads(out, arg, p);
 }
 
-int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
-		    long seconds, struct buf *out, int *text, struct err *e)
+int ep_threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
+		       long seconds, struct buf *out, int *text, struct err *e)
 {
 	const char *name = kind == THREADS_GOROUTINE ? "goroutine" : "threadcreate";
 	struct profile p;
@@ -162,14 +162,14 @@ int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debu
 	size_t created = 0;
 	if (kind == THREADS_THREADCREATE && heap_read(ctx, pid, &agent, e) < 0)
 		goto out;
-	if (thread_dump_take(ctx, pid, &d0, e) < 0)
+	if (ep_threads_dump(ctx, pid, &d0, e) < 0)
 		goto out;
 	*text = debug != 0;
 	if (seconds > 0) {
 		/* Go's delta: the end's counts minus the start's, zeros left out */
 		add_dump(ctx, pid, &d0, kind, &p, -1, LABELS_NAME, &agent, &created);
 		ctx_sleep(ctx, seconds);
-		if (thread_dump_take(ctx, pid, &d1, e) < 0)
+		if (ep_threads_dump(ctx, pid, &d1, e) < 0)
 			goto out;
 		add_dump(ctx, pid, &d1, kind, &p, 1, LABELS_NAME, &agent, &created);
 		p.drop_zero = true;

@@ -10,7 +10,7 @@ struct ctx;
 struct err;
 struct thread_dump;
 
-int thread_dump_take(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e);
+int ep_threads_dump(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e);
 
 enum threads_kind {
 	THREADS_GOROUTINE,    /* each thread's stack */
@@ -21,7 +21,7 @@ enum threads_kind {
  * identical stacks merged, thread names as labels), 1 Go's counts text, 2
  * one block per thread (goroutine only); seconds > 0: the pprof delta of a
  * window, as Go's. Sets *text when the body is text. */
-int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
-		    long seconds, struct buf *out, int *text, struct err *e);
+int ep_threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
+		       long seconds, struct buf *out, int *text, struct err *e);
 
 #endif

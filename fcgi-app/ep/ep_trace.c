@@ -1,8 +1,8 @@
 #include "ep/ep.h"
 
-#include "base/vec.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/vec.h"
 #include "collect/collector.h"
 #include "ctx.h"
 #include "edge/http.h"

@@ -1,8 +1,8 @@
 #include "profile/symbolize.h"
 
-#include "base/vec.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "collect/proc.h"
 #include "profile/modfile.h"
 #include "profile/profile.h"
