@@ -3,6 +3,7 @@
 #include "check_main.h"
 #include "ctx.h"
 #include "collect/heap.h"
+#include "ep/ep.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
@@ -114,7 +115,7 @@ START_TEST(unloaded_frames_tagged)
 	uint64_t stack[3] = { lib0 + 0x100, 0x5000, lib1 };
 	int64_t v[PROFILE_MAX_VALUES] = { 100 };
 	profile_add_sample(&p, stack, 3, v, 0, NULL);
-	ck_assert_uint_eq(heap_name_unloaded(&ctx, 0, &s, &p, "the allocation"), 2);
+	ck_assert_uint_eq(ep_name_unloaded(&ctx, 0, &s, &p, "the allocation"), 2);
 	for (int i = 0; i < 3; i += 2) {
 		const struct profile_location *l = &p.locations[profile_location(&p, stack[i])];
 		ck_assert_uint_eq(l->nlines, 1);
@@ -129,7 +130,7 @@ START_TEST(unloaded_frames_tagged)
 						    "the allocation, are shown as " HEAP_UNLOADED_NAME));
 	ck_assert_ptr_nonnull(strstr(p.comments[1], "a library, unloaded since the allocation"));
 	ck_assert_ptr_nonnull(strstr(p.comments[1], "no build-id"));
-	ck_assert_uint_eq(heap_name_unloaded(&ctx, 0, &s, &p, "the allocation"), 2);
+	ck_assert_uint_eq(ep_name_unloaded(&ctx, 0, &s, &p, "the allocation"), 2);
 	ck_assert_uint_eq(p.ncomments, 2); /* named once */
 	profile_release(&p);
 	symbolizer_free(ctx.symbolizer);

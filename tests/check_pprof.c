@@ -47,12 +47,7 @@ static const char *str(const Perftools__Profiles__Profile *pb, int64_t i)
 START_TEST(test_roundtrip)
 {
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
-	profile_add_type(&p, "cpu", "nanoseconds");
-	p.default_type = 1;
-	p.period_type = (struct profile_value_type){ "cpu", "nanoseconds" };
-	p.period = 10000000;
+	profile_init_cpu(&p, 100); /* the decoded header below checks it */
 	p.time_nanos = 1700000000000000000;
 	p.duration_nanos = 5000000000;
 	struct profile_mapping m = { .start = 0x1000, .limit = 0x9000, .offset = 0x1000,
@@ -130,6 +125,45 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* Each kind's header, as Go's tools expect it. */
+START_TEST(test_kinds)
+{
+	struct profile p;
+	profile_init_contention(&p);
+	ck_assert_uint_eq(p.ntypes, 2);
+	ck_assert_str_eq(p.types[0].type, "contentions");
+	ck_assert_str_eq(p.types[1].unit, "nanoseconds");
+	ck_assert_int_eq(p.default_type, -1);
+	ck_assert_str_eq(p.period_type.type, "contentions");
+	ck_assert_int_eq(p.period, 1);
+	profile_release(&p);
+
+	profile_init_heap(&p, true, 524288);
+	ck_assert_uint_eq(p.ntypes, 4);
+	ck_assert_str_eq(p.types[3].type, "inuse_space");
+	ck_assert_str_eq(p.types[3].unit, "bytes");
+	ck_assert_int_eq(p.default_type, 3);
+	ck_assert_str_eq(p.period_type.type, "space");
+	ck_assert_int_eq(p.period, 524288);
+	profile_release(&p);
+	profile_init_heap(&p, false, 1);
+	ck_assert_str_eq(p.types[p.default_type].type, "alloc_space");
+	profile_release(&p);
+
+	profile_init_count(&p, "goroutine");
+	ck_assert_uint_eq(p.ntypes, 1);
+	ck_assert_str_eq(p.types[0].type, "goroutine");
+	ck_assert_str_eq(p.period_type.unit, "count");
+	ck_assert_int_eq(p.period, 1);
+	profile_release(&p);
+
+	profile_init_cpu(&p, 97);
+	ck_assert_int_eq(p.period, 1000000000LL / 97);
+	ck_assert_str_eq(p.types[p.default_type].type, "cpu");
+	profile_release(&p);
+}
+END_TEST
+
 START_TEST(test_empty_and_deep)
 {
 	struct profile p;
@@ -178,6 +212,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("pprof");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_kinds);
 	tcase_add_test(tc, test_empty_and_deep);
 	tcase_add_test(tc, test_many_samples_merge);
 	suite_add_tcase(s, tc);

@@ -338,6 +338,64 @@ START_TEST(test_open_mapped)
 }
 END_TEST
 
+START_TEST(test_maps_next)
+{
+	const char *text =
+		"00400000-00452000 r-xp 00000000 08:02 173521      /usr/bin/svc\n"
+		"7f2c4a000000-7f2c4a021000 rw-p 00000000 00:00 0 \n"
+		"garbage\n"
+		"7ffd3f9e5000-7ffd3f9e7000 r-xp 00000000 00:00 0                  [vdso]\n"
+		"7f2c4b000000-7f2c4b001000 r--p 00001000 08:02 9 /lib/a b.so (deleted)";
+	struct proc_map m;
+	const char *l = text;
+	ck_assert(proc_maps_next(&l, &m));
+	ck_assert_uint_eq(m.start, 0x400000);
+	ck_assert_uint_eq(m.end, 0x452000);
+	ck_assert_str_eq(m.perms, "r-xp");
+	ck_assert_uint_eq(m.path_len, strlen("/usr/bin/svc"));
+	ck_assert(strncmp(m.path, "/usr/bin/svc\n", 13) == 0);
+	ck_assert(proc_maps_next(&l, &m)); /* anonymous: no path, not the next line's */
+	ck_assert_uint_eq(m.path_len, 0);
+	ck_assert_str_eq(m.perms, "rw-p");
+	ck_assert(proc_maps_next(&l, &m)); /* the garbage line is skipped */
+	ck_assert_uint_eq(m.start, 0x7ffd3f9e5000);
+	ck_assert(m.path_len == 6 && strncmp(m.path, "[vdso]", 6) == 0);
+	ck_assert(proc_maps_next(&l, &m)); /* no final newline; spaces in the path */
+	ck_assert_uint_eq(m.offset, 0x1000);
+	ck_assert_str_eq(m.path, "/lib/a b.so (deleted)");
+	ck_assert(!proc_maps_next(&l, &m));
+	ck_assert(!proc_maps_next(&l, &m));
+}
+END_TEST
+
+START_TEST(test_maps_read)
+{
+	struct buf maps;
+	struct err e = { 0 };
+	uint64_t h1 = 0, h2 = 0;
+	ck_assert_int_eq(proc_maps_read(getpid(), &maps, &h1, &e), 0);
+	ck_assert(strstr(buf_cstr(&maps), "[stack]") != NULL);
+	buf_release(&maps);
+	ck_assert_int_eq(proc_maps_read(getpid(), &maps, &h2, &e), 0);
+	buf_release(&maps);
+	ck_assert(h1 == h2); /* nothing mapped in between */
+	ck_assert_int_lt(proc_maps_read(999999999, &maps, &h1, &e), 0);
+	buf_release(&maps);
+	ck_assert_int_ne(e.kind, ERR_NONE);
+}
+END_TEST
+
+START_TEST(test_read_small)
+{
+	char out[8];
+	ck_assert_int_eq(proc_read_small("/proc/self/comm", out, sizeof out), 0);
+	ck_assert_uint_eq(strlen(out), sizeof out - 1); /* cut, NUL-terminated */
+	errno = 0;
+	ck_assert_int_eq(proc_read_small("/proc/self/no-such-file", out, sizeof out), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proc");
@@ -352,6 +410,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_strip_deleted);
 	tcase_add_test(tc, test_open_mapped);
 	tcase_add_test(tc, test_may_read);
+	tcase_add_test(tc, test_maps_next);
+	tcase_add_test(tc, test_maps_read);
+	tcase_add_test(tc, test_read_small);
 	suite_add_tcase(s, tc);
 	return s;
 }

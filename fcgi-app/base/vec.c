@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void *xrealloc(void *p, size_t n)
+void *vec_realloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
@@ -22,7 +22,7 @@ void *vec_grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
 	}
 	if (size && c > SIZE_MAX / size)
 		abort();
-	p = xrealloc(p, c * size);
+	p = vec_realloc(p, c * size);
 	*cap = c;
 	return p;
 }

@@ -25,7 +25,8 @@ void *vec_grow(void *p, size_t *cap, size_t need, size_t size, size_t first);
 void *vec_zero_(void *elem, size_t size);
 
 /* realloc that aborts on failure, for the arrays that grow by other rules;
- * never returns NULL, even for n 0. */
-void *xrealloc(void *p, size_t n);
+ * never returns NULL, even for n 0. Not "xrealloc": libiberty (linked for
+ * the demangler) defines that name. */
+void *vec_realloc(void *p, size_t n);
 
 #endif

@@ -187,24 +187,11 @@ static void thr_compact(struct collector *c)
 
 /* ---- /proc reads, without stopping anything ---- */
 
-static int read_small(const char *path, char *out, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, out, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	out[n] = '\0';
-	return 0;
-}
-
 static int read_cpu(pid_t pid, pid_t tid, uint64_t *ns)
 {
 	char path[64], text[128];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
-	if (read_small(path, text, sizeof text) < 0)
+	if (proc_read_small(path, text, sizeof text) < 0)
 		return -1;
 	*ns = strtoull(text, NULL, 10);
 	return 0;
@@ -258,7 +245,7 @@ static int read_state(pid_t pid, struct thr *t)
 {
 	char path[64], text[1024];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)t->tid);
-	if (read_small(path, text, sizeof text) < 0)
+	if (proc_read_small(path, text, sizeof text) < 0)
 		return -1;
 	char *open_paren = strchr(text, '('), *close_paren = strrchr(text, ')');
 	if (!open_paren || !close_paren || close_paren[1] != ' ')
@@ -539,7 +526,7 @@ static bool thread_alive(pid_t pid, pid_t tid)
 {
 	char path[80], text[1024];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	if (read_small(path, text, sizeof text) < 0)
+	if (proc_read_small(path, text, sizeof text) < 0)
 		return false;
 	const char *p = strrchr(text, ')');
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';

@@ -1,6 +1,6 @@
 /* heap: the preload agent's tables (agent/pprof-agent.h), read from the
- * target's memory without stopping it, and the /heap and /allocs profiles
- * built from them, scaled as Go scales its sampled heap profiles. */
+ * target's memory without stopping it; Go's scaling of its samples. The
+ * /heap and /allocs profiles are built in ep/ep_heap.c. */
 #ifndef PF_HEAP_H
 #define PF_HEAP_H
 
@@ -11,9 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct buf;
 struct ctx;
-struct profile;
 struct err;
 
 struct heap_snapshot {
@@ -30,11 +28,17 @@ struct heap_snapshot {
  * addresses of their own, where nothing of the target's is mapped:
  * HEAP_UNLOADED_BIT | the unload's index << HEAP_UNLOADED_SHIFT | the
  * offset from the library's start (libraries up to 1 TiB, 2^16 unloads
- * read). heap_name_unloaded names them from the library's file, or as
+ * read). ep_name_unloaded (ep.h) names them from the library's file, or as
  * HEAP_UNLOADED_NAME. */
 #define HEAP_UNLOADED_BIT (1ULL << 63)
 #define HEAP_UNLOADED_SHIFT 40
 #define HEAP_UNLOADED_NAME "[unloaded library]"
+
+/* the addresses each unloaded library gets: its first 1 TiB */
+#define HEAP_UNLOADED_ROOM (1ULL << HEAP_UNLOADED_SHIFT)
+
+/* Where the frames of unload k begin. */
+uint64_t heap_unloaded_base(uint64_t k);
 
 /* Reads the agent's tables of pid; s->present false (and 0 returned) when
  * the target runs without the agent. */
@@ -51,30 +55,15 @@ size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs
  * its depth. */
 size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pcs, size_t max);
 
-/* Names the frames of p in libraries unloaded since their stack was
- * taken (from s, the later snapshot when there are two) before p is
- * symbolized: from each library's file (in pid's root; 0: pprof-fcgi's)
- * if it is still the one that was loaded (its build-id says), else
- * HEAP_UNLOADED_NAME; a comment for each library says which, "...
- * unloaded since SINCE ...". Returns how many locations were in unloaded
- * libraries. */
-size_t heap_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
-			  struct profile *p, const char *since);
+/* b's stack as the unwinder stores stacks: return addresses minus one
+ * (see above for those in unloaded libraries, placed by s's unloads: b
+ * may come from an earlier snapshot of the same target). */
+size_t heap_bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
+		       uint64_t *pcs, size_t max);
 
 /* Go's estimate of what a sample of count blocks and size bytes stands for
  * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */
 void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
 		int64_t *size_out);
-
-enum heap_kind { HEAP_HEAP, HEAP_ALLOCS };
-
-/* The body of /heap or /allocs: debug 0 gzipped pprof (alloc_objects,
- * alloc_space, inuse_objects, inuse_space; the default inuse_space for
- * heap, alloc_space for allocs), debug >= 1 Go's legacy text with a native
- * statistics block; seconds > 0 the pprof delta of a window. Without the
- * agent: an empty profile whose comment says how to load it. Sets *text
- * when the body is text. */
-int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug, long seconds,
-		 struct buf *out, int *text, struct err *e);
 
 #endif

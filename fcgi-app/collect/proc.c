@@ -26,8 +26,7 @@ void proc_describe(const struct target_spec *t, char *out, size_t size)
 		snprintf(out, size, "pid %ld", t->pid);
 }
 
-/* Reads a small /proc file into out (NUL-terminated); -1 with errno set. */
-static int read_small(const char *path, char *out, size_t size)
+int proc_read_small(const char *path, char *out, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -58,7 +57,7 @@ static char proc_state(pid_t pid)
 {
 	char path[64], stat[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_small(path, stat, sizeof stat) < 0)
+	if (proc_read_small(path, stat, sizeof stat) < 0)
 		return 0;
 	const char *f = stat_fields(stat);
 	return f ? f[0] : 0;
@@ -74,7 +73,7 @@ unsigned long long proc_starttime(pid_t pid)
 {
 	char path[64], stat[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_small(path, stat, sizeof stat) < 0)
+	if (proc_read_small(path, stat, sizeof stat) < 0)
 		return 0;
 	const char *f = stat_fields(stat);
 	/* f starts at field 3 (state); field 22 is 19 fields further */
@@ -89,7 +88,7 @@ unsigned long long proc_starttime(pid_t pid)
 static int resolve_pidfile(const char *file, pid_t self, pid_t *pid, struct err *e)
 {
 	char text[64];
-	if (read_small(file, text, sizeof text) < 0)
+	if (proc_read_small(file, text, sizeof text) < 0)
 		return err_errno(e, ERR_TARGET, errno, "target not running: read pidfile %s", file);
 	char *end;
 	errno = 0;
@@ -173,12 +172,12 @@ static void read_names(pid_t pid, struct proc_names *n)
 	else
 		n->execfn[0] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-	if (read_small(path, n->argv0, sizeof n->argv0) < 0)
+	if (proc_read_small(path, n->argv0, sizeof n->argv0) < 0)
 		n->argv0[0] = '\0';
 	/* programs rewrite argv[0] to say more: "redis-server *:6379" */
 	n->argv0[strcspn(n->argv0, " ")] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if (read_small(path, n->comm, sizeof n->comm) < 0)
+	if (proc_read_small(path, n->comm, sizeof n->comm) < 0)
 		n->comm[0] = '\0';
 	n->comm[strcspn(n->comm, "\n")] = '\0';
 }
@@ -343,7 +342,7 @@ int proc_info(pid_t pid, struct proc_info *info, struct err *e)
 	info->pid = pid;
 	char path[64], status[4096];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if (read_small(path, status, sizeof status) < 0)
+	if (proc_read_small(path, status, sizeof status) < 0)
 		return err_errno(e, ERR_TARGET, errno, "target not running: read %s", path);
 	const char *v;
 	if ((v = status_field(status, "Threads")))
@@ -361,7 +360,7 @@ int proc_info(pid_t pid, struct proc_info *info, struct err *e)
 	if ((v = status_field(status, "TracerPid")))
 		info->tracer = (pid_t)strtol(v, NULL, 10);
 	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if (read_small(path, info->comm, sizeof info->comm) == 0)
+	if (proc_read_small(path, info->comm, sizeof info->comm) == 0)
 		info->comm[strcspn(info->comm, "\n")] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
 	ssize_t n = readlink(path, info->exe, sizeof info->exe - 1);
@@ -369,7 +368,7 @@ int proc_info(pid_t pid, struct proc_info *info, struct err *e)
 	char up[128];
 	unsigned long long start = proc_starttime(pid);
 	long hz = sysconf(_SC_CLK_TCK);
-	if (start && hz > 0 && read_small("/proc/uptime", up, sizeof up) == 0)
+	if (start && hz > 0 && proc_read_small("/proc/uptime", up, sizeof up) == 0)
 		info->uptime_s = strtod(up, NULL) - (double)start / (double)hz;
 	return 0;
 }
@@ -387,7 +386,7 @@ int proc_check_access(pid_t pid, struct err *e)
 		return err_set(e, ERR_TARGET, "target not running: pid %d", (int)pid);
 	int saved = errno;
 	char scope[16] = "";
-	if (read_small("/proc/sys/kernel/yama/ptrace_scope", scope, sizeof scope) == 0)
+	if (proc_read_small("/proc/sys/kernel/yama/ptrace_scope", scope, sizeof scope) == 0)
 		scope[strcspn(scope, "\n")] = '\0';
 	struct proc_info info;
 	struct err ignored = { 0 };
@@ -417,7 +416,7 @@ int proc_check_tracer(pid_t pid, pid_t self, struct err *e)
 		tracer = tgid = info.tracer;
 		char path[64], status[4096];
 		snprintf(path, sizeof path, "/proc/%d/status", (int)tracer);
-		if (read_small(path, status, sizeof status) == 0) {
+		if (proc_read_small(path, status, sizeof status) == 0) {
 			const char *v = status_field(status, "Tgid");
 			if (v)
 				tgid = (pid_t)strtol(v, NULL, 10);
@@ -428,7 +427,7 @@ int proc_check_tracer(pid_t pid, pid_t self, struct err *e)
 		return 0;
 	char path[64], comm[32] = "?";
 	snprintf(path, sizeof path, "/proc/%d/comm", (int)tgid);
-	if (read_small(path, comm, sizeof comm) == 0)
+	if (proc_read_small(path, comm, sizeof comm) == 0)
 		comm[strcspn(comm, "\n")] = '\0';
 	if (strcmp(comm, "pprof-fcgi") == 0)
 		return err_set(e, ERR_BUSY, "target already profiled by pprof-fcgi pid %d", (int)tgid);
@@ -441,7 +440,7 @@ int proc_syscall(pid_t pid, pid_t tid, struct proc_syscall *sc)
 	char path[64];
 	memset(sc, 0, sizeof *sc);
 	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-	if (read_small(path, sc->line, sizeof sc->line) < 0)
+	if (proc_read_small(path, sc->line, sizeof sc->line) < 0)
 		return -1;
 	sc->line[strcspn(sc->line, "\n")] = '\0';
 	char *p = sc->line, *end;
@@ -570,7 +569,7 @@ bool proc_may_read(pid_t pid, uid_t owner, gid_t group, mode_t mode)
 	char path[64], status[4096];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	unsigned long uid, gid;
-	if (read_small(path, status, sizeof status) < 0 || !fs_id(status, "Uid", &uid) ||
+	if (proc_read_small(path, status, sizeof status) < 0 || !fs_id(status, "Uid", &uid) ||
 	    !fs_id(status, "Gid", &gid))
 		return false;
 	if (uid == 0)
@@ -587,4 +586,39 @@ bool proc_may_read(pid_t pid, uid_t owner, gid_t group, mode_t mode)
 		member = g == group;
 	}
 	return member ? mode & S_IRGRP : mode & S_IROTH;
+}
+
+int proc_maps_read(pid_t pid, struct buf *maps, uint64_t *hash, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	buf_init(maps, "maps", 64u << 20);
+	if (buf_read_file(maps, path, e) < 0)
+		return -1;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (size_t i = 0; i < maps->len; i++)
+		h = (h ^ (unsigned char)maps->data[i]) * 1099511628211ULL;
+	*hash = h;
+	return 0;
+}
+
+bool proc_maps_next(const char **pos, struct proc_map *m)
+{
+	while (**pos) {
+		const char *l = *pos, *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		*pos = l + len + (nl ? 1 : 0);
+		/* the fields before the path fit in far less; sscanf must not
+		 * run on into the next line */
+		char head[256];
+		snprintf(head, sizeof head, "%.*s", (int)len, l);
+		int path_at = 0;
+		if (sscanf(head, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &m->start,
+			   &m->end, m->perms, &m->offset, &path_at) < 4)
+			continue;
+		m->path = path_at ? l + path_at : l + len;
+		m->path_len = path_at ? len - (size_t)path_at : 0;
+		return true;
+	}
+	return false;
 }

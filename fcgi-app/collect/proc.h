@@ -91,6 +91,26 @@ const char *proc_syscall_name(long nr);
  * blocked in one must never be interrupted. */
 bool proc_syscall_eintr_prone(long nr);
 
+/* Reads a small /proc file into out (NUL-terminated, cut at size - 1
+ * bytes), retrying on EINTR; -1 with errno set. */
+int proc_read_small(const char *path, char *out, size_t size);
+
+/* /proc/PID/maps into maps (64 MiB at most), and a hash of its text: an
+ * equal hash means nothing was mapped or unmapped since. */
+int proc_maps_read(pid_t pid, struct buf *maps, uint64_t *hash, struct err *e);
+
+/* One line of /proc/PID/maps. */
+struct proc_map {
+	uint64_t start, end, offset;
+	char perms[8];      /* "r-xp" */
+	const char *path;   /* into the text, path_len bytes: a file, "[vdso]", ... */
+	size_t path_len;    /* 0: an anonymous mapping */
+};
+
+/* The line of maps text at *pos into m, *pos moved past it; lines that do
+ * not parse are skipped. false at the end of the text. */
+bool proc_maps_next(const char **pos, struct proc_map *m);
+
 /* Drops the " (deleted)" the kernel appends to the path of a file that
  * was replaced or removed since it was mapped; true when it was there. */
 bool proc_strip_deleted(char *path);

@@ -2,6 +2,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "collect/proc.h"
 #include "collect/target.h"
 
@@ -327,17 +328,12 @@ void unwind_free(struct unwinder *u)
 
 int unwind_refresh(struct unwinder *u, struct err *e)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/maps", (int)u->pid);
 	struct buf maps;
-	buf_init(&maps, "maps", 64u << 20);
-	if (buf_read_file(&maps, path, e) < 0) {
+	uint64_t h;
+	if (proc_maps_read(u->pid, &maps, &h, e) < 0) {
 		buf_release(&maps);
 		return -1;
 	}
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < maps.len; i++)
-		h = (h ^ (unsigned char)maps.data[i]) * 1099511628211ULL;
 	if (h != u->maps_hash) {
 		/* something was mapped or unmapped: nothing cached can be trusted */
 		u->maps_hash = h;
@@ -350,43 +346,21 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 		u->mods = NULL;
 		u->nro = u->nmods = 0;
 		size_t cap = 0, mcap = 0;
-		for (const char *l = buf_cstr(&maps); *l;) {
-			uint64_t start, end, pgoff;
-			char perms[8];
-			int path_at = 0;
-			if (sscanf(l, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
-				   &start, &end, perms, &pgoff, &path_at) >= 4 &&
-			    perms[1] == '-' && perms[0] == 'r') {
-				if (u->nro == cap) {
-					cap = cap ? cap * 2 : 64;
-					u->ro = realloc(u->ro, cap * sizeof *u->ro);
-					if (!u->ro)
-						abort();
-				}
-				u->ro[u->nro++] = (struct ro_range){ start, end };
-				const char *file = path_at ? l + path_at : "";
-				size_t plen = strcspn(file, "\n");
-				if (perms[2] == 'x' && plen > 0 && plen < PATH_MAX &&
-				    (file[0] == '/' || strncmp(file, "[vdso]", 6) == 0)) {
-					if (u->nmods == mcap) {
-						mcap = mcap ? mcap * 2 : 32;
-						u->mods = realloc(u->mods, mcap * sizeof *u->mods);
-						if (!u->mods)
-							abort();
-					}
-					struct module *m = &u->mods[u->nmods++];
-					memset(m, 0, sizeof *m);
-					m->start = start;
-					m->end = end;
-					m->pgoff = pgoff;
-					memcpy(m->path, file, plen);
-					m->path[plen] = '\0';
-				}
+		struct proc_map pm;
+		for (const char *l = buf_cstr(&maps); proc_maps_next(&l, &pm);) {
+			if (pm.perms[0] != 'r' || pm.perms[1] != '-')
+				continue;
+			struct ro_range *r = VEC_PUSH(u->ro, u->nro, cap, 64);
+			*r = (struct ro_range){ pm.start, pm.end };
+			if (pm.perms[2] == 'x' && pm.path_len > 0 && pm.path_len < PATH_MAX &&
+			    (pm.path[0] == '/' || strncmp(pm.path, "[vdso]", 6) == 0)) {
+				struct module *m = VEC_PUSH(u->mods, u->nmods, mcap, 32);
+				m->start = pm.start;
+				m->end = pm.end;
+				m->pgoff = pm.offset;
+				memcpy(m->path, pm.path, pm.path_len);
+				m->path[pm.path_len] = '\0';
 			}
-			const char *nl = strchr(l, '\n');
-			if (!nl)
-				break;
-			l = nl + 1;
 		}
 	}
 	buf_release(&maps);

@@ -2,10 +2,12 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "profile/profile.h"
 
 #include "proto/profile.pb-c.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -57,14 +59,9 @@ static int64_t str_id(struct strtab *t, const char *s)
 	for (; t->index[slot]; slot = (slot + 1) & mask)
 		if (strcmp(t->s[t->index[slot] - 1], s) == 0)
 			return (int64_t)(t->index[slot] - 1);
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 256;
-		t->s = realloc(t->s, t->cap * sizeof *t->s);
-		if (!t->s)
-			abort();
-	}
-	t->s[t->n] = s;
-	t->index[slot] = ++t->n;
+	const char **e = VEC_PUSH(t->s, t->n, t->cap, 256);
+	*e = s;
+	t->index[slot] = t->n;
 	return (int64_t)(t->n - 1);
 }
 
@@ -107,13 +104,7 @@ static uint64_t func_id(struct functab *ft, int64_t name, int64_t sys, int64_t f
 		if (f->name == name && f->system_name == sys && f->filename == file)
 			return f->id;
 	}
-	if (ft->n == ft->cap) {
-		ft->cap = ft->cap ? ft->cap * 2 : 64;
-		ft->f = realloc(ft->f, ft->cap * sizeof *ft->f);
-		if (!ft->f)
-			abort();
-	}
-	Perftools__Profiles__Function *f = &ft->f[ft->n++];
+	Perftools__Profiles__Function *f = VEC_PUSH(ft->f, ft->n, ft->cap, 64);
 	perftools__profiles__function__init(f);
 	f->id = ft->n;
 	f->name = name;
@@ -123,194 +114,246 @@ static uint64_t func_id(struct functab *ft, int64_t name, int64_t sys, int64_t f
 	return f->id;
 }
 
-int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
-{
-	struct strtab st = { 0 };
-	struct functab ft = { 0 };
-	str_id(&st, ""); /* index 0 is always "" */
+/* One encoding: the message as its tables are built, and the arrays
+ * they point into, which it owns. */
+struct enc {
+	const struct profile *p;
 	Perftools__Profiles__Profile pb;
-	perftools__profiles__profile__init(&pb);
-
+	struct strtab st;
+	struct functab ft;
 	Perftools__Profiles__ValueType types[PROFILE_MAX_VALUES], *type_ptrs[PROFILE_MAX_VALUES];
-	for (size_t i = 0; i < p->ntypes; i++) {
-		perftools__profiles__value_type__init(&types[i]);
-		types[i].type = str_id(&st, p->types[i].type);
-		types[i].unit = str_id(&st, p->types[i].unit);
-		type_ptrs[i] = &types[i];
-	}
-	pb.n_sample_type = p->ntypes;
-	pb.sample_type = type_ptrs;
-	if (p->default_type >= 0 && (size_t)p->default_type < p->ntypes)
-		pb.default_sample_type = types[p->default_type].type;
 	Perftools__Profiles__ValueType period_type;
-	perftools__profiles__value_type__init(&period_type);
-	if (p->period_type.type) {
-		period_type.type = str_id(&st, p->period_type.type);
-		period_type.unit = str_id(&st, p->period_type.unit);
-		pb.period_type = &period_type;
-	}
-	pb.period = p->period;
-	pb.time_nanos = p->time_nanos;
-	pb.duration_nanos = p->duration_nanos;
+	Perftools__Profiles__Mapping *maps, **map_ptrs;
+	Perftools__Profiles__Location *locs, **loc_ptrs;
+	Perftools__Profiles__Line *lines, **line_ptrs;
+	Perftools__Profiles__Sample *samples, **sample_ptrs;
+	uint64_t *ids;
+	int64_t *values;
+	Perftools__Profiles__Label *labels, **label_ptrs;
+	int64_t k_tid, k_name, k_wait; /* label keys, added only when used */
+	int64_t *comments;
+	Perftools__Profiles__Function **func_ptrs;
+};
 
-	/* mappings */
-	Perftools__Profiles__Mapping *maps = xcalloc(p->nmappings, sizeof *maps);
-	Perftools__Profiles__Mapping **map_ptrs = xcalloc(p->nmappings, sizeof *map_ptrs);
+static void enc_header(struct enc *x)
+{
+	const struct profile *p = x->p;
+	for (size_t i = 0; i < p->ntypes; i++) {
+		perftools__profiles__value_type__init(&x->types[i]);
+		x->types[i].type = str_id(&x->st, p->types[i].type);
+		x->types[i].unit = str_id(&x->st, p->types[i].unit);
+		x->type_ptrs[i] = &x->types[i];
+	}
+	x->pb.n_sample_type = p->ntypes;
+	x->pb.sample_type = x->type_ptrs;
+	if (p->default_type >= 0 && (size_t)p->default_type < p->ntypes)
+		x->pb.default_sample_type = x->types[p->default_type].type;
+	perftools__profiles__value_type__init(&x->period_type);
+	if (p->period_type.type) {
+		x->period_type.type = str_id(&x->st, p->period_type.type);
+		x->period_type.unit = str_id(&x->st, p->period_type.unit);
+		x->pb.period_type = &x->period_type;
+	}
+	x->pb.period = p->period;
+	x->pb.time_nanos = p->time_nanos;
+	x->pb.duration_nanos = p->duration_nanos;
+}
+
+static void enc_mappings(struct enc *x)
+{
+	const struct profile *p = x->p;
+	x->maps = xcalloc(p->nmappings, sizeof *x->maps);
+	x->map_ptrs = xcalloc(p->nmappings, sizeof *x->map_ptrs);
 	for (size_t i = 0; i < p->nmappings; i++) {
 		const struct profile_mapping *m = &p->mappings[i];
-		perftools__profiles__mapping__init(&maps[i]);
-		maps[i].id = i + 1;
-		maps[i].memory_start = m->start;
-		maps[i].memory_limit = m->limit;
-		maps[i].file_offset = m->offset;
-		maps[i].filename = str_id(&st, m->file);
-		maps[i].build_id = str_id(&st, m->build_id);
-		maps[i].has_functions = m->has_functions;
-		maps[i].has_filenames = m->has_filenames;
-		maps[i].has_line_numbers = m->has_line_numbers;
-		maps[i].has_inline_frames = m->has_inline_frames;
-		map_ptrs[i] = &maps[i];
+		Perftools__Profiles__Mapping *o = &x->maps[i];
+		perftools__profiles__mapping__init(o);
+		o->id = i + 1;
+		o->memory_start = m->start;
+		o->memory_limit = m->limit;
+		o->file_offset = m->offset;
+		o->filename = str_id(&x->st, m->file);
+		o->build_id = str_id(&x->st, m->build_id);
+		o->has_functions = m->has_functions;
+		o->has_filenames = m->has_filenames;
+		o->has_line_numbers = m->has_line_numbers;
+		o->has_inline_frames = m->has_inline_frames;
+		x->map_ptrs[i] = o;
 	}
-	pb.n_mapping = p->nmappings;
-	pb.mapping = map_ptrs;
+	x->pb.n_mapping = p->nmappings;
+	x->pb.mapping = x->map_ptrs;
+}
 
-	/* locations and their lines */
+/* Locations and their lines; the lines' functions go to x->ft. */
+static void enc_locations(struct enc *x)
+{
+	const struct profile *p = x->p;
 	size_t nlines = 0;
 	for (size_t i = 0; i < p->nlocations; i++)
 		nlines += p->locations[i].nlines;
-	Perftools__Profiles__Location *locs = xcalloc(p->nlocations, sizeof *locs);
-	Perftools__Profiles__Location **loc_ptrs = xcalloc(p->nlocations, sizeof *loc_ptrs);
-	Perftools__Profiles__Line *lines = xcalloc(nlines, sizeof *lines);
-	Perftools__Profiles__Line **line_ptrs = xcalloc(nlines, sizeof *line_ptrs);
+	x->locs = xcalloc(p->nlocations, sizeof *x->locs);
+	x->loc_ptrs = xcalloc(p->nlocations, sizeof *x->loc_ptrs);
+	x->lines = xcalloc(nlines, sizeof *x->lines);
+	x->line_ptrs = xcalloc(nlines, sizeof *x->line_ptrs);
 	size_t li = 0;
 	for (size_t i = 0; i < p->nlocations; i++) {
 		const struct profile_location *l = &p->locations[i];
-		perftools__profiles__location__init(&locs[i]);
-		locs[i].id = i + 1;
-		locs[i].mapping_id = l->mapping;
-		locs[i].address = l->address;
-		locs[i].n_line = l->nlines;
-		locs[i].line = &line_ptrs[li];
+		Perftools__Profiles__Location *o = &x->locs[i];
+		perftools__profiles__location__init(o);
+		o->id = i + 1;
+		o->mapping_id = l->mapping;
+		o->address = l->address;
+		o->n_line = l->nlines;
+		o->line = &x->line_ptrs[li];
 		for (size_t j = 0; j < l->nlines; j++, li++) {
 			const struct profile_line *ln = &l->lines[j];
-			perftools__profiles__line__init(&lines[li]);
-			lines[li].function_id = func_id(&ft, str_id(&st, ln->function),
-							str_id(&st, ln->system_name),
-							str_id(&st, ln->file));
-			lines[li].line = ln->line;
-			line_ptrs[li] = &lines[li];
+			perftools__profiles__line__init(&x->lines[li]);
+			x->lines[li].function_id = func_id(&x->ft, str_id(&x->st, ln->function),
+							   str_id(&x->st, ln->system_name),
+							   str_id(&x->st, ln->file));
+			x->lines[li].line = ln->line;
+			x->line_ptrs[li] = &x->lines[li];
 		}
-		loc_ptrs[i] = &locs[i];
+		x->loc_ptrs[i] = o;
 	}
-	pb.n_location = p->nlocations;
-	pb.location = loc_ptrs;
+	x->pb.n_location = p->nlocations;
+	x->pb.location = x->loc_ptrs;
+}
 
-	/* samples, each with its location ids and thread labels */
+/* Appends label name (its key made on first use, kept in *key) to lb[0..*n):
+ * str when given, else num. */
+static void add_label(struct enc *x, Perftools__Profiles__Label *lb,
+		      Perftools__Profiles__Label **ptrs, size_t *n, int64_t *key,
+		      const char *name, int64_t num, const char *str)
+{
+	if (*key < 0)
+		*key = str_id(&x->st, name);
+	Perftools__Profiles__Label *l = &lb[*n];
+	perftools__profiles__label__init(l);
+	l->key = *key;
+	if (str)
+		l->str = str_id(&x->st, str);
+	else
+		l->num = num;
+	ptrs[(*n)++] = l;
+}
+
+static bool all_zero(const struct profile *p, const struct profile_sample *s)
+{
+	for (size_t v = 0; v < p->ntypes; v++)
+		if (s->values[v] != 0)
+			return false;
+	return true;
+}
+
+/* Samples, each with its location ids and thread labels. */
+static void enc_samples(struct enc *x)
+{
+	const struct profile *p = x->p;
 	size_t nids = 0;
 	for (size_t i = 0; i < p->nsamples; i++)
 		nids += p->samples[i].nlocs;
-	Perftools__Profiles__Sample *samples = xcalloc(p->nsamples, sizeof *samples);
-	Perftools__Profiles__Sample **sample_ptrs = xcalloc(p->nsamples, sizeof *sample_ptrs);
-	uint64_t *ids = xcalloc(nids, sizeof *ids);
-	int64_t *values = xcalloc(p->nsamples * (p->ntypes ? p->ntypes : 1), sizeof *values);
-	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * 3, sizeof *labels);
-	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * 3, sizeof *label_ptrs);
-	int64_t k_tid = -1, k_name = -1, k_wait = -1; /* added only when used */
+	x->samples = xcalloc(p->nsamples, sizeof *x->samples);
+	x->sample_ptrs = xcalloc(p->nsamples, sizeof *x->sample_ptrs);
+	x->ids = xcalloc(nids, sizeof *x->ids);
+	x->values = xcalloc(p->nsamples * (p->ntypes ? p->ntypes : 1), sizeof *x->values);
+	x->labels = xcalloc(p->nsamples * 3, sizeof *x->labels);
+	x->label_ptrs = xcalloc(p->nsamples * 3, sizeof *x->label_ptrs);
 	size_t ii = 0, ns = 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_sample *s = &p->samples[i];
-		if (p->drop_zero) {
-			bool zero = true;
-			for (size_t v = 0; v < p->ntypes; v++)
-				zero = zero && s->values[v] == 0;
-			if (zero)
-				continue;
-		}
-		Perftools__Profiles__Sample *o = &samples[ns];
+		if (p->drop_zero && all_zero(p, s))
+			continue;
+		Perftools__Profiles__Sample *o = &x->samples[ns];
 		perftools__profiles__sample__init(o);
 		o->n_location_id = s->nlocs;
-		o->location_id = &ids[ii];
+		o->location_id = &x->ids[ii];
 		for (size_t j = 0; j < s->nlocs; j++)
-			ids[ii++] = s->locs[j] + 1;
+			x->ids[ii++] = s->locs[j] + 1;
 		o->n_value = p->ntypes;
-		o->value = &values[ns * p->ntypes];
-		memcpy(o->value, s->values, p->ntypes * sizeof *values);
-		Perftools__Profiles__Label *lb = &labels[ns * 3];
+		o->value = &x->values[ns * p->ntypes];
+		memcpy(o->value, s->values, p->ntypes * sizeof *x->values);
+		Perftools__Profiles__Label *lb = &x->labels[ns * 3];
+		Perftools__Profiles__Label **ptrs = &x->label_ptrs[ns * 3];
 		size_t nl = 0;
-		if (s->tid) {
-			if (k_tid < 0)
-				k_tid = str_id(&st, "thread_id");
-			perftools__profiles__label__init(&lb[nl]);
-			lb[nl].key = k_tid;
-			lb[nl].num = s->tid;
-			label_ptrs[ns * 3 + nl] = &lb[nl];
-			nl++;
-		}
-		if (s->thread_name[0]) {
-			if (k_name < 0)
-				k_name = str_id(&st, "thread_name");
-			perftools__profiles__label__init(&lb[nl]);
-			lb[nl].key = k_name;
-			lb[nl].str = str_id(&st, s->thread_name);
-			label_ptrs[ns * 3 + nl] = &lb[nl];
-			nl++;
-		}
-		if (s->wait[0]) {
-			if (k_wait < 0)
-				k_wait = str_id(&st, "wait");
-			perftools__profiles__label__init(&lb[nl]);
-			lb[nl].key = k_wait;
-			lb[nl].str = str_id(&st, s->wait);
-			label_ptrs[ns * 3 + nl] = &lb[nl];
-			nl++;
-		}
+		if (s->tid)
+			add_label(x, lb, ptrs, &nl, &x->k_tid, "thread_id", s->tid, NULL);
+		if (s->thread_name[0])
+			add_label(x, lb, ptrs, &nl, &x->k_name, "thread_name", 0, s->thread_name);
+		if (s->wait[0])
+			add_label(x, lb, ptrs, &nl, &x->k_wait, "wait", 0, s->wait);
 		o->n_label = nl;
-		o->label = nl ? &label_ptrs[ns * 3] : NULL;
-		sample_ptrs[ns++] = o;
+		o->label = nl ? ptrs : NULL;
+		x->sample_ptrs[ns++] = o;
 	}
-	pb.n_sample = ns;
-	pb.sample = sample_ptrs;
+	x->pb.n_sample = ns;
+	x->pb.sample = x->sample_ptrs;
+}
 
-	int64_t *comments = xcalloc(p->ncomments, sizeof *comments);
+static void enc_comments(struct enc *x)
+{
+	const struct profile *p = x->p;
+	x->comments = xcalloc(p->ncomments, sizeof *x->comments);
 	for (size_t i = 0; i < p->ncomments; i++)
-		comments[i] = str_id(&st, p->comments[i]);
-	pb.n_comment = p->ncomments;
-	pb.comment = comments;
+		x->comments[i] = str_id(&x->st, p->comments[i]);
+	x->pb.n_comment = p->ncomments;
+	x->pb.comment = x->comments;
+}
 
-	Perftools__Profiles__Function **func_ptrs = xcalloc(ft.n, sizeof *func_ptrs);
-	for (size_t i = 0; i < ft.n; i++)
-		func_ptrs[i] = &ft.f[i];
-	pb.n_function = ft.n;
-	pb.function = func_ptrs;
-	pb.n_string_table = st.n;
-	pb.string_table = (char **)st.s;
+/* The function and string tables, last: every table before adds to them. */
+static void enc_functions_strings(struct enc *x)
+{
+	x->func_ptrs = xcalloc(x->ft.n, sizeof *x->func_ptrs);
+	for (size_t i = 0; i < x->ft.n; i++)
+		x->func_ptrs[i] = &x->ft.f[i];
+	x->pb.n_function = x->ft.n;
+	x->pb.function = x->func_ptrs;
+	x->pb.n_string_table = x->st.n;
+	x->pb.string_table = (char **)x->st.s;
+}
 
-	size_t len = perftools__profiles__profile__get_packed_size(&pb);
+static void enc_release(struct enc *x)
+{
+	free(x->func_ptrs);
+	free(x->ft.f);
+	free(x->ft.index);
+	free(x->comments);
+	free(x->label_ptrs);
+	free(x->labels);
+	free(x->values);
+	free(x->ids);
+	free(x->sample_ptrs);
+	free(x->samples);
+	free(x->line_ptrs);
+	free(x->lines);
+	free(x->loc_ptrs);
+	free(x->locs);
+	free(x->map_ptrs);
+	free(x->maps);
+	free(x->st.s);
+	free(x->st.index);
+}
+
+int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
+{
+	struct enc x = { .p = p, .k_tid = -1, .k_name = -1, .k_wait = -1 };
+	perftools__profiles__profile__init(&x.pb);
+	str_id(&x.st, ""); /* index 0 is always "" */
+	enc_header(&x);
+	enc_mappings(&x);
+	enc_locations(&x);
+	enc_samples(&x);
+	enc_comments(&x);
+	enc_functions_strings(&x);
+
+	size_t len = perftools__profiles__profile__get_packed_size(&x.pb);
 	uint8_t *packed = malloc(len ? len : 1);
 	if (!packed)
 		abort();
-	perftools__profiles__profile__pack(&pb, packed);
+	perftools__profiles__profile__pack(&x.pb, packed);
 	int rc = pprof_gzip(packed, len, out, e);
-
 	free(packed);
-	free(func_ptrs);
-	free(ft.f);
-	free(ft.index);
-	free(comments);
-	free(label_ptrs);
-	free(labels);
-	free(values);
-	free(ids);
-	free(sample_ptrs);
-	free(samples);
-	free(line_ptrs);
-	free(lines);
-	free(loc_ptrs);
-	free(locs);
-	free(map_ptrs);
-	free(maps);
-	free(st.s);
-	free(st.index);
+	enc_release(&x);
 	return rc;
 }
 

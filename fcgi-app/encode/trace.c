@@ -2,6 +2,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "profile/profile.h"
 
 #include "proto/perfetto_trace.pb-c.h"
@@ -51,13 +52,7 @@ static uint64_t intern(struct strings *s, const char *str)
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp((const char *)s->v[i].str.data, str) == 0)
 			return s->v[i].iid;
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 64;
-		s->v = realloc(s->v, s->cap * sizeof *s->v);
-		if (!s->v)
-			abort();
-	}
-	Perfetto__Protos__InternedString *is = &s->v[s->n++];
+	Perfetto__Protos__InternedString *is = VEC_PUSH(s->v, s->n, s->cap, 64);
 	perfetto__protos__interned_string__init(is);
 	is->has_iid = is->has_str = 1;
 	is->iid = s->n;

@@ -3,8 +3,13 @@
 #ifndef PF_EP_H
 #define PF_EP_H
 
+#include <sys/types.h>
+
+struct buf;
 struct ctx;
 struct err;
+struct heap_snapshot;
+struct profile;
 struct req;
 struct resp;
 
@@ -22,5 +27,30 @@ int ep_allocs(struct ctx *ctx, const struct req *req, struct resp *resp, struct 
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+
+/* What a builder adds to the tail every profile ends with; all optional. */
+struct ep_body {
+	/* called once p's frames have names, before it is written */
+	void (*symbolized)(struct profile *p);
+	/* writes p to out as text; NULL: gzipped pprof */
+	void (*text)(struct buf *out, const struct profile *p, const void *arg);
+	const void *arg; /* the text's */
+};
+
+/* The tail of a profile endpoint: symbolizes p (a failure is a comment
+ * in it), then writes it to out as how says (NULL: pprof); ERR_TOO_LARGE
+ * when out went over its bound. */
+int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct ep_body *how,
+		    struct buf *out, struct err *e);
+
+/* Names the frames of p in libraries unloaded since their stack was
+ * taken (from s, the later snapshot when there are two) before p is
+ * symbolized: from each library's file (in pid's root; 0: pprof-fcgi's)
+ * if it is still the one that was loaded (its build-id says), else
+ * HEAP_UNLOADED_NAME; a comment for each library says which, "...
+ * unloaded since SINCE ...". Returns how many locations were in unloaded
+ * libraries. */
+size_t ep_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *s,
+			struct profile *p, const char *since);
 
 #endif

@@ -3,7 +3,7 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "collect/proc.h"
-#include "profile/threads.h"
+#include "ep/ep_threads.h"
 
 /* Threads take the place of goroutines: every thread's stack now. */
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
@@ -12,8 +12,8 @@ int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, stru
 		return -1;
 	int text = 0;
 	long seconds = req->params.has_seconds ? req->params.seconds : 0;
-	if (threads_profile(ctx, req->pid, THREADS_GOROUTINE, req->params.debug, seconds,
-			    &resp->body, &text, e) < 0)
+	if (ep_threads_profile(ctx, req->pid, THREADS_GOROUTINE, req->params.debug, seconds,
+			       &resp->body, &text, e) < 0)
 		return -1;
 	if (!text)
 		resp_attachment(resp, seconds ? "goroutine-delta" : "goroutine");

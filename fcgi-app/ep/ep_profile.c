@@ -4,7 +4,6 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "base/log.h"
-#include "encode/pprof.h"
 #include "collect/proc.h"
 #include "profile/profile.h"
 
@@ -23,12 +22,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 	if (proc_check_access(pid, e) < 0 || proc_check_tracer(pid, ctx->self, e) < 0)
 		return -1;
 	struct profile p;
-	profile_init(&p);
-	profile_add_type(&p, "samples", "count");
-	profile_add_type(&p, "cpu", "nanoseconds");
-	p.default_type = 1;
-	p.period_type = (struct profile_value_type){ "cpu", "nanoseconds" };
-	p.period = 1000000000LL / req->params.hz;
+	profile_init_cpu(&p, req->params.hz);
 
 	/* modules now, while the target surely runs; again at the end */
 	ctx_read_modules(ctx, pid);
@@ -59,8 +53,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 			    collector_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 			    (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 			    (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost);
-	ctx_symbolize(ctx, pid, &p);
-	if ((rc = pprof_encode(&p, &resp->body, e)) < 0)
+	if ((rc = ep_send_profile(ctx, pid, &p, NULL, &resp->body, e)) < 0)
 		goto out;
 	resp_attachment(resp, "profile");
 out:

@@ -1,5 +1,6 @@
 #include "ep/ep.h"
 
+#include "base/vec.h"
 #include "ctx.h"
 #include "edge/http.h"
 #include "collect/proc.h"
@@ -46,13 +47,8 @@ int ep_symbol(struct ctx *ctx, const struct req *req, struct resp *resp, struct 
 						     SYMBOL_MAX_ADDRESSES);
 					goto out;
 				}
-				if (n == cap) {
-					cap = cap ? cap * 2 : 64;
-					addrs = realloc(addrs, cap * sizeof *addrs);
-					if (!addrs)
-						abort();
-				}
-				addrs[n++] = v;
+				uint64_t *a = VEC_PUSH(addrs, n, cap, 64);
+				*a = v;
 			}
 		}
 		p += len;

@@ -3,7 +3,7 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "collect/proc.h"
-#include "profile/threads.h"
+#include "ep/ep_threads.h"
 
 /* Where the current threads began: their start routines (the creating
  * pthread_create call stacks need the preload agent). */
@@ -15,8 +15,8 @@ int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, s
 	long seconds = req->params.has_seconds ? req->params.seconds : 0;
 	/* debug=2 has no per-thread form here: Go answers it as debug=1 */
 	int debug = req->params.debug == 2 ? 1 : req->params.debug;
-	if (threads_profile(ctx, req->pid, THREADS_THREADCREATE, debug, seconds, &resp->body,
-			    &text, e) < 0)
+	if (ep_threads_profile(ctx, req->pid, THREADS_THREADCREATE, debug, seconds,
+			       &resp->body, &text, e) < 0)
 		return -1;
 	if (!text)
 		resp_attachment(resp, seconds ? "threadcreate-delta" : "threadcreate");

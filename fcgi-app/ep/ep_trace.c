@@ -2,6 +2,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/vec.h"
 #include "collect/collector.h"
 #include "ctx.h"
 #include "edge/http.h"
@@ -37,14 +38,7 @@ static struct obs *add_obs(struct window *w, const struct collector_sample *s)
 		w->dropped++;
 		return NULL;
 	}
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 4096;
-		w->o = realloc(w->o, w->cap * sizeof *w->o);
-		if (!w->o)
-			abort();
-	}
-	struct obs *o = &w->o[w->n++];
-	memset(o, 0, sizeof *o);
+	struct obs *o = VEC_PUSH(w->o, w->n, w->cap, 4096);
 	o->tid = s->tid;
 	o->ts = s->ts_ns;
 	snprintf(o->name, sizeof o->name, "%s", s->thread_name);

@@ -1,17 +1,11 @@
 #include "profile/profile.h"
 
+#include "base/vec.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		abort();
-	return p;
-}
 
 static char *xstrdup(const char *s)
 {
@@ -23,18 +17,49 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-#define GROW(arr, n, cap)                                                      \
-	do {                                                                   \
-		if ((n) == (cap)) {                                            \
-			(cap) = (cap) ? (cap) * 2 : 16;                        \
-			(arr) = xrealloc((arr), (cap) * sizeof *(arr));        \
-		}                                                              \
-	} while (0)
-
 void profile_init(struct profile *p)
 {
 	memset(p, 0, sizeof *p);
 	p->default_type = -1;
+}
+
+void profile_init_cpu(struct profile *p, long hz)
+{
+	profile_init(p);
+	profile_add_type(p, "samples", "count");
+	profile_add_type(p, "cpu", "nanoseconds");
+	p->default_type = 1;
+	p->period_type = p->types[1];
+	p->period = hz > 0 ? 1000000000LL / hz : 0;
+}
+
+void profile_init_contention(struct profile *p)
+{
+	profile_init(p);
+	profile_add_type(p, "contentions", "count");
+	profile_add_type(p, "delay", "nanoseconds");
+	p->period_type = p->types[0];
+	p->period = 1;
+}
+
+void profile_init_heap(struct profile *p, bool inuse, int64_t rate)
+{
+	profile_init(p);
+	profile_add_type(p, "alloc_objects", "count");
+	profile_add_type(p, "alloc_space", "bytes");
+	profile_add_type(p, "inuse_objects", "count");
+	profile_add_type(p, "inuse_space", "bytes");
+	p->default_type = inuse ? 3 : 1;
+	p->period_type = (struct profile_value_type){ "space", "bytes" };
+	p->period = rate;
+}
+
+void profile_init_count(struct profile *p, const char *name)
+{
+	profile_init(p);
+	profile_add_type(p, name, "count");
+	p->period_type = p->types[0];
+	p->period = 1;
 }
 
 void profile_release(struct profile *p)
@@ -112,9 +137,9 @@ size_t profile_location(struct profile *p, uint64_t address)
 	for (; p->loc_index[slot]; slot = (slot + 1) & mask)
 		if (p->locations[p->loc_index[slot] - 1].address == address)
 			return p->loc_index[slot] - 1;
-	GROW(p->locations, p->nlocations, p->locations_cap);
-	size_t i = p->nlocations++;
-	p->locations[i] = (struct profile_location){ .address = address };
+	size_t i = p->nlocations;
+	struct profile_location *l = VEC_PUSH(p->locations, p->nlocations, p->locations_cap, 16);
+	l->address = address;
 	p->loc_index[slot] = i + 1;
 	return i;
 }
@@ -169,10 +194,8 @@ void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			return;
 		}
 	}
-	GROW(p->samples, p->nsamples, p->samples_cap);
-	struct profile_sample *s = &p->samples[p->nsamples++];
-	memset(s, 0, sizeof *s);
-	s->locs = xrealloc(NULL, n * sizeof *locs);
+	struct profile_sample *s = VEC_PUSH(p->samples, p->nsamples, p->samples_cap, 16);
+	s->locs = vec_realloc(NULL, n * sizeof *locs);
 	memcpy(s->locs, locs, n * sizeof *locs);
 	s->nlocs = n;
 	for (size_t v = 0; v < p->ntypes; v++)
@@ -186,7 +209,7 @@ void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
 void profile_location_add_line(struct profile_location *loc, const char *function,
 			       const char *system_name, const char *file, int64_t line)
 {
-	loc->lines = xrealloc(loc->lines, (loc->nlines + 1) * sizeof *loc->lines);
+	loc->lines = vec_realloc(loc->lines, (loc->nlines + 1) * sizeof *loc->lines);
 	loc->lines[loc->nlines++] = (struct profile_line){
 		.function = xstrdup(function),
 		.system_name = xstrdup(system_name ? system_name : function),
@@ -197,8 +220,7 @@ void profile_location_add_line(struct profile_location *loc, const char *functio
 
 size_t profile_add_mapping(struct profile *p, const struct profile_mapping *m)
 {
-	GROW(p->mappings, p->nmappings, p->mappings_cap);
-	struct profile_mapping *d = &p->mappings[p->nmappings++];
+	struct profile_mapping *d = VEC_PUSH(p->mappings, p->nmappings, p->mappings_cap, 16);
 	*d = *m;
 	d->file = xstrdup(m->file);
 	d->build_id = xstrdup(m->build_id);
@@ -212,6 +234,6 @@ void profile_add_comment(struct profile *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	p->comments = xrealloc(p->comments, (p->ncomments + 1) * sizeof *p->comments);
+	p->comments = vec_realloc(p->comments, (p->ncomments + 1) * sizeof *p->comments);
 	p->comments[p->ncomments++] = xstrdup(text);
 }

@@ -75,7 +75,19 @@ struct profile {
 	size_t *sample_index, sample_index_cap;
 };
 
+/* An empty profile of no kind (a table of locations to symbolize). */
 void profile_init(struct profile *p);
+/* The kinds, each with its sample types, default and period as Go's:
+ * CPU: samples/count, cpu/nanoseconds (the default), period 1e9/hz ns. */
+void profile_init_cpu(struct profile *p, long hz);
+/* Off-CPU waits (/block, /mutex): contentions/count, delay/nanoseconds. */
+void profile_init_contention(struct profile *p);
+/* Sampled allocations: alloc_objects/count, alloc_space/bytes,
+ * inuse_objects/count, inuse_space/bytes, the default inuse_space
+ * (inuse true) or alloc_space; period type space/bytes, period rate. */
+void profile_init_heap(struct profile *p, bool inuse, int64_t rate);
+/* One count per stack (goroutine, threadcreate): name/count, period 1. */
+void profile_init_count(struct profile *p, const char *name);
 void profile_release(struct profile *p);
 void profile_add_type(struct profile *p, const char *type, const char *unit);
 /* Adds values to the sample for (pcs, tid); pcs leaf first, n bounded by

@@ -2,7 +2,9 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/vec.h"
 #include "collect/proc.h"
+#include "profile/modfile.h"
 #include "profile/profile.h"
 
 #include <dwarf.h>
@@ -92,79 +94,24 @@ void symbolizer_free(struct symbolizer *s)
 	free(s);
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-	return h;
-}
-
 /* Executable file-backed mappings: what pprof calls mappings. */
 static void parse_maps(struct symbolizer *s, const char *text)
 {
 	maps_free(s);
 	size_t cap = 0;
-	for (const char *l = text; *l; ) {
-		const char *nl = strchr(l, '\n');
-		size_t len = nl ? (size_t)(nl - l) : strlen(l);
-		char line[4096];
-		snprintf(line, sizeof line, "%.*s", (int)len, l);
-		l += len + (nl ? 1 : 0);
-		uint64_t start, end, offset;
-		char perms[8];
-		int path_at = 0;
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n",
-			   &start, &end, perms, &offset, &path_at) < 4 || !path_at)
+	struct proc_map m;
+	for (const char *l = text; proc_maps_next(&l, &m);) {
+		if (m.perms[2] != 'x' || !m.path_len || m.path[0] != '/')
 			continue;
-		const char *path = line + path_at;
-		if (perms[2] != 'x' || path[0] != '/')
-			continue;
-		if (s->nmaps == cap) {
-			cap = cap ? cap * 2 : 32;
-			s->maps = realloc(s->maps, cap * sizeof *s->maps);
-			if (!s->maps)
-				abort();
-		}
-		s->maps[s->nmaps].start = start;
-		s->maps[s->nmaps].end = end;
-		s->maps[s->nmaps].offset = offset;
-		s->maps[s->nmaps].file = strdup(path);
+		VEC_RESERVE(s->maps, cap, s->nmaps + 1, 32);
+		s->maps[s->nmaps].start = m.start;
+		s->maps[s->nmaps].end = m.end;
+		s->maps[s->nmaps].offset = m.offset;
+		s->maps[s->nmaps].file = strndup(m.path, m.path_len);
 		if (!s->maps[s->nmaps].file)
 			abort();
 		s->nmaps++;
 	}
-}
-
-/* The target's executable as /proc/PID/maps names it (" (deleted)" and
- * all) into exe; false when it cannot be read. */
-static bool exe_path(pid_t pid, char exe[PATH_MAX])
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-	ssize_t len = readlink(path, exe, PATH_MAX - 1);
-	if (len <= 0)
-		return false;
-	exe[len] = '\0';
-	return true;
-}
-
-/* The file a module was mapped from, as mapped: never a new file put at
- * its path since (an upgrade replaces binaries under running processes).
- * /proc/PID/map_files has every mapping (opening one needs CAP_SYS_ADMIN
- * or CAP_CHECKPOINT_RESTORE); /proc/PID/exe has the executable with
- * ptrace access alone. -1 when neither applies: the caller falls back to
- * the path, checked against the build-id read from memory. */
-static int open_mapped(pid_t pid, const char *name, uint64_t base)
-{
-	int fd = proc_open_mapped(pid, base, 0);
-	if (fd >= 0)
-		return fd;
-	char path[64], exe[PATH_MAX];
-	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-	if (exe_path(pid, exe) && strcmp(exe, name) == 0)
-		return open(path, O_RDONLY | O_CLOEXEC);
-	return -1;
 }
 
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
@@ -172,7 +119,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 {
 	const struct symbolizer *s = *userdata;
 	if (s && name[0] == '/') {
-		int fd = open_mapped(s->pid, name, base);
+		int fd = modfile_open_mapped(s->pid, name, base);
 		if (fd >= 0) {
 			/* the path as the process named it: separate debug
 			 * files are looked up next to it and by build-id */
@@ -185,56 +132,6 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 		}
 	}
 	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
-}
-
-/* The GNU build-id of the ELF image mapped at base in pid, from the
- * target's memory: its PT_NOTE segments. 0 and *len set when found. */
-static int memory_build_id(pid_t pid, uint64_t base, unsigned char *id, size_t *len,
-			   uint64_t *vaddr)
-{
-	struct err ignored = { 0 };
-	Elf64_Ehdr eh;
-	if (proc_read_mem(pid, base, &eh, sizeof eh, &ignored) < 0 ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
-		return -1;
-	Elf64_Phdr ph[64];
-	if (proc_read_mem(pid, base + eh.e_phoff, ph, eh.e_phnum * sizeof *ph, &ignored) < 0)
-		return -1;
-	/* the first PT_LOAD maps the file's start, where base is */
-	uint64_t bias = base;
-	for (int i = 0; i < eh.e_phnum; i++)
-		if (ph[i].p_type == PT_LOAD) {
-			bias = base - (ph[i].p_vaddr & ~(uint64_t)0xfff);
-			break;
-		}
-	for (int i = 0; i < eh.e_phnum; i++) {
-		if (ph[i].p_type != PT_NOTE)
-			continue;
-		unsigned char notes[1024];
-		size_t size = ph[i].p_filesz < sizeof notes ? ph[i].p_filesz : sizeof notes;
-		if (proc_read_mem(pid, bias + ph[i].p_vaddr, notes, size, &ignored) < 0)
-			continue;
-		for (size_t at = 0; at + sizeof(Elf64_Nhdr) <= size;) {
-			Elf64_Nhdr nh;
-			memcpy(&nh, notes + at, sizeof nh);
-			size_t name_at = at + sizeof nh;
-			size_t desc_at = name_at + ((nh.n_namesz + 3) & ~3u);
-			size_t next = desc_at + ((nh.n_descsz + 3) & ~3u);
-			if (next > size || next <= at)
-				break;
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    memcmp(notes + name_at, "GNU", 4) == 0 && nh.n_descsz > 0 &&
-			    nh.n_descsz <= *len) {
-				memcpy(id, notes + desc_at, nh.n_descsz);
-				*len = nh.n_descsz;
-				*vaddr = bias + ph[i].p_vaddr + desc_at;
-				return 0;
-			}
-			at = next;
-		}
-	}
-	return -1;
 }
 
 /* Each module learns its symbolizer (for find_elf) and, unless its ELF is
@@ -254,19 +151,17 @@ static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name,
 	unsigned char id[64];
 	size_t len = sizeof id;
 	uint64_t vaddr;
-	if (memory_build_id(s->pid, start, id, &len, &vaddr) == 0)
+	if (modfile_memory_build_id(s->pid, start, id, &len, &vaddr) == 0)
 		dwfl_module_report_build_id(mod, id, len, vaddr);
 	return DWARF_CB_OK;
 }
 
 int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	struct buf maps;
-	buf_init(&maps, "maps", 64u << 20);
 	struct err re = { 0 };
-	if (buf_read_file(&maps, path, &re) < 0) {
+	uint64_t h;
+	if (proc_maps_read(pid, &maps, &h, &re) < 0) {
 		buf_release(&maps);
 		if (s->dwfl && s->pid == pid)
 			return 0; /* gone since: what it had mapped last still names it */
@@ -274,7 +169,6 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 			*e = re;
 		return -1;
 	}
-	uint64_t h = hash_bytes(maps.data ? maps.data : "", maps.len);
 	int rc = 0;
 	if (s->dwfl && s->pid == pid && s->maps_hash == h)
 		goto out; /* nothing changed: keep every module and its caches */
@@ -511,7 +405,7 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 	if (!map_ids)
 		abort();
 	char exe[PATH_MAX];
-	if (exe_path(s->pid, exe))
+	if (modfile_exe_path(s->pid, exe))
 		for (size_t i = 0; i < p->nlocations; i++) {
 			const struct exec_map *m = find_map(s, p->locations[i].address);
 			if (m && strcmp(m->file, exe) == 0) {
@@ -539,35 +433,6 @@ static const Dwfl_Callbacks unloaded_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
-
-/* The file a library was loaded from, opened as the target named it: in
- * its root (a container's own files), when pid is set. The name comes
- * from the target's memory, so it is not trusted: only a regular file
- * (never a FIFO or a device that could block or stream), and only one the
- * target's user may read. */
-static int open_as_target(pid_t pid, const char *file, struct err *e)
-{
-	char path[PATH_MAX + 32];
-	if (pid > 0)
-		snprintf(path, sizeof path, "/proc/%d/root%s", (int)pid, file);
-	else
-		snprintf(path, sizeof path, "%s", file);
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return err_errno(e, ERR_TARGET, errno, "open %s", file);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, ERR_TARGET, "%s is not a regular file", file);
-	}
-	if (pid > 0 && !proc_may_read(pid, st.st_uid, st.st_gid, st.st_mode)) {
-		close(fd);
-		return err_set(e, ERR_TARGET, "%s is not readable by the target's user (file %u:%u "
-			       "mode %03o)", file, (unsigned)st.st_uid, (unsigned)st.st_gid,
-			       (unsigned)(st.st_mode & 0777));
-	}
-	return fd;
-}
 
 /* The ELF in fd (named file) reported at m's bias in a Dwfl of its own,
  * if its build-id is m's; why not in e otherwise. Consumes fd. */
@@ -624,7 +489,7 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 	int fd;
 	if (m->file[0] != '/')
 		err_set(&first, ERR_TARGET, "its file name was not recorded");
-	else if ((fd = open_as_target(m->pid, m->file, &first)) >= 0)
+	else if ((fd = modfile_open_as_target(m->pid, m->file, &first)) >= 0)
 		rc = open_unloaded(fd, m->file, m, &u, &first);
 	if (rc < 0) {
 		/* found by build-id, on this machine: the content is vouched for */
@@ -633,7 +498,7 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 		snprintf(debug, sizeof debug, "%s/.build-id/%.2s/%s.debug", s->debug_root, hex, hex + 2);
 		free(hex);
 		struct err ignored = { 0 };
-		if ((fd = open_as_target(0, debug, &ignored)) >= 0)
+		if ((fd = modfile_open_as_target(0, debug, &ignored)) >= 0)
 			rc = open_unloaded(fd, debug, m, &u, &ignored);
 	}
 	if (rc < 0) {

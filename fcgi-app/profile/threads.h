@@ -1,5 +1,5 @@
-/* threads: a dump of every thread's stack, taken through the collector,
- * and what the stack endpoints build from it. */
+/* threads: a dump of every thread's stack (ep/ep_threads.c takes it
+ * through the collector and builds the stack endpoints' answers). */
 #ifndef PF_THREADS_H
 #define PF_THREADS_H
 
@@ -7,11 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-struct ctx;
-struct err;
-struct profile;
-struct buf;
 
 struct thread_stack {
 	pid_t tid;
@@ -30,19 +25,6 @@ struct thread_dump {
 	uint64_t stops, held_ns_max;
 };
 
-int thread_dump_take(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e);
 void thread_dump_release(struct thread_dump *d);
-
-enum threads_kind {
-	THREADS_GOROUTINE,    /* each thread's stack */
-	THREADS_THREADCREATE, /* each thread's start routine and what lies below */
-};
-
-/* The body of /goroutine or /threadcreate: debug 0 gzipped pprof (NAME/count,
- * identical stacks merged, thread names as labels), 1 Go's counts text, 2
- * one block per thread (goroutine only); seconds > 0: the pprof delta of a
- * window, as Go's. Sets *text when the body is text. */
-int threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
-		    long seconds, struct buf *out, int *text, struct err *e);
 
 #endif
