@@ -132,11 +132,11 @@ END_TEST
 START_TEST(test_xrealloc)
 {
 	/* n 0 still gives a pointer that free takes */
-	void *p = xrealloc(NULL, 0);
+	void *p = vec_realloc(NULL, 0);
 	ck_assert_ptr_nonnull(p);
-	p = xrealloc(p, 64);
+	p = vec_realloc(p, 64);
 	memset(p, 'x', 64);
-	p = xrealloc(p, 4096);
+	p = vec_realloc(p, 4096);
 	ck_assert_int_eq(((char *)p)[63], 'x');
 	free(p);
 }
