@@ -51,6 +51,7 @@ struct thr {
 };
 
 struct collector {
+	struct collector_config cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;      /* CLOCK_MONOTONIC */
 	pthread_t thread;
@@ -326,6 +327,27 @@ static void end_all(struct collector *c, const struct err *why, bool exited)
 		c->subs[i] = NULL;
 	}
 	pthread_cond_broadcast(&c->cond);
+}
+
+/* Which CPU subscribers this tick's stacks go to. The loop ticks at the
+ * fastest subscriber's rate; a slower one takes the stacks of a tick only
+ * once its own period has passed, so its samples are its rate's (period
+ * 1e9/hz means what it says) and the CPU time of the ticks it skips goes
+ * onto its next stack of each thread. */
+static void decimate(struct collector *c, long loop_hz, int64_t now)
+{
+	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
+		struct collector_sub *s = c->subs[i];
+		if (!sub_cpu(s))
+			continue;
+		s->due = s->hz >= loop_hz || now >= s->next_ns;
+		if (!s->due || s->hz >= loop_hz)
+			continue;
+		int64_t period = 1000000000LL / s->hz;
+		s->next_ns = (s->next_ns ? s->next_ns : now) + period;
+		if (s->next_ns <= now)
+			s->next_ns = now + period; /* fell behind: no burst */
+	}
 }
 
 /* ---- events of the traced threads ---- */
@@ -667,7 +689,7 @@ static void tick(struct collector *c, struct collector_stats *st)
 		if (!t->sampled || t->dead)
 			continue;
 		for (int s = 0; s < COLLECTOR_MAX_SUBS; s++)
-			if (sub_cpu(c->subs[s]))
+			if (sub_cpu(c->subs[s]) && c->subs[s]->due)
 				deliver(c, t, c->subs[s], true);
 	}
 	thr_compact(c);
@@ -1014,8 +1036,10 @@ static void *collector_main(void *arg)
 		} else if (kill(c->pid, 0) < 0 && errno == ESRCH) {
 			rc = err_set(&e, ERR_TARGET, "target pid %d exited", (int)c->pid);
 		}
-		if (rc == 0 && hz > 0)
+		if (rc == 0 && hz > 0) {
+			decimate(c, hz, clock_ns(CLOCK_MONOTONIC));
 			tick(c, &st);
+		}
 		int64_t tnow = clock_ns(CLOCK_MONOTONIC);
 		if (rc == 0 && want_offcpu && tnow >= c->offcpu_next_ns) {
 			uint64_t interval = c->offcpu_last_ns ? (uint64_t)(tnow - c->offcpu_last_ns)
@@ -1027,7 +1051,8 @@ static void *collector_main(void *arg)
 		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
 			if (sub_active(c->subs[i])) {
 				struct collector_stats *t = &c->subs[i]->stats;
-				t->ticks += st.ticks;
+				if (!sub_cpu(c->subs[i]) || c->subs[i]->due)
+					t->ticks += st.ticks; /* its own ticks, not the loop's */
 				t->stops += st.stops;
 				t->lost += st.lost;
 				t->held_ns_total += st.held_ns_total;
@@ -1106,11 +1131,12 @@ double collector_held_quantile(const struct collector_stats *st, double q)
 	return (double)COLLECTOR_HIST;
 }
 
-struct collector *collector_new(void)
+struct collector *collector_new(const struct collector_config *cc)
 {
 	struct collector *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
+	c->cfg = *cc;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -1167,6 +1193,8 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 		goto out;
 	}
 	sub->slot = slot;
+	sub->due = false;
+	sub->next_ns = 0;
 	sub->joined = sub->leaving = sub->removed = sub->ended = sub->target_exited = false;
 	sub->target_execd = false;
 	err_clear(&sub->error);

@@ -75,10 +75,23 @@ struct collector_sub {
 	struct collector_stats stats;
 	/* private */
 	int slot;
+	bool due;              /* this tick's stacks are this subscriber's */
+	int64_t next_ns;       /* CLOCK_MONOTONIC of its next stacks, below the loop's rate */
 	bool joined, leaving, removed, ended, offcpu_started;
 };
 
-struct collector *collector_new(void);
+/* What the collector is made with. Its own struct rather than the app's
+ * struct config: collect/ sits below config.h and knows nothing of the app,
+ * so main fills this from the config (and a test fills it by hand). */
+enum collector_sampler {
+	COLLECTOR_PTRACE, /* stops threads with ptrace, reads /proc: today's only backend */
+};
+struct collector_config {
+	enum collector_sampler sampler;
+	pid_t self;       /* this process: its own tracer threads are no other tracer */
+};
+
+struct collector *collector_new(const struct collector_config *cc);
 /* Ends the loop and every subscriber's window now; later subscriptions
  * fail. For shutdown, before waiting for requests in progress. */
 void collector_close(struct collector *c);
