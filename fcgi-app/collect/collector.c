@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "collect/proc.h"
+#include "collect/regs.h"
 #include "collect/target.h"
 #include "collect/unwind.h"
 
@@ -357,7 +358,7 @@ static void decimate(struct collector *c, long loop_hz, int64_t now)
  * thread was resumed (sample_unwind), so it is held only for the copies. */
 static bool sample_stopped(struct collector *c, struct thr *t)
 {
-	struct target_regs regs;
+	struct regs regs;
 	struct err e = { 0 };
 	bool captured = target_getregs(t->tid, &regs, &e) == 0;
 	if (captured)
@@ -727,10 +728,10 @@ static void unwind_waiting(struct collector *c, struct thr *t, const struct proc
 {
 	if (t->npcs > 0 && strcmp(t->wait_line, sc->line) == 0)
 		return; /* same wait as last time: same stack */
-	struct target_regs regs;
+	struct regs regs;
 	memset(&regs, 0, sizeof regs);
-	regs.r[TARGET_REG_SP] = sc->sp;
-	regs.r[TARGET_REG_IP] = sc->pc;
+	regs.r[REGS_SP] = sc->sp;
+	regs.r[REGS_IP] = sc->pc;
 	unwind_stack(c->unw, t->tid, &regs, t->pcs, UNWIND_DEFAULT_DEPTH, &t->npcs);
 	t->npcs = unwind_code_prefix(c->unw, t->pcs, t->npcs);
 	struct proc_syscall again;
@@ -859,10 +860,10 @@ static void offcpu_pass(struct collector *c, uint64_t interval_ns, struct collec
 				st->waits_reused++; /* woke and waits again where it was */
 			} else {
 				/* SP and PC from /proc, the stack from memory: no stop */
-				struct target_regs regs;
+				struct regs regs;
 				memset(&regs, 0, sizeof regs);
-				regs.r[TARGET_REG_SP] = sc.sp;
-				regs.r[TARGET_REG_IP] = sc.pc;
+				regs.r[REGS_SP] = sc.sp;
+				regs.r[REGS_IP] = sc.pc;
 				unwind_stack(c->unw, t->tid, &regs, t->wpcs, UNWIND_DEFAULT_DEPTH, &t->wnpcs);
 				t->wnpcs = unwind_code_prefix(c->unw, t->wpcs, t->wnpcs);
 				struct proc_syscall again;
