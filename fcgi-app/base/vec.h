@@ -25,7 +25,10 @@ void *vec_grow(void *p, size_t *cap, size_t need, size_t size, size_t first);
 void *vec_zero_(void *elem, size_t size);
 
 /* realloc that aborts on failure, for the arrays that grow by other rules;
- * never returns NULL, even for n 0. */
+ * never returns NULL, even for n 0. Its symbol is vec_xrealloc: libiberty
+ * (linked for cplus_demangle) defines an xrealloc of its own, and a
+ * program that pulls in both fails to link. */
+#define xrealloc vec_xrealloc
 void *xrealloc(void *p, size_t n);
 
 #endif
