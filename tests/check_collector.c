@@ -3,6 +3,8 @@
 #include "check_main.h"
 #include "base/err.h"
 #include "collect/collector.h"
+#include "collect/proc.h"
+#include "collect/target.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -94,6 +96,148 @@ START_TEST(test_rate_per_subscriber)
 }
 END_TEST
 
+/* TracerPid of pid: 0 when nothing traces it. */
+static pid_t tracer_of(pid_t pid)
+{
+	struct proc_info info;
+	struct err e = { 0 };
+	ck_assert_msg(proc_info(pid, &info, &e) == 0, "%s", e.msg);
+	return info.tracer;
+}
+
+struct probe {
+	pid_t caller, tid;   /* the thread the job ran on */
+	pid_t traced_by;     /* the target's tracer, seen from the job */
+	int polls, want_polls;
+};
+
+static int probe_job(struct collector_job *job, struct err *e)
+{
+	struct probe *p = job->arg;
+	p->tid = gettid();
+	if (p->polls == 0 && job->ops->follow(job->sampler, e) < 0)
+		return -1;
+	p->traced_by = tracer_of(job->pid);
+	return ++p->polls < p->want_polls ? COLLECTOR_JOB_AGAIN : COLLECTOR_JOB_DONE;
+}
+
+/* A job runs on the tracer thread (started for it: no profile runs), is
+ * polled until it is done, and the target is let go after. */
+START_TEST(test_job_on_tracer_thread)
+{
+	struct collector *c = new_collector();
+	struct probe p = { .caller = gettid(), .want_polls = 3 };
+	struct collector_job job = { .fn = probe_job, .arg = &p, .timeout_ms = 10000 };
+	struct err e = { 0 };
+	ck_assert_msg(collector_call(c, target, &job, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(p.polls, 3);
+	ck_assert_int_ne(p.tid, p.caller);
+	ck_assert_int_eq(p.traced_by, p.tid); /* it is the thread that traces */
+	collector_free(c);
+	ck_assert_int_eq(tracer_of(target), 0);
+}
+END_TEST
+
+static int fail_job(struct collector_job *job, struct err *e)
+{
+	(void)job;
+	return err_set(e, ERR_TARGET, "the job's own error");
+}
+
+/* A job that never ends is given up at its timeout and not called again;
+ * a failing job's error is the caller's. */
+START_TEST(test_job_timeout_and_error)
+{
+	struct collector *c = new_collector();
+	struct probe forever = { .want_polls = 1 << 30 };
+	struct collector_job job = { .fn = probe_job, .arg = &forever, .timeout_ms = 200 };
+	struct err e = { 0 };
+	ck_assert_int_eq(collector_call(c, target, &job, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_BUSY);
+	ck_assert_msg(strstr(e.msg, "did not end within 200 ms"), "%s", e.msg);
+	int polls = forever.polls;
+	ck_assert_int_gt(polls, 1);
+	/* a job queued after it has run: the loop went round since */
+	struct collector_job bad = { .fn = fail_job, .timeout_ms = 10000 };
+	err_clear(&e);
+	ck_assert_int_eq(collector_call(c, target, &bad, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	ck_assert_str_eq(e.msg, "the job's own error");
+	ck_assert_int_eq(forever.polls, polls);
+	collector_free(c);
+	ck_assert_int_eq(tracer_of(target), 0);
+}
+END_TEST
+
+struct dump {
+	size_t n, with_stack;
+};
+
+static void on_thread(void *arg, const struct collector_sample *s)
+{
+	struct dump *d = arg;
+	d->n++;
+	d->with_stack += s->npcs > 0;
+}
+
+/* A snapshot (a job now) sees every thread of the target with a stack. */
+START_TEST(test_snapshot)
+{
+	struct collector *c = new_collector();
+	struct dump d = { 0 };
+	struct collector_sub sub = { .on_sample = on_thread, .arg = &d };
+	struct err e = { 0 };
+	ck_assert_msg(collector_snapshot(c, target, &sub, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(d.n, 3); /* main and the two spinning threads */
+	ck_assert_uint_eq(d.with_stack, 3);
+	collector_free(c);
+	ck_assert_int_eq(tracer_of(target), 0);
+}
+END_TEST
+
+/* Another tracer holds the target: the collector's own check says so
+ * (the endpoints' 503), before anything else is tried; a gone target is
+ * a gone target. */
+START_TEST(test_check_preconditions)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t debugger = fork();
+	ck_assert_int_ge(debugger, 0);
+	if (debugger == 0) {
+		struct err se = { 0 };
+		char ok = target_seize(target, &se) == 0;
+		if (write(p[1], &ok, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char ok = 0;
+	ck_assert_int_eq(read(p[0], &ok, 1), 1);
+	close(p[0]);
+	ck_assert_int_eq(ok, 1);
+	struct collector *c = new_collector();
+	struct err e = { 0 };
+	ck_assert_int_eq(collector_check(c, target, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_BUSY);
+	ck_assert_msg(strstr(e.msg, "already traced by pid"), "%s", e.msg);
+	struct collector_sub sub = { .hz = 100, .on_sample = on_sample, .arg = &(struct tally){ 0 } };
+	struct collector_sub *subs[] = { &sub };
+	struct collector_window w;
+	err_clear(&e);
+	ck_assert_int_eq(collector_window(c, target, subs, 1, 1, &w, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_BUSY);
+	kill(debugger, SIGKILL);
+	waitpid(debugger, NULL, 0);
+	/* a reaped child's pid is free: nothing there */
+	err_clear(&e);
+	ck_assert_int_eq(collector_check(c, debugger, &e), -1);
+	ck_assert_int_eq(e.kind, ERR_TARGET);
+	collector_free(c);
+}
+END_TEST
+
 static Suite *collector_suite(void)
 {
 	Suite *s = suite_create("collector");
@@ -101,6 +245,10 @@ static Suite *collector_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_rate_per_subscriber);
+	tcase_add_test(tc, test_job_on_tracer_thread);
+	tcase_add_test(tc, test_job_timeout_and_error);
+	tcase_add_test(tc, test_snapshot);
+	tcase_add_test(tc, test_check_preconditions);
 	suite_add_tcase(s, tc);
 	return s;
 }

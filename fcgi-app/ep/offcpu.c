@@ -68,12 +68,7 @@ int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int debug,
 	if (w.target_exited)
 		profile_add_comment(&p, "target pid %d exited %.1f s into the %ld s window", (int)pid,
 				    w.exited_after_s, seconds);
-	profile_add_comment(&p, "pprof-fcgi: waiting threads looked at %d times a second; "
-			    "%llu wait stacks read without stopping the thread, %llu with a stop, "
-			    "%llu reused from the same wait",
-			    COLLECTOR_OFFCPU_HZ, (unsigned long long)sub.stats.waits_without_stop,
-			    (unsigned long long)sub.stats.waits_unwound,
-			    (unsigned long long)sub.stats.waits_reused);
+	ctx_comment_sampling(ctx, SAMPLER_WAITS, COLLECTOR_OFFCPU_HZ, &sub.stats, &p);
 	ctx_symbolize(ctx, pid, &p);
 	if (kind == OFFCPU_MUTEX) {
 		for (size_t i = 0; i < p.nsamples; i++)
