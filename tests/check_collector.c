@@ -15,26 +15,9 @@
 
 static pid_t target;
 
-/* Starts targets/cpu-split and waits for its "ready" line. */
 static void setup(void)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	target = fork();
-	ck_assert_int_ge(target, 0);
-	if (target == 0) {
-		dup2(p[1], 1);
-		close(p[0]);
-		close(p[1]);
-		execl("./targets/cpu-split", "cpu-split", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	FILE *f = fdopen(p[0], "r");
-	char line[64] = "";
-	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-	ck_assert_msg(strncmp(line, "ready ", 6) == 0, "cpu-split said: %s", line);
-	fclose(f);
+	target = check_spawn_ready("./targets/cpu-split");
 }
 
 static void teardown(void)
