@@ -6,7 +6,9 @@
 #include "collect/proc.h"
 #include "collect/target.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,56 @@ START_TEST(test_job_timeout_and_error)
 }
 END_TEST
 
+struct overlap {
+	struct collector *c;
+	struct collector_sub sub;
+	struct tally tally;
+	atomic_bool window_done;
+	int rc;
+	struct err e;
+	int polls;
+};
+
+static void *run_window(void *arg)
+{
+	struct overlap *o = arg;
+	struct collector_sub *subs[] = { &o->sub };
+	struct collector_window w;
+	o->rc = collector_window(o->c, target, subs, 1, 1, &w, &o->e);
+	atomic_store(&o->window_done, true);
+	return NULL;
+}
+
+/* Polled until the window ends: each poll is one turn of the loop. */
+static int until_window_done(struct collector_job *job, struct err *e)
+{
+	(void)e;
+	struct overlap *o = job->arg;
+	o->polls++;
+	return atomic_load(&o->window_done) ? COLLECTOR_JOB_DONE : COLLECTOR_JOB_AGAIN;
+}
+
+/* A long job (started, then polled) runs beside a 1 s, 100 Hz profile
+ * without holding up its ticks. */
+START_TEST(test_job_beside_profile)
+{
+	struct overlap o = { .c = new_collector() };
+	o.sub = (struct collector_sub){ .hz = 100, .on_sample = on_sample, .arg = &o.tally };
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, run_window, &o), 0);
+	struct collector_job job = { .fn = until_window_done, .arg = &o, .timeout_ms = 20000 };
+	struct err e = { 0 };
+	ck_assert_msg(collector_call(o.c, target, &job, &e) == 0, "%s", e.msg);
+	pthread_join(th, NULL);
+	ck_assert_msg(o.rc == 0, "%s", o.e.msg);
+	/* ~100 ticks in the second, jittered; the job was polled at each */
+	ck_assert_msg(o.sub.stats.ticks >= 60, "%llu ticks", (unsigned long long)o.sub.stats.ticks);
+	ck_assert_int_ge(o.polls, 30);
+	ck_assert_uint_gt(o.tally.samples, 0);
+	collector_free(o.c);
+}
+END_TEST
+
 struct dump {
 	size_t n, with_stack;
 };
@@ -230,6 +282,7 @@ static Suite *collector_suite(void)
 	tcase_add_test(tc, test_rate_per_subscriber);
 	tcase_add_test(tc, test_job_on_tracer_thread);
 	tcase_add_test(tc, test_job_timeout_and_error);
+	tcase_add_test(tc, test_job_beside_profile);
 	tcase_add_test(tc, test_snapshot);
 	tcase_add_test(tc, test_check_preconditions);
 	suite_add_tcase(s, tc);
