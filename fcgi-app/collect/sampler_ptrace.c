@@ -566,8 +566,7 @@ static void offcpu_pass(struct sampler *pt, uint64_t interval_ns, struct sampler
 			.new_wait = new_wait,
 			.wait_label = t->w_label,
 		};
-		st->samples++;
-		pt->sink.thread(pt->sink.arg, &smp);
+		pt->sink.thread(pt->sink.arg, &smp); /* counted where delivered */
 	}
 	tidtab_compact(pt->tt);
 }
