@@ -481,6 +481,7 @@ int collector_check(struct collector *c, pid_t pid, struct err *e)
 		return -1;
 	if ((needs & SAMPLER_NEEDS_ATTACH) && proc_check_tracer(pid, c->cfg.self, e) < 0)
 		return -1;
+	/* SAMPLER_NEEDS_PERF: checked here by the sampler that needs it */
 	return 0;
 }
 

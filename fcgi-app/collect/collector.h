@@ -134,10 +134,10 @@ struct collector_job {
 int collector_call(struct collector *c, pid_t pid, struct collector_job *job, struct err *e);
 
 /* One stack of every thread of pid, delivered to sub before this returns
- * (a job):
- * each thread is stopped only for its own unwind, and never one blocked in
- * a syscall that a stop would interrupt with EINTR (epoll_wait...): those
- * are unwound from /proc/PID/task/TID/syscall and a copy of their stack. */
+ * (a job; sub->stats gets its counts): each thread is stopped only for its
+ * own unwind, and never one blocked in a syscall that a stop would
+ * interrupt with EINTR (epoll_wait...): those are unwound from
+ * /proc/PID/task/TID/syscall and a copy of their stack. */
 int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
 		       struct err *e);
 
