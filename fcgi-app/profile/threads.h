@@ -28,6 +28,7 @@ struct thread_dump {
 	struct thread_stack *t; /* the main thread first, then by tid */
 	size_t n, cap;
 	uint64_t stops, held_ns_max;
+	uint64_t lost;        /* threads asked to stop that did not in time: no stack */
 };
 
 int thread_dump_take(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e);
