@@ -55,3 +55,12 @@ int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *
 	pthread_mutex_unlock(&ctx->sym_lock);
 	return rc;
 }
+
+void ctx_comment_sampling(struct ctx *ctx, enum sampler_kind kind, long hz,
+			  const struct sampler_stats *st, struct profile *p)
+{
+	struct sampler_lines lines = { 0 };
+	collector_comment(ctx->collector, kind, hz, st, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		profile_add_comment(p, "%s", lines.line[i]);
+}

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "collect/proc.h"
+#include "collect/sampler.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -39,6 +40,10 @@ int ctx_symbolize_unloaded(struct ctx *ctx, struct profile *p, const struct symb
  * module, and the module's range; 1 when not loaded (under sym_lock). */
 int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
 		    uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e);
+/* Adds to p the lines the collector's sampler says a user can act on
+ * about a window of kind at hz (collector_comment). */
+void ctx_comment_sampling(struct ctx *ctx, enum sampler_kind kind, long hz,
+			  const struct sampler_stats *st, struct profile *p);
 /* Sleeps seconds, less when pprof-fcgi is shutting down. */
 void ctx_sleep(struct ctx *ctx, long seconds);
 

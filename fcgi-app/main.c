@@ -73,11 +73,13 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &blocked, NULL); /* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* ptrace is the only sampler yet: the config has no key to choose */
+	struct collector_config cc = { .sampler = COLLECTOR_PTRACE, .self = getpid() };
 	struct ctx ctx = {
 		.cfg = &cfg,
 		.target = { .pid = cfg.target_pid, .pidfile = cfg.target_pidfile, .exe = cfg.target_exe },
 		.self = getpid(),
-		.collector = collector_new(),
+		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
 	};
 	pthread_mutex_init(&ctx.sym_lock, NULL);

@@ -5,7 +5,9 @@
 
 #include <check.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define CHECK_MAIN(make_suite)                                              \
@@ -42,6 +44,30 @@ static inline pid_t check_spawn_nobody(void)
 	char c;
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
 	close(p[0]);
+	return pid;
+}
+
+/* Starts a test target (targets/cpu-split...) with args and waits for its
+ * "ready PID" line. The caller kills and reaps it. */
+static inline pid_t check_spawn_ready(const char *path)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	FILE *f = fdopen(p[0], "r");
+	char line[64] = "";
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+	ck_assert_msg(strncmp(line, "ready ", 6) == 0, "%s said: %s", path, line);
+	fclose(f);
 	return pid;
 }
 

@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
+#include "collect/regs.h"
 #include "collect/target.h"
 #include "collect/unwind.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,7 +113,7 @@ START_TEST(test_known_chain)
 	for (int i = 0; i < rounds; i++) {
 		ck_assert_int_eq(target_interrupt(child, &e), 0);
 		wait_interrupted(child);
-		struct target_regs regs;
+		struct regs regs;
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ck_assert_int_eq(target_getregs(child, &regs, &e), 0);
@@ -140,6 +142,29 @@ START_TEST(test_known_chain)
 			w++;
 	}
 	ck_assert_msg(w == 4, "stack %s lacks chain_c chain_b chain_a setup in order", got);
+
+	/* the same stack from registers and a stack copy taken by the caller,
+	 * unwound after the thread ran on; with an empty copy it ends at once,
+	 * so nothing was read live */
+	ck_assert_int_eq(target_interrupt(child, &e), 0);
+	wait_interrupted(child);
+	struct regs regs;
+	ck_assert_int_eq(target_getregs(child, &regs, &e), 0);
+	static unsigned char stack[16384];
+	struct iovec local = { stack, sizeof stack };
+	struct iovec remote = { (void *)(uintptr_t)regs.r[REGS_SP], sizeof stack };
+	ssize_t got_bytes = process_vm_readv(child, &local, 1, &remote, 1, 0);
+	ck_assert_int_gt(got_bytes, 0);
+	ck_assert_int_eq(unwind_stack(u, child, &regs, pcs, UNWIND_DEFAULT_DEPTH, &n), 0);
+	ck_assert_int_eq(target_resume(child, 0, &e), 0);
+	uint64_t copy_pcs[UNWIND_DEFAULT_DEPTH];
+	size_t copy_n = 0;
+	ck_assert_int_eq(unwind_copy(u, &regs, stack, (size_t)got_bytes, copy_pcs, UNWIND_DEFAULT_DEPTH,
+				     &copy_n), 0);
+	ck_assert_uint_eq(copy_n, n);
+	ck_assert_int_eq(memcmp(copy_pcs, pcs, n * sizeof *pcs), 0);
+	ck_assert_int_eq(unwind_copy(u, &regs, stack, 0, copy_pcs, UNWIND_DEFAULT_DEPTH, &copy_n), 0);
+	ck_assert_uint_lt(copy_n, n);
 	printf("unwind: %zu frames; getregs %.1f us, unwind %.1f us per sample (mean of %d)\n",
 	       n, t_regs / rounds / 1e3, t_unwind / rounds / 1e3, rounds);
 	profile_release(&p);
@@ -154,13 +179,13 @@ START_TEST(test_garbage_registers)
 	struct err e = { 0 };
 	struct unwinder *u = unwind_new(child, &e);
 	ck_assert_ptr_nonnull(u);
-	struct target_regs regs;
+	struct regs regs;
 	memset(&regs, 0x41, sizeof regs);
 	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
 	size_t n = 99;
 	ck_assert_int_eq(unwind_stack(u, child, &regs, pcs, UNWIND_DEFAULT_DEPTH, &n), 0);
 	ck_assert_uint_le(n, 2);
-	regs.r[TARGET_REG_IP] = 0;
+	regs.r[REGS_IP] = 0;
 	ck_assert_int_eq(unwind_stack(u, child, &regs, pcs, UNWIND_DEFAULT_DEPTH, &n), 0);
 	ck_assert_uint_le(n, 1);
 	unwind_free(u);

@@ -1,20 +1,20 @@
 /* collector: one tracer thread per target, running one sampling loop for
- * every subscriber at once (CPU profiles now; off-CPU and trace later).
+ * every subscriber at once (CPU profiles, off-CPU waits, traces) and the
+ * jobs that must run on the thread that traces the target (thread dumps).
  *
- * Linux ties a tracee to the tracer thread, so this thread makes every
- * ptrace call. At each tick it lists the target's threads, seizes new ones,
- * reads each one's CPU time (/proc/PID/task/TID/schedstat), interrupts only
- * the threads that are running and have run since the last tick (a sleeping
- * thread is never stopped: an interrupted epoll_wait returns EINTR to the
- * target), unwinds them, resumes them, then hands each subscriber the stack
- * with the CPU time the thread used since that subscriber's last sample of
- * it. Signals arriving meanwhile are re-delivered and group-stops kept. When
- * the last subscriber leaves the thread ends, and the kernel detaches every
- * tracee with it: a crash of the app detaches them the same way. */
+ * How the threads are sampled is a sampler's (collect/sampler.h; ptrace
+ * today): the collector attaches it on its thread, follows the target's
+ * threads every 100 ms, ticks it at the fastest subscriber's rate (with
+ * jitter), drains what it reports, and hands each subscriber the stacks at
+ * that subscriber's own rate with the CPU time the thread used since that
+ * subscriber's last sample of it. When the last subscriber and job leave,
+ * the thread ends, and the kernel detaches every tracee with it: a crash of
+ * the app detaches them the same way. */
 #ifndef PF_COLLECTOR_H
 #define PF_COLLECTOR_H
 
 #include "base/err.h"
+#include "collect/sampler.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -44,25 +44,9 @@ struct collector_sample {
 	const char *wait_label; /* "futex", "read fd 7 (pipe:[1234])", ... */
 };
 
-#define COLLECTOR_HIST 1024
-
-struct collector_stats {
-	uint64_t ticks, samples, stops, lost; /* lost: asked to stop, did not in time */
-	uint64_t waits_unwound, waits_without_stop, waits_reused; /* off-CPU */
-	/* held: from seeing a thread stopped to resuming it (registers, unwind);
-	 * latency: from asking it to stop to its stop, which waits for the
-	 * thread's next turn on a CPU when it is runnable but not running */
-	uint64_t held_ns_total, held_ns_max;
-	uint64_t latency_ns_total, latency_ns_max;
-	/* held times by microsecond: bucket i counts [i, i+1) us, the last
-	 * everything longer (held_ns_max says how long) */
-	uint32_t held_hist[COLLECTOR_HIST];
-};
-
 struct collector_sub {
 	/* set by the subscriber */
-	long hz;               /* CPU sampling rate; ignored for a snapshot */
-	bool snapshot;         /* one pass over every thread, then ended */
+	long hz;               /* CPU sampling rate */
 	bool offcpu;           /* waiting threads at COLLECTOR_OFFCPU_HZ, wall clock */
 	void (*on_sample)(void *arg, const struct collector_sample *s);
 	void *arg;
@@ -72,30 +56,88 @@ struct collector_sub {
 	bool target_execd;           /* exec'd a new image meanwhile */
 	struct timespec execd_at;    /* CLOCK_REALTIME, the first time */
 	struct err error;            /* why sampling stopped early, if it did */
-	struct collector_stats stats;
+	struct sampler_stats stats;
 	/* private */
 	int slot;
+	bool due;              /* this tick's stacks are this subscriber's */
+	int64_t next_ns;       /* CLOCK_MONOTONIC of its next stacks, below the loop's rate */
 	bool joined, leaving, removed, ended, offcpu_started;
 };
 
-struct collector *collector_new(void);
+/* What the collector is made with. Its own struct rather than the app's
+ * struct config: collect/ sits below config.h and knows nothing of the app,
+ * so main fills this from the config (and a test fills it by hand). */
+enum collector_sampler {
+	COLLECTOR_PTRACE, /* stops threads with ptrace, reads /proc: today's only backend */
+};
+struct collector_config {
+	enum collector_sampler sampler;
+	pid_t self;       /* this process: its own tracer threads are no other tracer */
+};
+
+struct collector *collector_new(const struct collector_config *cc);
 /* Ends the loop and every subscriber's window now; later subscriptions
  * fail. For shutdown, before waiting for requests in progress. */
 void collector_close(struct collector *c);
 /* Closes (if not yet) and frees. */
 void collector_free(struct collector *c);
 
-/* The held time (us) below which fraction q of the stops were held,
- * from the histogram: an upper bound, to the microsecond below 1 ms. */
-double collector_held_quantile(const struct collector_stats *st, double q);
+/* What the sampler needs (attach, read memory, ...), each checked
+ * separately so that a refusal says which: ERR_PERMISSION or ERR_BUSY
+ * naming it. collector_window, collector_call and collector_snapshot
+ * check first; an endpoint that reads the target before its window calls
+ * it itself. */
+int collector_check(struct collector *c, pid_t pid, struct err *e);
+
+/* The lines a profile's comment gets from a window of kind at hz: only
+ * what a user can act on, in plain words, none when all went well; the
+ * detail goes to the log. */
+void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
+		       const struct sampler_stats *st, struct sampler_lines *out);
 
 /* Starts delivering samples of pid to sub (from the collector thread). */
 int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,
 			struct err *e);
-/* One stack of every thread of pid, delivered to sub before this returns:
- * each thread is stopped only for its own unwind, and never one blocked in
- * a syscall that a stop would interrupt with EINTR (epoll_wait...): those
- * are unwound from /proc/PID/task/TID/syscall and a copy of their stack. */
+/* A job: fn runs on the tracer thread between ticks, where every ptrace
+ * call must be made, with the collector's lock held (it must not call the
+ * collector). It returns COLLECTOR_JOB_DONE, or COLLECTOR_JOB_AGAIN to be
+ * called again at the next turn of the loop (a long job is started, then
+ * polled, so it never holds up a concurrent profile's ticks), or -1 with
+ * e. The tracer thread starts for a job when no profile runs. */
+#define COLLECTOR_JOB_DONE 0
+#define COLLECTOR_JOB_AGAIN 1
+/* How often a job that asked again is polled when nothing else runs. */
+#define COLLECTOR_JOB_HZ 100
+struct collector_job {
+	/* set by the caller */
+	int (*fn)(struct collector_job *job, struct err *e);
+	void *arg;
+	/* what a sampler pass run by fn hands out (a snapshot's stacks), with arg */
+	void (*on_sample)(void *arg, const struct collector_sample *s);
+	long timeout_ms;       /* from the call to its end; 0: none */
+	/* set by the collector for fn */
+	pid_t pid;
+	struct sampler *sampler;
+	const struct sampler_ops *ops;
+	struct sampler_stats stats;
+	/* private */
+	int rc;
+	bool done;
+	struct err error;
+	struct collector_job *next;
+};
+
+/* Runs job on the tracer thread of pid and waits for its end: 0, or -1
+ * with e (the job's error; ERR_BUSY when it did not end in time or the
+ * collector serves another target). A job that timed out is not called
+ * again; one whose fn is running when the time is up is waited for. */
+int collector_call(struct collector *c, pid_t pid, struct collector_job *job, struct err *e);
+
+/* One stack of every thread of pid, delivered to sub before this returns
+ * (a job; sub->stats gets its counts): each thread is stopped only for its
+ * own unwind, and never one blocked in a syscall that a stop would
+ * interrupt with EINTR (epoll_wait...): those are unwound from
+ * /proc/PID/task/TID/syscall and a copy of their stack. */
 int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
 		       struct err *e);
 

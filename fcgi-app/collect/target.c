@@ -1,6 +1,7 @@
 #include "collect/target.h"
 
 #include "base/err.h"
+#include "collect/regs.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -42,7 +43,7 @@ int target_detach(pid_t tid, int sig)
 	return ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) < 0 ? -1 : 0;
 }
 
-int target_getregs(pid_t tid, struct target_regs *regs, struct err *e)
+int target_getregs(pid_t tid, struct regs *regs, struct err *e)
 {
 	struct user_regs_struct u;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0)

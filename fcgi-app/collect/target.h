@@ -9,15 +9,7 @@
 #include <sys/types.h>
 
 struct err;
-
-/* The registers an unwinder needs, in libunwind's x86_64 numbering:
- * rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip. */
-#define TARGET_NREGS 17
-#define TARGET_REG_SP 7
-#define TARGET_REG_IP 16
-struct target_regs {
-	uint64_t r[TARGET_NREGS];
-};
+struct regs;
 
 enum target_event {
 	TARGET_INTERRUPTED, /* our PTRACE_INTERRUPT took effect: sample, then resume */
@@ -38,7 +30,7 @@ int target_resume(pid_t tid, int sig, struct err *e);
 int target_listen(pid_t tid, struct err *e);
 /* Detaches a stopped thread, delivering sig. */
 int target_detach(pid_t tid, int sig);
-int target_getregs(pid_t tid, struct target_regs *regs, struct err *e);
+int target_getregs(pid_t tid, struct regs *regs, struct err *e);
 
 /* One pending event of any traced thread without blocking: 1 with *tid,
  * *ev and *sig set, 0 when none is pending, -1 on error. */

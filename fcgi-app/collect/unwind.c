@@ -4,7 +4,7 @@
 #include "base/err.h"
 #include "base/vec.h"
 #include "collect/proc.h"
-#include "collect/target.h"
+#include "collect/regs.h"
 
 #include <libunwind.h>
 
@@ -51,7 +51,7 @@ struct unwinder {
 	size_t nro;
 	/* the sample being unwound */
 	pid_t tid;
-	struct target_regs regs;   /* as captured */
+	struct regs regs;   /* as captured */
 	unsigned char *stack;      /* copy of [stack_base, stack_base + stack_len) */
 	uint64_t stack_base;
 	size_t stack_len;
@@ -86,7 +86,8 @@ static int read_word(struct unwinder *u, uint64_t addr, unw_word_t *val)
 	if (addr + sizeof *val <= page + PAGE && is_read_only(u, addr)) {
 		struct page_slot *slot = &u->pages[(page / PAGE) % PAGE_SLOTS];
 		if (slot->addr != page + 1) {
-			if (!read_remote(u->tid, page, slot->data, PAGE)) {
+			/* any thread's view of a read-only page is the process's */
+			if (!read_remote(u->pid, page, slot->data, PAGE)) {
 				slot->addr = 0;
 				return -UNW_EINVAL;
 			}
@@ -95,6 +96,8 @@ static int read_word(struct unwinder *u, uint64_t addr, unw_word_t *val)
 		memcpy(val, slot->data + (addr - page), sizeof *val);
 		return 0;
 	}
+	if (!u->tid)
+		return -UNW_EINVAL; /* a copy handed in: nothing of it is read live */
 	return read_remote(u->tid, addr, val, sizeof *val) ? 0 : -UNW_EINVAL;
 }
 
@@ -238,7 +241,7 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
 {
 	(void)as;
 	const struct unwinder *u = arg;
-	if (write || reg < 0 || reg >= TARGET_NREGS)
+	if (write || reg < 0 || reg >= REGS_N)
 		return -UNW_EBADREG;
 	*val = u->regs.r[reg];
 	return 0;
@@ -371,19 +374,31 @@ int unwind_refresh(struct unwinder *u, struct err *e)
 	return 0;
 }
 
-void unwind_capture(struct unwinder *u, pid_t tid, const struct target_regs *regs)
+void unwind_capture(struct unwinder *u, pid_t tid, const struct regs *regs)
 {
 	u->tid = tid;
 	u->regs = *regs;
 	/* one copy of the top of the stack serves the unwind's reads of it */
-	uint64_t sp = regs->r[TARGET_REG_SP];
+	uint64_t sp = regs->r[REGS_SP];
 	struct iovec local = { u->stack, STACK_COPY }, remote = { (void *)(uintptr_t)sp, STACK_COPY };
 	ssize_t got = process_vm_readv(tid, &local, 1, &remote, 1, 0);
 	u->stack_base = sp;
 	u->stack_len = got > 0 ? (size_t)got : 0;
 }
 
-int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
+int unwind_copy(struct unwinder *u, const struct regs *regs, const void *stack, size_t size,
+		uint64_t *pcs, size_t max, size_t *n)
+{
+	u->tid = 0;
+	u->regs = *regs;
+	/* into the unwinder's own buffer: the caller's may be a ring buffer's */
+	u->stack_len = size < STACK_COPY ? size : STACK_COPY;
+	memcpy(u->stack, stack, u->stack_len);
+	u->stack_base = regs->r[REGS_SP];
+	return unwind_captured(u, pcs, max, n);
+}
+
+int unwind_stack(struct unwinder *u, pid_t tid, const struct regs *regs,
 		 uint64_t *pcs, size_t max, size_t *n)
 {
 	unwind_capture(u, tid, regs);
@@ -397,7 +412,7 @@ int unwind_captured(struct unwinder *u, uint64_t *pcs, size_t max, size_t *n)
 		return 0;
 	unw_cursor_t c;
 	if (unw_init_remote(&c, u->as, u) < 0) {
-		pcs[(*n)++] = u->regs.r[TARGET_REG_IP];
+		pcs[(*n)++] = u->regs.r[REGS_IP];
 		return 0;
 	}
 	bool after_signal = true; /* the leaf's IP is exact, not a return address */

@@ -16,7 +16,7 @@
 #include <sys/types.h>
 
 struct err;
-struct target_regs;
+struct regs;
 struct unwinder;
 
 #define UNWIND_DEFAULT_DEPTH 128
@@ -32,7 +32,7 @@ int unwind_refresh(struct unwinder *u, struct err *e);
  * pcs, leaf first; a caller's return address is stored minus one so that
  * it symbolizes to the call's line. *n is the depth found (>= 1 when the
  * IP is valid). A bad frame ends the stack; it never fails the sample. */
-int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
+int unwind_stack(struct unwinder *u, pid_t tid, const struct regs *regs,
 		 uint64_t *pcs, size_t max, size_t *n);
 
 /* The same in two steps, so that a thread is held stopped only for the
@@ -42,8 +42,16 @@ int unwind_stack(struct unwinder *u, pid_t tid, const struct target_regs *regs,
  * copy lacks (a frame deeper than 32 KiB, a register saved elsewhere) is
  * read live and may have changed: at worst the stack ends early. One
  * capture at a time per unwinder. */
-void unwind_capture(struct unwinder *u, pid_t tid, const struct target_regs *regs);
+void unwind_capture(struct unwinder *u, pid_t tid, const struct regs *regs);
 int unwind_captured(struct unwinder *u, uint64_t *pcs, size_t max, size_t *n);
+
+/* Unwinds from registers and a copy of the top of the stack that the
+ * caller took (a perf_event sample's REGS_USER and STACK_USER): stack
+ * holds size bytes from regs' SP (at most 32 KiB are used). Nothing of the
+ * thread is read live, since it ran on after the copy: where the copy ends,
+ * the stack ends. Unwind tables come from the files as for unwind_stack. */
+int unwind_copy(struct unwinder *u, const struct regs *regs, const void *stack, size_t size,
+		uint64_t *pcs, size_t max, size_t *n);
 
 /* How many of pcs[0..n) in a row lie in the target's executable mappings:
  * a stack unwound from incomplete registers is cut where it leaves code. */

@@ -3,7 +3,6 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "collect/collector.h"
-#include "collect/proc.h"
 #include "ctx.h"
 #include "edge/http.h"
 #include "encode/text.h"
@@ -89,12 +88,7 @@ static int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int
 	if (w.target_exited)
 		profile_add_comment(&p, "target pid %d exited %.1f s into the %ld s window", (int)pid,
 				    w.exited_after_s, seconds);
-	profile_add_comment(&p, "pprof-fcgi: waiting threads looked at %d times a second; "
-			    "%llu wait stacks read without stopping the thread, %llu with a stop, "
-			    "%llu reused from the same wait",
-			    COLLECTOR_OFFCPU_HZ, (unsigned long long)sub.stats.waits_without_stop,
-			    (unsigned long long)sub.stats.waits_unwound,
-			    (unsigned long long)sub.stats.waits_reused);
+	ctx_comment_sampling(ctx, SAMPLER_WAITS, COLLECTOR_OFFCPU_HZ, &sub.stats, &p);
 	*text = debug != 0;
 	struct ep_body how = {
 		.symbolized = kind == OFFCPU_MUTEX ? keep_locks : NULL,
@@ -111,8 +105,6 @@ out:
 static int offcpu(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e,
 		  enum offcpu_kind kind, const char *name)
 {
-	if (proc_check_access(req->pid, e) < 0 || proc_check_tracer(req->pid, ctx->self, e) < 0)
-		return -1;
 	int text = 0;
 	if (offcpu_profile(ctx, req->pid, kind, req->params.debug, req->params.seconds,
 			   &resp->body, &text, e) < 0)

@@ -4,7 +4,6 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "base/log.h"
-#include "collect/proc.h"
 #include "profile/profile.h"
 
 #include <time.h>
@@ -19,8 +18,6 @@ static void on_sample(void *arg, const struct collector_sample *s)
 int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
 	pid_t pid = req->pid;
-	if (proc_check_access(pid, e) < 0 || proc_check_tracer(pid, ctx->self, e) < 0)
-		return -1;
 	struct profile p;
 	profile_init_cpu(&p, req->params.hz);
 
@@ -43,16 +40,7 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 				    "profile: samples from before have no symbols (their "
 				    "mappings are gone)", (int)pid, w.execd_after_s,
 				    req->params.seconds);
-	const struct collector_stats *st = &sub.stats;
-	double stops = st->stops ? (double)st->stops : 1.0;
-	profile_add_comment(&p, "pprof-fcgi: %llu ticks at %ld Hz, %llu thread stops held "
-			    "median <%.0f us, p99 <%.0f us, mean %.1f us, longest %.1f us; stop "
-			    "latency mean %.1f us, longest %.1f us; %llu not stopped in time",
-			    (unsigned long long)st->ticks, req->params.hz,
-			    (unsigned long long)st->stops, collector_held_quantile(st, 0.5),
-			    collector_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
-			    (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
-			    (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost);
+	ctx_comment_sampling(ctx, SAMPLER_CPU, req->params.hz, &sub.stats, &p);
 	if ((rc = ep_send_profile(ctx, pid, &p, NULL, &resp->body, e)) < 0)
 		goto out;
 	resp_attachment(resp, "profile");

@@ -2,14 +2,16 @@
 
 #include "ctx.h"
 #include "edge/http.h"
-#include "collect/proc.h"
+#include "collect/collector.h"
 #include "ep/ep_threads.h"
 
 /* Where the current threads began: their start routines (the creating
  * pthread_create call stacks need the preload agent). */
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
-	if (proc_check_access(req->pid, e) < 0 || proc_check_tracer(req->pid, ctx->self, e) < 0)
+	/* the agent's table is read before the thread dump: the sampler's
+	 * preconditions first, so that a refusal names them */
+	if (collector_check(ctx->collector, req->pid, e) < 0)
 		return -1;
 	int text = 0;
 	long seconds = req->params.has_seconds ? req->params.seconds : 0;

@@ -49,6 +49,7 @@ int ep_threads_dump(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct er
 		return -1;
 	d->stops = sub.stats.stops;
 	d->held_ns_max = sub.stats.held_ns_max;
+	d->lost = sub.stats.lost;
 	log_info("thread dump of pid %d: %zu threads, %llu stopped, longest held %.1f us",
 		 (int)pid, d->n, (unsigned long long)d->stops, (double)d->held_ns_max / 1e3);
 	/* the main thread (tid = pid) first, then by tid */

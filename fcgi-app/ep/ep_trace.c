@@ -125,7 +125,9 @@ static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
 	pid_t pid = req->pid;
-	if (proc_check_access(pid, e) < 0 || proc_check_tracer(pid, ctx->self, e) < 0)
+	/* /proc is read before the window: the sampler's preconditions
+	 * first, so that a refusal names them */
+	if (collector_check(ctx->collector, pid, e) < 0)
 		return -1;
 	struct window w = { 0 };
 	struct profile p;

@@ -23,6 +23,7 @@ struct thread_dump {
 	struct thread_stack *t; /* the main thread first, then by tid */
 	size_t n, cap;
 	uint64_t stops, held_ns_max;
+	uint64_t lost;        /* threads asked to stop that did not in time: no stack */
 };
 
 void thread_dump_release(struct thread_dump *d);

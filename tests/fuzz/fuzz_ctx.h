@@ -19,7 +19,7 @@ static inline struct ctx *fuzz_ctx(pid_t target)
 		ctx.cfg = &cfg;
 		ctx.target.pid = target;
 		ctx.self = getpid();
-		ctx.collector = collector_new();
+		ctx.collector = collector_new(&(struct collector_config){ .sampler = COLLECTOR_PTRACE, .self = getpid() });
 		ctx.symbolizer = symbolizer_new();
 		pthread_mutex_init(&ctx.sym_lock, NULL);
 	}

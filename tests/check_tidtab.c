@@ -1,0 +1,117 @@
+/* tidtab: the thread table (lookups across growth and compaction, what a
+ * renewed thread keeps) and the /proc reads of a thread, on this process. */
+#include "check_main.h"
+#include "collect/tidtab.h"
+
+#include <string.h>
+
+START_TEST(test_add_find_compact)
+{
+	struct tidtab tt = { 0 };
+	for (pid_t tid = 1; tid <= 1000; tid++)
+		tidtab_add(&tt, tid * 7)->cpu_ns = (uint64_t)tid;
+	ck_assert_uint_eq(tt.n, 1000);
+	for (pid_t tid = 1; tid <= 1000; tid++) {
+		struct thr *t = tidtab_find(&tt, tid * 7);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(t->cpu_ns, (uint64_t)tid);
+		t->dead = tid % 2 == 0;
+	}
+	ck_assert_ptr_null(tidtab_find(&tt, 8));
+	tidtab_compact(&tt);
+	ck_assert_uint_eq(tt.n, 500);
+	for (pid_t tid = 1; tid <= 1000; tid++) {
+		struct thr *t = tidtab_find(&tt, tid * 7);
+		if (tid % 2 == 0) {
+			ck_assert_ptr_null(t);
+			continue;
+		}
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(t->cpu_ns, (uint64_t)tid);
+	}
+	tidtab_forget(&tt);
+	ck_assert_uint_eq(tt.n, 0);
+	ck_assert_ptr_null(tidtab_find(&tt, 7));
+}
+END_TEST
+
+/* A renewed thread keeps its stacks and the waits they were taken in,
+ * nothing else. */
+START_TEST(test_renew)
+{
+	struct tidtab tt = { 0 };
+	struct thr *t = tidtab_add(&tt, 42);
+	t->pcs[0] = 0x1234;
+	t->npcs = 1;
+	snprintf(t->wait_line, sizeof t->wait_line, "202 0x1 0x2");
+	snprintf(t->comm, sizeof t->comm, "worker");
+	t->seized = t->kept = true;
+	t->base[3] = 99;
+	tidtab_renew(t);
+	ck_assert_int_eq(t->tid, 42);
+	ck_assert_uint_eq(t->npcs, 1);
+	ck_assert_uint_eq(t->pcs[0], 0x1234);
+	ck_assert_str_eq(t->wait_line, "202 0x1 0x2");
+	ck_assert_str_eq(t->comm, "worker");
+	ck_assert(!t->seized && !t->kept);
+	ck_assert_uint_eq(t->base[3], 0);
+	ck_assert_int_eq(t->cpu_fd, -1);
+	tidtab_forget(&tt);
+}
+END_TEST
+
+START_TEST(test_proc_reads)
+{
+	pid_t self = getpid();
+	volatile uint64_t x = 0;
+	for (int i = 0; i < 5000000; i++)
+		x += (uint64_t)i; /* some CPU time to see */
+	uint64_t ns = 0;
+	ck_assert_int_eq(tidtab_read_cpu(self, gettid(), &ns), 0);
+	ck_assert_uint_gt(ns, 0);
+	struct tidtab tt = { 0 };
+	struct thr *t = tidtab_add(&tt, gettid());
+	ck_assert_int_eq(tidtab_cpu(self, t), 0);
+	ck_assert_uint_ge(t->cpu_ns, ns);
+	ck_assert_int_ge(t->cpu_fd, 0); /* kept open for the next read */
+	ck_assert_int_eq(tidtab_state(self, t), 0);
+	ck_assert_int_eq(t->state, 'R');
+	ck_assert(tidtab_alive(self, gettid()));
+	ck_assert(!tidtab_alive(self, 0x7ffffff0));
+	ck_assert_int_eq(tidtab_read_cpu(self, 0x7ffffff0, &ns), -1);
+	tidtab_forget(&tt); /* closes the descriptor */
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	int idle = 0, skip = 0;
+	/* idle k times in a row: 2^k - 1 skips, at most 15 */
+	int want[] = { 1, 3, 7, 15, 15 };
+	for (int k = 0; k < 5; k++) {
+		tidtab_backoff_update(&idle, &skip, false);
+		ck_assert_int_eq(skip, want[k]);
+		int skipped = 0;
+		while (tidtab_backoff_skip(&skip))
+			skipped++;
+		ck_assert_int_eq(skipped, want[k]);
+	}
+	tidtab_backoff_update(&idle, &skip, true);
+	ck_assert_int_eq(idle, 0);
+	ck_assert(!tidtab_backoff_skip(&skip));
+}
+END_TEST
+
+static Suite *tidtab_suite(void)
+{
+	Suite *s = suite_create("tidtab");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_add_find_compact);
+	tcase_add_test(tc, test_renew);
+	tcase_add_test(tc, test_proc_reads);
+	tcase_add_test(tc, test_backoff);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(tidtab_suite)
