@@ -46,7 +46,9 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define DEFAULT_RATE 524288
-#define MAX_BUCKETS 16384
+/* (stack, size) pairs: a call site that allocates many sizes takes one
+ * each, as in Go; when full, a new pair's samples are counted as dropped */
+#define MAX_BUCKETS 65536
 #define INDEX_CAP (MAX_BUCKETS * 2)
 #define REGION_SHIFT 8  /* 256-byte regions in the free filter */
 #define FILTER_BITS 20  /* regions tracked before aliasing: 256 MiB of heap */
@@ -509,9 +511,10 @@ struct walk {
 	uint64_t stamp; /* see struct pprof_agent_bucket */
 };
 
-static uint64_t hash_stack(const struct walk *w, uint32_t kind)
+static uint64_t hash_stack(const struct walk *w, uint32_t kind, uint64_t size)
 {
 	uint64_t h = (0xcbf29ce484222325ULL ^ kind) + w->stamp * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ size) * 0x100000001b3ULL;
 	for (uint32_t i = 0; i < w->n; i++) {
 		h ^= w->pcs[i];
 		h *= 0x100000001b3ULL;
@@ -521,41 +524,46 @@ static uint64_t hash_stack(const struct walk *w, uint32_t kind)
 }
 
 static bool same_stack(const struct pprof_agent_bucket *c, uint64_t h, const struct walk *w,
-		       uint32_t kind)
+		       uint32_t kind, uint64_t size)
 {
-	return c->hash == h && c->kind == kind && c->depth == w->n && c->stamp == w->stamp &&
+	return c->hash == h && c->kind == kind && c->size == size && c->depth == w->n &&
+	       c->stamp == w->stamp &&
 	       memcmp(c->pcs, w->pcs, w->n * sizeof *w->pcs) == 0;
 }
 
-/* The bucket of (stack, kind) with hash h, or -1. Without a lock: an index
- * entry is stored (release) only once its bucket is whole, and buckets
- * never change or go. */
-static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t h)
+/* The bucket of (stack, kind, size) with hash h, or -1. Without a lock: an
+ * index entry is stored (release) only once its bucket is whole, and
+ * buckets never change or go. */
+static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t size, uint64_t h)
 {
 	const struct pprof_agent_bucket *b = A.buckets;
 	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1)) {
 		uint32_t at = __atomic_load_n(&A.index[i], __ATOMIC_ACQUIRE);
 		if (!at)
 			return -1;
-		if (same_stack(&b[at - 1], h, w, kind))
+		if (same_stack(&b[at - 1], h, w, kind, size))
 			return at - 1;
 	}
 }
 
-/* The bucket for (stack, kind), made if new; -1 when the table is full. */
-static int64_t bucket_for(const struct walk *w, uint32_t kind)
+/* The bucket for (stack, kind, size), made if new; -1 when the table is
+ * full. Keyed by the size asked for, as Go keys by its size class: each
+ * bucket's blocks had one chance of being sampled, which the reader's
+ * scaling needs. */
+static int64_t bucket_for(const struct walk *w, uint32_t kind, uint64_t size)
 {
-	uint64_t h = hash_stack(w, kind);
-	int64_t found = bucket_find(w, kind, h);
+	uint64_t h = hash_stack(w, kind, size);
+	int64_t found = bucket_find(w, kind, size, h);
 	if (found >= 0)
 		return found;
 	pthread_mutex_lock(&A.lock);
-	found = bucket_find(w, kind, h); /* another thread may have made it */
+	found = bucket_find(w, kind, size, h); /* another thread may have made it */
 	uint64_t n = pprof_agent.nbuckets;
 	if (found < 0 && n < MAX_BUCKETS) {
 		struct pprof_agent_bucket *c = &A.buckets[n];
 		c->hash = h;
 		c->kind = kind;
+		c->size = size;
 		c->depth = w->n;
 		c->stamp = w->stamp;
 		memcpy(c->pcs, w->pcs, w->n * sizeof *w->pcs);
@@ -648,7 +656,8 @@ static bool grow(struct shard *s)
 	return true;
 }
 
-/* Records a sampled block in its shard; with the shard's lock held. */
+/* Records a sampled block holding size bytes in its shard; with the
+ * shard's lock held. */
 static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uint32_t bucket)
 {
 	if (!s->counts)
@@ -787,6 +796,16 @@ static inline __attribute__((always_inline)) bool capture(struct walk *w)
 	return true;
 }
 
+/* The bytes the allocator holds for p, asked for size: what the process's
+ * own counters (and Go's size classes) count. Only for sampled blocks,
+ * so that the fast path pays nothing for it. */
+static inline size_t held(void *p, size_t size)
+{
+	size_t (*usable)(void *) = A.real.malloc_usable_size;
+	size_t n = usable ? usable(p) : 0;
+	return n >= size ? n : size;
+}
+
 /* The slow path of an allocation: the countdown reached zero (or the
  * thread allocates for the first time). */
 static inline __attribute__((always_inline)) void sample_here(void *p, size_t size)
@@ -811,11 +830,11 @@ static inline __attribute__((always_inline)) void sample_here(void *p, size_t si
 	/* the stack is walked with the lock held: see before_fork */
 	shard_lock(&s->lock);
 	struct walk w;
-	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC) : -1;
+	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC, size) : -1;
 	if (b < 0)
 		count_drop();
 	else
-		track(s, shard, (uintptr_t)p, size, (uint32_t)b);
+		track(s, shard, (uintptr_t)p, held(p, size), (uint32_t)b);
 	shard_unlock(&s->lock);
 	T.busy = 0;
 }
@@ -1116,7 +1135,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	/* walked with a shard's lock held, as a sample is: see before_fork */
 	shard_lock(&A.shards[0].lock);
 	struct walk w;
-	s->bucket = capture(&w) ? bucket_for(&w, PPROF_AGENT_THREAD) : -1;
+	s->bucket = capture(&w) ? bucket_for(&w, PPROF_AGENT_THREAD, 0) : -1;
 	struct pprof_agent_counts *c = s->bucket >= 0 ? shard_counts(0) : NULL;
 	if (c)
 		__atomic_fetch_add(&c[s->bucket].alloc_objects, 1, __ATOMIC_RELAXED);
