@@ -241,8 +241,8 @@ size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs
 	return bucket_pcs(s, &s->buckets[best->bucket], pcs, max);
 }
 
-void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
-		int64_t *size_out)
+void heap_scale(int64_t rate, uint64_t block, uint64_t count, uint64_t size,
+		int64_t *count_out, int64_t *size_out)
 {
 	if (count == 0 || size == 0) {
 		*count_out = 0;
@@ -254,8 +254,10 @@ void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
 		*size_out = (int64_t)size;
 		return;
 	}
-	double avg = (double)size / (double)count;
-	double scale = 1 / (1 - exp(-avg / (double)rate));
+	/* the size asked for set the chance of a sample; what the allocator
+	 * handed out (size) may be more */
+	double asked = block ? (double)block : (double)size / (double)count;
+	double scale = 1 / (1 - exp(-asked / (double)rate));
 	*count_out = (int64_t)((double)count * scale);
 	*size_out = (int64_t)((double)size * scale);
 }
@@ -277,8 +279,9 @@ static void bucket_values(const struct heap_snapshot *s, uint64_t i, bool scaled
 		v[3] = (int64_t)(ab - fb);
 		return;
 	}
-	heap_scale(s->h.rate, ao, ab, &v[0], &v[1]);
-	heap_scale(s->h.rate, ao - fo, ab - fb, &v[2], &v[3]);
+	uint64_t block = s->buckets[i].size;
+	heap_scale(s->h.rate, block, ao, ab, &v[0], &v[1]);
+	heap_scale(s->h.rate, block, ao - fo, ab - fb, &v[2], &v[3]);
 }
 
 /* Adds s's samples; frames are placed by the unloads names knows of (the
