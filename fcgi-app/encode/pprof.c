@@ -68,6 +68,24 @@ static int64_t str_id(struct strtab *t, const char *s)
 	return (int64_t)(t->n - 1);
 }
 
+/* Appends label *nl of a sample: key (its string id in *key, added at first
+ * use), a string value, or a number when str is NULL. */
+static void put_label(struct strtab *t, Perftools__Profiles__Label *lb,
+		      Perftools__Profiles__Label **ptrs, size_t *nl, int64_t *key,
+		      const char *name, const char *str, int64_t num)
+{
+	if (*key < 0)
+		*key = str_id(t, name);
+	Perftools__Profiles__Label *l = &lb[*nl];
+	perftools__profiles__label__init(l);
+	l->key = *key;
+	if (str)
+		l->str = str_id(t, str);
+	else
+		l->num = num;
+	ptrs[(*nl)++] = l;
+}
+
 /* Functions deduplicated by (name, system name, file): a line's function id. */
 struct functab {
 	Perftools__Profiles__Function *f;
@@ -213,9 +231,10 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 	Perftools__Profiles__Sample **sample_ptrs = xcalloc(p->nsamples, sizeof *sample_ptrs);
 	uint64_t *ids = xcalloc(nids, sizeof *ids);
 	int64_t *values = xcalloc(p->nsamples * (p->ntypes ? p->ntypes : 1), sizeof *values);
-	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * 3, sizeof *labels);
-	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * 3, sizeof *label_ptrs);
-	int64_t k_tid = -1, k_name = -1, k_wait = -1; /* added only when used */
+	enum { LABELS = 4 }; /* a sample's most: thread_id, thread_name, wait, bytes */
+	Perftools__Profiles__Label *labels = xcalloc(p->nsamples * LABELS, sizeof *labels);
+	Perftools__Profiles__Label **label_ptrs = xcalloc(p->nsamples * LABELS, sizeof *label_ptrs);
+	int64_t k_tid = -1, k_name = -1, k_wait = -1, k_bytes = -1; /* added only when used */
 	size_t ii = 0, ns = 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_sample *s = &p->samples[i];
@@ -235,37 +254,19 @@ int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 		o->n_value = p->ntypes;
 		o->value = &values[ns * p->ntypes];
 		memcpy(o->value, s->values, p->ntypes * sizeof *values);
-		Perftools__Profiles__Label *lb = &labels[ns * 3];
+		Perftools__Profiles__Label *lb = &labels[ns * LABELS];
+		Perftools__Profiles__Label **lp = &label_ptrs[ns * LABELS];
 		size_t nl = 0;
-		if (s->tid) {
-			if (k_tid < 0)
-				k_tid = str_id(&st, "thread_id");
-			perftools__profiles__label__init(&lb[nl]);
-			lb[nl].key = k_tid;
-			lb[nl].num = s->tid;
-			label_ptrs[ns * 3 + nl] = &lb[nl];
-			nl++;
-		}
-		if (s->thread_name[0]) {
-			if (k_name < 0)
-				k_name = str_id(&st, "thread_name");
-			perftools__profiles__label__init(&lb[nl]);
-			lb[nl].key = k_name;
-			lb[nl].str = str_id(&st, s->thread_name);
-			label_ptrs[ns * 3 + nl] = &lb[nl];
-			nl++;
-		}
-		if (s->wait[0]) {
-			if (k_wait < 0)
-				k_wait = str_id(&st, "wait");
-			perftools__profiles__label__init(&lb[nl]);
-			lb[nl].key = k_wait;
-			lb[nl].str = str_id(&st, s->wait);
-			label_ptrs[ns * 3 + nl] = &lb[nl];
-			nl++;
-		}
+		if (s->tid)
+			put_label(&st, lb, lp, &nl, &k_tid, "thread_id", NULL, s->tid);
+		if (s->thread_name[0])
+			put_label(&st, lb, lp, &nl, &k_name, "thread_name", s->thread_name, 0);
+		if (s->wait[0])
+			put_label(&st, lb, lp, &nl, &k_wait, "wait", s->wait, 0);
+		if (s->bytes)
+			put_label(&st, lb, lp, &nl, &k_bytes, "bytes", NULL, s->bytes);
 		o->n_label = nl;
-		o->label = nl ? &label_ptrs[ns * 3] : NULL;
+		o->label = nl ? lp : NULL;
 		sample_ptrs[ns++] = o;
 	}
 	pb.n_sample = ns;
