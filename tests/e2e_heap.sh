@@ -167,6 +167,14 @@ equal "two_sizes_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space 
 	"$(held two_sizes_here)"
 get "$P/heap?debug=1"
 head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || fail "rate 1 header: $(head -n1 "$T/body")"
+# each (stack, size) bucket a record of its own, as Go's: N blocks, M bytes
+# held, so that M/N is the size of each
+two=$(awk '/^[0-9]+: [0-9]+ \[/ { rec = $1 " " $2 } /\ttwo_sizes_here\+/ { print rec }' "$T/body" | sort -n | tr -d : | tr '\n' ' ')
+equal "debug=1: two_sizes_here's two records" "$two" \
+	"$(held two_sizes_here/1048576 4) $(held two_sizes_here/1048576) $(held two_sizes_here/64 4) $(held two_sizes_here/64) "
+go tool pprof -raw "$T/exact.pb.gz" 2>/dev/null | grep -Eq '^ +bytes:\[(64|1048576)\]$' \
+	&& pass "a bytes label on each sample, as Go's" \
+	|| fail "no bytes labels: $(go tool pprof -raw "$T/exact.pb.gz" 2>&1 | sed -n '/^Samples/,/^Locations/p' | head)"
 unserve
 
 # --- two sizes at one call site, sampled: each (stack, size) bucket is

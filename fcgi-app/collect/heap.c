@@ -299,7 +299,10 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s,
 			v[k] *= sign;
 		uint64_t pcs[PPROF_AGENT_DEPTH];
 		size_t n = bucket_pcs(names, b, pcs, PPROF_AGENT_DEPTH);
-		profile_add_sample(p, pcs, n, v, 0, NULL);
+		/* one sample per (stack, size) bucket, as Go's: labelled with
+		 * the size asked for, which is the same in both snapshots of a
+		 * delta (the bytes held per block need not be) */
+		profile_add_sized_sample(p, pcs, n, v, (int64_t)b->size);
 	}
 }
 
