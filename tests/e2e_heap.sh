@@ -160,6 +160,9 @@ equal "realloc_here alloc_space (1 KiB..4 MiB, held)" "$(value "$T/exact.pb.gz" 
 equal "new_here() (C++ new[]) inuse_objects" "$(cum "$T/exact.pb.gz" inuse_objects 'new_here()')" 8
 equal "new_here() inuse_space (held)" "$(cum "$T/exact.pb.gz" inuse_space 'new_here()')" "$(held new_here)"
 equal "handoff_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space handoff_here)" "$(held handoff_here)"
+equal "family_here (calloc, aligned_alloc, memalign, valloc, pvalloc) inuse_objects" \
+	"$(value "$T/exact.pb.gz" inuse_objects family_here)" 40
+equal "family_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space family_here)" "$(held family_here)"
 # one call instruction, two sizes: two buckets, each scaled by its own size
 equal "two_sizes_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects two_sizes_here)" \
 	"$(held two_sizes_here 4)"

@@ -14,6 +14,8 @@
 //   handoff_here    3000 x 200 bytes allocated in a thread of its own (its
 //                   own malloc arena), 2000 of them freed by the main
 //                   thread: 1000 live
+//   family_here     8 blocks each from calloc, aligned_alloc, memalign,
+//                   valloc and pvalloc, of sizes that round up, live
 //   two_sizes_here  one call instruction allocating 262,144 x 64 bytes and
 //                   64 x 1 MiB, live (two buckets of one stack)
 //   spawn_workers   N threads that wait (their creation stack)
@@ -135,6 +137,21 @@ static void handoff(void)
 			free(blocks[i]);
 		else
 			kept.push_back(blocks[i]);
+}
+
+// the other allocation functions, each with sizes the allocator rounds up
+extern "C" NOINLINE void family_here(void)
+{
+	for (size_t i = 0; i < 8; i++) {
+		kept.push_back(calloc(3, 25 + i));
+		kept.push_back(aligned_alloc(64, 64 * (i + 1)));
+		kept.push_back(memalign(256, 1000 + i));
+		kept.push_back(valloc(5000 + i));
+		kept.push_back(pvalloc(100 + i));
+	}
+	for (size_t i = kept.size() - 40; i < kept.size(); i++)
+		if (!kept[i])
+			abort();
 }
 
 static const size_t two_sizes_small = 262144, two_sizes_big = 64;
@@ -481,6 +498,9 @@ int main(int argc, char **argv)
 	from = kept.size();
 	handoff();
 	print_held("handoff_here", from);
+	from = kept.size();
+	family_here();
+	print_held("family_here", from);
 	for (size_t i = 0; i < sizeof two_sizes / sizeof *two_sizes; i++)
 		two_sizes[i] = i % 4097 == 0 ? 1 << 20 : 64; // the big ones spread out
 	from = kept.size();
