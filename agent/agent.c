@@ -664,6 +664,17 @@ static bool grow(struct shard *s)
 	return true;
 }
 
+/* Puts e in shard s's live table, which has room, and in free's filter;
+ * with the shard's lock held. */
+static void remember(struct shard *s, struct live e)
+{
+	live_put(s->live, s->bits, e);
+	uint32_t slot = filter_slot(e.ptr);
+	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
+		set_bit(slot, true);
+	s->used++;
+}
+
 /* Records a sampled block holding size bytes in its shard; with the
  * shard's lock held. */
 static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uint32_t bucket)
@@ -678,11 +689,7 @@ static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uin
 	add_locked(&c[bucket].alloc_objects, 1);
 	add_locked(&c[bucket].alloc_bytes, size);
 	uint64_t sz = size < MAX_SIZE ? size : MAX_SIZE;
-	live_put(s->live, s->bits, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
-	uint32_t slot = filter_slot(p);
-	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
-		set_bit(slot, true);
-	s->used++;
+	remember(s, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
 }
 
 /* Empties slot i of a live table by moving later entries of its probe run
@@ -705,12 +712,15 @@ static void forget(struct shard *s, uint32_t i)
 	s->live[i].ptr = 0;
 }
 
-/* Forgets p if it is a sampled block, counting its free. A filter hit
- * may be another block of the same region: then p is not found. */
-static void untrack(uintptr_t p)
+/* Forgets p if it is a sampled block, counting its free; returns its live
+ * entry (ptr 0: it was not one), for realloc to put back if it fails. A
+ * filter hit may be another block of the same region: then p is not
+ * found. */
+static struct live untrack(uintptr_t p)
 {
 	uint32_t shard = shard_of(p);
 	struct shard *s = &A.shards[shard];
+	struct live had = { 0 };
 	shard_lock(&s->lock);
 	const uint32_t mask = (1u << s->bits) - 1;
 	for (uint32_t i = ptr_hash(p, s->bits); s->live; i = (i + 1) & mask) {
@@ -723,6 +733,7 @@ static void untrack(uintptr_t p)
 		struct pprof_agent_counts *c = &s->counts[l->meta & ((1u << BUCKET_BITS) - 1)];
 		add_locked(&c->free_objects, 1);
 		add_locked(&c->free_bytes, l->meta >> BUCKET_BITS);
+		had = *l;
 		forget(s, i);
 		s->used--;
 		uint32_t slot = filter_slot(p);
@@ -732,16 +743,37 @@ static void untrack(uintptr_t p)
 		break;
 	}
 	shard_unlock(&s->lock);
+	return had;
+}
+
+/* Puts back the sampled block untrack forgot, its free uncounted: a
+ * realloc of it failed, and it lives on. Rare: with ENOMEM only. */
+static __attribute__((noinline)) void untrack_undo(struct live had)
+{
+	uint32_t shard = shard_of(had.ptr);
+	struct shard *s = &A.shards[shard];
+	shard_lock(&s->lock);
+	struct pprof_agent_counts *c = &s->counts[had.meta & ((1u << BUCKET_BITS) - 1)];
+	/* its slot was freed, but another block may have taken it since */
+	if (s->used >= (3u << s->bits) / 4 && !grow(s)) {
+		count_drop();
+	} else {
+		add_locked(&c->free_objects, (uint64_t)-1);
+		add_locked(&c->free_bytes, -(had.meta >> BUCKET_BITS));
+		remember(s, had);
+	}
+	shard_unlock(&s->lock);
 }
 
 /* Not while this thread samples: it holds a shard lock then, and what it
  * frees meanwhile (libunwind's own blocks, if it had any) was allocated
  * while it sampled too, so never sampled itself. */
-static inline void maybe_untrack(void *p)
+static inline struct live maybe_untrack(void *p)
 {
 	if (UNLIKELY(filter_hit((uintptr_t)p)) && __atomic_load_n(&A.tables, __ATOMIC_ACQUIRE) &&
 	    !T.busy)
-		untrack((uintptr_t)p);
+		return untrack((uintptr_t)p);
+	return (struct live){ 0 };
 }
 
 /* The latest of the first n unloads whose range holds one of w's frames,
@@ -948,9 +980,13 @@ EXPORT void *realloc(void *p, size_t n)
 	}
 	if (!A.ready)
 		return boot_alloc(n, 16);
-	if (p)
-		maybe_untrack(p);
-	return allocated(A.real.realloc(p, n), n);
+	/* forgotten before the real realloc: once moved, another thread may
+	 * get p back */
+	struct live had = p ? maybe_untrack(p) : (struct live){ 0 };
+	void *q = A.real.realloc(p, n);
+	if (UNLIKELY(!q && had.ptr && n))
+		untrack_undo(had); /* it failed: p lives on, still counted */
+	return allocated(q, n);
 }
 
 /* Bootstrap blocks are the agent's; every other block is the real

@@ -163,6 +163,9 @@ equal "handoff_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space ha
 equal "family_here (calloc, aligned_alloc, memalign, valloc, pvalloc) inuse_objects" \
 	"$(value "$T/exact.pb.gz" inuse_objects family_here)" 40
 equal "family_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space family_here)" "$(held family_here)"
+# a realloc that fails leaves its block live, and counted
+equal "realloc_fail_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space realloc_fail_here)" \
+	"$(held realloc_fail_here)"
 # one call instruction, two sizes: two buckets, each scaled by its own size
 equal "two_sizes_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects two_sizes_here)" \
 	"$(held two_sizes_here 4)"

@@ -16,6 +16,8 @@
 //                   thread: 1000 live
 //   family_here     8 blocks each from calloc, aligned_alloc, memalign,
 //                   valloc and pvalloc, of sizes that round up, live
+//   realloc_fail_here  4 blocks of 300 bytes, each then grown by a realloc
+//                   that fails (ENOMEM): still live
 //   two_sizes_here  one call instruction allocating 262,144 x 64 bytes and
 //                   64 x 1 MiB, live (two buckets of one stack)
 //   spawn_workers   N threads that wait (their creation stack)
@@ -152,6 +154,16 @@ extern "C" NOINLINE void family_here(void)
 	for (size_t i = kept.size() - 40; i < kept.size(); i++)
 		if (!kept[i])
 			abort();
+}
+
+extern "C" NOINLINE void realloc_fail_here(void)
+{
+	for (int i = 0; i < 4; i++) {
+		void *p = malloc(300);
+		if (!p || realloc(p, SIZE_MAX / 4) != nullptr)
+			abort();
+		kept.push_back(p);
+	}
 }
 
 static const size_t two_sizes_small = 262144, two_sizes_big = 64;
@@ -501,6 +513,9 @@ int main(int argc, char **argv)
 	from = kept.size();
 	family_here();
 	print_held("family_here", from);
+	from = kept.size();
+	realloc_fail_here();
+	print_held("realloc_fail_here", from);
 	for (size_t i = 0; i < sizeof two_sizes / sizeof *two_sizes; i++)
 		two_sizes[i] = i % 4097 == 0 ? 1 << 20 : 64; // the big ones spread out
 	from = kept.size();
