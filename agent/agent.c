@@ -46,8 +46,9 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define DEFAULT_RATE 524288
-/* (stack, size) pairs: a call site that allocates many sizes takes one
- * each, as in Go; when full, a new pair's samples are counted as dropped */
+/* (stack, size class) pairs: a call site that allocates many sizes takes
+ * one per class, as in Go; when full, a new pair's samples are counted as
+ * dropped */
 #define MAX_BUCKETS 65536
 #define INDEX_CAP (MAX_BUCKETS * 2)
 #define REGION_SHIFT 8  /* 256-byte regions in the free filter */
@@ -555,9 +556,7 @@ static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t size, u
 }
 
 /* The bucket for (stack, kind, size), made if new; -1 when the table is
- * full. Keyed by the size asked for, as Go keys by its size class: each
- * bucket's blocks had one chance of being sampled, which the reader's
- * scaling needs. */
+ * full. */
 static int64_t bucket_for(const struct walk *w, uint32_t kind, uint64_t size)
 {
 	uint64_t h = hash_stack(w, kind, size);
@@ -675,9 +674,10 @@ static void remember(struct shard *s, struct live e)
 	s->used++;
 }
 
-/* Records a sampled block holding size bytes in its shard; with the
- * shard's lock held. */
-static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uint32_t bucket)
+/* Records a sampled block of asked bytes, holding size, in its shard;
+ * with the shard's lock held. */
+static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t asked, size_t size,
+		  uint32_t bucket)
 {
 	if (!s->counts)
 		s->counts = shard_counts(shard);
@@ -688,6 +688,7 @@ static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uin
 	}
 	add_locked(&c[bucket].alloc_objects, 1);
 	add_locked(&c[bucket].alloc_bytes, size);
+	add_locked(&c[bucket].alloc_asked, asked);
 	uint64_t sz = size < MAX_SIZE ? size : MAX_SIZE;
 	remember(s, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
 }
@@ -846,6 +847,21 @@ static inline size_t held(void *p, size_t size)
 	return n >= size ? n : size;
 }
 
+/* The class a block of n bytes asked for is bucketed by: n rounded up to 4
+ * significant bits (exact below 32). Go keys its buckets by size class;
+ * keyed by the exact size, a call site of sizes spread over a range (a
+ * string builder) made a bucket a sample and filled the table. Within a
+ * class sizes differ by at most 1/16, so the reader's scaling by the
+ * class's average size asked is off by far less than its noise. */
+static inline uint64_t size_class(uint64_t n)
+{
+	if (n < 32)
+		return n;
+	int shift = 63 - __builtin_clzll(n) - 4;
+	uint64_t unit = (uint64_t)1 << shift;
+	return (n + unit - 1) & ~(unit - 1);
+}
+
 /* The slow path of an allocation: the countdown reached zero (or the
  * thread allocates for the first time). */
 static inline __attribute__((always_inline)) void sample_here(void *p, size_t size)
@@ -870,11 +886,11 @@ static inline __attribute__((always_inline)) void sample_here(void *p, size_t si
 	/* the stack is walked with the lock held: see before_fork */
 	shard_lock(&s->lock);
 	struct walk w;
-	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC, size) : -1;
+	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC, size_class(size)) : -1;
 	if (b < 0)
 		count_drop();
 	else
-		track(s, shard, (uintptr_t)p, held(p, size), (uint32_t)b);
+		track(s, shard, (uintptr_t)p, size, held(p, size), (uint32_t)b);
 	shard_unlock(&s->lock);
 	T.busy = 0;
 }
