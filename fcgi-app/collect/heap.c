@@ -47,6 +47,7 @@ static int read_counts(pid_t pid, struct heap_snapshot *s, struct err *e)
 			s->counts[b].alloc_bytes += shard[b].alloc_bytes;
 			s->counts[b].free_objects += shard[b].free_objects;
 			s->counts[b].free_bytes += shard[b].free_bytes;
+			s->counts[b].alloc_asked += shard[b].alloc_asked;
 		}
 	}
 	free(shard);
@@ -241,7 +242,7 @@ size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs
 	return bucket_pcs(s, &s->buckets[best->bucket], pcs, max);
 }
 
-void heap_scale(int64_t rate, uint64_t block, uint64_t count, uint64_t size,
+void heap_scale(int64_t rate, double asked, uint64_t count, uint64_t size,
 		int64_t *count_out, int64_t *size_out)
 {
 	if (count == 0 || size == 0) {
@@ -256,7 +257,8 @@ void heap_scale(int64_t rate, uint64_t block, uint64_t count, uint64_t size,
 	}
 	/* the size asked for set the chance of a sample; what the allocator
 	 * handed out (size) may be more */
-	double asked = block ? (double)block : (double)size / (double)count;
+	if (asked <= 0)
+		asked = (double)size / (double)count;
 	double scale = 1 / (1 - exp(-asked / (double)rate));
 	*count_out = (int64_t)((double)count * scale);
 	*size_out = (int64_t)((double)size * scale);
@@ -279,9 +281,10 @@ static void bucket_values(const struct heap_snapshot *s, uint64_t i, bool scaled
 		v[3] = (int64_t)(ab - fb);
 		return;
 	}
-	uint64_t block = s->buckets[i].size;
-	heap_scale(s->h.rate, block, ao, ab, &v[0], &v[1]);
-	heap_scale(s->h.rate, block, ao - fo, ab - fb, &v[2], &v[3]);
+	/* the average size asked for: the chance of a sample of the class */
+	double asked = ao ? (double)b->alloc_asked / (double)ao : 0;
+	heap_scale(s->h.rate, asked, ao, ab, &v[0], &v[1]);
+	heap_scale(s->h.rate, asked, ao - fo, ab - fb, &v[2], &v[3]);
 }
 
 /* Adds s's samples; frames are placed by the unloads names knows of (the
