@@ -163,6 +163,11 @@ equal "handoff_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space ha
 equal "family_here (calloc, aligned_alloc, memalign, valloc, pvalloc) inuse_objects" \
 	"$(value "$T/exact.pb.gz" inuse_objects family_here)" 40
 equal "family_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space family_here)" "$(held family_here)"
+# a call site of 99,001 sizes: one bucket per size class, not per size (the
+# table has 65,536), and exact at rate 1
+equal "spread_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects spread_here)" 99001
+equal "spread_here alloc_space (held)" "$(value "$T/exact.pb.gz" alloc_space spread_here)" \
+	"$(held spread_here_allocated)"
 # a realloc that fails leaves its block live, and counted
 equal "realloc_fail_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space realloc_fail_here)" \
 	"$(held realloc_fail_here)"
@@ -173,6 +178,9 @@ equal "two_sizes_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space 
 	"$(held two_sizes_here)"
 get "$P/heap?debug=1"
 head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || fail "rate 1 header: $(head -n1 "$T/body")"
+buckets=$(sed -n 's|^# Stacks = \([0-9]*\) / .*|\1|p' "$T/body")
+[ "${buckets:-99999}" -lt 1000 ] && pass "buckets (stack, size class) in use: $buckets" \
+	|| fail "buckets in use: $buckets (spread_here's sizes are ~110 classes)"
 # each (stack, size) bucket a record of its own, as Go's: N blocks, M bytes
 # held, so that M/N is the size of each
 two=$(awk '/^[0-9]+: [0-9]+ \[/ { rec = $1 " " $2 } /\ttwo_sizes_here\+/ { print rec }' "$T/body" | sort -n | tr -d : | tr '\n' ' ')

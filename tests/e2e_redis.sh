@@ -129,9 +129,11 @@ rm -f "$SOCK" "$RSOCK"
 # --- the default rate: the estimate of the same N keys, the mean of three
 # runs (a redis of its own each), within 3 standard deviations of
 # used_memory's rise. The bound comes from the rate and the blocks the keys
-# added, per (stack, size) bucket from the two rate-1 profiles above: a
-# block of s bytes asked and u held is sampled with chance p = 1-exp(-s/rate)
-# and adds u^2 (1-p)/p to the variance of the in-use estimate.
+# added, per (stack, size class) bucket from the two rate-1 profiles above:
+# a block of s bytes asked and u held is sampled with chance
+# p = 1-exp(-s/rate) and adds u^2 (1-p)/p to the variance of the in-use
+# estimate (s here the bucket's bytes label, its size class: the size asked
+# for rounded up, at most 1/16 over).
 # buckets FILE: "STACK|SIZE INUSE_OBJECTS INUSE_BYTES", one line a sample
 buckets() {
 	go tool pprof -raw "$1" 2>/dev/null | awk '

@@ -18,13 +18,16 @@
 //                   valloc and pvalloc, of sizes that round up, live
 //   realloc_fail_here  4 blocks of 300 bytes, each then grown by a realloc
 //                   that fails (ENOMEM): still live
+//   spread_here     one call allocating (and freeing) every size from 1,000
+//                   to 100,000 bytes: 99,001 sizes, ~110 size classes
 //   two_sizes_here  one call instruction allocating 262,144 x 64 bytes and
 //                   64 x 1 MiB, live (two buckets of one stack)
 //   spawn_workers   N threads that wait (their creation stack)
 // Before "ready" it prints, for each call site with live blocks, "held
 // SITE BYTES OBJECTS": the sum of malloc_usable_size of its live blocks,
 // what the allocator holds for them (and "held realloc_here_allocated
-// BYTES 10": the same over every block realloc handed out; "held
+// BYTES 10": the same over every block realloc handed out, and
+// "held spread_here_allocated BYTES 99001" for spread_here's; "held
 // two_sizes_here/SIZE ...": that site's blocks of SIZE bytes asked).
 // --stress: THREADS threads allocate, fill, check and free random blocks
 // for SECONDS (malloc, calloc, realloc, posix_memalign, aligned_alloc, new,
@@ -163,6 +166,19 @@ extern "C" NOINLINE void realloc_fail_here(void)
 		if (!p || realloc(p, SIZE_MAX / 4) != nullptr)
 			abort();
 		kept.push_back(p);
+	}
+}
+
+static size_t spread_held; // malloc_usable_size of each block spread_here got
+
+extern "C" NOINLINE void spread_here(void)
+{
+	for (size_t n = 1000; n <= 100000; n++) {
+		void *p = malloc(n);
+		if (!p)
+			abort();
+		spread_held += malloc_usable_size(p);
+		free(p);
 	}
 }
 
@@ -513,6 +529,8 @@ int main(int argc, char **argv)
 	from = kept.size();
 	family_here();
 	print_held("family_here", from);
+	spread_here();
+	printf("held spread_here_allocated %zu 99001\n", spread_held);
 	from = kept.size();
 	realloc_fail_here();
 	print_held("realloc_fail_here", from);
