@@ -46,7 +46,10 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define DEFAULT_RATE 524288
-#define MAX_BUCKETS 16384
+/* (stack, size class) pairs: a call site that allocates many sizes takes
+ * one per class, as in Go; when full, a new pair's samples are counted as
+ * dropped */
+#define MAX_BUCKETS 65536
 #define INDEX_CAP (MAX_BUCKETS * 2)
 #define REGION_SHIFT 8  /* 256-byte regions in the free filter */
 #define FILTER_BITS 20  /* regions tracked before aliasing: 256 MiB of heap */
@@ -500,7 +503,15 @@ static int64_t next_distance(void)
 		return 0;
 	double u = ((next_random() >> 11) + 1) * (1.0 / 9007199254740993.0); /* (0,1] */
 	double d = neg_log(u) * (double)rate;
-	return d > 9e18 ? INT64_MAX : (int64_t)d;
+	if (d > 9e18)
+		return INT64_MAX;
+	/* rounded up: a block of n bytes is sampled when the distance is at
+	 * most n, so with d rounded up (geometric, memoryless over whole
+	 * bytes) its chance is 1-exp(-n/rate) exactly, as the reader's
+	 * scaling assumes; rounded down it was 1-exp(-(n+1)/rate), 1.6% too
+	 * many samples of 64-byte blocks at a rate of 4096 */
+	int64_t whole = (int64_t)d;
+	return whole + (whole < d);
 }
 
 struct walk {
@@ -509,9 +520,10 @@ struct walk {
 	uint64_t stamp; /* see struct pprof_agent_bucket */
 };
 
-static uint64_t hash_stack(const struct walk *w, uint32_t kind)
+static uint64_t hash_stack(const struct walk *w, uint32_t kind, uint64_t size)
 {
 	uint64_t h = (0xcbf29ce484222325ULL ^ kind) + w->stamp * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ size) * 0x100000001b3ULL;
 	for (uint32_t i = 0; i < w->n; i++) {
 		h ^= w->pcs[i];
 		h *= 0x100000001b3ULL;
@@ -521,41 +533,44 @@ static uint64_t hash_stack(const struct walk *w, uint32_t kind)
 }
 
 static bool same_stack(const struct pprof_agent_bucket *c, uint64_t h, const struct walk *w,
-		       uint32_t kind)
+		       uint32_t kind, uint64_t size)
 {
-	return c->hash == h && c->kind == kind && c->depth == w->n && c->stamp == w->stamp &&
+	return c->hash == h && c->kind == kind && c->size == size && c->depth == w->n &&
+	       c->stamp == w->stamp &&
 	       memcmp(c->pcs, w->pcs, w->n * sizeof *w->pcs) == 0;
 }
 
-/* The bucket of (stack, kind) with hash h, or -1. Without a lock: an index
- * entry is stored (release) only once its bucket is whole, and buckets
- * never change or go. */
-static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t h)
+/* The bucket of (stack, kind, size) with hash h, or -1. Without a lock: an
+ * index entry is stored (release) only once its bucket is whole, and
+ * buckets never change or go. */
+static int64_t bucket_find(const struct walk *w, uint32_t kind, uint64_t size, uint64_t h)
 {
 	const struct pprof_agent_bucket *b = A.buckets;
 	for (uint32_t i = (uint32_t)h & (INDEX_CAP - 1);; i = (i + 1) & (INDEX_CAP - 1)) {
 		uint32_t at = __atomic_load_n(&A.index[i], __ATOMIC_ACQUIRE);
 		if (!at)
 			return -1;
-		if (same_stack(&b[at - 1], h, w, kind))
+		if (same_stack(&b[at - 1], h, w, kind, size))
 			return at - 1;
 	}
 }
 
-/* The bucket for (stack, kind), made if new; -1 when the table is full. */
-static int64_t bucket_for(const struct walk *w, uint32_t kind)
+/* The bucket for (stack, kind, size), made if new; -1 when the table is
+ * full. */
+static int64_t bucket_for(const struct walk *w, uint32_t kind, uint64_t size)
 {
-	uint64_t h = hash_stack(w, kind);
-	int64_t found = bucket_find(w, kind, h);
+	uint64_t h = hash_stack(w, kind, size);
+	int64_t found = bucket_find(w, kind, size, h);
 	if (found >= 0)
 		return found;
 	pthread_mutex_lock(&A.lock);
-	found = bucket_find(w, kind, h); /* another thread may have made it */
+	found = bucket_find(w, kind, size, h); /* another thread may have made it */
 	uint64_t n = pprof_agent.nbuckets;
 	if (found < 0 && n < MAX_BUCKETS) {
 		struct pprof_agent_bucket *c = &A.buckets[n];
 		c->hash = h;
 		c->kind = kind;
+		c->size = size;
 		c->depth = w->n;
 		c->stamp = w->stamp;
 		memcpy(c->pcs, w->pcs, w->n * sizeof *w->pcs);
@@ -648,8 +663,21 @@ static bool grow(struct shard *s)
 	return true;
 }
 
-/* Records a sampled block in its shard; with the shard's lock held. */
-static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uint32_t bucket)
+/* Puts e in shard s's live table, which has room, and in free's filter;
+ * with the shard's lock held. */
+static void remember(struct shard *s, struct live e)
+{
+	live_put(s->live, s->bits, e);
+	uint32_t slot = filter_slot(e.ptr);
+	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
+		set_bit(slot, true);
+	s->used++;
+}
+
+/* Records a sampled block of asked bytes, holding size, in its shard;
+ * with the shard's lock held. */
+static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t asked, size_t size,
+		  uint32_t bucket)
 {
 	if (!s->counts)
 		s->counts = shard_counts(shard);
@@ -660,12 +688,9 @@ static void track(struct shard *s, uint32_t shard, uintptr_t p, size_t size, uin
 	}
 	add_locked(&c[bucket].alloc_objects, 1);
 	add_locked(&c[bucket].alloc_bytes, size);
+	add_locked(&c[bucket].alloc_asked, asked);
 	uint64_t sz = size < MAX_SIZE ? size : MAX_SIZE;
-	live_put(s->live, s->bits, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
-	uint32_t slot = filter_slot(p);
-	if (Z.counts[slot] < 255 && Z.counts[slot]++ == 0)
-		set_bit(slot, true);
-	s->used++;
+	remember(s, (struct live){ .ptr = p, .meta = sz << BUCKET_BITS | bucket });
 }
 
 /* Empties slot i of a live table by moving later entries of its probe run
@@ -688,12 +713,15 @@ static void forget(struct shard *s, uint32_t i)
 	s->live[i].ptr = 0;
 }
 
-/* Forgets p if it is a sampled block, counting its free. A filter hit
- * may be another block of the same region: then p is not found. */
-static void untrack(uintptr_t p)
+/* Forgets p if it is a sampled block, counting its free; returns its live
+ * entry (ptr 0: it was not one), for realloc to put back if it fails. A
+ * filter hit may be another block of the same region: then p is not
+ * found. */
+static struct live untrack(uintptr_t p)
 {
 	uint32_t shard = shard_of(p);
 	struct shard *s = &A.shards[shard];
+	struct live had = { 0 };
 	shard_lock(&s->lock);
 	const uint32_t mask = (1u << s->bits) - 1;
 	for (uint32_t i = ptr_hash(p, s->bits); s->live; i = (i + 1) & mask) {
@@ -706,6 +734,7 @@ static void untrack(uintptr_t p)
 		struct pprof_agent_counts *c = &s->counts[l->meta & ((1u << BUCKET_BITS) - 1)];
 		add_locked(&c->free_objects, 1);
 		add_locked(&c->free_bytes, l->meta >> BUCKET_BITS);
+		had = *l;
 		forget(s, i);
 		s->used--;
 		uint32_t slot = filter_slot(p);
@@ -715,16 +744,37 @@ static void untrack(uintptr_t p)
 		break;
 	}
 	shard_unlock(&s->lock);
+	return had;
+}
+
+/* Puts back the sampled block untrack forgot, its free uncounted: a
+ * realloc of it failed, and it lives on. Rare: with ENOMEM only. */
+static __attribute__((noinline)) void untrack_undo(struct live had)
+{
+	uint32_t shard = shard_of(had.ptr);
+	struct shard *s = &A.shards[shard];
+	shard_lock(&s->lock);
+	struct pprof_agent_counts *c = &s->counts[had.meta & ((1u << BUCKET_BITS) - 1)];
+	/* its slot was freed, but another block may have taken it since */
+	if (s->used >= (3u << s->bits) / 4 && !grow(s)) {
+		count_drop();
+	} else {
+		add_locked(&c->free_objects, (uint64_t)-1);
+		add_locked(&c->free_bytes, -(had.meta >> BUCKET_BITS));
+		remember(s, had);
+	}
+	shard_unlock(&s->lock);
 }
 
 /* Not while this thread samples: it holds a shard lock then, and what it
  * frees meanwhile (libunwind's own blocks, if it had any) was allocated
  * while it sampled too, so never sampled itself. */
-static inline void maybe_untrack(void *p)
+static inline struct live maybe_untrack(void *p)
 {
 	if (UNLIKELY(filter_hit((uintptr_t)p)) && __atomic_load_n(&A.tables, __ATOMIC_ACQUIRE) &&
 	    !T.busy)
-		untrack((uintptr_t)p);
+		return untrack((uintptr_t)p);
+	return (struct live){ 0 };
 }
 
 /* The latest of the first n unloads whose range holds one of w's frames,
@@ -787,6 +837,31 @@ static inline __attribute__((always_inline)) bool capture(struct walk *w)
 	return true;
 }
 
+/* The bytes the allocator holds for p, asked for size: what the process's
+ * own counters (and Go's size classes) count. Only for sampled blocks,
+ * so that the fast path pays nothing for it. */
+static inline size_t held(void *p, size_t size)
+{
+	size_t (*usable)(void *) = A.real.malloc_usable_size;
+	size_t n = usable ? usable(p) : 0;
+	return n >= size ? n : size;
+}
+
+/* The class a block of n bytes asked for is bucketed by: n rounded up to 4
+ * significant bits (exact below 32). Go keys its buckets by size class;
+ * keyed by the exact size, a call site of sizes spread over a range (a
+ * string builder) made a bucket a sample and filled the table. Within a
+ * class sizes differ by at most 1/16, so the reader's scaling by the
+ * class's average size asked is off by far less than its noise. */
+static inline uint64_t size_class(uint64_t n)
+{
+	if (n < 32)
+		return n;
+	int shift = 63 - __builtin_clzll(n) - 4;
+	uint64_t unit = (uint64_t)1 << shift;
+	return (n + unit - 1) & ~(unit - 1);
+}
+
 /* The slow path of an allocation: the countdown reached zero (or the
  * thread allocates for the first time). */
 static inline __attribute__((always_inline)) void sample_here(void *p, size_t size)
@@ -811,11 +886,11 @@ static inline __attribute__((always_inline)) void sample_here(void *p, size_t si
 	/* the stack is walked with the lock held: see before_fork */
 	shard_lock(&s->lock);
 	struct walk w;
-	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC) : -1;
+	int64_t b = capture(&w) ? bucket_for(&w, PPROF_AGENT_ALLOC, size_class(size)) : -1;
 	if (b < 0)
 		count_drop();
 	else
-		track(s, shard, (uintptr_t)p, size, (uint32_t)b);
+		track(s, shard, (uintptr_t)p, size, held(p, size), (uint32_t)b);
 	shard_unlock(&s->lock);
 	T.busy = 0;
 }
@@ -921,9 +996,13 @@ EXPORT void *realloc(void *p, size_t n)
 	}
 	if (!A.ready)
 		return boot_alloc(n, 16);
-	if (p)
-		maybe_untrack(p);
-	return allocated(A.real.realloc(p, n), n);
+	/* forgotten before the real realloc: once moved, another thread may
+	 * get p back */
+	struct live had = p ? maybe_untrack(p) : (struct live){ 0 };
+	void *q = A.real.realloc(p, n);
+	if (UNLIKELY(!q && had.ptr && n))
+		untrack_undo(had); /* it failed: p lives on, still counted */
+	return allocated(q, n);
 }
 
 /* Bootstrap blocks are the agent's; every other block is the real
@@ -1116,7 +1195,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	/* walked with a shard's lock held, as a sample is: see before_fork */
 	shard_lock(&A.shards[0].lock);
 	struct walk w;
-	s->bucket = capture(&w) ? bucket_for(&w, PPROF_AGENT_THREAD) : -1;
+	s->bucket = capture(&w) ? bucket_for(&w, PPROF_AGENT_THREAD, 0) : -1;
 	struct pprof_agent_counts *c = s->bucket >= 0 ? shard_counts(0) : NULL;
 	if (c)
 		__atomic_fetch_add(&c[s->bucket].alloc_objects, 1, __ATOMIC_RELAXED);

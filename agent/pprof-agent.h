@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
-#define PPROF_AGENT_VERSION 5
+#define PPROF_AGENT_VERSION 6
 #define PPROF_AGENT_SYMBOL "pprof_agent"
 #define PPROF_AGENT_DEPTH 64
 #define PPROF_AGENT_SHARDS 64
@@ -41,10 +41,18 @@ enum pprof_agent_state {
 	PPROF_AGENT_FAILED = 2, /* see message; the target runs on unsampled */
 };
 
+/* An allocation bucket is a (stack, size class) pair, as Go's: the class
+ * is the size asked for rounded up to 4 significant bits (16 classes a
+ * doubling, at most 1/16 apart), so that a call site of many sizes takes a
+ * bounded number of buckets. The counters hold the bytes the allocator
+ * handed out (malloc_usable_size of each sampled block) and the bytes
+ * asked for, whose average sets the blocks' chance of being sampled, by
+ * which the reader scales the bucket. */
 struct pprof_agent_bucket {
 	uint64_t hash;
 	uint32_t depth;          /* frames in pcs */
 	uint32_t kind;           /* enum pprof_agent_kind */
+	uint64_t size;           /* the size class of its blocks; 0 for a thread */
 	uint64_t stamp;          /* the latest unload (its number, 1-based)
 				  * whose range held one of pcs when the stack
 				  * was taken; 0: none. A pc inside an unload
@@ -56,11 +64,14 @@ struct pprof_agent_bucket {
 };
 
 /* One bucket's counters in one shard; sampled, unscaled: the reader sums
- * the shards and scales as Go does. A thread stack counts its threads in
- * alloc_objects of shard 0. */
+ * the shards and scales as Go does. Bytes are the bytes the allocator
+ * holds for each block (malloc_usable_size), a free taking off what its
+ * allocation added; alloc_asked the bytes asked for. A thread stack counts
+ * its threads in alloc_objects of shard 0. */
 struct pprof_agent_counts {
 	uint64_t alloc_objects, alloc_bytes;
 	uint64_t free_objects, free_bytes;
+	uint64_t alloc_asked;
 };
 
 struct pprof_agent_thread {

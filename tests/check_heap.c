@@ -14,22 +14,33 @@
 START_TEST(scale_as_go)
 {
 	int64_t n, b;
-	heap_scale(524288, 0, 0, &n, &b);
+	heap_scale(524288, 0, 0, 0, &n, &b);
 	ck_assert(n == 0 && b == 0);
-	heap_scale(1, 7, 700, &n, &b); /* every allocation sampled: as is */
+	heap_scale(1, 100, 7, 700, &n, &b); /* every allocation sampled: as is */
 	ck_assert(n == 7 && b == 700);
-	heap_scale(0, 7, 700, &n, &b);
+	heap_scale(0, 100, 7, 700, &n, &b);
 	ck_assert(n == 7 && b == 700);
 	/* one block of exactly the rate: 1/(1-e^-1) = 1.58198 */
-	heap_scale(524288, 1, 524288, &n, &b);
+	heap_scale(524288, 524288, 1, 524288, &n, &b);
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(b, 829411);
 	/* big blocks are almost always sampled: scale ~1.0187 */
-	heap_scale(524288, 32, 32 << 21, &n, &b);
+	heap_scale(524288, 2 << 20, 32, 32 << 21, &n, &b);
 	ck_assert_int_eq(n, 32);
 	ck_assert_int_eq(b, (int64_t)((double)(32 << 21) / (1 - exp(-4.0))));
 	/* small blocks stand for many: 100 B at 512 KiB, one sample ~5243 */
-	heap_scale(524288, 1, 100, &n, &b);
+	heap_scale(524288, 100, 1, 100, &n, &b);
+	ck_assert_int_ge(n, 5243);
+	ck_assert_int_le(n, 5244);
+	/* the size asked for sets the scale, not the bytes held: 100 B asked,
+	 * 104 held, is still one in ~5243, standing for 104 B each */
+	heap_scale(524288, 100, 1, 104, &n, &b);
+	ck_assert_int_ge(n, 5243);
+	ck_assert_int_le(n, 5244);
+	ck_assert_int_ge(b, 5243 * 104);
+	ck_assert_int_le(b, 5244 * 104);
+	/* without the size asked for: the average, as Go's legacy text */
+	heap_scale(524288, 0, 1, 100, &n, &b);
 	ck_assert_int_ge(n, 5243);
 	ck_assert_int_le(n, 5244);
 }

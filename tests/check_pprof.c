@@ -164,6 +164,35 @@ START_TEST(test_kinds)
 }
 END_TEST
 
+/* Go's heap profile keeps one stack's samples of other sizes apart, each
+ * with a numeric bytes label: merged, a reader scaling by each sample's
+ * size could not. */
+START_TEST(test_sized_samples_apart)
+{
+	struct profile p;
+	profile_init(&p);
+	profile_add_type(&p, "inuse_objects", "count");
+	profile_add_type(&p, "inuse_space", "bytes");
+	uint64_t stack[] = { 0x1100, 0x1200 };
+	int64_t small[] = { 3, 3 * 72 }, big[] = { 1, 1 << 20 };
+	profile_add_sized_sample(&p, stack, 2, small, 64);
+	profile_add_sized_sample(&p, stack, 2, big, 1 << 20);
+	profile_add_sized_sample(&p, stack, 2, small, 64); /* merged */
+	ck_assert_uint_eq(p.nsamples, 2);
+	Perftools__Profiles__Profile *pb = roundtrip(&p);
+	ck_assert_uint_eq(pb->n_sample, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const Perftools__Profiles__Sample *s = pb->sample[i];
+		ck_assert_uint_eq(s->n_label, 1);
+		ck_assert_str_eq(str(pb, s->label[0]->key), "bytes");
+		ck_assert_int_eq(s->label[0]->num, s->value[0] == 6 ? 64 : 1 << 20);
+		ck_assert_int_eq(s->value[1], s->value[0] == 6 ? 6 * 72 : 1 << 20);
+	}
+	perftools__profiles__profile__free_unpacked(pb, NULL);
+	profile_release(&p);
+}
+END_TEST
+
 START_TEST(test_empty_and_deep)
 {
 	struct profile p;
@@ -213,6 +242,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_kinds);
+	tcase_add_test(tc, test_sized_samples_apart);
 	tcase_add_test(tc, test_empty_and_deep);
 	tcase_add_test(tc, test_many_samples_merge);
 	suite_add_tcase(s, tc);

@@ -26,6 +26,32 @@ unserve() {
 	wait "$APP_PID" "$LIGHTTPD_PID" "$@" 2>/dev/null
 	rm -f "$SOCK"
 }
+# held SITE [FIELD]: what heap-target says the allocator holds for SITE's
+# live blocks (malloc_usable_size, summed by the target itself); FIELD 4:
+# how many blocks
+held() { awk -v s="$1" -v f="${2:-3}" '$1 == "held" && $2 == s { print $f }' "$T/target.out"; }
+# two_sizes_sd RATE INDEX RUNS: the standard deviation of the mean of RUNS
+# estimates of two_sizes_here's inuse_objects or inuse_space at RATE. A
+# block of s bytes asked for is sampled with chance p = 1-exp(-s/RATE) and
+# stands for 1/p blocks, so each adds (1-p)/p blocks^2 (times its held
+# bytes^2 for space) to the variance.
+two_sizes_sd() {
+	awk -v r="$1" -v idx="$2" -v runs="$3" '
+		$1 == "held" && $2 ~ /^two_sizes_here\// {
+			s = substr($2, index($2, "/") + 1); n = $4; u = $3 / n
+			p = 1 - exp(-s / r); x = idx == "inuse_space" ? u : 1
+			var += n * x * x * (1 - p) / p
+		}
+		END { printf "%.0f", sqrt(var / runs) }' "$T/target.out"
+}
+# within_sd NAME GOT WANT SD: GOT within 3 standard deviations of WANT
+within_sd() {
+	if awk -v g="$2" -v w="$3" -v sd="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 3 * sd) }'; then
+		pass "$1: $2 (want $3 ±3 x $4)"
+	else
+		fail "$1: $2, want $3 ±3 x $4"
+	fi
+}
 
 
 # --- default rate (512 KiB): Go's estimates within ±15%
@@ -120,21 +146,72 @@ unserve
 serve 1 || exit 1
 get "$P/heap"
 cp "$T/body" "$T/exact.pb.gz"
+# bytes are what the allocator holds (malloc_usable_size), as the target
+# sums them itself: 1000 x 100 B asked are 1000 x 104 B on glibc
 equal "exact_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects exact_here)" 1000
-equal "exact_here inuse_space" "$(value "$T/exact.pb.gz" inuse_space exact_here)" 100000
-equal "leak_here inuse_space" "$(value "$T/exact.pb.gz" inuse_space leak_here)" $((64 * MiB))
+h100=$(($(held exact_here) / 1000)) # what a block of 100 B asked holds, for unload-host's
+equal "exact_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space exact_here)" "$(held exact_here)"
+equal "leak_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space leak_here)" "$(held leak_here)"
 equal "memalign_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects memalign_here)" 64
-equal "realloc_here inuse_space" "$(value "$T/exact.pb.gz" inuse_space realloc_here)" $((4 * MiB))
-equal "realloc_here alloc_space (1 KiB..4 MiB)" "$(value "$T/exact.pb.gz" alloc_space realloc_here)" $((8 * MiB - 1024))
+equal "memalign_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space memalign_here)" "$(held memalign_here)"
+equal "realloc_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space realloc_here)" "$(held realloc_here)"
+equal "realloc_here alloc_space (1 KiB..4 MiB, held)" "$(value "$T/exact.pb.gz" alloc_space realloc_here)" \
+	"$(held realloc_here_allocated)"
 equal "new_here() (C++ new[]) inuse_objects" "$(cum "$T/exact.pb.gz" inuse_objects 'new_here()')" 8
-equal "churn_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects churn_here)" 65536
-equal "churn_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects churn_here)" 0
-# allocated in one thread, two thirds freed by another
-equal "handoff_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects handoff_here)" 3000
-equal "handoff_here inuse_objects (freed by another thread)" "$(value "$T/exact.pb.gz" inuse_objects handoff_here)" 1000
+equal "new_here() inuse_space (held)" "$(cum "$T/exact.pb.gz" inuse_space 'new_here()')" "$(held new_here)"
+equal "handoff_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space handoff_here)" "$(held handoff_here)"
+equal "family_here (calloc, aligned_alloc, memalign, valloc, pvalloc) inuse_objects" \
+	"$(value "$T/exact.pb.gz" inuse_objects family_here)" 40
+equal "family_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space family_here)" "$(held family_here)"
+# a call site of 99,001 sizes: one bucket per size class, not per size (the
+# table has 65,536), and exact at rate 1
+equal "spread_here alloc_objects" "$(value "$T/exact.pb.gz" alloc_objects spread_here)" 99001
+equal "spread_here alloc_space (held)" "$(value "$T/exact.pb.gz" alloc_space spread_here)" \
+	"$(held spread_here_allocated)"
+# a realloc that fails leaves its block live, and counted
+equal "realloc_fail_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space realloc_fail_here)" \
+	"$(held realloc_fail_here)"
+# one call instruction, two sizes: two buckets, each scaled by its own size
+equal "two_sizes_here inuse_objects" "$(value "$T/exact.pb.gz" inuse_objects two_sizes_here)" \
+	"$(held two_sizes_here 4)"
+equal "two_sizes_here inuse_space (held)" "$(value "$T/exact.pb.gz" inuse_space two_sizes_here)" \
+	"$(held two_sizes_here)"
 get "$P/heap?debug=1"
 head -n1 "$T/body" | grep -q '@ heap/2$' && pass "debug=1 at rate 1: heap/2" || fail "rate 1 header: $(head -n1 "$T/body")"
+buckets=$(sed -n 's|^# Stacks = \([0-9]*\) / .*|\1|p' "$T/body")
+[ "${buckets:-99999}" -lt 1000 ] && pass "buckets (stack, size class) in use: $buckets" \
+	|| fail "buckets in use: $buckets (spread_here's sizes are ~110 classes)"
+# each (stack, size) bucket a record of its own, as Go's: N blocks, M bytes
+# held, so that M/N is the size of each
+two=$(awk '/^[0-9]+: [0-9]+ \[/ { rec = $1 " " $2 } /\ttwo_sizes_here\+/ { print rec }' "$T/body" | sort -n | tr -d : | tr '\n' ' ')
+equal "debug=1: two_sizes_here's two records" "$two" \
+	"$(held two_sizes_here/1048576 4) $(held two_sizes_here/1048576) $(held two_sizes_here/64 4) $(held two_sizes_here/64) "
+go tool pprof -raw "$T/exact.pb.gz" 2>/dev/null | grep -Eq '^ +bytes:\[(64|1048576)\]$' \
+	&& pass "a bytes label on each sample, as Go's" \
+	|| fail "no bytes labels: $(go tool pprof -raw "$T/exact.pb.gz" 2>&1 | sed -n '/^Samples/,/^Locations/p' | head)"
 unserve
+
+# --- two sizes at one call site, sampled: each (stack, size) bucket is
+# scaled by its own size, so the estimate of the site is unbiased; within 3
+# standard deviations, computed from the rate, of the truth (the held bytes
+# the target counts): one run at a small rate (a tight bound), the mean of
+# three at the default rate. Keyed by the stack alone, the 64 blocks of
+# 1 MiB set the scale of all, and inuse_objects came out ~1000x too low.
+for run in 4096/1 524288/3; do
+	rate=${run%/*} runs=${run#*/} objects=0 space=0
+	for _ in $(seq "$runs"); do
+		serve "$rate" || exit 1
+		get "$P/heap"
+		cp "$T/body" "$T/two.pb.gz"
+		objects=$((objects + $(value "$T/two.pb.gz" inuse_objects two_sizes_here)))
+		space=$((space + $(value "$T/two.pb.gz" inuse_space two_sizes_here)))
+		unserve "$TARGET_PID"
+	done
+	within_sd "two_sizes_here inuse_objects at rate $rate (mean of $runs)" $((objects / runs)) \
+		"$(held two_sizes_here 4)" "$(two_sizes_sd "$rate" inuse_objects "$runs")"
+	within_sd "two_sizes_here inuse_space at rate $rate (mean of $runs)" $((space / runs)) \
+		"$(held two_sizes_here)" "$(two_sizes_sd "$rate" inuse_space "$runs")"
+done
 
 # --- sampling off (PPROF_MEMRATE=0) and a rate that is not a number: the
 # target runs on unsampled, and the profile says why it is empty
@@ -178,7 +255,7 @@ equal "C++ exceptions and thread exits in a dlopened module" "$out" "cxx ok"
 # build-id the agent recorded says), and labelled for what they are when it
 # has been replaced. unload-host keeps 1,000 x 100 B from unload_a_here,
 # unloads it, loads unload_b_here at the same address and keeps 500 x 100 B
-# (rate 1: exact). Each run has plugins of its own, and a new pprof-fcgi
+# (rate 1: exact, in bytes held: h100 each). Each run has plugins of its own, and a new pprof-fcgi
 # (which keeps the files it opened).
 unload_run() { # DIR: unload-host on the plugins in DIR
 	mkdir -p "$1"
@@ -201,19 +278,19 @@ unload_heap() { # NAME: /heap into $T/NAME.pb.gz
 	get "$P/heap"
 	expect_status "heap after an unload ($1)" 200
 	cp "$T/body" "$T/$1.pb.gz"
-	equal "unload_b_here in use: its own blocks only ($1)" "$(value "$T/$1.pb.gz" inuse_space unload_b_here)" 50000
+	equal "unload_b_here in use: its own blocks only ($1)" "$(value "$T/$1.pb.gz" inuse_space unload_b_here)" $((500 * h100))
 }
 # (the first by a name relative to the working directory, which the agent
 # must make absolute for pprof-fcgi)
 unload_run "$(realpath --relative-to=. "$T")/plugins" && unload_heap unload || exit 1
 equal "the unloaded library's blocks, named from its file" \
-	"$(value "$T/unload.pb.gz" inuse_space unload_a_here)" 100000
+	"$(value "$T/unload.pb.gz" inuse_space unload_a_here)" $((1000 * h100))
 go tool pprof -comments "$T/unload.pb.gz" 2>&1 |
 	grep -q "unload-a.so, unloaded since the allocation, are named from the file with its build-id$" \
 	&& pass "the profile says where the names come from" || fail "no comment on the unloaded frames"
 # unload-c.so, which a's destructor unloaded: a dlclose within a dlclose
 equal "a library unloaded by another's destructor, named from its file" \
-	"$(value "$T/unload.pb.gz" inuse_space unload_c_here)" 20000
+	"$(value "$T/unload.pb.gz" inuse_space unload_c_here)" $((200 * h100))
 go tool pprof -raw "$T/unload.pb.gz" 2>/dev/null | grep -Eq "^ *[0-9]+: 0x8[0-9a-f]+/0x8[0-9a-f]+/0x[0-9a-f]+ /[^ ]*/plugins/unload-a.so [0-9a-f]{40} \[FN\]" \
 	&& pass "the unloaded library is a mapping of its own, with its build-id" \
 	|| fail "no mapping for the unloaded library: $(go tool pprof -raw "$T/unload.pb.gz" 2>&1 | grep -A4 '^Mappings')"
@@ -232,7 +309,7 @@ unload_heap replaced || exit 1
 equal "nothing named from the file now at its path" "$(value "$T/replaced.pb.gz" inuse_space unload_a_here)" 0
 unloaded=$(go tool pprof -unit=B -sample_index=inuse_space -top -nodecount=1000 -nodefraction=0 \
 	"$T/replaced.pb.gz" 2>/dev/null | awk '/\[unloaded library\]$/ { v = $1; sub(/B$/, "", v); print v }')
-equal "the replaced library's blocks, under its own label" "$unloaded" 100000
+equal "the replaced library's blocks, under its own label" "$unloaded" $((1000 * h100))
 go tool pprof -comments "$T/replaced.pb.gz" 2>&1 |
 	grep -q "unload-a.so, unloaded since the allocation, are shown as \[unloaded library\]: .* is not the file that was loaded (another build-id" \
 	&& pass "the profile says why" || fail "no comment on the replaced library: $(go tool pprof -comments "$T/replaced.pb.gz" 2>&1)"

@@ -37,6 +37,7 @@ static int read_counts(pid_t pid, struct heap_snapshot *s, struct err *e)
 			s->counts[b].alloc_bytes += shard[b].alloc_bytes;
 			s->counts[b].free_objects += shard[b].free_objects;
 			s->counts[b].free_bytes += shard[b].free_bytes;
+			s->counts[b].alloc_asked += shard[b].alloc_asked;
 		}
 	}
 	free(shard);
@@ -168,8 +169,8 @@ size_t heap_thread_stack(const struct heap_snapshot *s, pid_t tid, uint64_t *pcs
 	return heap_bucket_pcs(s, &s->buckets[best->bucket], pcs, max);
 }
 
-void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
-		int64_t *size_out)
+void heap_scale(int64_t rate, double asked, uint64_t count, uint64_t size,
+		int64_t *count_out, int64_t *size_out)
 {
 	if (count == 0 || size == 0) {
 		*count_out = 0;
@@ -181,8 +182,11 @@ void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
 		*size_out = (int64_t)size;
 		return;
 	}
-	double avg = (double)size / (double)count;
-	double scale = 1 / (1 - exp(-avg / (double)rate));
+	/* the size asked for set the chance of a sample; what the allocator
+	 * handed out (size) may be more */
+	if (asked <= 0)
+		asked = (double)size / (double)count;
+	double scale = 1 / (1 - exp(-asked / (double)rate));
 	*count_out = (int64_t)((double)count * scale);
 	*size_out = (int64_t)((double)size * scale);
 }

@@ -61,9 +61,11 @@ size_t heap_bucket_stack(const struct heap_snapshot *s, uint64_t i, uint64_t *pc
 size_t heap_bucket_pcs(const struct heap_snapshot *s, const struct pprof_agent_bucket *b,
 		       uint64_t *pcs, size_t max);
 
-/* Go's estimate of what a sample of count blocks and size bytes stands for
- * at rate (1/(1-exp(-avg/rate)) each; unchanged when rate <= 1). */
-void heap_scale(int64_t rate, uint64_t count, uint64_t size, int64_t *count_out,
-		int64_t *size_out);
+/* Go's estimate of what a sample of count blocks of asked bytes asked for
+ * each (on average), size bytes held in all, stands for at rate:
+ * 1/(1-exp(-asked/rate)) each, the inverse of a block's chance of being
+ * sampled (asked 0: size/count); unchanged when rate <= 1. */
+void heap_scale(int64_t rate, double asked, uint64_t count, uint64_t size,
+		int64_t *count_out, int64_t *size_out);
 
 #endif

@@ -130,7 +130,7 @@ struct enc {
 	uint64_t *ids;
 	int64_t *values;
 	Perftools__Profiles__Label *labels, **label_ptrs;
-	int64_t k_tid, k_name, k_wait; /* label keys, added only when used */
+	int64_t k_tid, k_name, k_wait, k_bytes; /* label keys, added only when used */
 	int64_t *comments;
 	Perftools__Profiles__Function **func_ptrs;
 };
@@ -220,6 +220,9 @@ static void enc_locations(struct enc *x)
 	x->pb.location = x->loc_ptrs;
 }
 
+/* a sample's most labels: thread_id, thread_name, wait, bytes */
+enum { SAMPLE_LABELS = 4 };
+
 /* Appends label name (its key made on first use, kept in *key) to lb[0..*n):
  * str when given, else num. */
 static void add_label(struct enc *x, Perftools__Profiles__Label *lb,
@@ -257,8 +260,8 @@ static void enc_samples(struct enc *x)
 	x->sample_ptrs = xcalloc(p->nsamples, sizeof *x->sample_ptrs);
 	x->ids = xcalloc(nids, sizeof *x->ids);
 	x->values = xcalloc(p->nsamples * (p->ntypes ? p->ntypes : 1), sizeof *x->values);
-	x->labels = xcalloc(p->nsamples * 3, sizeof *x->labels);
-	x->label_ptrs = xcalloc(p->nsamples * 3, sizeof *x->label_ptrs);
+	x->labels = xcalloc(p->nsamples * SAMPLE_LABELS, sizeof *x->labels);
+	x->label_ptrs = xcalloc(p->nsamples * SAMPLE_LABELS, sizeof *x->label_ptrs);
 	size_t ii = 0, ns = 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_sample *s = &p->samples[i];
@@ -273,8 +276,8 @@ static void enc_samples(struct enc *x)
 		o->n_value = p->ntypes;
 		o->value = &x->values[ns * p->ntypes];
 		memcpy(o->value, s->values, p->ntypes * sizeof *x->values);
-		Perftools__Profiles__Label *lb = &x->labels[ns * 3];
-		Perftools__Profiles__Label **ptrs = &x->label_ptrs[ns * 3];
+		Perftools__Profiles__Label *lb = &x->labels[ns * SAMPLE_LABELS];
+		Perftools__Profiles__Label **ptrs = &x->label_ptrs[ns * SAMPLE_LABELS];
 		size_t nl = 0;
 		if (s->tid)
 			add_label(x, lb, ptrs, &nl, &x->k_tid, "thread_id", s->tid, NULL);
@@ -282,6 +285,8 @@ static void enc_samples(struct enc *x)
 			add_label(x, lb, ptrs, &nl, &x->k_name, "thread_name", 0, s->thread_name);
 		if (s->wait[0])
 			add_label(x, lb, ptrs, &nl, &x->k_wait, "wait", 0, s->wait);
+		if (s->bytes)
+			add_label(x, lb, ptrs, &nl, &x->k_bytes, "bytes", s->bytes, NULL);
 		o->n_label = nl;
 		o->label = nl ? ptrs : NULL;
 		x->sample_ptrs[ns++] = o;
@@ -336,7 +341,7 @@ static void enc_release(struct enc *x)
 
 int pprof_encode(const struct profile *p, struct buf *out, struct err *e)
 {
-	struct enc x = { .p = p, .k_tid = -1, .k_name = -1, .k_wait = -1 };
+	struct enc x = { .p = p, .k_tid = -1, .k_name = -1, .k_wait = -1, .k_bytes = -1 };
 	perftools__profiles__profile__init(&x.pb);
 	str_id(&x.st, ""); /* index 0 is always "" */
 	enc_header(&x);

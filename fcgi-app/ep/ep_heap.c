@@ -36,8 +36,10 @@ static void bucket_values(const struct heap_snapshot *s, uint64_t i, bool scaled
 		v[3] = (int64_t)(ab - fb);
 		return;
 	}
-	heap_scale(s->h.rate, ao, ab, &v[0], &v[1]);
-	heap_scale(s->h.rate, ao - fo, ab - fb, &v[2], &v[3]);
+	/* the average size asked for: the chance of a sample of the class */
+	double asked = ao ? (double)b->alloc_asked / (double)ao : 0;
+	heap_scale(s->h.rate, asked, ao, ab, &v[0], &v[1]);
+	heap_scale(s->h.rate, asked, ao - fo, ab - fb, &v[2], &v[3]);
 }
 
 /* Adds s's samples; frames are placed by the unloads names knows of (the
@@ -55,7 +57,10 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s,
 			v[k] *= sign;
 		uint64_t pcs[PPROF_AGENT_DEPTH];
 		size_t n = heap_bucket_pcs(names, b, pcs, PPROF_AGENT_DEPTH);
-		profile_add_sample(p, pcs, n, v, 0, NULL);
+		/* one sample per (stack, size) bucket, as Go's: labelled with
+		 * the size asked for, which is the same in both snapshots of a
+		 * delta (the bytes held per block need not be) */
+		profile_add_sized_sample(p, pcs, n, v, (int64_t)b->size);
 	}
 }
 

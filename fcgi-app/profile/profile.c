@@ -145,9 +145,9 @@ size_t profile_location(struct profile *p, uint64_t address)
 }
 
 static uint64_t stack_hash(const size_t *locs, size_t n, pid_t tid, const char *name,
-			   const char *wait)
+			   const char *wait, int64_t bytes)
 {
-	uint64_t h = mix(n, (uint64_t)tid);
+	uint64_t h = mix(mix(n, (uint64_t)tid), (uint64_t)bytes);
 	for (size_t i = 0; i < n; i++)
 		h = mix(h, locs[i]);
 	for (; *name; name++)
@@ -160,18 +160,33 @@ static uint64_t stack_hash(const size_t *locs, size_t n, pid_t tid, const char *
 static uint64_t sample_hash(const struct profile *p, size_t i)
 {
 	const struct profile_sample *s = &p->samples[i];
-	return stack_hash(s->locs, s->nlocs, s->tid, s->thread_name, s->wait);
+	return stack_hash(s->locs, s->nlocs, s->tid, s->thread_name, s->wait, s->bytes);
 }
+
+static void add_sample(struct profile *p, const uint64_t *pcs, size_t n, const int64_t *values,
+		       pid_t tid, const char *thread_name, const char *wait, int64_t bytes);
 
 void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			const int64_t *values, pid_t tid, const char *thread_name)
 {
-	profile_add_wait_sample(p, pcs, n, values, tid, thread_name, NULL);
+	add_sample(p, pcs, n, values, tid, thread_name, NULL, 0);
 }
 
 void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			     const int64_t *values, pid_t tid, const char *thread_name,
 			     const char *wait)
+{
+	add_sample(p, pcs, n, values, tid, thread_name, wait, 0);
+}
+
+void profile_add_sized_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			      const int64_t *values, int64_t bytes)
+{
+	add_sample(p, pcs, n, values, 0, NULL, NULL, bytes);
+}
+
+static void add_sample(struct profile *p, const uint64_t *pcs, size_t n, const int64_t *values,
+		       pid_t tid, const char *thread_name, const char *wait, int64_t bytes)
 {
 	if (n > PROFILE_MAX_DEPTH)
 		n = PROFILE_MAX_DEPTH;
@@ -184,10 +199,11 @@ void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
 	if (p->nsamples * 2 + 2 > p->sample_index_cap)
 		index_rebuild(&p->sample_index, &p->sample_index_cap, p->nsamples, sample_hash, p);
 	size_t mask = p->sample_index_cap - 1;
-	size_t slot = stack_hash(locs, n, tid, name, w) & mask;
+	size_t slot = stack_hash(locs, n, tid, name, w, bytes) & mask;
 	for (; p->sample_index[slot]; slot = (slot + 1) & mask) {
 		struct profile_sample *s = &p->samples[p->sample_index[slot] - 1];
-		if (s->nlocs == n && s->tid == tid && strcmp(s->thread_name, name) == 0 &&
+		if (s->nlocs == n && s->tid == tid && s->bytes == bytes &&
+		    strcmp(s->thread_name, name) == 0 &&
 		    strcmp(s->wait, w) == 0 && memcmp(s->locs, locs, n * sizeof *locs) == 0) {
 			for (size_t v = 0; v < p->ntypes; v++)
 				s->values[v] += values[v];
@@ -203,6 +219,7 @@ void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
 	s->tid = tid;
 	memcpy(s->thread_name, name, sizeof name);
 	memcpy(s->wait, w, sizeof w);
+	s->bytes = bytes;
 	p->sample_index[slot] = p->nsamples;
 }
 

@@ -1,7 +1,7 @@
 /* profile: the pprof data model, knowing nothing of protobuf.
  *
  * Samples are stacks of addresses (leaf first) with one value per sample
- * type and a thread label; identical (stack, thread) samples are merged as
+ * type and a thread label; identical (stack, labels) samples are merged as
  * they are added. Each distinct address becomes one location, which the
  * symbolizer fills (mapping, function, file, line, inlined frames) before
  * the encoder writes it. The profile owns every string and array in it. */
@@ -50,6 +50,7 @@ struct profile_sample {
 	pid_t tid;      /* 0: no thread_id label */
 	char thread_name[16]; /* "": no thread_name label */
 	char wait[64];  /* "": no wait label (off-CPU: what the thread waited in) */
+	int64_t bytes;  /* 0: no bytes label (heap: each block's size, as Go's) */
 };
 
 struct profile {
@@ -98,6 +99,10 @@ void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
 void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			     const int64_t *values, pid_t tid, const char *thread_name,
 			     const char *wait);
+/* The same with a bytes label and no thread: samples of one stack with
+ * other sizes stay apart, as Go's heap profile keeps them. */
+void profile_add_sized_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			      const int64_t *values, int64_t bytes);
 /* The index of location address (created without symbols if new). */
 size_t profile_location(struct profile *p, uint64_t address);
 /* Adds an inlined-or-not frame to a location (innermost first). */

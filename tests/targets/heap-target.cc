@@ -14,7 +14,21 @@
 //   handoff_here    3000 x 200 bytes allocated in a thread of its own (its
 //                   own malloc arena), 2000 of them freed by the main
 //                   thread: 1000 live
+//   family_here     8 blocks each from calloc, aligned_alloc, memalign,
+//                   valloc and pvalloc, of sizes that round up, live
+//   realloc_fail_here  4 blocks of 300 bytes, each then grown by a realloc
+//                   that fails (ENOMEM): still live
+//   spread_here     one call allocating (and freeing) every size from 1,000
+//                   to 100,000 bytes: 99,001 sizes, ~110 size classes
+//   two_sizes_here  one call instruction allocating 262,144 x 64 bytes and
+//                   64 x 1 MiB, live (two buckets of one stack)
 //   spawn_workers   N threads that wait (their creation stack)
+// Before "ready" it prints, for each call site with live blocks, "held
+// SITE BYTES OBJECTS": the sum of malloc_usable_size of its live blocks,
+// what the allocator holds for them (and "held realloc_here_allocated
+// BYTES 10": the same over every block realloc handed out, and
+// "held spread_here_allocated BYTES 99001" for spread_here's; "held
+// two_sizes_here/SIZE ...": that site's blocks of SIZE bytes asked).
 // --stress: THREADS threads allocate, fill, check and free random blocks
 // for SECONDS (malloc, calloc, realloc, posix_memalign, aligned_alloc, new,
 // and a fork whose child allocates and exits), then print
@@ -36,6 +50,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <malloc.h>
 #include <new>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -69,6 +84,8 @@ extern "C" NOINLINE void exact_here(void)
 		kept.push_back(malloc(100));
 }
 
+static size_t realloc_held; // malloc_usable_size of each block realloc_here got
+
 extern "C" NOINLINE void realloc_here(void)
 {
 	void *p = nullptr;
@@ -77,6 +94,7 @@ extern "C" NOINLINE void realloc_here(void)
 		if (!q)
 			abort();
 		p = q;
+		realloc_held += malloc_usable_size(p);
 	}
 	kept.push_back(p);
 }
@@ -124,6 +142,63 @@ static void handoff(void)
 			free(blocks[i]);
 		else
 			kept.push_back(blocks[i]);
+}
+
+// the other allocation functions, each with sizes the allocator rounds up
+extern "C" NOINLINE void family_here(void)
+{
+	for (size_t i = 0; i < 8; i++) {
+		kept.push_back(calloc(3, 25 + i));
+		kept.push_back(aligned_alloc(64, 64 * (i + 1)));
+		kept.push_back(memalign(256, 1000 + i));
+		kept.push_back(valloc(5000 + i));
+		kept.push_back(pvalloc(100 + i));
+	}
+	for (size_t i = kept.size() - 40; i < kept.size(); i++)
+		if (!kept[i])
+			abort();
+}
+
+extern "C" NOINLINE void realloc_fail_here(void)
+{
+	for (int i = 0; i < 4; i++) {
+		void *p = malloc(300);
+		if (!p || realloc(p, SIZE_MAX / 4) != nullptr)
+			abort();
+		kept.push_back(p);
+	}
+}
+
+static size_t spread_held; // malloc_usable_size of each block spread_here got
+
+extern "C" NOINLINE void spread_here(void)
+{
+	for (size_t n = 1000; n <= 100000; n++) {
+		void *p = malloc(n);
+		if (!p)
+			abort();
+		spread_held += malloc_usable_size(p);
+		free(p);
+	}
+}
+
+static const size_t two_sizes_small = 262144, two_sizes_big = 64;
+static size_t two_sizes[two_sizes_small + two_sizes_big];
+
+// one call of malloc, its size read from an array: one stack, two sizes
+extern "C" NOINLINE void two_sizes_here(void)
+{
+	for (size_t i = 0; i < sizeof two_sizes / sizeof *two_sizes; i++)
+		kept.push_back(malloc(two_sizes[i]));
+}
+
+// Prints the held line of the blocks kept[from..] (see the top).
+static void print_held(const char *site, size_t from)
+{
+	size_t bytes = 0;
+	for (size_t i = from; i < kept.size(); i++)
+		bytes += malloc_usable_size(kept[i]);
+	printf("held %s %zu %zu\n", site, bytes, kept.size() - from);
 }
 
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -425,17 +500,54 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	kept.reserve(4096); // no vector growth inside the measured call sites
+	// no vector growth inside the measured call sites
+	kept.reserve(8192 + sizeof two_sizes / sizeof *two_sizes);
 	kept_new.reserve(16);
 	// first: at PPROF_MEMRATE=1 nothing allocated since the agent started
 	// may go unsampled, not even right at the start of main
 	exact_here();
+	print_held("exact_here", 0);
+	size_t from = kept.size();
 	leak_here();
+	print_held("leak_here", from);
 	churn_here();
+	from = kept.size();
 	realloc_here();
+	print_held("realloc_here", from);
+	printf("held realloc_here_allocated %zu 10\n", realloc_held);
+	from = kept.size();
 	memalign_here();
+	print_held("memalign_here", from);
 	new_here();
+	size_t new_held = 0;
+	for (char *p : kept_new)
+		new_held += malloc_usable_size(p);
+	printf("held new_here %zu %zu\n", new_held, kept_new.size());
+	from = kept.size();
 	handoff();
+	print_held("handoff_here", from);
+	from = kept.size();
+	family_here();
+	print_held("family_here", from);
+	spread_here();
+	printf("held spread_here_allocated %zu 99001\n", spread_held);
+	from = kept.size();
+	realloc_fail_here();
+	print_held("realloc_fail_here", from);
+	for (size_t i = 0; i < sizeof two_sizes / sizeof *two_sizes; i++)
+		two_sizes[i] = i % 4097 == 0 ? 1 << 20 : 64; // the big ones spread out
+	from = kept.size();
+	two_sizes_here();
+	print_held("two_sizes_here", from);
+	for (size_t size : { (size_t)64, (size_t)1 << 20 }) {
+		size_t bytes = 0, n = 0;
+		for (size_t i = from; i < kept.size(); i++)
+			if (two_sizes[i - from] == size) {
+				bytes += malloc_usable_size(kept[i]);
+				n++;
+			}
+		printf("held two_sizes_here/%zu %zu %zu\n", size, bytes, n);
+	}
 	spawn_workers(workers);
 	sigset_t set;
 	sigemptyset(&set);
