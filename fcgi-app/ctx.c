@@ -1,11 +1,13 @@
 #include "ctx.h"
 
 #include "collect/collector.h"
+#include "collect/heap.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
+#include <string.h>
 #include <time.h>
 
 void ctx_read_modules(struct ctx *ctx, pid_t pid)
@@ -43,6 +45,17 @@ void ctx_sleep(struct ctx *ctx, long seconds)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += seconds;
 	collector_sleep(ctx->collector, &deadline);
+}
+
+int ctx_heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e)
+{
+	uint64_t addr = 0, lo, hi;
+	int rc = ctx_find_object(ctx, pid, HEAP_AGENT_FILE, PPROF_AGENT_SYMBOL, &addr, &lo, &hi, e);
+	if (rc < 0) {
+		memset(s, 0, sizeof *s);
+		return -1;
+	}
+	return heap_read(pid, rc == 0 ? addr : 0, s, e);
 }
 
 int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,

@@ -44,6 +44,10 @@ int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *
  * about a window of kind at hz (collector_comment). */
 void ctx_comment_sampling(struct ctx *ctx, enum sampler_kind kind, long hz,
 			  const struct sampler_stats *st, struct profile *p);
+struct heap_snapshot;
+/* heap_read of the agent's tables, found in pid's modules (under sym_lock);
+ * s->present false when pid runs without the agent. */
+int ctx_heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e);
 /* Sleeps seconds, less when pprof-fcgi is shutting down. */
 void ctx_sleep(struct ctx *ctx, long seconds);
 

@@ -1,6 +1,5 @@
 #include "collect/heap.h"
 
-#include "ctx.h"
 #include "base/err.h"
 #include "collect/proc.h"
 
@@ -9,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AGENT_FILE "libpprof-agent"
 
 /* A reader never trusts sizes it read from the target beyond these. */
 #define MAX_BUCKETS_READ (1u << 20)
@@ -44,13 +42,11 @@ static int read_counts(pid_t pid, struct heap_snapshot *s, struct err *e)
 	return rc < 0 ? -1 : 0;
 }
 
-int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e)
+int heap_read(pid_t pid, uint64_t addr, struct heap_snapshot *s, struct err *e)
 {
 	memset(s, 0, sizeof *s);
-	uint64_t addr, lo, hi;
-	int rc = ctx_find_object(ctx, pid, AGENT_FILE, PPROF_AGENT_SYMBOL, &addr, &lo, &hi, e);
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
+	if (!addr)
+		return 0;
 	struct pprof_agent_header *h = &s->h;
 	if (proc_read_mem(pid, addr, h, sizeof *h, e) < 0)
 		return -1;

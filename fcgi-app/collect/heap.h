@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct ctx;
 struct err;
 
 struct heap_snapshot {
@@ -40,9 +39,14 @@ struct heap_snapshot {
 /* Where the frames of unload k begin. */
 uint64_t heap_unloaded_base(uint64_t k);
 
-/* Reads the agent's tables of pid; s->present false (and 0 returned) when
- * the target runs without the agent. */
-int heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e);
+/* The agent's module (a part of its file name) and its table's symbol, for
+ * the caller to find in the target (the symbolizer knows its modules). */
+#define HEAP_AGENT_FILE "libpprof-agent"
+
+/* Reads the agent's tables of pid, whose header is at addr (found by the
+ * caller: ctx_heap_read); s->present false (and 0 returned) for addr 0, a
+ * target running without the agent. */
+int heap_read(pid_t pid, uint64_t addr, struct heap_snapshot *s, struct err *e);
 void heap_snapshot_release(struct heap_snapshot *s);
 
 /* The pthread_create call stack of thread tid into pcs (as the unwinder

@@ -160,7 +160,7 @@ static int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int deb
 	struct heap_snapshot s0, s1 = { 0 };
 	int rc = -1;
 	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
-	if (heap_read(ctx, pid, &s0, e) < 0)
+	if (ctx_heap_read(ctx, pid, &s0, e) < 0)
 		goto out;
 	p.period = s0.present ? s0.h.rate : 524288;
 	*text = debug != 0 && seconds <= 0;
@@ -168,7 +168,7 @@ static int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int deb
 		profile_add_comment(&p, NO_AGENT);
 	} else if (seconds > 0) {
 		ctx_sleep(ctx, seconds);
-		if (heap_read(ctx, pid, &s1, e) < 0)
+		if (ctx_heap_read(ctx, pid, &s1, e) < 0)
 			goto out;
 		if (!s1.present) {
 			rc = err_set(e, ERR_TARGET, "pid %d no longer runs the agent", (int)pid);

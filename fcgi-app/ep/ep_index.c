@@ -48,7 +48,7 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 	proc_check_access(req->pid, &access);
 	struct heap_snapshot agent = { 0 };
 	struct err agent_err = { 0 };
-	if (access.kind == ERR_NONE && heap_read(ctx, req->pid, &agent, &agent_err) == 0 &&
+	if (access.kind == ERR_NONE && ctx_heap_read(ctx, req->pid, &agent, &agent_err) == 0 &&
 	    agent.present) {
 		long stacks = 0;
 		for (uint64_t i = 0; i < agent.h.nbuckets; i++)

@@ -161,7 +161,7 @@ int ep_threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int d
 	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	struct heap_snapshot agent = { 0 };
 	size_t created = 0;
-	if (kind == THREADS_THREADCREATE && heap_read(ctx, pid, &agent, e) < 0)
+	if (kind == THREADS_THREADCREATE && ctx_heap_read(ctx, pid, &agent, e) < 0)
 		goto out;
 	if (ep_threads_dump(ctx, pid, &d0, e) < 0)
 		goto out;
