@@ -196,9 +196,11 @@ START_TEST(test_job_beside_profile)
 	ck_assert_msg(collector_call(o.c, target, &job, &e) == 0, "%s", e.msg);
 	pthread_join(th, NULL);
 	ck_assert_msg(o.rc == 0, "%s", o.e.msg);
-	/* ~100 ticks in the second, jittered; the job was polled at each */
-	ck_assert_msg(o.sub.stats.ticks >= 60, "%llu ticks", (unsigned long long)o.sub.stats.ticks);
-	ck_assert_int_ge(o.polls, 30);
+	/* ~100 ticks in the second (42 seen on a machine loaded 7 times over
+	 * its cores); a job that held the loop for the window would leave at
+	 * most one. The job was polled between ticks. */
+	ck_assert_msg(o.sub.stats.ticks >= 10, "%llu ticks", (unsigned long long)o.sub.stats.ticks);
+	ck_assert_int_ge(o.polls, 5);
 	ck_assert_uint_gt(o.tally.samples, 0);
 	collector_free(o.c);
 }
