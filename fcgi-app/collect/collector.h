@@ -39,8 +39,10 @@ struct collector_sample {
 	uint64_t cpu_total_ns; /* since the thread started */
 	bool without_stop;     /* unwound from /proc and memory alone (EINTR-prone wait) */
 	/* off-CPU only */
-	uint64_t delay_ns;     /* wall time the thread spent waiting, this pass */
-	bool new_wait;         /* a wait that began since the last pass */
+	int64_t delay_ns;      /* ns the thread waited since it was last settled (the
+				* kernel's count); negative: a provisional credit
+				* taken back (it ran while not looked at) */
+	uint64_t waits;        /* waits begun meanwhile (voluntary context switches) */
 	const char *wait_label; /* "futex", "read fd 7 (pipe:[1234])", ... */
 };
 
@@ -61,7 +63,7 @@ struct collector_sub {
 	int slot;
 	bool due;              /* this tick's stacks are this subscriber's */
 	int64_t next_ns;       /* CLOCK_MONOTONIC of its next stacks, below the loop's rate */
-	bool joined, leaving, removed, ended, offcpu_started;
+	bool joined, leaving, removed, ended;
 };
 
 /* What the collector is made with. Its own struct rather than the app's
