@@ -34,7 +34,8 @@ struct collector_sample {
 	bool sampled;          /* a stack taken now; false: time carried onto the last one */
 	int64_t ts_ns;         /* CLOCK_BOOTTIME when the stack was taken (or looked at) */
 	/* snapshots only */
-	char state;            /* R S D T t Z ..., from /proc */
+	char state;            /* R S D T t Z ..., from /proc, or: */
+#define COLLECTOR_STATE_EXITING 'E' /* in the exit stop pprof-fcgi asks for */
 	const char *wait;      /* the syscall it is blocked in ("futex"), or NULL */
 	uint64_t cpu_total_ns; /* since the thread started */
 	bool without_stop;     /* unwound from /proc and memory alone (EINTR-prone wait) */

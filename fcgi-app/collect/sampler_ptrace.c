@@ -412,6 +412,25 @@ static void unwind_waiting(struct sampler *pt, struct thr *t, const struct proc_
 	snprintf(t->wait_line, sizeof t->wait_line, "%s", sc->line);
 }
 
+/* Whether t is in the exit stop pprof-fcgi asks for (PTRACE_O_TRACEEXIT)
+ * and not yet handled: then its stack is read there and it is let go.
+ * Any other event of t is handled as usual. */
+static bool exit_stop(struct sampler *pt, struct thr *t, struct sampler_stats *st)
+{
+	enum target_event ev;
+	int sig;
+	size_t none = 0;
+	struct err e = { 0 };
+	pid_t tid = t->tid;
+	if (target_poll_thread(tid, &ev, &sig, &e) != 1)
+		return false;
+	bool exiting = ev == TARGET_EXITING, captured = exiting && sample_stopped(pt, t);
+	handle_event(pt, tid, ev, sig, &none, st); /* its last CPU time, its exit, resumed */
+	if (captured)
+		sample_unwind(pt, t);
+	return exiting;
+}
+
 static void snapshot_pass(struct sampler *pt, struct sampler_stats *st)
 {
 	for (size_t i = 0; i < pt->tt->n; i++) {
@@ -436,6 +455,9 @@ static void snapshot_pass(struct sampler *pt, struct sampler_stats *st)
 		} else if (in_syscall && proc_syscall_eintr_prone(sc.nr)) {
 			unwind_waiting(pt, t, &sc);
 			t->pcs_cpu = t->cpu_ns;
+			without_stop = true;
+		} else if (t->state == 't' && t->seized && exit_stop(pt, t, st)) {
+			t->state = COLLECTOR_STATE_EXITING; /* not a stop of anyone's */
 			without_stop = true;
 		} else if (t->state == 'T' || t->state == 't') {
 			/* stopped by job control: it stays as it is */
