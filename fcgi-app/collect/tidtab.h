@@ -40,8 +40,10 @@ struct thr {
 	int w_idle, w_skip;
 	/* off-CPU: the wait seen at the last look, with its own stack. What a
 	 * look settles is the kernel's count since the look before (w_ts:
-	 * CLOCK_BOOTTIME, 0: none yet); a thread skipped meanwhile was credited
-	 * w_prov provisionally, which the settling corrects */
+	 * CLOCK_BOOTTIME, 0: none yet; w_cpu, w_rq, w_nvcsw then); a thread
+	 * skipped meanwhile was credited w_prov provisionally, which the
+	 * settling corrects; w_debt is what a look credited too much (the
+	 * counts of a running thread lag), owed back by the next */
 	bool w_waiting;
 	int64_t w_ts, w_prov_ts, w_debt;
 	uint64_t w_cpu, w_rq, w_nvcsw, w_prov;
