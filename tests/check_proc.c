@@ -396,6 +396,38 @@ START_TEST(test_maps_read)
 }
 END_TEST
 
+/* A blocking wait of a thread is a voluntary switch: of three reads of a
+ * pipe empty until a child answers, at least one waits (the child may
+ * answer some before the read). */
+START_TEST(test_voluntary_switches)
+{
+	pid_t self = getpid(), tid = gettid();
+	uint64_t before, after;
+	ck_assert_int_eq(proc_voluntary_switches(self, tid, &before), 0);
+	int go[2], data[2];
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(data), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		char c;
+		for (int i = 0; i < 3; i++) /* one byte each time the parent waits */
+			if (read(go[0], &c, 1) != 1 || write(data[1], "x", 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	char c;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(write(go[1], "g", 1), 1);
+		ck_assert_int_eq(read(data[0], &c, 1), 1);
+	}
+	waitpid(child, NULL, 0);
+	ck_assert_int_eq(proc_voluntary_switches(self, tid, &after), 0);
+	ck_assert_uint_ge(after - before, 1);
+	ck_assert_int_eq(proc_voluntary_switches(self, 999999999, &after), -1);
+	close(go[0]), close(go[1]), close(data[0]), close(data[1]);
+}
+END_TEST
+
 START_TEST(test_read_small)
 {
 	char out[8];
@@ -424,6 +456,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_maps_next);
 	tcase_add_test(tc, test_maps_read);
 	tcase_add_test(tc, test_read_small);
+	tcase_add_test(tc, test_voluntary_switches);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -192,6 +192,35 @@ START_TEST(test_garbage_registers)
 }
 END_TEST
 
+START_TEST(test_repeated_garbage_frame)
+{
+	/* a frame-pointer chain on a stack copy whose every return address
+	 * is one address outside any code (a thread caught at its first
+	 * instruction in clone3 gave 127 copies of one): one frame of it,
+	 * not a stack of them */
+	struct err e = { 0 };
+	struct unwinder *u = unwind_new(child, &e);
+	ck_assert_ptr_nonnull(u);
+	const uint64_t garbage = 0x41410000ULL;
+	static uint64_t stack[1024];
+	const uint64_t base = 0x7ff000000000ULL;
+	for (size_t i = 0; i < 1024; i += 2) {
+		stack[i] = garbage;               /* a return address */
+		stack[i + 1] = base + (i + 3) * 8; /* a saved frame pointer: the next one */
+	}
+	struct regs regs;
+	memset(&regs, 0, sizeof regs);
+	regs.r[REGS_IP] = garbage;
+	regs.r[REGS_SP] = base;
+	regs.r[6] = base + 8; /* RBP */
+	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
+	size_t n = 0;
+	ck_assert_int_eq(unwind_copy(u, &regs, stack, sizeof stack, pcs, UNWIND_DEFAULT_DEPTH, &n), 0);
+	ck_assert_msg(n >= 1 && n <= 2, "%zu frames", n);
+	unwind_free(u);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("unwind");
@@ -200,6 +229,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_known_chain);
 	tcase_add_test(tc, test_garbage_registers);
+	tcase_add_test(tc, test_repeated_garbage_frame);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,7 +35,7 @@ struct collector {
 	unsigned long long thr_start; /* loops for the stacks of waits */
 	pid_t unw_pid;
 	int64_t last_refresh_ns;
-	int64_t offcpu_last_ns, offcpu_next_ns; /* off-CPU passes */
+	int64_t offcpu_next_ns; /* off-CPU passes */
 	int64_t listed_ns;        /* when the threads were last followed */
 	uint64_t rng;             /* xorshift state for tick jitter */
 };
@@ -191,10 +191,8 @@ static void on_sampler_thread(void *arg, const struct collector_sample *smp)
 		struct collector_sub *s = c->subs[i];
 		if (!sub_active(s) || !s->offcpu)
 			continue;
-		struct collector_sample mine = *smp;
-		mine.new_wait = smp->new_wait || !s->offcpu_started;
 		s->stats.samples++;
-		s->on_sample(s->arg, &mine);
+		s->on_sample(s->arg, smp);
 	}
 }
 
@@ -281,9 +279,14 @@ static long loop_subs(struct collector *c, bool *want_offcpu)
 			/* counts from now for the threads already known */
 			for (size_t j = 0; j < c->threads.n; j++)
 				c->threads.thr[j].base[i] = c->threads.thr[j].cpu_ns;
+			/* waits settled up to now go to the others: it counts from here */
+			if (s->offcpu && c->ops->waits && !c->first_follow)
+				c->ops->waits(c->smp, true, &s->stats);
 			s->joined = true;
 		}
 		if (s->leaving) {
+			if (s->offcpu && c->ops->waits && !c->first_follow)
+				c->ops->waits(c->smp, true, &s->stats); /* to its end */
 			if (sub_cpu(s))
 				flush_sub(c, s);
 			s->removed = s->ended = true;
@@ -324,7 +327,7 @@ static void *collector_main(void *arg)
 	c->first_follow = true;
 	int64_t next = clock_ns(CLOCK_MONOTONIC);
 	c->last_refresh_ns = next;
-	c->offcpu_last_ns = c->offcpu_next_ns = 0; /* a new loop: no interval yet */
+	c->offcpu_next_ns = 0;
 	c->rng = (uint64_t)next ^ 0x9e3779b97f4a7c15ULL; /* any nonzero seed */
 	c->listed_ns = 0;
 	long armed = -1;
@@ -348,8 +351,6 @@ static void *collector_main(void *arg)
 			break;
 		if (hz != armed)
 			c->ops->arm(c->smp, armed = hz);
-		if (!want_offcpu)
-			c->offcpu_last_ns = 0;
 		struct sampler_stats st = { 0 };
 		err_clear(&e);
 		/* new threads are picked up every 100 ms; exits come as events */
@@ -368,13 +369,7 @@ static void *collector_main(void *arg)
 		}
 		int64_t tnow = clock_ns(CLOCK_MONOTONIC);
 		if (rc == 0 && want_offcpu && c->ops->waits && tnow >= c->offcpu_next_ns) {
-			uint64_t interval = c->offcpu_last_ns ? (uint64_t)(tnow - c->offcpu_last_ns)
-							      : 1000000000ULL / COLLECTOR_OFFCPU_HZ;
-			c->ops->waits(c->smp, interval, &st);
-			for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
-				if (sub_active(c->subs[i]) && c->subs[i]->offcpu)
-					c->subs[i]->offcpu_started = true;
-			c->offcpu_last_ns = tnow;
+			c->ops->waits(c->smp, false, &st);
 			c->offcpu_next_ns = tnow + 1000000000LL / COLLECTOR_OFFCPU_HZ;
 		}
 		for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
@@ -541,7 +536,7 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 	sub->due = false;
 	sub->next_ns = 0;
 	sub->joined = sub->leaving = sub->removed = sub->ended = sub->target_exited = false;
-	sub->target_execd = sub->offcpu_started = false;
+	sub->target_execd = false;
 	err_clear(&sub->error);
 	memset(&sub->stats, 0, sizeof sub->stats);
 	c->subs[slot] = sub;

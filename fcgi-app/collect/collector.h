@@ -34,13 +34,16 @@ struct collector_sample {
 	bool sampled;          /* a stack taken now; false: time carried onto the last one */
 	int64_t ts_ns;         /* CLOCK_BOOTTIME when the stack was taken (or looked at) */
 	/* snapshots only */
-	char state;            /* R S D T t Z ..., from /proc */
+	char state;            /* R S D T t Z ..., from /proc, or: */
+#define COLLECTOR_STATE_EXITING 'E' /* in the exit stop pprof-fcgi asks for */
 	const char *wait;      /* the syscall it is blocked in ("futex"), or NULL */
 	uint64_t cpu_total_ns; /* since the thread started */
 	bool without_stop;     /* unwound from /proc and memory alone (EINTR-prone wait) */
 	/* off-CPU only */
-	uint64_t delay_ns;     /* wall time the thread spent waiting, this pass */
-	bool new_wait;         /* a wait that began since the last pass */
+	int64_t delay_ns;      /* ns the thread waited since it was last settled (the
+				* kernel's count); negative: a provisional credit
+				* taken back (it ran while not looked at) */
+	uint64_t waits;        /* waits begun meanwhile (voluntary context switches) */
 	const char *wait_label; /* "futex", "read fd 7 (pipe:[1234])", ... */
 };
 
@@ -61,7 +64,7 @@ struct collector_sub {
 	int slot;
 	bool due;              /* this tick's stacks are this subscriber's */
 	int64_t next_ns;       /* CLOCK_MONOTONIC of its next stacks, below the loop's rate */
-	bool joined, leaving, removed, ended, offcpu_started;
+	bool joined, leaving, removed, ended;
 };
 
 /* What the collector is made with. Its own struct rather than the app's

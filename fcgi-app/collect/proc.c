@@ -336,6 +336,19 @@ static const char *status_field(const char *status, const char *key)
 	return NULL;
 }
 
+int proc_voluntary_switches(pid_t pid, pid_t tid, uint64_t *n)
+{
+	char path[64], status[4096];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	if (proc_read_small(path, status, sizeof status) < 0)
+		return -1;
+	const char *v = status_field(status, "voluntary_ctxt_switches");
+	if (!v)
+		return -1;
+	*n = strtoull(v, NULL, 10);
+	return 0;
+}
+
 int proc_info(pid_t pid, struct proc_info *info, struct err *e)
 {
 	memset(info, 0, sizeof *info);

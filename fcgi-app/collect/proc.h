@@ -91,6 +91,10 @@ const char *proc_syscall_name(long nr);
  * blocked in one must never be interrupted. */
 bool proc_syscall_eintr_prone(long nr);
 
+/* How many times thread tid of pid gave up its CPU to wait (its status's
+ * voluntary_ctxt_switches): each wait that blocked, once; -1 when gone. */
+int proc_voluntary_switches(pid_t pid, pid_t tid, uint64_t *n);
+
 /* Reads a small /proc file into out (NUL-terminated, cut at size - 1
  * bytes), retrying on EINTR; -1 with errno set. */
 int proc_read_small(const char *path, char *out, size_t size);

@@ -140,10 +140,11 @@ struct sampler_ops {
 	/* Hands what arrived (samples, events) to the sink, waiting up to
 	 * timeout_ns for something when nothing is there. */
 	void (*drain)(struct sampler *s, int64_t timeout_ns, struct sampler_stats *st);
-	/* Optional passes, NULL when the backend cannot: every waiting
-	 * thread's wait (interval_ns since the last pass), and every thread's
-	 * stack now, handed to sink.thread. */
-	void (*waits)(struct sampler *s, uint64_t interval_ns, struct sampler_stats *st);
+	/* Optional passes, NULL when the backend cannot: every thread's
+	 * waiting since it was last settled (settle: skip none, as when a
+	 * window begins or ends), and every thread's stack now, handed to
+	 * sink.thread. */
+	void (*waits)(struct sampler *s, bool settle, struct sampler_stats *st);
 	void (*snapshot)(struct sampler *s, struct sampler_stats *st);
 	/* Lets go of every thread and frees s. */
 	void (*detach)(struct sampler *s);

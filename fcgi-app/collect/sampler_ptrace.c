@@ -412,6 +412,25 @@ static void unwind_waiting(struct sampler *pt, struct thr *t, const struct proc_
 	snprintf(t->wait_line, sizeof t->wait_line, "%s", sc->line);
 }
 
+/* Whether t is in the exit stop pprof-fcgi asks for (PTRACE_O_TRACEEXIT)
+ * and not yet handled: then its stack is read there and it is let go.
+ * Any other event of t is handled as usual. */
+static bool exit_stop(struct sampler *pt, struct thr *t, struct sampler_stats *st)
+{
+	enum target_event ev;
+	int sig;
+	size_t none = 0;
+	struct err e = { 0 };
+	pid_t tid = t->tid;
+	if (target_poll_thread(tid, &ev, &sig, &e) != 1)
+		return false;
+	bool exiting = ev == TARGET_EXITING, captured = exiting && sample_stopped(pt, t);
+	handle_event(pt, tid, ev, sig, &none, st); /* its last CPU time, its exit, resumed */
+	if (captured)
+		sample_unwind(pt, t);
+	return exiting;
+}
+
 static void snapshot_pass(struct sampler *pt, struct sampler_stats *st)
 {
 	for (size_t i = 0; i < pt->tt->n; i++) {
@@ -436,6 +455,9 @@ static void snapshot_pass(struct sampler *pt, struct sampler_stats *st)
 		} else if (in_syscall && proc_syscall_eintr_prone(sc.nr)) {
 			unwind_waiting(pt, t, &sc);
 			t->pcs_cpu = t->cpu_ns;
+			without_stop = true;
+		} else if (t->state == 't' && t->seized && exit_stop(pt, t, st)) {
+			t->state = COLLECTOR_STATE_EXITING; /* not a stop of anyone's */
 			without_stop = true;
 		} else if (t->state == 'T' || t->state == 't') {
 			/* stopped by job control: it stays as it is */
@@ -487,86 +509,132 @@ static void wait_label(pid_t pid, const struct proc_syscall *sc, char *out, size
 		snprintf(out, size, "syscall %ld", sc->nr);
 }
 
-/* Every waiting thread: its wait stack (unwound again only when the wait
- * changed, without a stop where the stack can be read from /proc and
- * memory) and the wall time since the last pass, handed to the off-CPU
- * subscribers. A thread that has not run since the last pass is in the same
- * wait: one schedstat read and nothing else. */
-static void offcpu_pass(struct sampler *pt, uint64_t interval_ns, struct sampler_stats *st)
+/* Whether t waits now (asleep in a syscall); if so its wait stack and
+ * label are in wpcs and w_label: unwound again only when the wait changed,
+ * without a stop where the stack can be read from /proc and memory. */
+static bool look_wait(struct sampler *pt, struct thr *t, struct sampler_stats *st)
 {
+	struct proc_syscall sc;
+	if (tidtab_state(pt->pid, t) < 0 || (t->state != 'S' && t->state != 'D') ||
+	    proc_syscall(pt->pid, t->tid, &sc) < 0 || sc.nr < 0)
+		return false;
+	if (t->wnpcs > 0 && strcmp(sc.line, t->w_line) == 0) {
+		st->waits_reused++; /* woke and waits again where it was */
+		return true;
+	}
+	/* SP and PC from /proc, the stack from memory: no stop */
+	struct regs regs;
+	memset(&regs, 0, sizeof regs);
+	regs.r[REGS_SP] = sc.sp;
+	regs.r[REGS_IP] = sc.pc;
+	unwind_stack(pt->unw, t->tid, &regs, t->wpcs, UNWIND_DEFAULT_DEPTH, &t->wnpcs);
+	t->wnpcs = unwind_code_prefix(pt->unw, t->wpcs, t->wnpcs);
+	struct proc_syscall again;
+	bool same = proc_syscall(pt->pid, t->tid, &again) == 0 && strcmp(again.line, sc.line) == 0;
+	if (same && t->wnpcs >= 3) {
+		st->waits_without_stop++;
+	} else if (same && !proc_syscall_eintr_prone(sc.nr)) {
+		log_debug("collector: wait stack of tid %d (%s) in %s cut at %zu frames: read with a stop",
+			  (int)t->tid, t->comm, proc_syscall_name(sc.nr) ? proc_syscall_name(sc.nr) : "?",
+			  t->wnpcs);
+		/* cut short (frame pointer frames need the live registers):
+		 * stop it, which this wait restarts from */
+		unwind_stopped(pt, t, st);
+		memcpy(t->wpcs, t->pcs, t->npcs * sizeof *t->pcs);
+		t->wnpcs = t->npcs;
+		st->waits_unwound++;
+	} else if (!same) {
+		/* it moved on while we read: not in this wait any more; a
+		 * fresh look next time, never a stop */
+		t->wnpcs = 0;
+		t->w_line[0] = '\0';
+		return false;
+	}
+	wait_label(pt->pid, &sc, t->w_label, sizeof t->w_label);
+	snprintf(t->w_line, sizeof t->w_line, "%s", sc.line);
+	return true;
+}
+
+/* Hands delay ns of waiting and waits begun on t's wait stack to the
+ * off-CPU subscribers. */
+static void deliver_wait(struct sampler *pt, struct thr *t, int64_t delay, uint64_t waits,
+			 int64_t now)
+{
+	struct collector_sample smp = {
+		.tid = t->tid, .thread_name = t->comm, .pcs = t->wpcs, .npcs = t->wnpcs,
+		.sampled = true, .state = t->state, .delay_ns = delay, .waits = waits,
+		.ts_ns = now, .wait_label = t->w_label,
+	};
+	pt->sink.thread(pt->sink.arg, &smp); /* counted where delivered */
+}
+
+/* Every thread's waiting since its last look, as the kernel counts it:
+ * wall time minus the growth of its CPU time and of its time runnable but
+ * not running (schedstat), so per-thread totals are exact whatever the
+ * wake-up rate and only the split between stacks is sampled; credited to
+ * the wait stack seen now, or the last one seen when it runs now. Waits
+ * begun are the growth of its voluntary context switches, read only when
+ * it ran. A thread that keeps waiting is looked at less often: meanwhile
+ * it is credited provisionally where it waits, and its next look settles
+ * the difference (taken back from that stack when it ran meanwhile).
+ * settle: no thread skipped (a window begins or ends). */
+static void offcpu_pass(struct sampler *pt, bool settle, struct sampler_stats *st)
+{
+	int64_t now = clock_ns(CLOCK_BOOTTIME);
 	for (size_t i = 0; i < pt->tt->n; i++) {
 		struct thr *t = &pt->tt->thr[i];
 		if (t->dead)
 			continue;
-		/* a thread that keeps waiting is looked at less often; meanwhile
-		 * it is taken to wait where it was */
-		bool skipped = t->w_waiting && tidtab_backoff_skip(&t->w_skip);
-		bool ran = false;
-		if (!skipped) {
-			if (tidtab_cpu(pt->pid, t) < 0) {
-				t->dead = true;
-				continue;
-			}
-			ran = t->cpu_ns != t->w_cpu;
-			t->w_cpu = t->cpu_ns;
-			tidtab_backoff_update(&t->w_idle, &t->w_skip, ran || !t->w_waiting);
+		if (!settle && t->w_waiting && t->w_ts && t->wnpcs > 0 &&
+		    tidtab_backoff_skip(&t->w_skip)) {
+			int64_t d = now - t->w_prov_ts;
+			t->w_prov += (uint64_t)d;
+			t->w_prov_ts = now;
+			deliver_wait(pt, t, d, 0, now);
+			continue;
 		}
-		bool new_wait = false;
-		if (ran || !t->w_waiting) {
-			struct proc_syscall sc;
-			t->w_waiting = false;
-			if (tidtab_state(pt->pid, t) < 0 || (t->state != 'S' && t->state != 'D') ||
-			    proc_syscall(pt->pid, t->tid, &sc) < 0 || sc.nr < 0)
-				continue;
-			new_wait = true;
-			if (t->wnpcs > 0 && strcmp(sc.line, t->w_line) == 0) {
-				st->waits_reused++; /* woke and waits again where it was */
-			} else {
-				/* SP and PC from /proc, the stack from memory: no stop */
-				struct regs regs;
-				memset(&regs, 0, sizeof regs);
-				regs.r[REGS_SP] = sc.sp;
-				regs.r[REGS_IP] = sc.pc;
-				unwind_stack(pt->unw, t->tid, &regs, t->wpcs, UNWIND_DEFAULT_DEPTH, &t->wnpcs);
-				t->wnpcs = unwind_code_prefix(pt->unw, t->wpcs, t->wnpcs);
-				struct proc_syscall again;
-				bool same = proc_syscall(pt->pid, t->tid, &again) == 0 &&
-					    strcmp(again.line, sc.line) == 0;
-				if (same && t->wnpcs >= 3) {
-					st->waits_without_stop++;
-				} else if (same && !proc_syscall_eintr_prone(sc.nr)) {
-					log_debug("collector: wait stack of tid %d (%s) in %s cut at %zu frames: "
-						  "read with a stop", (int)t->tid, t->comm,
-						  proc_syscall_name(sc.nr) ? proc_syscall_name(sc.nr) : "?", t->wnpcs);
-					/* cut short (frame pointer frames need the live
-					 * registers): stop it, which this wait restarts from */
-					unwind_stopped(pt, t, st);
-					memcpy(t->wpcs, t->pcs, t->npcs * sizeof *t->pcs);
-					t->wnpcs = t->npcs;
-					st->waits_unwound++;
-				} else if (!same) {
-					/* it moved on while we read: not in this wait any
-					 * more; a fresh look at the next pass, never a stop */
-					t->wnpcs = 0;
-					t->w_line[0] = '\0';
-					continue;
-				}
-				wait_label(pt->pid, &sc, t->w_label, sizeof t->w_label);
-				snprintf(t->w_line, sizeof t->w_line, "%s", sc.line);
-			}
-			t->w_waiting = true;
+		if (tidtab_cpu(pt->pid, t) < 0) {
+			t->dead = true;
+			continue;
 		}
-		/* a wait that began since the last pass began, on average,
-		 * half an interval ago */
-		struct collector_sample smp = {
-			.tid = t->tid, .thread_name = t->comm, .pcs = t->wpcs, .npcs = t->wnpcs,
-			.sampled = true, .state = t->state,
-			.delay_ns = new_wait ? interval_ns / 2 : interval_ns,
-			.ts_ns = clock_ns(CLOCK_BOOTTIME),
-			.new_wait = new_wait,
-			.wait_label = t->w_label,
-		};
-		pt->sink.thread(pt->sink.arg, &smp); /* counted where delivered */
+		bool ran = t->cpu_ns != t->w_cpu;
+		uint64_t nvcsw = t->w_nvcsw; /* no switch without running */
+		if (ran && proc_voluntary_switches(pt->pid, t->tid, &nvcsw) < 0) {
+			t->dead = true;
+			continue;
+		}
+		/* the counts of a thread on a CPU now lag (they move at the
+		 * scheduler's ticks): what a look credits too much, the next
+		 * one owes back (w_debt) */
+		int64_t delay = 0;
+		uint64_t waits = 0;
+		if (t->w_ts) {
+			delay = (now - t->w_ts) - (int64_t)(t->cpu_ns - t->w_cpu) -
+				(int64_t)(t->rq_ns - t->w_rq) - t->w_debt - (int64_t)t->w_prov;
+			waits = nvcsw - t->w_nvcsw;
+		}
+		int64_t back = delay < -(int64_t)t->w_prov ? -(int64_t)t->w_prov : delay;
+		bool took_back = back < 0;
+		if (took_back) /* it ran while skipped: taken back where it was credited */
+			deliver_wait(pt, t, back, 0, now);
+		int64_t debt = 0;
+		if (delay < 0) {
+			debt = back - delay;
+			delay = 0;
+		}
+		tidtab_backoff_update(&t->w_idle, &t->w_skip, ran || !t->w_waiting);
+		if (ran || !t->w_waiting)
+			t->w_waiting = look_wait(pt, t, st);
+		if (t->w_ts && t->wnpcs == 0 && !took_back)
+			continue; /* no wait stack known yet: settled when there is one */
+		if (t->wnpcs > 0 && (delay > 0 || waits > 0))
+			deliver_wait(pt, t, delay, waits, now);
+		t->w_debt = debt;
+		t->w_ts = t->w_prov_ts = now;
+		t->w_cpu = t->cpu_ns;
+		t->w_rq = t->rq_ns;
+		t->w_nvcsw = nvcsw;
+		t->w_prov = 0;
 	}
 	tidtab_compact(pt->tt);
 }

@@ -122,19 +122,24 @@ int tidtab_read_cpu(pid_t pid, pid_t tid, uint64_t *ns)
  * descriptors run out. */
 int tidtab_cpu(pid_t pid, struct thr *t)
 {
+	char text[128];
 	if (t->cpu_fd < 0) {
 		char path[64];
 		snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)t->tid);
 		t->cpu_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (t->cpu_fd < 0)
-			return tidtab_read_cpu(pid, t->tid, &t->cpu_ns);
+		if (t->cpu_fd < 0 && proc_read_small(path, text, sizeof text) < 0)
+			return -1;
 	}
-	char text[128];
-	ssize_t n = pread(t->cpu_fd, text, sizeof text - 1, 0);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	t->cpu_ns = strtoull(text, NULL, 10);
+	if (t->cpu_fd >= 0) {
+		ssize_t n = pread(t->cpu_fd, text, sizeof text - 1, 0);
+		if (n <= 0)
+			return -1;
+		text[n] = '\0';
+	}
+	/* "CPU run-queue timeslices", nanoseconds */
+	char *end;
+	t->cpu_ns = strtoull(text, &end, 10);
+	t->rq_ns = strtoull(end, NULL, 10);
 	return 0;
 }
 

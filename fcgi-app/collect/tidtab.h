@@ -20,6 +20,7 @@ struct thr {
 	bool kept;                /* from an earlier loop: only its stacks hold */
 	char comm[16];
 	uint64_t cpu_ns;          /* CPU time at the last look */
+	uint64_t rq_ns;           /* time runnable but not running, at the same look */
 	uint64_t base[COLLECTOR_MAX_SUBS]; /* cpu_ns at each subscriber's last sample */
 	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
 	size_t npcs;              /* the last stack; 0: never sampled */
@@ -37,9 +38,15 @@ struct thr {
 	int cpu_fd;
 	int idle, skip;
 	int w_idle, w_skip;
-	/* off-CPU: the wait seen at the last pass, with its own stack */
+	/* off-CPU: the wait seen at the last look, with its own stack. What a
+	 * look settles is the kernel's count since the look before (w_ts:
+	 * CLOCK_BOOTTIME, 0: none yet; w_cpu, w_rq, w_nvcsw then); a thread
+	 * skipped meanwhile was credited w_prov provisionally, which the
+	 * settling corrects; w_debt is what a look credited too much (the
+	 * counts of a running thread lag), owed back by the next */
 	bool w_waiting;
-	uint64_t w_cpu;
+	int64_t w_ts, w_prov_ts, w_debt;
+	uint64_t w_cpu, w_rq, w_nvcsw, w_prov;
 	char w_line[256];
 	char w_label[64];
 	uint64_t wpcs[UNWIND_DEFAULT_DEPTH];
@@ -67,9 +74,9 @@ void tidtab_forget(struct tidtab *tt);
 
 /* Its CPU time so far (schedstat); -1 when it is gone. */
 int tidtab_read_cpu(pid_t pid, pid_t tid, uint64_t *ns);
-/* The same into t->cpu_ns, through t's schedstat file kept open (a pread
- * regenerates it; no path lookup); opened each time when descriptors run
- * out. */
+/* The same into t->cpu_ns, and its run-queue time into t->rq_ns, through
+ * t's schedstat file kept open (a pread regenerates it; no path lookup);
+ * opened each time when descriptors run out. */
 int tidtab_cpu(pid_t pid, struct thr *t);
 /* t->state (R S D T t Z ...) and t->comm from its stat line. */
 int tidtab_state(pid_t pid, struct thr *t);

@@ -422,8 +422,11 @@ int unwind_captured(struct unwinder *u, uint64_t *pcs, size_t max, size_t *n)
 		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
 			break;
 		unw_get_reg(&c, UNW_REG_SP, &fsp);
-		if (*n > 0 && ip == prev_ip && fsp == prev_sp)
-			break; /* no progress: garbage */
+		/* no progress, or the same address again outside any code (a
+		 * thread caught at its first instruction in clone3 gave 127
+		 * copies of one): garbage. Recursion repeats addresses in code. */
+		if (*n > 0 && ip == prev_ip && (fsp == prev_sp || !module_find(u, ip)))
+			break;
 		pcs[(*n)++] = after_signal ? ip : ip - 1;
 		after_signal = unw_is_signal_frame(&c) > 0;
 		prev_ip = ip;

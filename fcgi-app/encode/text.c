@@ -156,6 +156,7 @@ static const char *state_word(char s)
 	case 'Z': return "zombie";
 	case 'X': return "dead";
 	case 'I': return "idle";
+	case 'E': return "exiting"; /* COLLECTOR_STATE_EXITING */
 	}
 	return "unknown";
 }

@@ -20,7 +20,7 @@ enum offcpu_kind { OFFCPU_BLOCK, OFFCPU_MUTEX };
 static void on_wait(void *arg, const struct collector_sample *s)
 {
 	struct profile *p = arg;
-	int64_t v[2] = { s->new_wait ? 1 : 0, (int64_t)s->delay_ns };
+	int64_t v[2] = { (int64_t)s->waits, s->delay_ns };
 	profile_add_wait_sample(p, s->pcs, s->npcs, v, 0, s->thread_name, s->wait_label);
 }
 

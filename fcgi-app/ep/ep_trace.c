@@ -14,12 +14,16 @@
 #include <string.h>
 #include <time.h>
 
+/* waits this close make one slice: a thread woken briefly between them */
+#define WAIT_GAP_NS (2 * 1000000LL)
 #define TRACE_MAX_OBS 2000000 /* bounds memory: past it, observations are dropped */
 
-/* One look at one thread: running (with a stack) or waiting (with a label). */
+/* One look at one thread: running (with a stack) or waiting (with a label
+ * and how long it waited up to the look, as the collector settled it). */
 struct obs {
 	pid_t tid;
 	int64_t ts;
+	int64_t waited;
 	bool running;
 	char label[64];
 	char name[16];
@@ -62,9 +66,13 @@ static void on_cpu(void *arg, const struct collector_sample *s)
 
 static void on_wait(void *arg, const struct collector_sample *s)
 {
+	if (s->delay_ns <= 0)
+		return; /* a credit taken back, or waits counted alone: no new look */
 	struct obs *o = add_obs(arg, s);
-	if (o)
-		snprintf(o->label, sizeof o->label, "%s", s->wait_label ? s->wait_label : "waiting");
+	if (!o)
+		return;
+	snprintf(o->label, sizeof o->label, "%s", s->wait_label ? s->wait_label : "waiting");
+	o->waited = s->delay_ns;
 }
 
 static int by_tid_ts(const void *a, const void *b)
@@ -80,8 +88,11 @@ static bool same_state(const struct obs *a, const struct obs *b)
 	return a->running == b->running && (a->running || strcmp(a->label, b->label) == 0);
 }
 
-/* Consecutive looks at a thread in the same state make one slice; a slice
- * lasts until the next different look, or one cadence past its last. */
+/* Consecutive looks at a thread in the same state make one slice. A
+ * running slice lasts until the next different look, or one cadence past
+ * its last; a waiting slice is as long as the waiting the looks settled,
+ * ending at the last (the kernel counts how long, not when: placed at the
+ * end, where the look saw it), and never starts before the slice before. */
 static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread **threads,
 		  size_t *nthreads, struct trace_slice **slices, size_t *nslices)
 {
@@ -91,30 +102,40 @@ static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread
 	if (!*threads || !*slices)
 		abort();
 	*nthreads = *nslices = 0;
-	int64_t run_cadence = 1000000000LL / hz, wait_cadence = 1000000000LL / COLLECTOR_OFFCPU_HZ;
+	int64_t run_cadence = 1000000000LL / hz;
 	for (size_t i = 0; i < w->n;) {
 		pid_t tid = w->o[i].tid;
 		struct trace_thread *t = &(*threads)[(*nthreads)++];
 		t->tid = tid;
 		snprintf(t->name, sizeof t->name, "%s", w->o[i].name);
+		int64_t prev_end = INT64_MIN;
 		while (i < w->n && w->o[i].tid == tid) {
 			const struct obs *first = &w->o[i];
-			int64_t cadence = first->running ? run_cadence : wait_cadence;
+			int64_t start = first->running ? first->ts : first->ts - first->waited;
 			int64_t last = first->ts;
 			size_t j = i + 1;
+			/* a wait continues while each look's waiting reaches back to the last */
 			while (j < w->n && w->o[j].tid == tid && same_state(&w->o[j], first) &&
-			       w->o[j].ts - last <= cadence * 5 / 2) {
+			       (first->running ? w->o[j].ts - last <= run_cadence * 5 / 2
+					       : w->o[j].ts - w->o[j].waited - last <= WAIT_GAP_NS)) {
 				last = w->o[j].ts;
 				j++;
 			}
-			int64_t end = last + cadence;
+			int64_t end = first->running ? last + run_cadence : last;
 			if (j < w->n && w->o[j].tid == tid && w->o[j].ts < end)
 				end = w->o[j].ts;
 			if (end > end_ns)
 				end = end_ns > first->ts ? end_ns : first->ts + 1;
+			if (start < prev_end)
+				start = prev_end;
+			if (start >= end) {
+				i = j;
+				continue;
+			}
+			prev_end = end;
 			struct trace_slice *s = &(*slices)[(*nslices)++];
 			s->tid = tid;
-			s->start_ns = first->ts;
+			s->start_ns = start;
 			s->end_ns = end;
 			s->name = first->running ? "running" : first->label;
 			i = j;

@@ -11,7 +11,7 @@
 struct thread_stack {
 	pid_t tid;
 	char name[16];
-	char state;           /* R S D T t Z ... */
+	char state;           /* R S D T t Z ..., E: exiting */
 	const char *wait;     /* syscall blocked in, or NULL */
 	uint64_t cpu_total_ns;
 	bool without_stop;
