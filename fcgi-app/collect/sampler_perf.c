@@ -408,6 +408,10 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	uint64_t dyn = 0;
 	if (size && p + size + 8 <= end)
 		dyn = *(const uint64_t *)(p + size);
+	/* a copy that filled all it asked for may have left the stack's outer
+	 * frames out (a shorter one reached the stack's end) */
+	if (size && dyn >= size)
+		s->counts.truncated++;
 	if (!task_find(s, tid))
 		task_add(s, tid, 0); /* born since: all its kernel time is ours */
 	struct sampler_sample smp = {
@@ -699,9 +703,10 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 		sampler_ptrace.describe(kind, hz, st, out);
 		return;
 	}
-	log_info("perf_event sampler: %llu samples at %ld Hz, %llu lost, %llu throttled",
-		 (unsigned long long)st->samples, hz, (unsigned long long)st->lost,
-		 (unsigned long long)st->throttled);
+	log_info("perf_event sampler: %llu samples at %ld Hz, %llu lost, %llu throttled, %llu "
+		 "stack copies full", (unsigned long long)st->samples, hz,
+		 (unsigned long long)st->lost, (unsigned long long)st->throttled,
+		 (unsigned long long)st->truncated);
 	if (st->lost > 0)
 		sampler_line(out, "pprof-fcgi: %llu samples were lost (the kernel's ring buffers filled "
 			     "faster than pprof-fcgi read them, a busy machine): their CPU time is "
@@ -710,6 +715,11 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 		sampler_line(out, "pprof-fcgi: the kernel throttled sampling %llu times "
 			     "(kernel.perf_event_max_sample_rate): fewer samples than %ld Hz asks, "
 			     "their CPU time is missing; ask a lower hz", (unsigned long long)st->throttled, hz);
+	if (st->truncated * 100 > st->samples)
+		sampler_line(out, "pprof-fcgi: %llu of %llu stacks were deeper than the %d KiB copied "
+			     "with each sample: their outermost frames may be missing",
+			     (unsigned long long)st->truncated, (unsigned long long)st->samples,
+			     STACK_BYTES / 1024);
 }
 
 const struct sampler_ops sampler_perf = {
