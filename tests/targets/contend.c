@@ -1,5 +1,5 @@
 /* contend: an event-loop-like thread ("loop") running short CPU bursts in
- * three known functions, burst_a, burst_b and burst_c (4:2:1 of its CPU,
+ * three known functions, burst_a, burst_b and burst_c (about 4:2:1 of its CPU,
  * each timing itself by its own thread CPU clock, so preemption cannot
  * skew what it ran), with short sleeps between rounds, beside busy
  * threads ("hog") that compete with it for every core: the case where a
@@ -46,9 +46,12 @@ static inline int64_t burn(int64_t ns)
 	return now - start;
 }
 
-__attribute__((noinline)) static void burst_a(void) { ran[0] += burn(400000); }
-__attribute__((noinline)) static void burst_b(void) { ran[1] += burn(200000); }
-__attribute__((noinline)) static void burst_c(void) { ran[2] += burn(100000); }
+/* A round of 759 us: a sampling period of whole milliseconds falls on
+ * 759 phases of it, not a few (400 + 200 + 100 = 700 us against 2 ms
+ * would be 7, and the shares would wander far more than by chance). */
+__attribute__((noinline)) static void burst_a(void) { ran[0] += burn(433000); }
+__attribute__((noinline)) static void burst_b(void) { ran[1] += burn(217000); }
+__attribute__((noinline)) static void burst_c(void) { ran[2] += burn(109000); }
 
 static void *loop(void *arg)
 {
