@@ -41,6 +41,8 @@ static const struct key keys[] = {
 	  "timed requests (profiles) served at once, each on its own thread; more get 503" },
 	{ "log-level", KEY_LEVEL, OFF(log_level), "info", 0, 0,
 	  "error, warn, info or debug" },
+	{ "cpu-sampler", KEY_STRING, OFF(cpu_sampler), "auto", 0, 0,
+	  "auto (perf_event where it works for the target, else ptrace), perf_event or ptrace" },
 	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,
 	  "yes: listen on a non-loopback address or a world-writable socket anyway" },
 };

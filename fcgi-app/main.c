@@ -15,6 +15,7 @@
 
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -73,8 +74,20 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &blocked, NULL); /* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
 
-	/* ptrace is the only sampler yet: the config has no key to choose */
-	struct collector_config cc = { .sampler = COLLECTOR_PTRACE, .self = getpid() };
+	struct collector_config cc = { .sampler = COLLECTOR_AUTO, .self = getpid() };
+	if (strcmp(cfg.cpu_sampler, "perf_event") == 0)
+		cc.sampler = COLLECTOR_PERF_EVENT;
+	else if (strcmp(cfg.cpu_sampler, "ptrace") == 0)
+		cc.sampler = COLLECTOR_PTRACE;
+	else if (strcmp(cfg.cpu_sampler, "auto") != 0) {
+		fprintf(stderr, "pprof-fcgi: cpu-sampler: %s: not auto, perf_event or ptrace\n",
+			cfg.cpu_sampler);
+		config_release(&cfg);
+		return 2;
+	}
+	/* tests: perf_event_open refused, which this machine's kernel allows */
+	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
+		cc.perf_refused = EACCES;
 	struct ctx ctx = {
 		.cfg = &cfg,
 		.target = { .pid = cfg.target_pid, .pidfile = cfg.target_pidfile, .exe = cfg.target_exe },

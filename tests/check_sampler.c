@@ -1,9 +1,20 @@
 /* sampler: stats arithmetic, and the comment policy of the ptrace
- * sampler's describe (lines only for what a user can act on). */
+ * sampler's describe (lines only for what a user can act on); the choice
+ * of sampler and the perf_event sampler on a live target. */
 #include "check_main.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "collect/collector.h"
 #include "collect/sampler.h"
+#include "collect/tidtab.h"
+#include "collect/unwind.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 START_TEST(test_stats_add)
 {
@@ -83,6 +94,138 @@ START_TEST(test_ptrace_describe_actionable)
 }
 END_TEST
 
+/* perf_event_open refused: auto falls back to ptrace with the reason in
+ * words a user can act on; forced, it is an error; ptrace needs no probe;
+ * here (root, a perf-capable kernel) auto takes perf_event. */
+START_TEST(test_pick)
+{
+	char why[SAMPLER_LINE];
+	struct err e = { 0 };
+	struct collector_config cc = { .sampler = COLLECTOR_AUTO, .perf_refused = EACCES };
+	ck_assert_ptr_eq(sampler_pick(&cc, getpid(), why, sizeof why, &e), &sampler_ptrace);
+	ck_assert_msg(strstr(why, "perf_event_open: permission denied") &&
+		      strstr(why, "kernel.perf_event_paranoid = "), "%s", why);
+	cc.sampler = COLLECTOR_PERF_EVENT;
+	ck_assert_ptr_null(sampler_pick(&cc, getpid(), why, sizeof why, &e));
+	ck_assert_int_eq(e.kind, ERR_PERMISSION);
+	cc.sampler = COLLECTOR_PTRACE;
+	ck_assert_ptr_eq(sampler_pick(&cc, getpid(), why, sizeof why, &e), &sampler_ptrace);
+	ck_assert_str_eq(why, "");
+	cc = (struct collector_config){ .sampler = COLLECTOR_AUTO };
+	ck_assert_ptr_eq(sampler_pick(&cc, getpid(), why, sizeof why, &e), &sampler_perf);
+}
+END_TEST
+
+struct seen {
+	struct unwinder *unw;
+	uint64_t samples, with_regs, period_ns, cpu_ns, deep;
+};
+
+static void seen_sample(void *arg, const struct sampler_sample *smp)
+{
+	struct seen *s = arg;
+	s->samples++;
+	s->cpu_ns += smp->period_ns;
+	if (smp->pcs || !smp->has_regs)
+		return;
+	s->with_regs++;
+	s->period_ns = smp->period_ns;
+	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
+	size_t n = 0;
+	unwind_copy(s->unw, &smp->regs, smp->stack, smp->stack_size, pcs, UNWIND_DEFAULT_DEPTH, &n);
+	s->deep += n >= 4; /* spin_hot/cold, worker, start_thread, clone */
+}
+
+static void seen_event(void *arg, const struct sampler_event *ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
+static size_t perf_fds(void)
+{
+	size_t n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[300], link[64];
+		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+		ssize_t len = readlink(path, link, sizeof link - 1);
+		link[len > 0 ? len : 0] = '\0';
+		n += strstr(link, "perf_event") != NULL;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The perf_event sampler on two busy threads at 1000 Hz: samples with
+ * registers and a stack copy that unwinds through the thread's start, a
+ * period of 1 ms each; no thread traced; every descriptor closed at
+ * detach. */
+START_TEST(test_perf_samples)
+{
+	pid_t pid = check_spawn_ready("./targets/cpu-split");
+	struct err e = { 0 };
+	struct tidtab tt = { 0 };
+	struct seen seen = { .unw = unwind_new(pid, &e) };
+	ck_assert_msg(seen.unw != NULL, "%s", e.msg);
+	struct sampler_host host = { .pid = pid, .threads = &tt, .unw = seen.unw,
+				     .sink = { seen_sample, seen_event, NULL, &seen } };
+	struct sampler *s = sampler_perf.attach(&host, &e);
+	ck_assert_ptr_nonnull(s);
+	sampler_perf.arm(s, 1000);
+	ck_assert_msg(sampler_perf.follow(s, &e) == 0, "%s", e.msg);
+	ck_assert_uint_ge(perf_fds(), 3); /* 3 threads x the CPUs */
+	struct sampler_stats st = { 0 };
+	/* until 100 samples came, however little CPU a loaded machine gives
+	 * the target: 5 s at most */
+	int64_t end = clock_ns(CLOCK_MONOTONIC) + 5000000000LL;
+	for (int64_t left; seen.with_regs < 100 && (left = end - clock_ns(CLOCK_MONOTONIC)) > 0;)
+		sampler_perf.drain(s, left < 10000000 ? left : 10000000, &st);
+	char status[64];
+	snprintf(status, sizeof status, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(status, "r");
+	char line[256];
+	bool traced = false;
+	while (f && fgets(line, sizeof line, f))
+		traced |= strncmp(line, "TracerPid:", 10) == 0 && strtol(line + 10, NULL, 10) != 0;
+	if (f)
+		fclose(f);
+	sampler_perf.detach(s);
+	ck_assert(!traced);
+	ck_assert_uint_eq(perf_fds(), 0);
+	ck_assert_uint_eq(st.lost, 0);
+	ck_assert_uint_eq(seen.period_ns, 1000000);
+	ck_assert_uint_ge(seen.with_regs, 100);
+	ck_assert_uint_eq(seen.cpu_ns, seen.samples * 1000000);
+	ck_assert_msg(seen.deep * 10 >= seen.with_regs * 9, "%llu of %llu stacks unwound 4 deep",
+		      (unsigned long long)seen.deep, (unsigned long long)seen.with_regs);
+	unwind_free(seen.unw);
+	tidtab_forget(&tt);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+END_TEST
+
+/* The perf_event sampler's comment: nothing when all went well; lost,
+ * throttled and cut stacks said with their numbers. */
+START_TEST(test_perf_describe)
+{
+	struct sampler_stats st = { .samples = 1000, .truncated = 5 };
+	struct sampler_lines out = { 0 };
+	sampler_perf.describe(SAMPLER_CPU, 100, &st, &out);
+	ck_assert_uint_eq(out.n, 0); /* 0.5% of stacks maybe cut: not worth a line */
+	st = (struct sampler_stats){ .samples = 1000, .lost = 7, .throttled = 2, .truncated = 50 };
+	sampler_perf.describe(SAMPLER_CPU, 100, &st, &out);
+	ck_assert_uint_eq(out.n, 3);
+	ck_assert_msg(strstr(out.line[0], "7 samples were lost"), "%s", out.line[0]);
+	ck_assert_msg(strstr(out.line[1], "throttled sampling 2 times"), "%s", out.line[1]);
+	ck_assert_msg(strstr(out.line[2], "50 of 1000 stacks were deeper than the 32 KiB"), "%s",
+		      out.line[2]);
+}
+END_TEST
+
 static Suite *sampler_suite(void)
 {
 	Suite *s = suite_create("sampler");
@@ -92,6 +235,9 @@ static Suite *sampler_suite(void)
 	tcase_add_test(tc, test_lines_bounded);
 	tcase_add_test(tc, test_ptrace_describe_quiet);
 	tcase_add_test(tc, test_ptrace_describe_actionable);
+	tcase_add_test(tc, test_pick);
+	tcase_add_test(tc, test_perf_describe);
+	tcase_add_test(tc, test_perf_samples);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -30,7 +30,7 @@ WAIT_S=15 wait_for untraced "$TARGET_PID" && pass "client left: target untraced 
 
 # --- the web server restarted mid-profile
 curl -s -o /dev/null "$P/profile?seconds=4" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 wait $c 2>/dev/null
 NO_TOKEN=1 start_lighttpd || exit 1
@@ -42,14 +42,14 @@ kill -0 "$APP_PID" && pass "app survived the restart" || fail "app died"
 # --- SIGKILL of the app during a block profile, and during a dump of
 # many threads: the target is left running and untraced
 curl -s -o /dev/null "$P/block?seconds=10" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
 WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL during block: target untraced" || fail "SIGKILL during block: traced"
 rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" || exit 1
 for i in $(seq 20); do curl -s -o /dev/null "$P/goroutine?debug=2"; done &
 c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
 WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL during a dump: target untraced" || fail "SIGKILL during a dump: traced"
 stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
@@ -95,7 +95,7 @@ kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 TARGET_BIN=$SPLIT start_target || exit 1
 start_app --target-pid "$TARGET_PID" || exit 1
 curl -s -o "$T/exec.pb.gz" -w '%{http_code}' "$BASE/v1/sys/pprof/profile?seconds=4" > "$T/exec.status" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID" || fail "exec: profile never began"
+WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "exec: profile never began"
 kill -USR2 "$TARGET_PID"
 WAIT_S=10 wait_for sh -c "[ \$(grep -c '^ready' '$T/target.out') -ge 2 ]" \
 	&& pass "target exec'd itself mid-profile" || fail "target did not exec: $(cat "$T/target.err")"
@@ -114,11 +114,13 @@ go tool pprof -top "$T/exec2.pb.gz" 2>/dev/null | grep -q spin_hot \
 	&& pass "exec: the new image profiled (spin_hot)" || fail "exec: no spin_hot in the next profile"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
-# --- a debugger holds a target: 503 naming it. (gdb's own attach stops every
-# thread with SIGSTOP, so this target's EINTR count is gdb's, not checked.)
+# --- a debugger holds a target: 503 naming it where ptrace is needed (the
+# ptrace sampler, thread dumps; a perf_event profile needs no tracer, as
+# e2e_perf shows). (gdb's own attach stops every thread with SIGSTOP, so
+# this target's EINTR count is gdb's, not checked.)
 start_target || exit 1
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
-start_app --target-pid "$TARGET_PID" || exit 1
+start_app --target-pid "$TARGET_PID" --cpu-sampler ptrace || exit 1
 gdb -q -batch -p "$TARGET_PID" -ex 'shell touch '"$T"'/gdb.attached' -ex 'shell sleep 3' > "$T/gdb.out" 2>&1 & g=$!
 WAIT_S=20 wait_for test -e "$T/gdb.attached"
 get /v1/sys/pprof/profile?seconds=1

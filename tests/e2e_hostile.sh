@@ -11,7 +11,7 @@ start_app --target-pid "$TARGET_PID" || exit 1
 NO_TOKEN=1 start_lighttpd || exit 1
 
 curl -s -o "$T/prof" -w '%{http_code}' "$BASE/v1/sys/pprof/profile?seconds=4&hz=200" > "$T/status" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID" && pass "profiling the hostile target" || fail "never traced"
+WAIT_S=10 wait_for sampling "$TARGET_PID" && pass "profiling the hostile target" || fail "never traced"
 # 200 queued real-time signals and some SIGUSR1 while it is traced
 for i in $(seq 200); do kill -RTMIN "$TARGET_PID"; done
 for i in $(seq 20); do kill -USR1 "$TARGET_PID"; done

@@ -14,7 +14,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$APP_PID/status"; }
 
 curl -s -o "$T/cpu.pb.gz" "$P/profile?seconds=8" & c1=$!
 curl -s -o "$T/block.pb.gz" "$P/block?seconds=8" & c2=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 for path in cmdline ""; do
 	wrk -t 2 -c 32 -d 3s --latency "$P/$path" > "$T/wrk.txt" 2>&1
 	name=${path:-index}

@@ -87,7 +87,7 @@ untraced "$TARGET_PID" && pass "target untraced after the profiles" || fail "tar
 # --- two profiles at once share the loop; /cmdline answers meanwhile
 curl -s -o "$T/c1" "$P/profile?seconds=3" & c1=$!
 curl -s -o "$T/c2" "$P/profile?seconds=2&hz=250" & c2=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 t0=$(date +%s%N)
 get /v1/sys/pprof/cmdline
 t1=$(date +%s%N)
@@ -102,7 +102,7 @@ done
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" --max-timed-requests 1 || exit 1
 curl -s -o "$T/c1" "$P/profile?seconds=3" & c1=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 get /v1/sys/pprof/profile?seconds=1
 expect_status "over the timed cap" 503
 expect_body "over the timed cap" "too many timed requests at once: 1 already running (max-timed-requests)"
@@ -111,7 +111,7 @@ go tool pprof -top "$T/c1" 2>/dev/null | grep -q spin_hot && pass "the running p
 
 # --- SIGTERM mid-profile: the window ends now, the client gets what there is
 curl -s -o "$T/c1" -w '%{http_code}' "$P/profile?seconds=20" > "$T/c1.status" & c1=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 t0=$(date +%s)
 kill -TERM "$APP_PID"
 WAIT_S=10 wait_for sh -c "! kill -0 $APP_PID" && pass "SIGTERM mid-profile: app stops in $(( $(date +%s) - t0 )) s" \
@@ -145,7 +145,7 @@ TARGET_BIN=$SPLIT start_target --plugin "$PLUGIN" || exit 1
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" || exit 1
 curl -s -o "$T/plugin.pb.gz" "$P/profile?seconds=4" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID" || fail "profile never began"
+WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
 ! grep -q plugin.so "/proc/$TARGET_PID/maps" && pass "plugin not loaded when the profile began" \
 	|| fail "plugin loaded too early"
 kill -USR1 "$TARGET_PID"
@@ -178,8 +178,12 @@ TARGET_BIN=$SPLIT start_target || exit 1
 kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" || exit 1
 curl -s -o /dev/null "$P/profile?seconds=10" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID" && pass "profile in progress" || fail "never traced"
+WAIT_S=10 wait_for sampling "$TARGET_PID" && pass "profile in progress" || fail "never traced"
+killed=$APP_PID
 kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null
+# the kernel freed the events with the descriptors: no process holds one
+held=$(for f in /proc/[0-9]*/fd/*; do readlink "$f"; done 2>/dev/null | grep -c 'perf_event')
+[ "$held" = 0 ] && pass "SIGKILL mid-profile: no perf event left" || fail "$held perf event descriptors left"
 WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL mid-profile: target untraced" || fail "target still traced after SIGKILL"
 stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
 [ "$stopped" = 0 ] && pass "SIGKILL mid-profile: no thread stopped" || fail "$stopped threads stopped"
@@ -189,5 +193,11 @@ WAIT_S=10 wait_for sh -c "[ \$(sed 's/.*) //' /proc/$TARGET_PID/stat | awk '{pri
 gdb -batch -p "$TARGET_PID" -ex 'info threads' > "$T/gdb.txt" 2>&1
 grep -q 'split-a' "$T/gdb.txt" && pass "a debugger attaches afterwards" || fail "gdb: $(tail -3 "$T/gdb.txt")"
 wait $c 2>/dev/null
+rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" || exit 1
+get /v1/sys/pprof/profile?seconds=1
+expect_status "a new profile after SIGKILL of $killed" 200
+go tool pprof -top "$T/body" 2>/dev/null | grep -q spin_hot && pass "a new profile after SIGKILL has samples" \
+	|| fail "the profile after SIGKILL has no spin_hot"
 APP_PID=
 finish

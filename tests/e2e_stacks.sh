@@ -103,7 +103,7 @@ untraced "$TARGET_PID" && pass "target untraced between requests" || fail "targe
 # --- while sampling runs, a second dump stops no thread that has not run
 # since the first one unwound it
 curl -s -o /dev/null "$BASE$P/profile?seconds=3" & c=$!
-WAIT_S=10 wait_for traced "$TARGET_PID"
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 get "$P/goroutine?debug=2"
 get "$P/goroutine?debug=2"
 reused=$(grep -c 'read without stopping it' "$T/body")

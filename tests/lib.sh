@@ -58,10 +58,11 @@ start_target() {
 }
 
 # Starts pprof-fcgi on $SOCK ($T/app.sock) with the given options; $AS may
-# hold a command prefix (setpriv ...) to run it as another user.
+# hold a command prefix (setpriv ...) to run it as another user, and
+# $CPU_SAMPLER a cpu-sampler to force.
 SOCK="$T/app.sock"
 start_app() {
-	${AS:-} "$APP" --listen "unix:$SOCK" "$@" 2>> "$T/app.log" &
+	${AS:-} "$APP" --listen "unix:$SOCK" ${CPU_SAMPLER:+--cpu-sampler "$CPU_SAMPLER"} "$@" 2>> "$T/app.log" &
 	APP_PID=$!
 	PIDS+=("$APP_PID")
 	WATCH=$APP_PID wait_for test -S "$SOCK" || { cat "$T/app.log"; return 1; }
@@ -234,6 +235,11 @@ untraced() {
 }
 # traced PID: some thread of PID is traced now.
 traced() { ! untraced "$1"; }
+# sampling PID: a CPU profile of PID is under way: by ptrace (a thread
+# traced) or by perf_event (pprof-fcgi, $APP_PID, holds perf events)
+sampling() { traced "$1" || perf_fds "$APP_PID" | grep -qv '^0$'; }
+# perf_fds PID: how many perf_event descriptors PID holds
+perf_fds() { ls -l /proc/"$1"/fd 2>/dev/null | grep -c 'perf_event'; }
 
 # cpu_ticks PID: utime + stime of the process, in clock ticks.
 cpu_ticks() {

@@ -17,7 +17,8 @@
 
 struct collector {
 	struct collector_config cfg;
-	const struct sampler_ops *ops;
+	const struct sampler_ops *ops; /* picked while no loop runs */
+	char why_not_perf[SAMPLER_LINE]; /* why auto fell back to ptrace */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;      /* CLOCK_MONOTONIC */
 	pthread_t thread;
@@ -331,6 +332,7 @@ static void *collector_main(void *arg)
 	c->rng = (uint64_t)next ^ 0x9e3779b97f4a7c15ULL; /* any nonzero seed */
 	c->listed_ns = 0;
 	long armed = -1;
+	struct sampler_stats drained = { 0 }; /* counted by drains, for the next turn */
 	for (;;) {
 		bool want_offcpu;
 		long hz = loop_subs(c, &want_offcpu);
@@ -351,7 +353,8 @@ static void *collector_main(void *arg)
 			break;
 		if (hz != armed)
 			c->ops->arm(c->smp, armed = hz);
-		struct sampler_stats st = { 0 };
+		struct sampler_stats st = drained;
+		memset(&drained, 0, sizeof drained);
 		err_clear(&e);
 		/* new threads are picked up every 100 ms; exits come as events */
 		int rc = 0;
@@ -363,10 +366,10 @@ static void *collector_main(void *arg)
 		} else if (kill(c->pid, 0) < 0 && errno == ESRCH) {
 			rc = err_set(&e, ERR_TARGET, "target pid %d exited", (int)c->pid);
 		}
-		if (rc == 0 && hz > 0 && c->ops->tick) {
+		if (rc == 0 && hz > 0)
 			decimate(c, hz, clock_ns(CLOCK_MONOTONIC));
+		if (rc == 0 && hz > 0 && c->ops->tick)
 			c->ops->tick(c->smp, &st);
-		}
 		int64_t tnow = clock_ns(CLOCK_MONOTONIC);
 		if (rc == 0 && want_offcpu && c->ops->waits && tnow >= c->offcpu_next_ns) {
 			c->ops->waits(c->smp, false, &st);
@@ -405,9 +408,8 @@ static void *collector_main(void *arg)
 		next += period / 2 + (int64_t)(c->rng % (uint64_t)(period > 0 ? period : 1));
 		if (next < now)
 			next = now; /* fell behind: no burst of catch-up ticks */
-		struct sampler_stats ignored = { 0 };
 		for (int64_t left; (left = next - clock_ns(CLOCK_MONOTONIC)) > 0;)
-			c->ops->drain(c->smp, left, &ignored);
+			c->ops->drain(c->smp, left, &drained);
 		pthread_mutex_lock(&c->lock);
 	}
 	c->ops->detach(c->smp);
@@ -429,12 +431,7 @@ struct collector *collector_new(const struct collector_config *cc)
 	if (!c)
 		abort();
 	c->cfg = *cc;
-	/* the choice point: the one backend yet */
-	switch (cc->sampler) {
-	case COLLECTOR_PTRACE:
-		c->ops = &sampler_ptrace;
-		break;
-	}
+	c->ops = cc->sampler == COLLECTOR_PTRACE ? &sampler_ptrace : &sampler_perf;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -470,19 +467,30 @@ void collector_free(struct collector *c)
 
 int collector_check(struct collector *c, pid_t pid, struct err *e)
 {
-	unsigned needs = c->ops->needs;
+	/* the choice point: the sampler of a loop that starts for pid now */
+	pthread_mutex_lock(&c->lock);
+	const struct sampler_ops *ops = c->running ? c->ops
+		: sampler_pick(&c->cfg, pid, c->why_not_perf, sizeof c->why_not_perf, e);
+	if (ops)
+		c->ops = ops;
+	pthread_mutex_unlock(&c->lock);
+	if (!ops)
+		return -1;
+	unsigned needs = ops->needs;
 	/* reading memory and attaching both need ptrace's access mode */
 	if ((needs & (SAMPLER_NEEDS_READ_MEM | SAMPLER_NEEDS_ATTACH)) && proc_check_access(pid, e) < 0)
 		return -1;
 	if ((needs & SAMPLER_NEEDS_ATTACH) && proc_check_tracer(pid, c->cfg.self, e) < 0)
 		return -1;
-	/* SAMPLER_NEEDS_PERF: checked here by the sampler that needs it */
+	/* SAMPLER_NEEDS_PERF: checked by sampler_pick */
 	return 0;
 }
 
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out)
 {
+	if (kind == SAMPLER_CPU && c->ops == &sampler_ptrace && c->why_not_perf[0])
+		sampler_line(out, "pprof-fcgi: sampled with ptrace, not perf_event: %s", c->why_not_perf);
 	c->ops->describe(kind, hz, st, out);
 }
 
@@ -549,7 +557,8 @@ out:
 
 int collector_call(struct collector *c, pid_t pid, struct collector_job *job, struct err *e)
 {
-	if (collector_check(c, pid, e) < 0)
+	/* a job's passes (thread dumps) are ptrace's, whichever sampler lends them */
+	if (collector_check(c, pid, e) < 0 || proc_check_tracer(pid, c->cfg.self, e) < 0)
 		return -1;
 	int64_t end_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)job->timeout_ms * 1000000LL;
 	struct timespec deadline = { end_ns / 1000000000LL, end_ns % 1000000000LL };
@@ -600,34 +609,6 @@ bool collector_wait(struct collector *c, struct collector_sub *sub,
 	return ended;
 }
 
-/* A snapshot as a job: the threads followed now, then every one's stack. */
-static int snapshot_job(struct collector_job *job, struct err *e)
-{
-	if (!job->ops->snapshot)
-		return err_set(e, ERR_INTERNAL, "the %s sampler takes no thread dumps", job->ops->name);
-	if (job->ops->follow(job->sampler, e) < 0)
-		return -1;
-	job->ops->snapshot(job->sampler, &job->stats);
-	return COLLECTOR_JOB_DONE;
-}
-
-/* a thread may be stopped up to 100 ms for its stack: a minute is a
- * process of hundreds of threads none of which stops */
-#define SNAPSHOT_TIMEOUT_MS 60000
-
-int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
-		       struct err *e)
-{
-	struct collector_job job = {
-		.fn = snapshot_job, .arg = sub->arg, .on_sample = sub->on_sample,
-		.timeout_ms = SNAPSHOT_TIMEOUT_MS,
-	};
-	memset(&sub->stats, 0, sizeof sub->stats);
-	int rc = collector_call(c, pid, &job, e);
-	sub->stats = job.stats;
-	return rc;
-}
-
 void collector_sleep(struct collector *c, const struct timespec *deadline)
 {
 	pthread_mutex_lock(&c->lock);
@@ -648,6 +629,9 @@ int collector_window(struct collector *c, pid_t pid, struct collector_sub **subs
 	memset(w, 0, sizeof *w);
 	if (collector_check(c, pid, e) < 0)
 		return -1;
+	for (size_t i = 0; i < n; i++) /* off-CPU passes are ptrace's too */
+		if (subs[i]->offcpu && proc_check_tracer(pid, c->cfg.self, e) < 0)
+			return -1;
 	struct timespec t0, wall0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_REALTIME, &wall0);

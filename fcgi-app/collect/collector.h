@@ -71,11 +71,14 @@ struct collector_sub {
  * struct config: collect/ sits below config.h and knows nothing of the app,
  * so main fills this from the config (and a test fills it by hand). */
 enum collector_sampler {
-	COLLECTOR_PTRACE, /* stops threads with ptrace, reads /proc: today's only backend */
+	COLLECTOR_AUTO,       /* perf_event where it works for the target, else ptrace */
+	COLLECTOR_PERF_EVENT, /* the kernel samples: no thread is stopped */
+	COLLECTOR_PTRACE,     /* stops threads with ptrace, reads /proc */
 };
 struct collector_config {
 	enum collector_sampler sampler;
 	pid_t self;       /* this process: its own tracer threads are no other tracer */
+	int perf_refused; /* tests: an errno perf_event_open is taken to fail with */
 };
 
 struct collector *collector_new(const struct collector_config *cc);

@@ -69,20 +69,37 @@ int proc_alive(pid_t pid)
 	return s && s != 'Z' && s != 'X';
 }
 
-unsigned long long proc_starttime(pid_t pid)
+/* Field n (1-based, as proc(5) counts) of a stat file, 0 when unknown. */
+static unsigned long long stat_field(const char *path, int n)
 {
-	char path[64], stat[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	char stat[1024];
 	if (proc_read_small(path, stat, sizeof stat) < 0)
 		return 0;
-	const char *f = stat_fields(stat);
-	/* f starts at field 3 (state); field 22 is 19 fields further */
-	for (int i = 0; f && i < 19; i++) {
+	const char *f = stat_fields(stat); /* field 3 (state) */
+	for (int i = 3; f && i < n; i++) {
 		f = strchr(f, ' ');
 		if (f)
 			f++;
 	}
 	return f ? strtoull(f, NULL, 10) : 0;
+}
+
+unsigned long long proc_starttime(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	return stat_field(path, 22);
+}
+
+uint64_t proc_stime_ns(pid_t pid, pid_t tid)
+{
+	char path[80];
+	if (tid)
+		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	long hz = sysconf(_SC_CLK_TCK);
+	return stat_field(path, 15) * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
 }
 
 static int resolve_pidfile(const char *file, pid_t self, pid_t *pid, struct err *e)

@@ -59,6 +59,9 @@ int proc_find(const struct target_spec *t, pid_t self, struct proc_found *f, str
 /* pid's start time in clock ticks since boot, 0 when unknown: with the
  * pid, it names one process (a pid is reused, never with the same start). */
 unsigned long long proc_starttime(pid_t pid);
+/* Thread tid's (0: the whole process's) time in the kernel so far (stat's
+ * stime, to the clock tick), 0 when unknown. */
+uint64_t proc_stime_ns(pid_t pid, pid_t tid);
 
 /* Whether pid is a live (not zombie) process. */
 int proc_alive(pid_t pid);

@@ -1,7 +1,11 @@
 #include "collect/sampler.h"
 
+#include "base/err.h"
+#include "collect/collector.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void sampler_stats_add(struct sampler_stats *to, const struct sampler_stats *from)
 {
@@ -47,4 +51,32 @@ void sampler_line(struct sampler_lines *out, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(out->line[out->n++], SAMPLER_LINE, fmt, ap);
 	va_end(ap);
+}
+
+/* A snapshot as a job: the threads followed now, then every one's stack. */
+static int snapshot_job(struct collector_job *job, struct err *e)
+{
+	if (!job->ops->snapshot)
+		return err_set(e, ERR_INTERNAL, "the %s sampler takes no thread dumps", job->ops->name);
+	if (job->ops->follow(job->sampler, e) < 0)
+		return -1;
+	job->ops->snapshot(job->sampler, &job->stats);
+	return COLLECTOR_JOB_DONE;
+}
+
+/* a thread may be stopped up to 100 ms for its stack: a minute is a
+ * process of hundreds of threads none of which stops */
+#define SNAPSHOT_TIMEOUT_MS 60000
+
+int collector_snapshot(struct collector *c, pid_t pid, struct collector_sub *sub,
+		       struct err *e)
+{
+	struct collector_job job = {
+		.fn = snapshot_job, .arg = sub->arg, .on_sample = sub->on_sample,
+		.timeout_ms = SNAPSHOT_TIMEOUT_MS,
+	};
+	memset(&sub->stats, 0, sizeof sub->stats);
+	int rc = collector_call(c, pid, &job, e);
+	sub->stats = job.stats;
+	return rc;
 }

@@ -155,6 +155,19 @@ struct sampler_ops {
 };
 
 extern const struct sampler_ops sampler_ptrace;
+extern const struct sampler_ops sampler_perf;
+
+/* The frame of a thread's time in the kernel where kernel frames are not
+ * sampled (named "[kernel: not sampled]" in profiles): above any user
+ * address and any kernel text. */
+#define SAMPLER_PC_KERNEL 0xfffffffffffff000ULL
+
+struct collector_config;
+/* The sampler for pid as configured: perf_event when perf_event_open works
+ * on it, else (auto) ptrace with why perf_event could not be used in why;
+ * NULL with e when perf_event was asked for and is refused. */
+const struct sampler_ops *sampler_pick(const struct collector_config *cc, pid_t pid,
+				       char *why, size_t size, struct err *e);
 
 /* Appends a line to out (dropped past SAMPLER_LINES). */
 void sampler_line(struct sampler_lines *out, const char *fmt, ...)

@@ -3,6 +3,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "collect/heap.h"
+#include "collect/sampler.h"
 #include "ctx.h"
 #include "encode/pprof.h"
 #include "profile/profile.h"
@@ -14,6 +15,10 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 		    struct buf *out, struct err *e)
 {
 	ctx_symbolize(ctx, pid, p);
+	/* a thread's time in the kernel where kernel frames were not sampled */
+	for (size_t i = 0; i < p->nlocations; i++)
+		if (p->locations[i].address == SAMPLER_PC_KERNEL && p->locations[i].nlines == 0)
+			profile_location_add_line(&p->locations[i], "[kernel: not sampled]", NULL, NULL, 0);
 	if (how && how->symbolized)
 		how->symbolized(p);
 	if (how && how->text)

@@ -1,0 +1,100 @@
+#!/bin/bash
+# The perf_event CPU sampler end to end: no thread ever traced or stopped,
+# a debugger free to attach meanwhile; attribution under contention against
+# the target's own clocks; the profile's CPU time against /proc's; the
+# fallback to ptrace when perf_event_open is refused, and the 503 when
+# perf_event is asked for and refused.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+
+
+# --- a 1000 Hz profile: TracerPid 0 and no thread in tracing stop, polled
+# on every thread for the whole window; gdb attaches and detaches meanwhile
+TARGET_BIN=$SPLIT start_target || exit 1
+start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event || exit 1
+NO_TOKEN=1 start_lighttpd || exit 1
+P="$BASE/v1/sys/pprof"
+curl -s -o "$T/fast.pb.gz" -w '%{http_code}' "$P/profile?seconds=4&hz=1000" > "$T/fast.status" & c=$!
+WAIT_S=10 wait_for sampling "$TARGET_PID" && pass "perf_event profile under way" || fail "profile never began"
+polls=0 seen=0
+while kill -0 $c 2>/dev/null; do
+	polls=$((polls + 1))
+	grep -h -e '^TracerPid:' -e '^State:' /proc/"$TARGET_PID"/task/*/status 2>/dev/null |
+		grep -q -e $'^TracerPid:\t[1-9]' -e '^State:.*t (tracing stop)' && seen=$((seen + 1))
+	[ "$polls" = 20 ] && gdb -batch -p "$TARGET_PID" -ex 'info threads' > "$T/gdb.txt" 2>&1
+done
+wait $c
+[ "$seen" = 0 ] && [ "$polls" -gt 20 ] && pass "no thread traced or stopped in $polls polls of a 1000 Hz profile" \
+	|| fail "traced or stopped in $seen of $polls polls"
+grep -q 'split-a' "$T/gdb.txt" && pass "gdb attached and read the threads during the profile" \
+	|| fail "gdb during the profile: $(tail -3 "$T/gdb.txt")"
+[ "$(cat "$T/fast.status")" = 200 ] && go tool pprof -top "$T/fast.pb.gz" 2>/dev/null | grep -q spin_hot \
+	&& pass "the profile completes with gdb in its window" || fail "profile with gdb: $(cat "$T/fast.status")"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
+# --- attribution under contention: the loop thread's three burst
+# functions against what it ran by its own clock, while hogs compete for
+# every core. The bound is 4 standard deviations of a share estimated from
+# n samples, sqrt(p (1 - p) / n).
+TARGET_BIN="$top_builddir/tests/targets/contend" start_target || exit 1
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+start_app --target-pid "$TARGET_PID" --cpu-sampler "${CONTEND_SAMPLER:-perf_event}" || exit 1
+truth() { # the target's "ran A B C" line after asking for it
+	local before; before=$(grep -c '^ran' "$T/target.out")
+	kill -USR1 "$TARGET_PID"
+	WAIT_S=5 wait_for sh -c "[ \$(grep -c '^ran' '$T/target.out') -gt $before ]"
+	grep '^ran' "$T/target.out" | tail -n1
+}
+SECS=${PERF_CONTEND_SECONDS:-20}
+curl -s -o "$T/contend.pb.gz" "$P/profile?seconds=$SECS&hz=500" & c=$!
+WAIT_S=10 wait_for sampling "$TARGET_PID"
+ran0=$(truth); ticks0=$(cpu_ticks "$TARGET_PID")
+wait $c
+ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(truth)
+go tool pprof -top -unit=ms -nodefraction=0 -tagfocus=thread_name=loop "$T/contend.pb.gz" > "$T/contend.txt" 2>&1
+ms() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $4); print $4 + 0; exit }' "$T/contend.txt"; }
+a=$(ms burst_a); b=$(ms burst_b); cc=$(ms burst_c)
+read -r _ a0 b0 c0 <<< "$ran0"; read -r _ a1 b1 c1 <<< "$ran1"
+if [ -n "$a" ] && [ -n "$b" ] && [ -n "$cc" ]; then
+	for f in a b c; do
+		case $f in a) got=$a want=$((a1 - a0)) ;; b) got=$b want=$((b1 - b0)) ;; c) got=$cc want=$((c1 - c0)) ;; esac
+		awk -v g="$got" -v w="$want" -v ga="$a" -v gb="$b" -v gc="$cc" \
+			-v wa=$((a1 - a0)) -v wb=$((b1 - b0)) -v wc=$((c1 - c0)) -v f="$f" 'BEGIN {
+			n = (ga + gb + gc) / 2; p = w / (wa + wb + wc); s = g / (ga + gb + gc)
+			bound = 4 * sqrt(p * (1 - p) / n)
+			printf "burst_%s: %.1f%% of the loop thread in %d samples, ran %.1f%% (bound %.1f points)\n",
+				f, 100 * s, n, 100 * p, 100 * bound
+			exit !(s - p <= bound && p - s <= bound) }' > "$T/share.txt" \
+			&& pass "$(cat "$T/share.txt")" || fail "$(cat "$T/share.txt")"
+	done
+else
+	fail "burst functions missing: $(head -20 "$T/contend.txt")"
+fi
+# the profile's CPU time (every thread, the kernel's share included) against
+# the kernel's accounting of the window
+go tool pprof -top -unit=ms "$T/contend.pb.gz" > "$T/all.txt" 2>&1
+total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/all.txt")
+kernel_ms=$(( (ticks1 - ticks0) * 1000 / $(getconf CLK_TCK) ))
+[ -n "$total" ] && within "cpu/nanoseconds against /proc over the window (ms)" "$total" "$kernel_ms" 5
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
+# --- perf_event_open refused (a test switch makes it fail with EACCES):
+# auto falls back to ptrace and says why; perf_event forced answers 503
+TARGET_BIN=$SPLIT start_target || exit 1
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+PPROF_FCGI_TEST_PERF_EACCES=1 start_app --target-pid "$TARGET_PID" --cpu-sampler auto || exit 1
+get /v1/sys/pprof/profile?seconds=1
+expect_status "perf_event refused, auto" 200
+gunzip -c "$T/body" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto > "$T/fb.txt" 2>&1
+grep -q 'sampled with ptrace, not perf_event: perf_event_open: permission denied' "$T/fb.txt" \
+	&& pass "fallback: the comment says ptrace ran and why" || fail "fallback comment: $(grep -i ptrace "$T/fb.txt")"
+grep -q '"spin_hot' "$T/fb.txt" && pass "fallback: ptrace profile has samples" || fail "fallback profile empty"
+grep -q 'sampled with ptrace, not perf_event' "$T/app.log" || grep -q 'perf_event_open: permission denied' "$T/app.log" \
+	&& pass "fallback: the log says why" || fail "fallback: nothing in the log"
+kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+PPROF_FCGI_TEST_PERF_EACCES=1 start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event || exit 1
+get /v1/sys/pprof/profile?seconds=1
+expect_status "perf_event refused, forced" 503
+expect_body_has "perf_event refused, forced" "perf_event_open: permission denied"
+untraced "$TARGET_PID" && pass "target untraced after all" || fail "target still traced"
+finish
