@@ -43,6 +43,8 @@ static const struct key keys[] = {
 	  "error, warn, info or debug" },
 	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,
 	  "yes: listen on a non-loopback address or a world-writable socket anyway" },
+	{ "debug-dir", KEY_STRING, OFF(debug_dir), "/usr/lib/debug", 0, 0,
+	  "where separate debug files are looked up by build-id (tests set their own)" },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
 	};
+	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	pthread_mutex_init(&ctx.sym_lock, NULL);
 	char what[512];
 	proc_describe(&ctx.target, what, sizeof what);

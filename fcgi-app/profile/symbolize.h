@@ -41,8 +41,11 @@ struct symbolize_module {
 	size_t build_id_size;
 };
 
-/* The directory whose .build-id/ holds separate debug files for
- * symbolize_unloaded (/usr/lib/debug unless set; dir must outlive s). */
+/* The directory whose .build-id/ holds separate debug files
+ * (/usr/lib/debug unless set; dir must outlive s). A module that left
+ * frames unnamed for lack of symbols is said in a comment of the profile,
+ * with the path its debug file would have here; once that file exists,
+ * the next symbolizer_attach reads the modules anew. */
 void symbolizer_set_debug_root(struct symbolizer *s, const char *dir);
 
 /* Adds m as a mapping of p for the locations in [m->start, m->limit)
