@@ -3,7 +3,9 @@
 # frames unnamed, and the profile's comment and the debug=1 text name the
 # file, its build-id, how many frames, and the debug file that would name
 # them; put there (a debug-dir of the test's own, not the host's), the
-# next request names them and the line is gone.
+# next request names them and the line is gone. Run through a symlink, as
+# Debian runs redis-server (a link to redis-check-rdb), the profiles are
+# named after the link, the name the user knows.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 P=/v1/sys/pprof
@@ -15,7 +17,8 @@ ID=$(readelf -n "$T/demo-stripped" | sed -n 's/.*Build ID: *//p')
 [ -n "$ID" ] && pass "the stripped copy has build-id $ID" || fail "no build-id in the stripped copy"
 DEBUG="$T/debug/.build-id/${ID:0:2}/${ID:2}.debug"
 
-TARGET_BIN="$T/demo-stripped" start_target || exit 1
+ln -s demo-stripped "$T/my-service"
+TARGET_BIN="$T/my-service" start_target || exit 1
 start_app --target-pid "$TARGET_PID" --debug-dir "$T/debug" || exit 1
 NO_TOKEN=1 start_lighttpd || exit 1
 
@@ -39,6 +42,13 @@ cp "$T/body" "$T/g.pb.gz"
 go tool pprof -comments "$T/g.pb.gz" > "$T/comments.txt" 2>&1
 grep -q "^no symbols for $T/demo-stripped (build-id $ID)" "$T/comments.txt" \
 	&& pass "go tool pprof -comments shows the line" || fail "comments: $(cat "$T/comments.txt")"
+
+# --- named as it was run: File: is the link, the build-id the file's
+go tool pprof -top "$T/g.pb.gz" 2>&1 | grep -q '^File: my-service$' \
+	&& pass "go tool pprof -top: File: my-service" || fail "$(go tool pprof -top "$T/g.pb.gz" 2>&1 | head -3)"
+go tool pprof -raw "$T/g.pb.gz" 2>&1 | grep -q "/my-service $ID " \
+	&& pass "the main mapping is the link, with the file's build-id" \
+	|| fail "mappings: $(go tool pprof -raw "$T/g.pb.gz" 2>&1 | sed -n '/^Mappings/,$p')"
 
 # --- the debug file where the line says: read at the next request
 mkdir -p "$(dirname "$DEBUG")"

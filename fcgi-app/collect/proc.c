@@ -124,10 +124,9 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* AT_EXECFN of pid's auxiliary vector: a string at the top of its stack,
- * read page by page since reading past the stack's end fails. "" when
- * unreadable (the same ptrace access as /proc/PID/exe). */
-static void read_execfn(pid_t pid, char *out, size_t size)
+/* AT_EXECFN is a string at the top of the stack, read page by page since
+ * reading past the stack's end fails. */
+void proc_execfn(pid_t pid, char *out, size_t size)
 {
 	out[0] = '\0';
 	char path[64];
@@ -168,7 +167,7 @@ static void read_names(pid_t pid, struct proc_names *n)
 	n->exe[len > 0 ? len : 0] = '\0';
 	proc_strip_deleted(n->exe); /* binary replaced on disk */
 	if (n->exe[0])
-		read_execfn(pid, n->execfn, sizeof n->execfn);
+		proc_execfn(pid, n->execfn, sizeof n->execfn);
 	else
 		n->execfn[0] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);

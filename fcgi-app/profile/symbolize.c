@@ -417,17 +417,17 @@ static char *build_id_hex(Dwfl_Module *mod)
 }
 
 /* The profile's mapping id for executable mapping m, added on first use
- * (map_ids, by index into s->maps, remembers them); mod is m's module,
- * for its build-id. */
+ * (map_ids, by index into s->maps, remembers them) with the name file
+ * (NULL: m's file); mod is m's module, for its build-id. */
 static size_t mapping_id(const struct symbolizer *s, struct profile *p, size_t *map_ids,
-			   const struct exec_map *m, Dwfl_Module *mod)
+			 const struct exec_map *m, Dwfl_Module *mod, const char *file)
 {
 	size_t mi = (size_t)(m - s->maps);
 	if (!map_ids[mi]) {
 		char *bid = mod ? build_id_hex(mod) : NULL;
 		struct profile_mapping pm = {
 			.start = m->start, .limit = m->end, .offset = m->offset,
-			.file = m->file, .build_id = bid,
+			.file = (char *)(file ? file : m->file), .build_id = bid,
 			.has_functions = true, .has_filenames = true,
 			.has_line_numbers = true, .has_inline_frames = true,
 		};
@@ -527,13 +527,17 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 	size_t *map_ids = calloc(s->nmaps + 1, sizeof *map_ids);
 	if (!map_ids)
 		abort();
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], known[PATH_MAX];
+	/* named as it was run (Debian's redis-server is a symlink to
+	 * redis-check-rdb): pprof's "File:" and the name it saves under */
+	bool renamed = modfile_exec_name(s->pid, known);
 	if (modfile_exe_path(s->pid, exe))
 		for (size_t i = 0; i < p->nlocations; i++) {
 			const struct exec_map *m = find_map(s, p->locations[i].address);
 			if (m && strcmp(m->file, exe) == 0) {
 				mapping_id(s, p, map_ids, m,
-					   dwfl_addrmodule(s->dwfl, p->locations[i].address));
+					   dwfl_addrmodule(s->dwfl, p->locations[i].address),
+					   renamed ? known : NULL);
 				break;
 			}
 		}
@@ -542,7 +546,7 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 		const struct exec_map *m = find_map(s, loc->address);
 		Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, loc->address);
 		if (m)
-			loc->mapping = mapping_id(s, p, map_ids, m, mod);
+			loc->mapping = mapping_id(s, p, map_ids, m, mod, NULL);
 		if (mod && loc->nlines == 0)
 			symbolize_location(mod, loc, loc->address);
 	}
