@@ -12,6 +12,7 @@
 #include "collect/proc.h"
 #include "edge/router.h"
 #include "profile/symbolize.h"
+#include "selfcheck.h"
 
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 
@@ -53,6 +54,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
 		config_release(&cfg);
 		return 2;
+	}
+	if (action == CONFIG_CHECK) {
+		int rc = selfcheck_run(&cfg, stdout);
+		config_release(&cfg);
+		return rc;
 	}
 	log_set_level(cfg.log_level);
 	/* the collector keeps a descriptor per target thread */

@@ -335,6 +335,19 @@ static const char *status_field(const char *status, const char *key)
 	return NULL;
 }
 
+bool proc_status_value(pid_t pid, const char *key, char *out, size_t size)
+{
+	char path[64], status[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	const char *v = proc_read_small(path, status, sizeof status) == 0
+		? status_field(status, key) : NULL;
+	if (!v)
+		return false;
+	v += strspn(v, " \t");
+	snprintf(out, size, "%.*s", (int)strcspn(v, "\n"), v);
+	return true;
+}
+
 int proc_info(pid_t pid, struct proc_info *info, struct err *e)
 {
 	memset(info, 0, sizeof *info);

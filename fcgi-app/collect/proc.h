@@ -73,6 +73,10 @@ int proc_cmdline(pid_t pid, struct buf *out, struct err *e);
 
 int proc_info(pid_t pid, struct proc_info *info, struct err *e);
 
+/* The value of key ("CapEff", "Seccomp") in /proc/PID/status into out,
+ * blanks around it dropped; false when pid or key is not there. */
+bool proc_status_value(pid_t pid, const char *key, char *out, size_t size);
+
 /* ERR_PERMISSION, naming what is missing, when this process may not trace
  * pid. Uses the kernel's own ptrace access check (opening /proc/PID/mem),
  * which touches nothing in the target. */

@@ -472,6 +472,19 @@ static bool is_glibc(const char *file)
 	return false;
 }
 
+/* What would name the frames of file (build-id bid, or NULL) into out. */
+static void remedy(const struct symbolizer *s, const char *file, const char *bid, char *out,
+		   size_t size)
+{
+	char debug[PATH_MAX] = "";
+	if (bid)
+		debug_file_path(s, bid, debug, sizeof debug);
+	snprintf(out, size, "install the distribution's debug package for it (Debian, Ubuntu: "
+		 "%s)%s%s, or set DEBUGINFOD_URLS for pprof-fcgi",
+		 is_glibc(file) ? "libc6-dbg" : "its -dbgsym package",
+		 bid ? ", put its debug file at " : "", debug);
+}
+
 /* Says in p, once for mapping m (profile mapping id), how many of its
  * frames no symbol names and what would name them; remembers its
  * build-id so that a debug file put in place is read at the next attach. */
@@ -496,9 +509,7 @@ static void note_unnamed(struct symbolizer *s, struct profile *p, const struct e
 			}
 		}
 	const char *bid = p->mappings[id - 1].build_id;
-	char debug[PATH_MAX] = "";
 	if (bid) {
-		debug_file_path(s, bid, debug, sizeof debug);
 		bool known = false;
 		for (size_t i = 0; i < s->nmissing && !known; i++)
 			known = strcmp(s->missing[i], bid) == 0;
@@ -508,13 +519,51 @@ static void note_unnamed(struct symbolizer *s, struct profile *p, const struct e
 				abort();
 		}
 	}
+	char what[2 * PATH_MAX];
+	remedy(s, m->file, bid, what, sizeof what);
 	profile_add_comment(p, "no symbols for %s (build-id %s): %zu of its %zu frames, in %zu "
-			    "samples, are unnamed; to name them install the distribution's debug "
-			    "package for it (Debian, Ubuntu: %s)%s%s, or set DEBUGINFOD_URLS for "
-			    "pprof-fcgi; a debug file put in place is read at the next request",
-			    m->file, bid ? bid : "none", unnamed, frames, samples,
-			    is_glibc(m->file) ? "libc6-dbg" : "its -dbgsym package",
-			    bid ? ", put its debug file at " : "", debug);
+			    "samples, are unnamed; to name them %s; a debug file put in place is "
+			    "read at the next request", m->file, bid ? bid : "none", unnamed, frames,
+			    samples, what);
+}
+
+struct each_module {
+	const struct symbolizer *s;
+	void (*fn)(void *arg, const struct symbolize_debug *d);
+	void *arg;
+};
+
+static int describe_module(Dwfl_Module *mod, void **userdata, const char *name,
+			   Dwarf_Addr start, void *arg)
+{
+	(void)userdata;
+	(void)start;
+	struct each_module *w = arg;
+	Dwarf_Addr bias;
+	/* [vdso] is the kernel's, named by its own symbols; a locale file
+	 * mapped is no ELF and has no code */
+	if (!name || name[0] != '/' || !dwfl_module_getelf(mod, &bias))
+		return DWARF_CB_OK;
+	struct symbolize_debug d = { .file = name, .named = has_symbols(mod) };
+	char *bid = build_id_hex(mod);
+	d.build_id = bid;
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &d.debug_file);
+	char what[2 * PATH_MAX];
+	if (!d.named) {
+		remedy(w->s, name, bid, what, sizeof what);
+		d.remedy = what;
+	}
+	w->fn(w->arg, &d);
+	free(bid);
+	return DWARF_CB_OK;
+}
+
+void symbolize_modules(struct symbolizer *s, void (*fn)(void *arg, const struct symbolize_debug *d),
+		       void *arg)
+{
+	struct each_module w = { s, fn, arg };
+	if (s->dwfl)
+		dwfl_getmodules(s->dwfl, describe_module, &w, 0);
 }
 
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
