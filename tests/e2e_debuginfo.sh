@@ -36,6 +36,12 @@ esac
 grep -q 'wait_for_lock' "$T/body" && fail "debug=1 names a static function of a stripped file" \
 	|| pass "debug=1: the stripped program's functions are unnamed"
 
+# --- the index: the same, once per module
+curl -s -o "$T/index.html" "$BASE$P/"
+grep -q "^<li>$T/demo-stripped (build-id $ID): to name its frames, install .*put its debug file at $DEBUG, " \
+	"$T/index.html" && pass "the index names the stripped module and its debug file" \
+	|| fail "index: $(grep -A3 'without symbols' "$T/index.html")"
+
 # --- the pprof profile: its comment, which go tool pprof shows
 get "$P/goroutine"
 cp "$T/body" "$T/g.pb.gz"
@@ -59,4 +65,7 @@ grep -q "^# no symbols for $T/demo-stripped " "$T/body" && fail "the line stays 
 grep -q $'^#\t0x[0-9a-f]*\twait_for_lock+0x[0-9a-f]*\t.*demo-target.c:[0-9]*$' "$T/body" \
 	&& pass "the next request names the frames from the debug file, with lines" \
 	|| fail "not named: $(grep -m3 $'^#\t' "$T/body")"
+curl -s -o "$T/index.html" "$BASE$P/"
+grep -q "^<li>$T/demo-stripped" "$T/index.html" && fail "the index still names the stripped module" \
+	|| pass "the index no longer names it"
 finish

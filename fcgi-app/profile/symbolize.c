@@ -485,6 +485,20 @@ static void remedy(const struct symbolizer *s, const char *file, const char *bid
 		 bid ? ", put its debug file at " : "", debug);
 }
 
+/* Remembers build-id bid of a module without symbols, so that a debug
+ * file put in place for it is read at the next attach. */
+static void remember_missing(struct symbolizer *s, const char *bid)
+{
+	for (size_t i = 0; i < s->nmissing; i++)
+		if (strcmp(s->missing[i], bid) == 0)
+			return;
+	if (s->nmissing >= MISSING_KEPT)
+		return;
+	char **slot = VEC_PUSH(s->missing, s->nmissing, s->missing_cap, 8);
+	if (!(*slot = strdup(bid)))
+		abort();
+}
+
 /* Says in p, once for mapping m (profile mapping id), how many of its
  * frames no symbol names and what would name them; remembers its
  * build-id so that a debug file put in place is read at the next attach. */
@@ -509,16 +523,8 @@ static void note_unnamed(struct symbolizer *s, struct profile *p, const struct e
 			}
 		}
 	const char *bid = p->mappings[id - 1].build_id;
-	if (bid) {
-		bool known = false;
-		for (size_t i = 0; i < s->nmissing && !known; i++)
-			known = strcmp(s->missing[i], bid) == 0;
-		if (!known && s->nmissing < MISSING_KEPT) {
-			char **slot = VEC_PUSH(s->missing, s->nmissing, s->missing_cap, 8);
-			if (!(*slot = strdup(bid)))
-				abort();
-		}
-	}
+	if (bid)
+		remember_missing(s, bid);
 	char what[2 * PATH_MAX];
 	remedy(s, m->file, bid, what, sizeof what);
 	profile_add_comment(p, "no symbols for %s (build-id %s): %zu of its %zu frames, in %zu "
@@ -528,7 +534,7 @@ static void note_unnamed(struct symbolizer *s, struct profile *p, const struct e
 }
 
 struct each_module {
-	const struct symbolizer *s;
+	struct symbolizer *s;
 	void (*fn)(void *arg, const struct symbolize_debug *d);
 	void *arg;
 };
@@ -550,6 +556,8 @@ static int describe_module(Dwfl_Module *mod, void **userdata, const char *name,
 	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &d.debug_file);
 	char what[2 * PATH_MAX];
 	if (!d.named) {
+		if (bid)
+			remember_missing(w->s, bid);
 		remedy(w->s, name, bid, what, sizeof what);
 		d.remedy = what;
 	}

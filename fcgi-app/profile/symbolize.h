@@ -66,7 +66,8 @@ struct symbolize_debug {
 };
 
 /* Calls fn for each file-backed module of the attached process (reading
- * each one's symbols and debug file: for a check, not per request). */
+ * each one's symbols and debug file once; kept across calls). A module
+ * without symbols is watched for its debug file as in a profile. */
 void symbolize_modules(struct symbolizer *s, void (*fn)(void *arg, const struct symbolize_debug *d),
 		       void *arg);
 
