@@ -29,6 +29,8 @@ left=$(grep -h '@[a-z_]*@' "$UNIT" "$PREFIX/lib/systemd/system/pprof-fcgi@.servi
 [ -z "$left" ] && pass "no placeholder left in the units" || fail "a placeholder is left: $left"
 grep -q '^RuntimeDirectory=pprof-fcgi$' "$UNIT" && pass "RuntimeDirectory=pprof-fcgi makes /run/pprof-fcgi" \
 	|| fail "no RuntimeDirectory=pprof-fcgi"
+grep -q '^CacheDirectory=pprof-fcgi$' "$UNIT" && grep -q '^Environment=DEBUGINFOD_CACHE_PATH=%C/pprof-fcgi/' "$UNIT" \
+	&& pass "debuginfod's cache in the unit's CacheDirectory=" || fail "no debuginfod cache directory"
 grep -q '^AmbientCapabilities=CAP_SYS_PTRACE CAP_PERFMON$' "$UNIT" && pass "CAP_SYS_PTRACE and CAP_PERFMON" \
 	|| fail "capabilities: $(grep Capabilit "$UNIT")"
 out=$(systemd-analyze verify "$UNIT" "$PREFIX/lib/systemd/system/pprof-fcgi@.service" 2>&1) && [ -z "$out" ] \
