@@ -45,6 +45,8 @@ static const struct key keys[] = {
 	  "auto (perf_event where it works for the target, else ptrace), perf_event or ptrace" },
 	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,
 	  "yes: listen on a non-loopback address or a world-writable socket anyway" },
+	{ "debug-dir", KEY_STRING, OFF(debug_dir), "/usr/lib/debug", 0, 0,
+	  "where separate debug files are looked up by build-id (tests set their own)" },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -206,12 +208,14 @@ static int config_check(const struct config *c, struct err *e)
 int config_load(struct config *c, int argc, char **argv, struct err *e)
 {
 	config_defaults(c);
+	bool check = false;
 	/* First pass: actions and the config file, which options override. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return CONFIG_HELP;
 		if (strcmp(argv[i], "--version") == 0)
 			return CONFIG_VERSION;
+		check |= strcmp(argv[i], "--check") == 0;
 		const char *v = NULL;
 		if (strcmp(argv[i], "--config") == 0)
 			v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -234,7 +238,7 @@ int config_load(struct config *c, int argc, char **argv, struct err *e)
 			i++;
 			continue;
 		}
-		if (strncmp(arg, "--config=", 9) == 0)
+		if (strncmp(arg, "--config=", 9) == 0 || strcmp(arg, "--check") == 0)
 			continue;
 		const char *value = NULL;
 		const struct key *k = strncmp(arg, "--", 2) == 0 ? opt_key(arg, &value) : NULL;
@@ -248,7 +252,9 @@ int config_load(struct config *c, int argc, char **argv, struct err *e)
 		if (key_set(c, k, value, NULL, e) < 0)
 			return -1;
 	}
-	return config_check(c, e);
+	if (config_check(c, e) < 0)
+		return -1;
+	return check ? CONFIG_CHECK : CONFIG_RUN;
 }
 
 void config_release(struct config *c)
@@ -271,7 +277,9 @@ void config_usage(FILE *out)
 		"                  [--max-seconds N] [--threads N] [--log-level LEVEL]\n\n"
 		"Serves Go's net/http/pprof API for one native process, as a FastCGI responder.\n"
 		"Without --listen, fd 0 is the FastCGI listen socket (spawn-fcgi, lighttpd bin-path).\n\n"
-		"  --config FILE          read \"key = value\" lines; options given here win\n");
+		"  --config FILE          read \"key = value\" lines; options given here win\n"
+		"  --check                with the same config, say whether each thing it needs\n"
+		"                         works (target, ptrace, socket, symbols, agent) and exit\n");
 	for (size_t i = 0; i < NKEYS; i++) {
 		char opt[64];
 		snprintf(opt, sizeof opt, "--%s %s", keys[i].name,

@@ -23,9 +23,10 @@ struct config {
 	enum log_level log_level;
 	bool allow_insecure_listen; /* a non-loopback or world-writable socket */
 	char *cpu_sampler;    /* "auto", "perf_event" or "ptrace" */
+	char *debug_dir;      /* separate debug files: DIR/.build-id/xx/yyyy.debug */
 };
 
-enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2 };
+enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2, CONFIG_CHECK = 3 };
 
 /* Defaults, then the file named by --config (if any), then the options.
  * Returns a config_action, or -1 with e saying which file, line, option or

@@ -30,6 +30,16 @@ void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
 	pthread_mutex_unlock(&ctx->sym_lock);
 }
 
+void ctx_modules(struct ctx *ctx, pid_t pid,
+		 void (*fn)(void *arg, const struct symbolize_debug *d), void *arg)
+{
+	struct err e = { 0 };
+	pthread_mutex_lock(&ctx->sym_lock);
+	if (symbolizer_attach(ctx->symbolizer, pid, &e) == 0)
+		symbolize_modules(ctx->symbolizer, fn, arg);
+	pthread_mutex_unlock(&ctx->sym_lock);
+}
+
 int ctx_symbolize_unloaded(struct ctx *ctx, struct profile *p, const struct symbolize_module *m,
 			   struct err *e)
 {

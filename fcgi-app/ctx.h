@@ -25,6 +25,7 @@ struct ctx {
 
 struct profile;
 struct symbolize_module;
+struct symbolize_debug;
 struct err;
 
 /* Reads (or refreshes) the target's modules for later symbolizing, under
@@ -33,6 +34,10 @@ void ctx_read_modules(struct ctx *ctx, pid_t pid);
 /* Fills p's locations from the target's modules (under sym_lock); a
  * failure is said in a comment of p, never fails the request. */
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);
+/* symbolize_modules (symbolize.h) of pid under sym_lock; nothing when its
+ * modules cannot be read. */
+void ctx_modules(struct ctx *ctx, pid_t pid,
+		 void (*fn)(void *arg, const struct symbolize_debug *d), void *arg);
 /* symbolize_unloaded (symbolize.h) under sym_lock. */
 int ctx_symbolize_unloaded(struct ctx *ctx, struct profile *p, const struct symbolize_module *m,
 			   struct err *e);

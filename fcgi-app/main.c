@@ -12,6 +12,7 @@
 #include "collect/proc.h"
 #include "edge/router.h"
 #include "profile/symbolize.h"
+#include "selfcheck.h"
 
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 
@@ -55,6 +56,11 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	if (action == CONFIG_CHECK) {
+		int rc = selfcheck_run(&cfg, stdout);
+		config_release(&cfg);
+		return rc;
+	}
 	log_set_level(cfg.log_level);
 	/* the collector keeps a descriptor per target thread */
 	struct rlimit nofile;
@@ -95,6 +101,7 @@ int main(int argc, char **argv)
 		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
 	};
+	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	pthread_mutex_init(&ctx.sym_lock, NULL);
 	char what[512];
 	proc_describe(&ctx.target, what, sizeof what);

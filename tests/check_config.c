@@ -37,6 +37,15 @@ START_TEST(test_actions)
 	char *version[] = { "pprof-fcgi", "--version" };
 	ck_assert_int_eq(load(&c, &e, 2, version), CONFIG_VERSION);
 	config_release(&c);
+	/* --check reads the whole config first, and needs a target as a run does */
+	char *check[] = { "pprof-fcgi", "--check", "--target-pid", "42", "--debug-dir", "/d" };
+	ck_assert_int_eq(load(&c, &e, 6, check), CONFIG_CHECK);
+	ck_assert_int_eq(c.target_pid, 42);
+	ck_assert_str_eq(c.debug_dir, "/d");
+	config_release(&c);
+	char *untargeted[] = { "pprof-fcgi", "--check" };
+	ck_assert_int_eq(load(&c, &e, 2, untargeted), -1);
+	config_release(&c);
 }
 END_TEST
 

@@ -51,6 +51,9 @@ START_TEST(test_index_page)
 		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
 		.notice = "ptrace not permitted", .rows = rows, .nrows = 2,
 		.found_by = "its argv[0]", .matches = 3,
+		.unnamed = (const char *[]){ "/usr/bin/<stripped> (build-id ab12): to name its frames, "
+					     "install" },
+		.nunnamed = 1,
 	};
 	struct buf b;
 	buf_init(&b, "html", 1 << 20);
@@ -67,6 +70,8 @@ START_TEST(test_index_page)
 	ck_assert_ptr_nonnull(strstr(h, "1h 2m 5s"));
 	ck_assert_ptr_nonnull(strstr(h, "2.0 MiB"));
 	ck_assert_ptr_nonnull(strstr(h, "class=\"notice\">ptrace not permitted</p>"));
+	ck_assert_ptr_nonnull(strstr(h, "<ul class=\"unnamed\">\n<li>/usr/bin/&lt;stripped&gt; "
+				     "(build-id ab12): to name its frames, install</li>\n</ul>"));
 	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\">7</td><td><a href=\"goroutine?debug=1\">goroutine</a>"));
 	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
 	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));

@@ -1,8 +1,8 @@
 #!/bin/bash
 # The include direction of fcgi-app/ (ARCHITECTURE.md, issue #23). From the
-# top: main.c, edge, ep, the root (ctx, config), encode, profile, collect,
-# base; a file may include its own folder and the folders below it, and an
-# endpoint edge/http.h (struct req and resp). Each
+# top: main.c, edge, ep, the root (ctx, config, selfcheck), encode, profile,
+# collect, base; a file may include its own folder and the folders below
+# it, and an endpoint edge/http.h (struct req and resp). Each
 # third-party header (and each generated .pb-c.h) has its one includer.
 #
 #   check_layers.sh DIR   checks the tree DIR (a fcgi-app/): one line per
@@ -78,7 +78,8 @@ FNR == 1 {
 		to = "encode"
 	else if (name == "pprof-agent.h")
 		to = "collect"
-	else if (name == "ctx.h" || name == "config.h" || name == "build-config.h")
+	else if (name == "ctx.h" || name == "config.h" || name == "selfcheck.h" ||
+		 name == "build-config.h")
 		to = "root"
 	else if (name ~ /^(edge|ep|encode|profile|collect|base)\/[^\/]+\.h$/)
 		to = substr(name, 1, index(name, "/") - 1)

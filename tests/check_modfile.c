@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Where this executable's first mapping starts. */
@@ -124,6 +127,66 @@ START_TEST(test_open_as_target)
 }
 END_TEST
 
+/* argv[0] of pid into out ("" when unreadable). */
+static void first_arg(pid_t pid, char out[PATH_MAX])
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(out, 1, PATH_MAX - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+/* The name a program was run by: a link's own, never its interpreter's. */
+START_TEST(test_exec_name)
+{
+	char dir[] = "/tmp/check_modfile.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char exe[128], link[128], script[128], cmd[1024], name[PATH_MAX];
+	snprintf(exe, sizeof exe, "%s/real-sleep", dir);
+	snprintf(link, sizeof link, "%s/my-service", dir);
+	snprintf(script, sizeof script, "%s/script", dir);
+	snprintf(cmd, sizeof cmd, "cp \"$(command -v sleep)\" %s && ln -s real-sleep %s && "
+		 "printf '#!/bin/sh\\nread x\\n' > %s && chmod +x %s", exe, link, script, script);
+	ck_assert_int_eq(system(cmd), 0);
+	const char *runs[2] = { link, script };
+	for (int i = 0; i < 2; i++) {
+		int in[2];
+		ck_assert_int_eq(pipe(in), 0);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			dup2(in[0], 0);
+			execl(runs[i], runs[i], "100", (char *)NULL);
+			_exit(127);
+		}
+		close(in[0]);
+		/* exec'd once its argv is no longer this test's: the kernel
+		 * writes argv and the auxiliary vector together */
+		char self[PATH_MAX], now[PATH_MAX];
+		first_arg(getpid(), self);
+		for (int t = 0; t < 2000 && (first_arg(pid, now), !strcmp(now, self)); t++)
+			usleep(1000);
+		bool named = modfile_exec_name(pid, name);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(in[1]);
+		if (i == 0) {
+			ck_assert(named);
+			ck_assert_str_eq(name, link);
+		} else {
+			ck_assert(!named); /* /bin/sh runs it: the script is not its executable */
+		}
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("modfile");
@@ -132,6 +195,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_memory_build_id);
 	tcase_add_test(tc, test_open_mapped);
 	tcase_add_test(tc, test_open_as_target);
+	tcase_add_test(tc, test_exec_name);
 	suite_add_tcase(s, tc);
 	return s;
 }

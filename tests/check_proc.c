@@ -198,6 +198,11 @@ START_TEST(test_resolve_exe_names)
 	ck_assert_int_eq(f.pid, linked);
 	ck_assert_int_eq(f.matches, 1);
 	ck_assert_str_eq(f.by, "the path it was executed through");
+	char execfn[PATH_MAX];
+	proc_execfn(linked, execfn, sizeof execfn);
+	ck_assert_str_eq(execfn, link); /* the link's own name, not the file's */
+	proc_execfn(0x7ffffff0, execfn, sizeof execfn);
+	ck_assert_str_eq(execfn, ""); /* gone */
 	t.exe = other;
 	ck_assert_int_eq(proc_find(&t, getpid(), &f, &e), 0);
 	ck_assert_int_eq(f.pid, linked);
@@ -428,6 +433,18 @@ START_TEST(test_voluntary_switches)
 }
 END_TEST
 
+START_TEST(test_status_value)
+{
+	char v[32], want[32];
+	snprintf(want, sizeof want, "%d", (int)getpid());
+	ck_assert(proc_status_value(getpid(), "Pid", v, sizeof v));
+	ck_assert_str_eq(v, want); /* the tab after the colon dropped */
+	ck_assert(!proc_status_value(getpid(), "NoSuchKey", v, sizeof v));
+	ck_assert(!proc_status_value(getpid(), "Pi", v, sizeof v)); /* a whole key only */
+	ck_assert(!proc_status_value(0x7ffffff0, "Pid", v, sizeof v));
+}
+END_TEST
+
 START_TEST(test_read_small)
 {
 	char out[8];
@@ -457,6 +474,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_maps_read);
 	tcase_add_test(tc, test_read_small);
 	tcase_add_test(tc, test_voluntary_switches);
+	tcase_add_test(tc, test_status_value);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -78,16 +78,16 @@ verify_unit() {
 	echo "$out" | sed "s|$T/||g" | head -5 > "$T/verify.out"
 	return 1
 }
-unit_file() { # SRC NAME: SRC with the installed path replaced by this build's app
-	sed "s|/usr/local/bin/pprof-fcgi|$APP|" "$1" > "$T/units/$2"
+unit_file() { # SRC NAME: SRC (a .in) with its paths, the app this build's
+	sed -e "s|@bindir@/pprof-fcgi|$APP|" -e "s|@sysconfdir@|/etc|g" "$1" > "$T/units/$2"
 	echo "$T/units/$2"
 }
 for u in pprof-fcgi.service pprof-fcgi@.service; do
 	name=${u/@./@docs.}
-	if verify_unit "$u" "$(unit_file "$top_srcdir/conf/$u" "$name")"; then
-		pass "conf/$u: systemd-analyze verify"
+	if verify_unit "$u" "$(unit_file "$top_srcdir/conf/$u.in" "$name")"; then
+		pass "conf/$u.in: systemd-analyze verify"
 	else
-		fail "conf/$u: $(cat "$T/verify.out")"
+		fail "conf/$u.in: $(cat "$T/verify.out")"
 	fi
 done
 mkdir -p "$T/ini"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Several targets on one host: the systemd template unit's command line
-# (conf/pprof-fcgi@.service, %i substituted, as systemd would run it) for
+# (conf/pprof-fcgi@.service.in, %i substituted, as systemd would run it) for
 # two instances, each with its /etc/pprof-fcgi/NAME.conf, behind
 # conf/lighttpd-multi.conf: /v1/sys/pprof/NAME/ and /debug/pprof/NAME/
 # reach NAME's target and no other; an instance follows its service across
@@ -28,8 +28,8 @@ done
 
 # ExecStart of the template, for instance $1, with this test's paths
 unit_cmd() {
-	sed -n 's/^ExecStart=//p' "$top_srcdir/conf/pprof-fcgi@.service" |
-		sed -e "s|%i|$1|g" -e "s|/usr/local/bin/pprof-fcgi|$APP|" \
+	sed -n 's/^ExecStart=//p' "$top_srcdir/conf/pprof-fcgi@.service.in" |
+		sed -e "s|%i|$1|g" -e "s|@bindir@/pprof-fcgi|$APP|" -e "s|@sysconfdir@|/etc|g" \
 		    -e "s|/etc/pprof-fcgi|$T/etc|" -e "s|/run/pprof-fcgi|$T/run|"
 }
 for name in billing search; do

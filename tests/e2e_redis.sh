@@ -62,7 +62,8 @@ cp "$T/body" "$T/full.pb.gz"
 within "inuse_space under readQueryFromClient" \
 	"$(cum "$T/full.pb.gz" inuse_space readQueryFromClient)" $rose 10
 go tool pprof -top "$T/full.pb.gz" > "$T/full.top" 2>&1
-grep -q '^File: redis-check-rdb$\|^File: redis-server$' "$T/full.top" && pass "redis's own mapping first" \
+# named as it was run: Debian's redis-server is a link to redis-check-rdb
+grep -q '^File: redis-server$' "$T/full.top" && pass "redis's own mapping first, as it was run" \
 	|| fail "main binary: $(grep '^File:' "$T/full.top")"
 
 redis-cli -s "$RSOCK" flushall sync > /dev/null

@@ -103,7 +103,8 @@ auth_variant() {
 	fi
 }
 
-# conf/lighttpd.conf with the test's socket, port and token.
+# conf/lighttpd.conf (or $LIGHTTPD_CONF) with the test's socket, port and
+# token.
 TOKEN=e2e-token
 lighttpd_conf() { # PORT
 	sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
@@ -112,7 +113,7 @@ lighttpd_conf() { # PORT
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
-	    "$top_srcdir/conf/lighttpd.conf" | auth_variant |
+	    "${LIGHTTPD_CONF:-$top_srcdir/conf/lighttpd.conf}" | auth_variant |
 	if [ "${NO_TOKEN:-0}" = 1 ]; then
 		# go tool pprof sends no custom header: tests that use it run
 		# without the token check, as run.sh does

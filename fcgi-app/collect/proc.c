@@ -141,10 +141,9 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* AT_EXECFN of pid's auxiliary vector: a string at the top of its stack,
- * read page by page since reading past the stack's end fails. "" when
- * unreadable (the same ptrace access as /proc/PID/exe). */
-static void read_execfn(pid_t pid, char *out, size_t size)
+/* AT_EXECFN is a string at the top of the stack, read page by page since
+ * reading past the stack's end fails. */
+void proc_execfn(pid_t pid, char *out, size_t size)
 {
 	out[0] = '\0';
 	char path[64];
@@ -185,7 +184,7 @@ static void read_names(pid_t pid, struct proc_names *n)
 	n->exe[len > 0 ? len : 0] = '\0';
 	proc_strip_deleted(n->exe); /* binary replaced on disk */
 	if (n->exe[0])
-		read_execfn(pid, n->execfn, sizeof n->execfn);
+		proc_execfn(pid, n->execfn, sizeof n->execfn);
 	else
 		n->execfn[0] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
@@ -364,6 +363,19 @@ int proc_voluntary_switches(pid_t pid, pid_t tid, uint64_t *n)
 		return -1;
 	*n = strtoull(v, NULL, 10);
 	return 0;
+}
+
+bool proc_status_value(pid_t pid, const char *key, char *out, size_t size)
+{
+	char path[64], status[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	const char *v = proc_read_small(path, status, sizeof status) == 0
+		? status_field(status, key) : NULL;
+	if (!v)
+		return false;
+	v += strspn(v, " \t");
+	snprintf(out, size, "%.*s", (int)strcspn(v, "\n"), v);
+	return true;
 }
 
 int proc_info(pid_t pid, struct proc_info *info, struct err *e)

@@ -56,6 +56,11 @@ struct proc_found {
  * and the target-exe that finds it. */
 int proc_find(const struct target_spec *t, pid_t self, struct proc_found *f, struct err *e);
 
+/* The path pid was executed through (AT_EXECFN of its auxiliary vector:
+ * a symlink's own name, relative when it was run so) into out; "" when
+ * unreadable (the same ptrace access as /proc/PID/exe). */
+void proc_execfn(pid_t pid, char *out, size_t size);
+
 /* pid's start time in clock ticks since boot, 0 when unknown: with the
  * pid, it names one process (a pid is reused, never with the same start). */
 unsigned long long proc_starttime(pid_t pid);
@@ -70,6 +75,10 @@ int proc_alive(pid_t pid);
 int proc_cmdline(pid_t pid, struct buf *out, struct err *e);
 
 int proc_info(pid_t pid, struct proc_info *info, struct err *e);
+
+/* The value of key ("CapEff", "Seccomp") in /proc/PID/status into out,
+ * blanks around it dropped; false when pid or key is not there. */
+bool proc_status_value(pid_t pid, const char *key, char *out, size_t size);
 
 /* ERR_PERMISSION, naming what is missing, when this process may not trace
  * pid. Uses the kernel's own ptrace access check (opening /proc/PID/mem),

@@ -62,6 +62,16 @@ static int listen_unix(struct fcgi_server *s, const char *path, struct err *e)
 	mode_t old = umask(0117); /* created 0660: the web server's group connects */
 	int rc = bind(s->fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
+	if (rc < 0 && errno == ENOENT) {
+		/* its directory is missing: /run/pprof-fcgi/ is made by the
+		 * unit (RuntimeDirectory=), by hand by nobody */
+		char dir[sizeof sa.sun_path];
+		snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') ? strrchr(path, '/') - path
+									     : 1), path);
+		return err_set(e, ERR_INVALID, "bind unix:%s: directory %s does not exist: create it "
+			       "(mkdir -p %s, owned by the user pprof-fcgi runs as), or start "
+			       "pprof-fcgi.service, whose RuntimeDirectory= makes it", path, dir, dir);
+	}
 	if (rc < 0)
 		return err_errno(e, ERR_INTERNAL, errno, "bind unix:%s", path);
 	s->unix_path = strdup(path);

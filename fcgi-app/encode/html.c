@@ -90,6 +90,16 @@ void html_index(struct buf *out, const struct html_index *page)
 		html_escape(out, page->notice);
 		buf_puts(out, "</p>\n");
 	}
+	if (page->nunnamed) {
+		buf_puts(out, "<p class=\"notice\">Modules without symbols: their frames are "
+			 "unnamed in every profile.</p>\n<ul class=\"unnamed\">\n");
+		for (size_t i = 0; i < page->nunnamed; i++) {
+			buf_puts(out, "<li>");
+			html_escape(out, page->unnamed[i]);
+			buf_puts(out, "</li>\n");
+		}
+		buf_puts(out, "</ul>\n");
+	}
 	buf_puts(out, "<p>Types of profiles available:</p>\n<table>\n"
 		 "<thead><tr><th>Count</th><th>Profile</th></tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < page->nrows; i++) {

@@ -21,6 +21,9 @@ struct html_index {
 	const char *found_by;           /* which name of it matched target-exe, or NULL */
 	int matches;                    /* processes that matched it */
 	const char *notice;             /* a warning shown on top, or NULL */
+	const char *const *unnamed;     /* per module without symbols: which and what
+					 * would name its frames */
+	size_t nunnamed;
 	const struct html_row *rows;
 	size_t nrows;
 };

@@ -14,16 +14,22 @@
 int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct ep_body *how,
 		    struct buf *out, struct err *e)
 {
+	size_t before = p->ncomments;
 	ctx_symbolize(ctx, pid, p);
 	/* a thread's time in the kernel where kernel frames were not sampled */
 	for (size_t i = 0; i < p->nlocations; i++)
 		if (p->locations[i].address == SAMPLER_PC_KERNEL && p->locations[i].nlines == 0)
 			profile_location_add_line(&p->locations[i], "[kernel: not sampled]", NULL, NULL, 0);
+	size_t said = p->ncomments;
 	if (how && how->symbolized)
 		how->symbolized(p);
-	if (how && how->text)
+	if (how && how->text) {
 		how->text(out, p, how->arg);
-	else if (pprof_encode(p, out, e) < 0)
+		/* what symbolizing could not do (frames without names), where
+		 * the text's reader sees it: "#" lines are comments to pprof */
+		for (size_t i = before; i < said; i++)
+			buf_printf(out, "# %s\n", p->comments[i]);
+	} else if (pprof_encode(p, out, e) < 0)
 		return -1;
 	return buf_check(out, e);
 }

@@ -5,7 +5,11 @@
 #include "encode/html.h"
 #include "edge/http.h"
 #include "collect/proc.h"
+#include "base/vec.h"
+#include "profile/symbolize.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Go's list, in Go's order, described for a native process. */
@@ -32,6 +36,22 @@ static const struct html_row rows_template[] = {
 };
 
 #define NROWS (sizeof rows_template / sizeof rows_template[0])
+
+struct unnamed {
+	char **line;
+	size_t n, cap;
+};
+
+static void add_unnamed(void *arg, const struct symbolize_debug *d)
+{
+	struct unnamed *u = arg;
+	if (d->named)
+		return;
+	char **line = VEC_PUSH(u->line, u->n, u->cap, 8);
+	if (asprintf(line, "%s (build-id %s): to name its frames, %s", d->file,
+		     d->build_id ? d->build_id : "none", d->remedy) < 0)
+		abort();
+}
 
 int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
@@ -74,6 +94,10 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 	buf_puts(&path, req->script_name);
 	buf_puts(&path, req->path_info);
 
+	struct unnamed unnamed = { 0 };
+	if (access.kind == ERR_NONE)
+		ctx_modules(ctx, req->pid, add_unnamed, &unnamed);
+
 	struct html_index page = {
 		.path = buf_cstr(&path),
 		.target = &info,
@@ -81,6 +105,8 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		.found_by = req->found.by,
 		.matches = req->found.matches,
 		.notice = notice,
+		.unnamed = (const char *const *)unnamed.line,
+		.nunnamed = unnamed.n,
 		.rows = rows,
 		.nrows = NROWS,
 	};
@@ -89,5 +115,8 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 	buf_release(&cmd);
 	buf_release(&path);
 	heap_snapshot_release(&agent);
+	for (size_t i = 0; i < unnamed.n; i++)
+		free(unnamed.line[i]);
+	free(unnamed.line);
 	return 0;
 }

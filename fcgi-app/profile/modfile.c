@@ -24,6 +24,21 @@ bool modfile_exe_path(pid_t pid, char exe[PATH_MAX])
 	return true;
 }
 
+bool modfile_exec_name(pid_t pid, char name[PATH_MAX])
+{
+	proc_execfn(pid, name, PATH_MAX);
+	if (!name[0])
+		return false;
+	/* as the target sees it: in its root, or its working directory */
+	char path[PATH_MAX + 32], exe[64];
+	snprintf(path, sizeof path, "/proc/%d/%s%s", (int)pid, name[0] == '/' ? "root" : "cwd/",
+		 name);
+	snprintf(exe, sizeof exe, "/proc/%d/exe", (int)pid);
+	struct stat a, b;
+	return stat(path, &a) == 0 && stat(exe, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 int modfile_open_mapped(pid_t pid, const char *name, uint64_t base)
 {
 	int fd = proc_open_mapped(pid, base, 0);

@@ -16,6 +16,11 @@ struct err;
  * all) into exe; false when it cannot be read. */
 bool modfile_exe_path(pid_t pid, char exe[PATH_MAX]);
 
+/* The path pid's program was executed through (a symlink's own name: how
+ * the user knows it) into name, when that path is its executable; false
+ * otherwise (a script run by its interpreter, a path moved since). */
+bool modfile_exec_name(pid_t pid, char name[PATH_MAX]);
+
 /* The file a module was mapped from, as mapped: never a new file put at
  * its path since (an upgrade replaces binaries under running processes).
  * /proc/PID/map_files has every mapping (opening one needs CAP_SYS_ADMIN

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #define UNLOADED_KEPT 16
+#define MISSING_KEPT 64
 
 struct symbolizer {
 	Dwfl *dwfl;
@@ -47,23 +49,37 @@ struct symbolizer {
 	} unloaded[UNLOADED_KEPT];
 	size_t unloaded_next;
 	const char *debug_root; /* where .build-id/ is: /usr/lib/debug */
+	char *debuginfo_path;   /* libdwfl's search path, ending in debug_root */
+	Dwfl_Callbacks callbacks; /* .debuginfo_path points at debuginfo_path */
+	/* build-ids (hex) of modules that left frames unnamed for lack of
+	 * symbols: libdwfl keeps a module's failure to find a debug file, so
+	 * one appearing for any of these makes the next attach report anew */
+	char **missing;
+	size_t nmissing, missing_cap;
 };
 
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp);
-
-static const Dwfl_Callbacks callbacks = {
-	.find_elf = find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo, /* also /usr/lib/debug/.build-id */
-};
 
 struct symbolizer *symbolizer_new(void)
 {
 	struct symbolizer *s = calloc(1, sizeof *s);
 	if (!s)
 		abort();
-	s->debug_root = "/usr/lib/debug";
+	s->callbacks = (Dwfl_Callbacks){
+		.find_elf = find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo, /* also DEBUG_ROOT/.build-id */
+		.debuginfo_path = &s->debuginfo_path,
+	};
+	symbolizer_set_debug_root(s, "/usr/lib/debug");
 	return s;
+}
+
+static void missing_free(struct symbolizer *s)
+{
+	for (size_t i = 0; i < s->nmissing; i++)
+		free(s->missing[i]);
+	s->nmissing = 0;
 }
 
 static void maps_free(struct symbolizer *s)
@@ -91,7 +107,28 @@ void symbolizer_free(struct symbolizer *s)
 		dwfl_end(s->dwfl);
 	maps_free(s);
 	unloaded_free(s);
+	missing_free(s);
+	free(s->missing);
+	free(s->debuginfo_path);
 	free(s);
+}
+
+/* Where a separate debug file for build-id hex is looked up first. */
+static void debug_file_path(const struct symbolizer *s, const char *hex, char *out, size_t size)
+{
+	snprintf(out, size, "%s/.build-id/%.2s/%s.debug", s->debug_root, hex, hex + 2);
+}
+
+/* Whether a debug file was put in place for a module that had none. */
+static bool debug_file_appeared(const struct symbolizer *s)
+{
+	char path[PATH_MAX];
+	for (size_t i = 0; i < s->nmissing; i++) {
+		debug_file_path(s, s->missing[i], path, sizeof path);
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Executable file-backed mappings: what pprof calls mappings. */
@@ -170,14 +207,20 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 		return -1;
 	}
 	int rc = 0;
-	if (s->dwfl && s->pid == pid && s->maps_hash == h)
+	bool same = s->dwfl && s->pid == pid;
+	bool appeared = same && debug_file_appeared(s);
+	if (same && s->maps_hash == h && !appeared)
 		goto out; /* nothing changed: keep every module and its caches */
-	if (s->dwfl && s->pid != pid) {
+	if (s->dwfl && (!same || appeared)) {
+		/* another process, or a module without symbols has them now:
+		 * its failed lookup is kept in its module, so start over */
 		dwfl_end(s->dwfl);
 		s->dwfl = NULL;
-		unloaded_free(s);
+		missing_free(s);
+		if (!same)
+			unloaded_free(s);
 	}
-	if (!s->dwfl && !(s->dwfl = dwfl_begin(&callbacks))) {
+	if (!s->dwfl && !(s->dwfl = dwfl_begin(&s->callbacks))) {
 		rc = err_set(e, ERR_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto out;
 	}
@@ -374,17 +417,17 @@ static char *build_id_hex(Dwfl_Module *mod)
 }
 
 /* The profile's mapping id for executable mapping m, added on first use
- * (map_ids, by index into s->maps, remembers them); mod is m's module,
- * for its build-id. */
+ * (map_ids, by index into s->maps, remembers them) with the name file
+ * (NULL: m's file); mod is m's module, for its build-id. */
 static size_t mapping_id(const struct symbolizer *s, struct profile *p, size_t *map_ids,
-			   const struct exec_map *m, Dwfl_Module *mod)
+			 const struct exec_map *m, Dwfl_Module *mod, const char *file)
 {
 	size_t mi = (size_t)(m - s->maps);
 	if (!map_ids[mi]) {
 		char *bid = mod ? build_id_hex(mod) : NULL;
 		struct profile_mapping pm = {
 			.start = m->start, .limit = m->end, .offset = m->offset,
-			.file = m->file, .build_id = bid,
+			.file = (char *)(file ? file : m->file), .build_id = bid,
 			.has_functions = true, .has_filenames = true,
 			.has_line_numbers = true, .has_inline_frames = true,
 		};
@@ -392,6 +435,143 @@ static size_t mapping_id(const struct symbolizer *s, struct profile *p, size_t *
 		free(bid);
 	}
 	return map_ids[mi];
+}
+
+/* Whether mod has more than its dynamic symbols: DWARF or a symbol table,
+ * in its file or a separate debug file. */
+static bool has_symbols(Dwfl_Module *mod)
+{
+	Dwarf_Addr bias;
+	if (dwfl_module_getdwarf(mod, &bias))
+		return true;
+	dwfl_module_getsymtab(mod); /* looks for a debug file with a symbol table */
+	const char *debugfile = NULL;
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+	if (debugfile)
+		return true;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+			return true;
+	}
+	return false;
+}
+
+/* glibc's libraries, whose symbols Debian and Ubuntu ship in libc6-dbg. */
+static bool is_glibc(const char *file)
+{
+	static const char *const names[] = { "libc.so", "libc-2.", "ld-linux", "libm.so",
+					     "libpthread.so", "libdl.so", "librt.so",
+					     "libresolv.so" };
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strncmp(base, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+/* What would name the frames of file (build-id bid, or NULL) into out. */
+static void remedy(const struct symbolizer *s, const char *file, const char *bid, char *out,
+		   size_t size)
+{
+	char debug[PATH_MAX] = "";
+	if (bid)
+		debug_file_path(s, bid, debug, sizeof debug);
+	snprintf(out, size, "install the distribution's debug package for it (Debian, Ubuntu: "
+		 "%s)%s%s, or set DEBUGINFOD_URLS for pprof-fcgi",
+		 is_glibc(file) ? "libc6-dbg" : "its -dbgsym package",
+		 bid ? ", put its debug file at " : "", debug);
+}
+
+/* Remembers build-id bid of a module without symbols, so that a debug
+ * file put in place for it is read at the next attach. */
+static void remember_missing(struct symbolizer *s, const char *bid)
+{
+	for (size_t i = 0; i < s->nmissing; i++)
+		if (strcmp(s->missing[i], bid) == 0)
+			return;
+	if (s->nmissing >= MISSING_KEPT)
+		return;
+	char **slot = VEC_PUSH(s->missing, s->nmissing, s->missing_cap, 8);
+	if (!(*slot = strdup(bid)))
+		abort();
+}
+
+/* Says in p, once for mapping m (profile mapping id), how many of its
+ * frames no symbol names and what would name them; remembers its
+ * build-id so that a debug file put in place is read at the next attach. */
+static void note_unnamed(struct symbolizer *s, struct profile *p, const struct exec_map *m,
+			 size_t id)
+{
+	size_t frames = 0, unnamed = 0, samples = 0;
+	for (size_t i = 0; i < p->nlocations; i++)
+		if (p->locations[i].mapping == id) {
+			frames++;
+			unnamed += p->locations[i].nlines == 0;
+		}
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, m->start);
+	if (!unnamed || !mod || has_symbols(mod))
+		return;
+	for (size_t i = 0; i < p->nsamples; i++)
+		for (size_t k = 0; k < p->samples[i].nlocs; k++) {
+			const struct profile_location *l = &p->locations[p->samples[i].locs[k]];
+			if (l->mapping == id && l->nlines == 0) {
+				samples++;
+				break;
+			}
+		}
+	const char *bid = p->mappings[id - 1].build_id;
+	if (bid)
+		remember_missing(s, bid);
+	char what[2 * PATH_MAX];
+	remedy(s, m->file, bid, what, sizeof what);
+	profile_add_comment(p, "no symbols for %s (build-id %s): %zu of its %zu frames, in %zu "
+			    "samples, are unnamed; to name them %s; a debug file put in place is "
+			    "read at the next request", m->file, bid ? bid : "none", unnamed, frames,
+			    samples, what);
+}
+
+struct each_module {
+	struct symbolizer *s;
+	void (*fn)(void *arg, const struct symbolize_debug *d);
+	void *arg;
+};
+
+static int describe_module(Dwfl_Module *mod, void **userdata, const char *name,
+			   Dwarf_Addr start, void *arg)
+{
+	(void)userdata;
+	(void)start;
+	struct each_module *w = arg;
+	Dwarf_Addr bias;
+	/* [vdso] is the kernel's, named by its own symbols; a locale file
+	 * mapped is no ELF and has no code */
+	if (!name || name[0] != '/' || !dwfl_module_getelf(mod, &bias))
+		return DWARF_CB_OK;
+	struct symbolize_debug d = { .file = name, .named = has_symbols(mod) };
+	char *bid = build_id_hex(mod);
+	d.build_id = bid;
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &d.debug_file);
+	char what[2 * PATH_MAX];
+	if (!d.named) {
+		if (bid)
+			remember_missing(w->s, bid);
+		remedy(w->s, name, bid, what, sizeof what);
+		d.remedy = what;
+	}
+	w->fn(w->arg, &d);
+	free(bid);
+	return DWARF_CB_OK;
+}
+
+void symbolize_modules(struct symbolizer *s, void (*fn)(void *arg, const struct symbolize_debug *d),
+		       void *arg)
+{
+	struct each_module w = { s, fn, arg };
+	if (s->dwfl)
+		dwfl_getmodules(s->dwfl, describe_module, &w, 0);
 }
 
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
@@ -404,13 +584,17 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 	size_t *map_ids = calloc(s->nmaps + 1, sizeof *map_ids);
 	if (!map_ids)
 		abort();
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], known[PATH_MAX];
+	/* named as it was run (Debian's redis-server is a symlink to
+	 * redis-check-rdb): pprof's "File:" and the name it saves under */
+	bool renamed = modfile_exec_name(s->pid, known);
 	if (modfile_exe_path(s->pid, exe))
 		for (size_t i = 0; i < p->nlocations; i++) {
 			const struct exec_map *m = find_map(s, p->locations[i].address);
 			if (m && strcmp(m->file, exe) == 0) {
 				mapping_id(s, p, map_ids, m,
-					   dwfl_addrmodule(s->dwfl, p->locations[i].address));
+					   dwfl_addrmodule(s->dwfl, p->locations[i].address),
+					   renamed ? known : NULL);
 				break;
 			}
 		}
@@ -419,10 +603,13 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 		const struct exec_map *m = find_map(s, loc->address);
 		Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, loc->address);
 		if (m)
-			loc->mapping = mapping_id(s, p, map_ids, m, mod);
+			loc->mapping = mapping_id(s, p, map_ids, m, mod, NULL);
 		if (mod && loc->nlines == 0)
 			symbolize_location(mod, loc, loc->address);
 	}
+	for (size_t mi = 0; mi < s->nmaps; mi++)
+		if (map_ids[mi])
+			note_unnamed(s, p, &s->maps[mi], map_ids[mi]);
 	free(map_ids);
 	return 0;
 }
@@ -495,7 +682,7 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 		/* found by build-id, on this machine: the content is vouched for */
 		char debug[PATH_MAX];
 		char *hex = hex_of(m->build_id, m->build_id_size);
-		snprintf(debug, sizeof debug, "%s/.build-id/%.2s/%s.debug", s->debug_root, hex, hex + 2);
+		debug_file_path(s, hex, debug, sizeof debug);
 		free(hex);
 		struct err ignored = { 0 };
 		if ((fd = modfile_open_as_target(0, debug, &ignored)) >= 0)
@@ -517,6 +704,11 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 void symbolizer_set_debug_root(struct symbolizer *s, const char *dir)
 {
 	s->debug_root = dir;
+	free(s->debuginfo_path);
+	/* libdwfl's default with dir for /usr/lib/debug: next to the file,
+	 * in its .debug/, then dir/.build-id/ and dir/PATH */
+	if (asprintf(&s->debuginfo_path, ":.debug:%s", dir) < 0)
+		abort();
 }
 
 int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct symbolize_module *m,

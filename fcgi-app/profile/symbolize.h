@@ -6,6 +6,7 @@
 #ifndef PF_SYMBOLIZE_H
 #define PF_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,8 +42,11 @@ struct symbolize_module {
 	size_t build_id_size;
 };
 
-/* The directory whose .build-id/ holds separate debug files for
- * symbolize_unloaded (/usr/lib/debug unless set; dir must outlive s). */
+/* The directory whose .build-id/ holds separate debug files
+ * (/usr/lib/debug unless set; dir must outlive s). A module that left
+ * frames unnamed for lack of symbols is said in a comment of the profile,
+ * with the path its debug file would have here; once that file exists,
+ * the next symbolizer_attach reads the modules anew. */
 void symbolizer_set_debug_root(struct symbolizer *s, const char *dir);
 
 /* Adds m as a mapping of p for the locations in [m->start, m->limit)
@@ -51,6 +55,21 @@ void symbolizer_set_debug_root(struct symbolizer *s, const char *dir);
  * build-id. Returns how many were named, or -1 with why none could be. */
 int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct symbolize_module *m,
 		       struct err *e);
+
+/* What a module of the attached process has to name its frames with. */
+struct symbolize_debug {
+	const char *file;
+	const char *build_id;   /* lowercase hex, or NULL */
+	bool named;             /* it has a symbol table or DWARF */
+	const char *debug_file; /* the separate debug file read, or NULL */
+	const char *remedy;     /* what would name its frames, when !named */
+};
+
+/* Calls fn for each file-backed module of the attached process (reading
+ * each one's symbols and debug file once; kept across calls). A module
+ * without symbols is watched for its debug file as in a profile. */
+void symbolize_modules(struct symbolizer *s, void (*fn)(void *arg, const struct symbolize_debug *d),
+		       void *arg);
 
 /* The outermost function name at addr (demangled), or -1 when none. */
 int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct err *e);
