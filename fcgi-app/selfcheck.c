@@ -182,7 +182,7 @@ static void check_agent(struct report *r, struct ctx *ctx, pid_t pid)
 {
 	struct heap_snapshot s = { 0 };
 	struct err e = { 0 };
-	if (heap_read(ctx, pid, &s, &e) < 0)
+	if (ctx_heap_read(ctx, pid, &s, &e) < 0)
 		say(r, "warn", "agent", "%s", e.msg);
 	else if (!s.present)
 		say(r, "note", "agent", "not loaded: /heap and /allocs are empty, the rest works; start "
