@@ -12,6 +12,8 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 tools/install-deps.sh
+# the browser viewer into its cache (configure finds it there)
+tools/fetch-viewer.sh > /dev/null
 ./autogen.sh > /dev/null
 # out-of-tree builds need an unconfigured source tree
 [ -f Makefile ] && make distclean > /dev/null 2>&1 || true
