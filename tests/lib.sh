@@ -9,6 +9,8 @@ set -u
 APP="$top_builddir/fcgi-app/pprof-fcgi"
 DEMO="$top_builddir/tests/targets/demo-target"
 SPLIT="$top_builddir/tests/targets/cpu-split"
+# the browser viewer as make copied it into the build tree (ui/Makefile.am)
+VIEWER="$top_builddir/ui/viewer"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pprof-e2e.XXXXXX")
 PIDS=()
@@ -108,6 +110,7 @@ lighttpd_conf() { # PORT
 	sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
 	    -e "s|^var.pprof_port = .*|var.pprof_port = $1|" \
 	    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+	    -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$VIEWER/\"|" \
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
