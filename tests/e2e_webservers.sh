@@ -41,6 +41,52 @@ routing_checks() { # NAME
 	expect_body "$n: /symbolz" "num_symbols: 1"
 }
 
+# The viewer (MOUNT/ui/) as each example serves it: routed before the
+# FastCGI mount, each file with its type, a CSP it runs under, behind the
+# same token; a ui/ request that reaches the app says what is wrong.
+viewer_checks() { # NAME
+	local n=$1 mount f want
+	[ -f "$VIEWER/index.html" ] || { fail "$n viewer: no $VIEWER/index.html (tools/fetch-viewer.sh, then configure)"; return; }
+	for mount in /v1/sys/pprof /debug/pprof; do
+		get "$mount/ui/index.html"
+		expect_status "$n viewer: $mount/ui/index.html" 200
+		cmp -s "$T/body" "$VIEWER/index.html" && pass "$n viewer: $mount/ui/index.html is the viewer's" \
+			|| fail "$n viewer: $mount/ui/index.html is not the viewer's: $(head -c 200 "$T/body")"
+		expect_header "$n viewer: index.html" Content-Type "text/html; charset=utf-8"
+		expect_header "$n viewer: index.html" Content-Security-Policy \
+			"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; connect-src 'self' blob:"
+	done
+	get /v1/sys/pprof/ui/
+	expect_status "$n viewer: ui/ (index file)" 200
+	for f in "$VIEWER"/*; do
+		case $f in
+		*.js) want="text/javascript; charset=utf-8" ;;
+		*.css) want="text/css; charset=utf-8" ;;
+		*.html) want="text/html; charset=utf-8" ;;
+		*.png) want=image/png ;;
+		*.ico) want=image/x-icon ;;
+		*.woff2) want=font/woff2 ;;
+		*.wasm) want=application/wasm ;;
+		*.json) want=application/json ;;
+		*.txt|*.md) want="text/plain; charset=utf-8" ;;
+		*) continue ;;
+		esac
+		get "/v1/sys/pprof/ui/$(basename "$f")"
+		[ "$STATUS" = 200 ] && [ "$(header Content-Type)" = "$want" ] &&
+			pass "$n viewer: $(basename "$f"): 200 $want" ||
+			fail "$n viewer: $(basename "$f"): $STATUS $(header Content-Type), want 200 $want"
+	done
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/ui/index.html")
+	[ "$STATUS" = 403 ] && pass "$n viewer: no token: 403" || fail "$n viewer: no token: status $STATUS, want 403"
+	get /v1/sys/pprof/ui/nosuch.js
+	expect_status "$n viewer: a missing file" 404
+	if grep -q "web server is not serving the viewer" "$T/body"; then
+		fail "$n viewer: ui/nosuch.js reached the app"
+	else
+		pass "$n viewer: ui/nosuch.js stays with the web server"
+	fi
+}
+
 # with_server SERVER CHECKS CONF: starts SERVER (lighttpd, nginx, apache)
 # with CONF, runs CHECKS SERVER against it, stops it
 with_server() {
@@ -59,6 +105,15 @@ chmod 711 "$T"
 chgrp www-data "$SOCK" # as the systemd unit's Group=www-data does
 with_server nginx routing_checks conf/nginx.conf
 with_server apache routing_checks conf/apache.conf
+for server in lighttpd nginx apache; do
+	with_server "$server" viewer_checks "conf/$server.conf"
+done
+# a ui/ request that reaches the app (a config without the viewer's route)
+SCRIPT_NAME=/v1/sys/pprof PATH_INFO=/ui/index.html REQUEST_METHOD=GET \
+	cgi-fcgi -bind -connect "$SOCK" > "$T/ui.out" 2>&1 < /dev/null
+grep -q '^Status: 404' "$T/ui.out" && grep -q 'the web server is not serving the viewer' "$T/ui.out" &&
+	pass "ui/ at the app: 404 saying the web server does not serve the viewer" ||
+	fail "ui/ at the app: $(head -c 300 "$T/ui.out")"
 # --- each example's basic-auth variant, made as its comments say: every
 # mount asks for the user, a wrong password or the old token is refused
 basic_checks() { # NAME

@@ -140,6 +140,7 @@ nginx_run() { # PORT
 	cp /etc/nginx/fastcgi_params "$T/nginx/"
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|" \
 	    -e "s|listen 127.0.0.1:8200;|listen 127.0.0.1:$1;|" \
+	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|" \
 	    -e "s|\"change-me\"|\"$TOKEN\"|" -e "s|\"Bearer change-me\"|\"Bearer $TOKEN\"|" \
 	    "$top_srcdir/conf/nginx.conf" | auth_variant > "$T/nginx/site.conf"
 	cat > "$T/nginx/nginx.conf" <<EON
@@ -173,6 +174,7 @@ apache_run() { # PORT
 	mkdir -p "$T/apache"
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|g" \
 	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
+	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|g" \
 	    -e "s|'change-me'|'$TOKEN'|" -e "s|'Bearer change-me'|'Bearer $TOKEN'|" \
 	    "$top_srcdir/conf/apache.conf" | auth_variant > "$T/apache/site.conf"
 	local mods=/usr/lib/apache2/modules
@@ -191,6 +193,11 @@ LoadModule authn_file_module $mods/mod_authn_file.so
 LoadModule auth_basic_module $mods/mod_auth_basic.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
+LoadModule alias_module $mods/mod_alias.so
+LoadModule mime_module $mods/mod_mime.so
+LoadModule headers_module $mods/mod_headers.so
+LoadModule dir_module $mods/mod_dir.so
+TypesConfig /etc/mime.types
 User www-data
 Group www-data
 Include $T/apache/site.conf
