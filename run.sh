@@ -73,7 +73,11 @@ else
 	what="pid $target_pid ($(cat "/proc/$target_pid/comm"))"
 fi
 
-build/fcgi-app/pprof-fcgi --listen "unix:$run/pprof-fcgi.sock" --target-pid "$target_pid" \
+# lighttpd serves the viewer from the build tree, not from where make
+# install would put it: the flame-graph links are on when it is there
+viewer=off
+[ -f build/ui/viewer/index.html ] && viewer=on
+build/fcgi-app/pprof-fcgi --listen "unix:$run/pprof-fcgi.sock" --target-pid "$target_pid" --viewer "$viewer" \
 	2> "$run/pprof-fcgi.log" &
 pids+=($!)
 wait_up 10 $! test -S "$run/pprof-fcgi.sock" || { cat "$run/pprof-fcgi.log"; exit 1; }

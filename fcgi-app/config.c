@@ -41,6 +41,8 @@ static const struct key keys[] = {
 	  "timed requests (profiles) served at once, each on its own thread; more get 503" },
 	{ "log-level", KEY_LEVEL, OFF(log_level), "info", 0, 0,
 	  "error, warn, info or debug" },
+	{ "viewer", KEY_STRING, OFF(viewer), "auto", 0, 0,
+	  "flame-graph links on the index: auto (when the viewer is installed), on or off" },
 	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,
 	  "yes: listen on a non-loopback address or a world-writable socket anyway" },
 };

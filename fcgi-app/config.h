@@ -22,6 +22,7 @@ struct config {
 	long max_timed;
 	enum log_level log_level;
 	bool allow_insecure_listen; /* a non-loopback or world-writable socket */
+	char *viewer;         /* flame-graph links on the index: "auto", "on" or "off" */
 };
 
 enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2 };

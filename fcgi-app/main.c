@@ -54,6 +54,12 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	if (strcmp(cfg.viewer, "auto") && strcmp(cfg.viewer, "on") && strcmp(cfg.viewer, "off")) {
+		fprintf(stderr, "pprof-fcgi: viewer: invalid value \"%s\" (auto, on or off)\n",
+			cfg.viewer);
+		config_release(&cfg);
+		return 2;
+	}
 	log_set_level(cfg.log_level);
 	/* the collector keeps a descriptor per target thread */
 	struct rlimit nofile;

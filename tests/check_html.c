@@ -44,8 +44,8 @@ START_TEST(test_index_page)
 	strcpy(info.exe, "/srv/<evil>");
 	strcpy(info.comm, "svc");
 	struct html_row rows[] = {
-		{ "goroutine", 7, "Stack traces of all current threads" },
-		{ "heap", -1, "Live allocations & more" },
+		{ "goroutine", 7, "Stack traces of all current threads", { { 0 } } },
+		{ "heap", -1, "Live allocations & more", { { 0 } } },
 	};
 	struct html_index page = {
 		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
@@ -71,6 +71,49 @@ START_TEST(test_index_page)
 	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
 	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));
 	ck_assert_ptr_nonnull(strstr(h, "<a href=\"goroutine?debug=2\">full thread stack dump</a>"));
+	assert_whole(h);
+	buf_release(&b);
+}
+END_TEST
+
+/* the flame-graph links: the viewer's page with the profile's URL relative
+ * to it and a title naming the target, both percent-encoded */
+START_TEST(test_index_flame_links)
+{
+	struct proc_info info = { .pid = 4242, .threads = 7 };
+	strcpy(info.comm, "svc <x>");
+	struct html_row rows[] = {
+		{ "profile", -1, "CPU", { { "5 s", "seconds=5", "CPU 5 s" },
+					  { "10 s", "seconds=10&inlines=split", "CPU 10 s" } } },
+		{ "cmdline", -1, "The command line", { { 0 } } },
+	};
+	struct html_index page = { .path = "/", .target = &info, .rows = rows, .nrows = 2,
+				   .viewer = true };
+	struct buf b;
+	buf_init(&b, "html", 1 << 20);
+	html_index(&b, &page);
+	const char *h = buf_cstr(&b);
+	ck_assert_ptr_nonnull(strstr(h, "<th>Profile</th><th>Flame graph</th>"));
+	ck_assert_ptr_nonnull(strstr(h,
+		"<td><a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D5"
+		"&amp;title=svc%20%3Cx%3E%20%28pid%204242%29%3A%20CPU%205%20s&amp;view=left-heavy\">5 s</a>"
+		" &middot; <a class=\"flame\" href=\"ui/index.html#profileURL="
+		"..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=svc%20%3Cx%3E%20%28pid%204242%29"
+		"%3A%20CPU%2010%20s&amp;view=left-heavy\">10 s</a></td></tr>"));
+	ck_assert_ptr_nonnull(strstr(h, ">cmdline</a></td><td></td></tr>"));
+	ck_assert_ptr_null(strstr(h, "viewer-note"));
+	assert_whole(h);
+	buf_release(&b);
+
+	/* off, or not installed: no links, and the note says why */
+	page.viewer = false;
+	page.viewer_note = "flame graphs: the viewer is not installed";
+	buf_init(&b, "html", 1 << 20);
+	html_index(&b, &page);
+	h = buf_cstr(&b);
+	ck_assert_ptr_null(strstr(h, "ui/index.html"));
+	ck_assert_ptr_null(strstr(h, "Flame graph"));
+	ck_assert_ptr_nonnull(strstr(h, "<p class=\"viewer-note\">flame graphs: the viewer is not installed</p>"));
 	assert_whole(h);
 	buf_release(&b);
 }
@@ -121,6 +164,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_index_page);
+	tcase_add_test(tc, test_index_flame_links);
 	tcase_add_test(tc, test_missing_page);
 	suite_add_tcase(s, tc);
 	return s;

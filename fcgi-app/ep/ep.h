@@ -3,9 +3,11 @@
 #ifndef PF_EP_H
 #define PF_EP_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct buf;
+struct config;
 struct ctx;
 struct err;
 struct heap_snapshot;
@@ -16,6 +18,9 @@ struct resp;
 typedef int (*ep_fn)(struct ctx *ctx, const struct req *req, struct resp *resp,
 		     struct err *e);
 
+/* Whether the index links to the browser viewer: config key viewer = on,
+ * or auto and the viewer is installed where make install put it. */
+bool ep_viewer_shown(const struct config *cfg);
 int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_cmdline(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
