@@ -27,13 +27,13 @@ struct route {
 	ep_fn handler;
 };
 
-#define DELTA (PARAMS_SECONDS_DELTA | PARAMS_DEBUG)
+#define DELTA (PARAMS_SECONDS_DELTA | PARAMS_DEBUG | PARAMS_PPROF)
 #define WINDOW (PARAMS_SECONDS_WINDOW)
 
 static const struct route routes[] = {
 	{ "index", ROUTE_TARGET, 0, 0, ep_index },
 	{ "cmdline", ROUTE_TARGET, 0, 0, ep_cmdline },
-	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ, 30, ep_profile },
+	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ | PARAMS_PPROF, 30, ep_profile },
 	{ "goroutine", ROUTE_TARGET, DELTA, 0, ep_goroutine },
 	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_threadcreate },
 	{ "heap", ROUTE_TARGET, DELTA, 0, ep_heap },

@@ -4,11 +4,26 @@
 #include "base/err.h"
 #include "collect/heap.h"
 #include "ctx.h"
+#include "edge/http.h"
 #include "encode/pprof.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
 #include <string.h>
+
+int ep_profile_options(struct profile *p, const struct params *pp, struct err *e)
+{
+	if (pp->debug)
+		return 0;
+	p->split_inlines = pp->split_inlines;
+	if (pp->sample_index && profile_set_default_type(p, pp->sample_index) < 0) {
+		char names[256];
+		profile_type_names(p, names, sizeof names);
+		return err_set(e, ERR_INVALID,
+			       "invalid value for \"sample_index\" - must be one of %s", names);
+	}
+	return 0;
+}
 
 int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct ep_body *how,
 		    struct buf *out, struct err *e)
@@ -18,8 +33,12 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 		how->symbolized(p);
 	if (how && how->text)
 		how->text(out, p, how->arg);
-	else if (pprof_encode(p, out, e) < 0)
-		return -1;
+	else {
+		if (p->split_inlines)
+			profile_split_inlines(p);
+		if (pprof_encode(p, out, e) < 0)
+			return -1;
+	}
 	return buf_check(out, e);
 }
 

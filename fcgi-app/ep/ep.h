@@ -11,6 +11,7 @@ struct config;
 struct ctx;
 struct err;
 struct heap_snapshot;
+struct params;
 struct profile;
 struct req;
 struct resp;
@@ -41,6 +42,11 @@ struct ep_body {
 	void (*text)(struct buf *out, const struct profile *p, const void *arg);
 	const void *arg; /* the text's */
 };
+
+/* Applies a request's sample_index and inlines to p, just made by its
+ * constructor (so an unknown type is refused before any window): 400
+ * listing p's types. Ignored with debug=1/2, whose text has no types. */
+int ep_profile_options(struct profile *p, const struct params *pp, struct err *e);
 
 /* The tail of a profile endpoint: symbolizes p (a failure is a comment
  * in it), then writes it to out as how says (NULL: pprof); ERR_TOO_LARGE

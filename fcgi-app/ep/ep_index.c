@@ -14,7 +14,8 @@
 static const struct html_row rows_template[] = {
 	{ "allocs", -1, "A sampling of all past memory allocations, recorded by the preload agent "
 	  "(LD_PRELOAD=libpprof-agent.so).", {
-	  { "flame graph", "inlines=split", "allocs" } } },
+	  { "allocated bytes", "sample_index=alloc_space&inlines=split", "allocated bytes" },
+	  { "allocated objects", "sample_index=alloc_objects&inlines=split", "allocated objects" } } },
 	{ "block", -1, "Stack traces of threads found waiting (futex, poll, read, sleep...) by "
 	  "wall-clock sampling over a window: seconds, default 5.", {
 	  { "5 s", "seconds=5&inlines=split", "block 5 s" } } },
@@ -25,7 +26,8 @@ static const struct html_row rows_template[] = {
 	{ "heap", -1, "A sampling of the live memory allocations, recorded by the preload agent "
 	  "(LD_PRELOAD=libpprof-agent.so). You can specify the gc GET parameter; it is accepted "
 	  "and ignored (a native heap has no collector).", {
-	  { "flame graph", "inlines=split", "heap" } } },
+	  { "in-use bytes", "sample_index=inuse_space&inlines=split", "in-use bytes" },
+	  { "in-use objects", "sample_index=inuse_objects&inlines=split", "in-use objects" } } },
 	{ "mutex", -1, "Stack traces of threads waiting to acquire a lock (pthread_mutex_lock, "
 	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5.", {
 	  { "5 s", "seconds=5&inlines=split", "mutex 5 s" } } },
