@@ -54,7 +54,7 @@ viewer_checks() { # NAME
 			|| fail "$n viewer: $mount/ui/index.html is not the viewer's: $(head -c 200 "$T/body")"
 		expect_header "$n viewer: index.html" Content-Type "text/html; charset=utf-8"
 		expect_header "$n viewer: index.html" Content-Security-Policy \
-			"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; connect-src 'self' blob:"
+			"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; connect-src 'self' blob:"
 	done
 	get /v1/sys/pprof/ui/
 	expect_status "$n viewer: ui/ (index file)" 200

@@ -78,7 +78,8 @@ static void page_head(struct buf *out, const char *title, int refresh_s)
 	buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
 	if (refresh_s > 0)
 		buf_printf(out, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
-	buf_puts(out, "<title>");
+	/* no favicon request: the app has none, and its 404 is a console error */
+	buf_puts(out, "<link rel=\"icon\" href=\"data:,\">\n<title>");
 	html_escape(out, title);
 	buf_puts(out, "</title>\n<style>\n"
 		 "body{font-family:sans-serif;margin:1.5rem}\n"
