@@ -6,6 +6,10 @@
 #
 #   tools/fetch-viewer.sh            # into ${XDG_CACHE_HOME:-~/.cache}/pprof-fcgi
 #   PPROF_FCGI_CACHE=DIR tools/fetch-viewer.sh
+#   tools/fetch-viewer.sh --browser-test
+#       instead: puppeteer-core as pinned by tests/browser/package-lock.json
+#       (npm ci: integrity-checked, no browser download) into the cache;
+#       prints its node_modules folder (the tests' NODE_PATH)
 #
 # The bundle is never committed: it is fetched, verified, unpacked.
 set -euo pipefail
@@ -15,6 +19,33 @@ tgz=speedscope-$version.tgz
 cache=${PPROF_FCGI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pprof-fcgi}
 dest=$cache/speedscope-$version
 
+need_npm() {
+	command -v npm > /dev/null && return 0
+	# Debian's npm only where no npm exists: a nodejs from elsewhere
+	# brings its own, and Debian's package conflicts with it
+	if [ "$(id -u)" != 0 ]; then
+		echo "fetch-viewer: npm not found; run: sudo apt-get install -y npm" >&2
+		exit 1
+	fi
+	echo "fetch-viewer: installing npm" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2
+}
+
+if [ "${1:-}" = --browser-test ]; then
+	lock=$here/../tests/browser/package-lock.json
+	dir=$cache/browser-test
+	# installed from this very lock file: nothing to do
+	if ! cmp -s "$lock" "$dir/package-lock.json" || [ ! -d "$dir/node_modules/puppeteer-core" ]; then
+		need_npm
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		cp "$here/../tests/browser/package.json" "$lock" "$dir/"
+		PUPPETEER_SKIP_DOWNLOAD=1 npm ci --silent --prefix "$dir" --ignore-scripts --no-audit --no-fund >&2
+	fi
+	echo "$dir/node_modules"
+	exit 0
+fi
+
 # an unpacked viewer from a verified tarball: nothing to do
 if [ -f "$dest/index.html" ] && [ -f "$dest/.verified" ]; then
 	echo "$dest"
@@ -23,16 +54,7 @@ fi
 mkdir -p "$cache"
 cd "$cache"
 if ! (sha512sum --status -c "$here/viewer.sha512") 2>/dev/null; then
-	if ! command -v npm > /dev/null; then
-		# Debian's npm only where no npm exists: a nodejs from elsewhere
-		# brings its own, and Debian's package conflicts with it
-		if [ "$(id -u)" != 0 ]; then
-			echo "fetch-viewer: npm not found; run: sudo apt-get install -y npm" >&2
-			exit 1
-		fi
-		echo "fetch-viewer: installing npm" >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >&2
-	fi
+	need_npm
 	rm -f "$tgz"
 	npm pack --silent "speedscope@$version" > /dev/null
 	if ! sha512sum --status -c "$here/viewer.sha512"; then
