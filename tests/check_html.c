@@ -38,6 +38,14 @@ static void assert_whole(const char *h)
 	}
 }
 
+/* page rendered into b (which the caller releases) */
+static const char *render(struct buf *b, const struct html_index *page)
+{
+	buf_init(b, "html", 1 << 20);
+	html_index(b, page);
+	return buf_cstr(b);
+}
+
 START_TEST(test_index_page)
 {
 	struct proc_info info = { .pid = 4242, .threads = 7, .uptime_s = 3725, .rss_kb = 2048 };
@@ -53,9 +61,7 @@ START_TEST(test_index_page)
 		.found_by = "its argv[0]", .matches = 3,
 	};
 	struct buf b;
-	buf_init(&b, "html", 1 << 20);
-	html_index(&b, &page);
-	const char *h = buf_cstr(&b);
+	const char *h = render(&b, &page);
 	ck_assert_int_eq(strncmp(h, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
 	ck_assert_ptr_nonnull(strstr(h, "<title>/v1/sys/pprof/</title>"));
 	ck_assert_ptr_nonnull(strstr(h, "pid 4242 (svc)"));
@@ -90,9 +96,7 @@ START_TEST(test_index_flame_links)
 	struct html_index page = { .path = "/", .target = &info, .rows = rows, .nrows = 2,
 				   .viewer = true };
 	struct buf b;
-	buf_init(&b, "html", 1 << 20);
-	html_index(&b, &page);
-	const char *h = buf_cstr(&b);
+	const char *h = render(&b, &page);
 	ck_assert_ptr_nonnull(strstr(h, "<th>Profile</th><th>Flame graph</th>"));
 	ck_assert_ptr_nonnull(strstr(h,
 		"<td><a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D5"
@@ -108,9 +112,7 @@ START_TEST(test_index_flame_links)
 	/* off, or not installed: no links, and the note says why */
 	page.viewer = false;
 	page.viewer_note = "flame graphs: the viewer is not installed";
-	buf_init(&b, "html", 1 << 20);
-	html_index(&b, &page);
-	h = buf_cstr(&b);
+	h = render(&b, &page);
 	ck_assert_ptr_null(strstr(h, "ui/index.html"));
 	ck_assert_ptr_null(strstr(h, "Flame graph"));
 	ck_assert_ptr_nonnull(strstr(h, "<p class=\"viewer-note\">flame graphs: the viewer is not installed</p>"));

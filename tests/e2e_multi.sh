@@ -69,11 +69,7 @@ for name in billing search; do
 	expect_body_has "$name index" "pid $pid"
 	# each instance's viewer, from the web server with its type
 	for mount in /v1/sys/pprof /debug/pprof; do
-		get "$mount/$name/ui/index.html"
-		expect_status "$mount/$name/ui/index.html" 200
-		cmp -s "$T/body" "$VIEWER/index.html" && pass "$mount/$name/ui/index.html is the viewer's" \
-			|| fail "$mount/$name/ui/index.html: $(head -c 200 "$T/body")"
-		expect_header "$mount/$name/ui/index.html" Content-Type "text/html; charset=utf-8"
+		expect_viewer "$name viewer" "$mount/$name/ui/index.html"
 	done
 	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/$name/ui/index.html")
 	[ "$STATUS" = 403 ] && pass "$name viewer, no token: 403" || fail "$name viewer, no token: $STATUS"

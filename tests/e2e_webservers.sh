@@ -48,11 +48,7 @@ viewer_checks() { # NAME
 	local n=$1 mount f want
 	[ -f "$VIEWER/index.html" ] || { fail "$n viewer: no $VIEWER/index.html (tools/fetch-viewer.sh, then configure)"; return; }
 	for mount in /v1/sys/pprof /debug/pprof; do
-		get "$mount/ui/index.html"
-		expect_status "$n viewer: $mount/ui/index.html" 200
-		cmp -s "$T/body" "$VIEWER/index.html" && pass "$n viewer: $mount/ui/index.html is the viewer's" \
-			|| fail "$n viewer: $mount/ui/index.html is not the viewer's: $(head -c 200 "$T/body")"
-		expect_header "$n viewer: index.html" Content-Type "text/html; charset=utf-8"
+		expect_viewer "$n viewer" "$mount/ui/index.html"
 		expect_header "$n viewer: index.html" Content-Security-Policy \
 			"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; connect-src 'self' blob:"
 	done

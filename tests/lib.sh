@@ -238,6 +238,16 @@ expect_body_has() { # NAME TEXT
 	if grep -qF -- "$2" "$T/body"; then pass "$1: body has '$2'"; else fail "$1: body lacks '$2': $(head -c 300 "$T/body")"; fi
 }
 
+# expect_viewer NAME PATH: PATH (with the token) is the viewer's index.html,
+# as the web server serves it
+expect_viewer() {
+	get "$2"
+	expect_status "$1: $2" 200
+	cmp -s "$T/body" "$VIEWER/index.html" && pass "$1: $2 is the viewer's" \
+		|| fail "$1: $2 is not the viewer's: $(head -c 200 "$T/body")"
+	expect_header "$1: $2" Content-Type "text/html; charset=utf-8"
+}
+
 # untraced PID: every thread of PID has TracerPid 0.
 untraced() {
 	! grep -h '^TracerPid:' /proc/"$1"/task/*/status 2>/dev/null | grep -qv $'TracerPid:\t0$'
