@@ -12,6 +12,10 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 tools/install-deps.sh
+# the browser viewer into its cache (configure finds it there), and what
+# the browser test drives chromium with
+tools/fetch-viewer.sh > /dev/null
+tools/fetch-viewer.sh --browser-test > /dev/null
 ./autogen.sh > /dev/null
 # out-of-tree builds need an unconfigured source tree
 [ -f Makefile ] && make distclean > /dev/null 2>&1 || true

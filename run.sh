@@ -23,6 +23,10 @@ if [ -n "$target_pid" ] && ! kill -0 "$target_pid" 2>/dev/null; then
 fi
 
 tools/install-deps.sh
+# the flame-graph viewer; without it (offline) everything else works
+viewer_note=
+tools/fetch-viewer.sh > /dev/null ||
+	viewer_note="(no flame graphs: tools/fetch-viewer.sh failed; run it, then rm -rf build and ./run.sh)"
 if [ ! -x build/fcgi-app/pprof-fcgi ] || [ ! -f build/Makefile ]; then
 	./autogen.sh > /dev/null
 	[ -f Makefile ] && make distclean > /dev/null 2>&1 || true
@@ -69,7 +73,11 @@ else
 	what="pid $target_pid ($(cat "/proc/$target_pid/comm"))"
 fi
 
-build/fcgi-app/pprof-fcgi --listen "unix:$run/pprof-fcgi.sock" --target-pid "$target_pid" \
+# lighttpd serves the viewer from the build tree, not from where make
+# install would put it: the flame-graph links are on when it is there
+viewer=off
+[ -f build/ui/viewer/index.html ] && viewer=on
+build/fcgi-app/pprof-fcgi --listen "unix:$run/pprof-fcgi.sock" --target-pid "$target_pid" --viewer "$viewer" \
 	2> "$run/pprof-fcgi.log" &
 pids+=($!)
 wait_up 10 $! test -S "$run/pprof-fcgi.sock" || { cat "$run/pprof-fcgi.log"; exit 1; }
@@ -79,6 +87,7 @@ wait_up 10 $! test -S "$run/pprof-fcgi.sock" || { cat "$run/pprof-fcgi.log"; exi
 sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$run/pprof-fcgi.sock\"|" \
     -e "s|^var.pprof_port = .*|var.pprof_port = $port|" \
     -e "s|^server.document-root = .*|server.document-root = \"$run\"|" \
+    -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$top/build/ui/viewer/\"|" \
     -e "s|^server.errorlog = .*|server.errorlog = \"$run/lighttpd.log\"|" \
     -e "s|^accesslog.filename = .*|accesslog.filename = \"$run/access.log\"|" \
     -e '/^# BEGIN token check/,/^# END token check/d' \
@@ -109,7 +118,7 @@ pprof-fcgi is serving $what
 through lighttpd at $base/
 
 Try:
-  open $base/ in a browser         the index: target, threads, profiles
+  open $base/ in a browser         the index: target, threads, profiles, flame graphs $viewer_note
   curl -s $base/cmdline | tr '\\0' ' '; echo
   go tool pprof -top '$base/profile?seconds=5'     CPU profile, 5 s
   go tool pprof -http=:8300 '$base/profile?seconds=10'   the same in pprof's web UI

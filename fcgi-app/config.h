@@ -24,6 +24,7 @@ struct config {
 	bool allow_insecure_listen; /* a non-loopback or world-writable socket */
 	char *cpu_sampler;    /* "auto", "perf_event" or "ptrace" */
 	char *debug_dir;      /* separate debug files: DIR/.build-id/xx/yyyy.debug */
+	char *viewer;         /* flame-graph links on the index: "auto", "on" or "off" */
 };
 
 enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2, CONFIG_CHECK = 3 };

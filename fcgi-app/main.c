@@ -56,6 +56,12 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	if (strcmp(cfg.viewer, "auto") && strcmp(cfg.viewer, "on") && strcmp(cfg.viewer, "off")) {
+		fprintf(stderr, "pprof-fcgi: viewer: invalid value \"%s\" (auto, on or off)\n",
+			cfg.viewer);
+		config_release(&cfg);
+		return 2;
+	}
 	if (action == CONFIG_CHECK) {
 		int rc = selfcheck_run(&cfg, stdout);
 		config_release(&cfg);

@@ -38,14 +38,22 @@ static void assert_whole(const char *h)
 	}
 }
 
+/* page rendered into b (which the caller releases) */
+static const char *render(struct buf *b, const struct html_index *page)
+{
+	buf_init(b, "html", 1 << 20);
+	html_index(b, page);
+	return buf_cstr(b);
+}
+
 START_TEST(test_index_page)
 {
 	struct proc_info info = { .pid = 4242, .threads = 7, .uptime_s = 3725, .rss_kb = 2048 };
 	strcpy(info.exe, "/srv/<evil>");
 	strcpy(info.comm, "svc");
 	struct html_row rows[] = {
-		{ "goroutine", 7, "Stack traces of all current threads" },
-		{ "heap", -1, "Live allocations & more" },
+		{ "goroutine", 7, "Stack traces of all current threads", { { 0 } } },
+		{ "heap", -1, "Live allocations & more", { { 0 } } },
 	};
 	struct html_index page = {
 		.path = "/v1/sys/pprof/", .target = &info, .cmdline = "svc --flag <x>",
@@ -56,9 +64,7 @@ START_TEST(test_index_page)
 		.nunnamed = 1,
 	};
 	struct buf b;
-	buf_init(&b, "html", 1 << 20);
-	html_index(&b, &page);
-	const char *h = buf_cstr(&b);
+	const char *h = render(&b, &page);
 	ck_assert_int_eq(strncmp(h, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
 	ck_assert_ptr_nonnull(strstr(h, "<title>/v1/sys/pprof/</title>"));
 	ck_assert_ptr_nonnull(strstr(h, "pid 4242 (svc)"));
@@ -76,6 +82,45 @@ START_TEST(test_index_page)
 	ck_assert_ptr_nonnull(strstr(h, "<td class=\"count\"></td><td><a href=\"heap?debug=1\">heap</a>"));
 	ck_assert_ptr_nonnull(strstr(h, "Live allocations &amp; more"));
 	ck_assert_ptr_nonnull(strstr(h, "<a href=\"goroutine?debug=2\">full thread stack dump</a>"));
+	assert_whole(h);
+	buf_release(&b);
+}
+END_TEST
+
+/* the flame-graph links: the viewer's page with the profile's URL relative
+ * to it and a title naming the target, both percent-encoded */
+START_TEST(test_index_flame_links)
+{
+	struct proc_info info = { .pid = 4242, .threads = 7 };
+	strcpy(info.comm, "svc <x>");
+	struct html_row rows[] = {
+		{ "profile", -1, "CPU", { { "5 s", "seconds=5", "CPU 5 s" },
+					  { "10 s", "seconds=10&inlines=split", "CPU 10 s" } } },
+		{ "cmdline", -1, "The command line", { { 0 } } },
+	};
+	struct html_index page = { .path = "/", .target = &info, .rows = rows, .nrows = 2,
+				   .viewer = true };
+	struct buf b;
+	const char *h = render(&b, &page);
+	ck_assert_ptr_nonnull(strstr(h, "<th>Profile</th><th>Flame graph</th>"));
+	ck_assert_ptr_nonnull(strstr(h,
+		"<td><a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D5"
+		"&amp;title=svc%20%3Cx%3E%20%28pid%204242%29%3A%20CPU%205%20s&amp;view=left-heavy\">5 s</a>"
+		" &middot; <a class=\"flame\" href=\"ui/index.html#profileURL="
+		"..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=svc%20%3Cx%3E%20%28pid%204242%29"
+		"%3A%20CPU%2010%20s&amp;view=left-heavy\">10 s</a></td></tr>"));
+	ck_assert_ptr_nonnull(strstr(h, ">cmdline</a></td><td></td></tr>"));
+	ck_assert_ptr_null(strstr(h, "viewer-note"));
+	assert_whole(h);
+	buf_release(&b);
+
+	/* off, or not installed: no links, and the note says why */
+	page.viewer = false;
+	page.viewer_note = "flame graphs: the viewer is not installed";
+	h = render(&b, &page);
+	ck_assert_ptr_null(strstr(h, "ui/index.html"));
+	ck_assert_ptr_null(strstr(h, "Flame graph"));
+	ck_assert_ptr_nonnull(strstr(h, "<p class=\"viewer-note\">flame graphs: the viewer is not installed</p>"));
 	assert_whole(h);
 	buf_release(&b);
 }
@@ -126,6 +171,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_index_page);
+	tcase_add_test(tc, test_index_flame_links);
 	tcase_add_test(tc, test_missing_page);
 	suite_add_tcase(s, tc);
 	return s;

@@ -75,6 +75,31 @@ START_TEST(test_debug)
 }
 END_TEST
 
+/* sample_index and inlines, for viewers: on pprof endpoints only; the
+ * type's name is the endpoint's to check */
+START_TEST(test_viewer_params)
+{
+	struct params p;
+	struct query q;
+	struct err e = { 0 };
+	ck_assert_int_eq(query_parse(&q, "sample_index=inuse_objects&inlines=split&seconds=2", &e), 0);
+	ck_assert_int_eq(params_parse(&q, DELTA | PARAMS_PPROF, 0, 300, &p, &e), 0);
+	ck_assert_str_eq(p.sample_index, "inuse_objects");
+	ck_assert(p.split_inlines);
+	ck_assert_int_eq(params_parse(&q, DELTA, 0, 300, &p, &e), 0); /* not a pprof endpoint */
+	ck_assert_ptr_null(p.sample_index);
+	ck_assert(!p.split_inlines);
+	query_release(&q);
+	ck_assert_str_eq(run("", WINDOW | PARAMS_PPROF, 30, &p), "");
+	ck_assert_ptr_null(p.sample_index);
+	ck_assert(!p.split_inlines);
+	ck_assert_str_eq(run("inlines=join", WINDOW | PARAMS_PPROF, 30, &p),
+			 "invalid value for \"inlines\" - must be split");
+	ck_assert_str_eq(run("inlines=&sample_index=", WINDOW | PARAMS_PPROF, 30, &p), "");
+	ck_assert_ptr_null(p.sample_index);
+}
+END_TEST
+
 START_TEST(test_hz)
 {
 	struct params p;
@@ -97,6 +122,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_seconds);
 	tcase_add_test(tc, test_debug);
 	tcase_add_test(tc, test_hz);
+	tcase_add_test(tc, test_viewer_params);
 	suite_add_tcase(s, tc);
 	return s;
 }

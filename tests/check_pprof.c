@@ -125,6 +125,48 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* inlines=split: each inlined frame a location of its own, innermost first,
+ * in the stacks through it; sample_index: the default type by name */
+START_TEST(test_split_inlines_and_default)
+{
+	struct profile p;
+	profile_init_heap(&p, true, 512);
+	uint64_t stack[] = { 0x1100, 0x1200 };
+	int64_t v[] = { 1, 2, 3, 4 };
+	profile_add_sample(&p, stack, 2, v, 0, NULL);
+	profile_add_sample(&p, stack + 1, 1, v, 0, NULL);
+	profile_location_add_line(&p.locations[0], "inlined_leaf", NULL, "a.c", 7);
+	profile_location_add_line(&p.locations[0], "middle", NULL, "a.c", 8);
+	profile_location_add_line(&p.locations[0], "outer", NULL, "a.c", 9);
+	profile_location_add_line(&p.locations[1], "root", NULL, "a.c", 1);
+	ck_assert_int_eq(profile_set_default_type(&p, "nosuch"), -1);
+	ck_assert_int_eq(p.default_type, 3);
+	ck_assert_int_eq(profile_set_default_type(&p, "alloc_objects"), 0);
+	char names[128];
+	profile_type_names(&p, names, sizeof names);
+	ck_assert_str_eq(names, "alloc_objects, alloc_space, inuse_objects, inuse_space");
+	profile_split_inlines(&p);
+	ck_assert_uint_eq(p.nlocations, 4);
+
+	Perftools__Profiles__Profile *pb = roundtrip(&p);
+	ck_assert_str_eq(str(pb, pb->default_sample_type), "alloc_objects");
+	ck_assert_uint_eq(pb->n_sample, 2);
+	const char *want[] = { "inlined_leaf", "middle", "outer", "root" };
+	ck_assert_uint_eq(pb->sample[0]->n_location_id, 4);
+	for (size_t j = 0; j < 4; j++) {
+		const Perftools__Profiles__Location *l = pb->location[pb->sample[0]->location_id[j] - 1];
+		ck_assert_uint_eq(l->n_line, 1);
+		ck_assert_uint_eq(l->address, j < 3 ? 0x1100 : 0x1200);
+		ck_assert_str_eq(str(pb, pb->function[l->line[0]->function_id - 1]->name), want[j]);
+	}
+	ck_assert_uint_eq(pb->sample[1]->n_location_id, 1);
+	ck_assert_str_eq(str(pb, pb->function[pb->location[pb->sample[1]->location_id[0] - 1]
+					     ->line[0]->function_id - 1]->name), "root");
+	perftools__profiles__profile__free_unpacked(pb, NULL);
+	profile_release(&p);
+}
+END_TEST
+
 /* Each kind's header, as Go's tools expect it. */
 START_TEST(test_kinds)
 {
@@ -243,6 +285,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_kinds);
 	tcase_add_test(tc, test_sized_samples_apart);
+	tcase_add_test(tc, test_split_inlines_and_default);
 	tcase_add_test(tc, test_empty_and_deep);
 	tcase_add_test(tc, test_many_samples_merge);
 	suite_add_tcase(s, tc);

@@ -35,6 +35,12 @@ START_TEST(test_match_any_split)
 	ck_assert_str_eq(match(NULL, NULL, ROUTER_ENDPOINT), "index");
 	match("/v1/sys/pprof", "", ROUTER_REDIRECT);
 	match("/debug/pprof", NULL, ROUTER_REDIRECT);
+	/* the viewer's files, however the server split the path */
+	match("/v1/sys/pprof", "/ui/index.html", ROUTER_VIEWER);
+	match("/v1/sys/pprof/ui/index.html", "", ROUTER_VIEWER);
+	match("/debug/pprof/", "ui/", ROUTER_VIEWER);
+	match("/debug/pprof", "/ui", ROUTER_VIEWER);
+	ck_assert_str_eq(match("/debug/pprof", "/uix", ROUTER_ENDPOINT), "uix");
 	/* unknown names come back as they are, cut to the buffer */
 	ck_assert_str_eq(match("/x", "/nosuch", ROUTER_ENDPOINT), "nosuch");
 	char longpath[300];

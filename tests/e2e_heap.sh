@@ -73,6 +73,26 @@ expect_header "allocs" Content-Disposition 'attachment; filename="allocs"'
 cp "$T/body" "$T/allocs.pb.gz"
 go tool pprof -top "$T/allocs.pb.gz" 2>&1 | grep -q '^Type: alloc_space' && pass "allocs: default alloc_space" || fail "allocs default type"
 within "alloc_space of churn_here" "$(value "$T/allocs.pb.gz" alloc_space churn_here)" $((1024 * MiB)) 15
+# sample_index: the default type by name (viewers show only that one);
+# the values are the same profile's; an unknown name lists the valid ones;
+# ignored with debug=1, as Go ignores what does not apply
+for q in heap:inuse_objects heap:inuse_space allocs:alloc_objects allocs:alloc_space; do
+	get "$P/${q%%:*}?sample_index=${q#*:}&inlines=split"
+	expect_status "${q%%:*}?sample_index=${q#*:}" 200
+	cp "$T/body" "$T/si.pb.gz"
+	go tool pprof -top "$T/si.pb.gz" 2>&1 | grep -q "^Type: ${q#*:}$" && pass "${q%%:*}?sample_index=${q#*:}: the default" ||
+		fail "${q%%:*}?sample_index=${q#*:}: $(go tool pprof -top "$T/si.pb.gz" 2>&1 | grep ^Type)"
+done
+within "inuse_space of leak_here, sample_index=inuse_objects" \
+	"$(get "$P/heap?sample_index=inuse_objects"; value "$T/body" inuse_space leak_here)" $((64 * MiB)) 15
+get "$P/heap?sample_index=inuse_bytes"
+expect_status "heap?sample_index=inuse_bytes" 400
+expect_body "heap?sample_index=inuse_bytes" 'invalid value for "sample_index" - must be one of alloc_objects, alloc_space, inuse_objects, inuse_space'
+get "$P/heap?sample_index=inuse_bytes&debug=1"
+expect_status "heap?sample_index=inuse_bytes&debug=1 (ignored)" 200
+get "$P/allocs?inlines=joined"
+expect_status "allocs?inlines=joined" 400
+expect_body "allocs?inlines=joined" 'invalid value for "inlines" - must be split'
 protoc --decode=perftools.profiles.Profile --proto_path="$top_srcdir/proto" profile.proto \
 	< <(gzip -dc "$T/heap.pb.gz") > "$T/heap.txt" 2>&1
 grep -q 'period: 524288' "$T/heap.txt" && pass "period is the sampling rate" || fail "period: $(grep period "$T/heap.txt")"

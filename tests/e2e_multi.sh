@@ -46,6 +46,7 @@ multi_run() { # PORT
 	sed -e "s|^var.pprof_run = .*|var.pprof_run = \"$T/run\"|" \
 	    -e "s|^var.pprof_port = .*|var.pprof_port = $1|" \
 	    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+	    -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$VIEWER/\"|" \
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
@@ -66,6 +67,12 @@ for name in billing search; do
 	done
 	get "/v1/sys/pprof/$name/"
 	expect_body_has "$name index" "pid $pid"
+	# each instance's viewer, from the web server with its type
+	for mount in /v1/sys/pprof /debug/pprof; do
+		expect_viewer "$name viewer" "$mount/$name/ui/index.html"
+	done
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/$name/ui/index.html")
+	[ "$STATUS" = 403 ] && pass "$name viewer, no token: 403" || fail "$name viewer, no token: $STATUS"
 done
 grep -q "executable \"$SEARCH_EXE\" is pid $(cat "$T/search.pid"), found by the path it was executed through" \
 	"$T/app-search.log" && pass "search found by its symlink's name, and the log says how" \

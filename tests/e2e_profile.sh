@@ -33,6 +33,24 @@ dur=$(sed -n 's/^duration_nanos: //p' "$T/cpu.txt")
 grep -q '^time_nanos: [1-9]' "$T/cpu.txt" && pass "time_nanos set" || fail "no time_nanos"
 grep -q 'build_id: [1-9]' "$T/cpu.txt" && pass "mappings carry build ids" || fail "no build_id"
 
+# sample_index and inlines=split, for viewers: the default type by name,
+# each location one line; an unknown name is refused before the window
+get "/v1/sys/pprof/profile?seconds=1&sample_index=samples&inlines=split"
+expect_status "profile?sample_index=samples&inlines=split" 200
+gunzip -c "$T/body" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile \
+	profile.proto > "$T/split.txt" 2>&1
+go tool pprof -top "$T/body" 2>&1 | grep -q '^Type: samples$' && pass "profile?sample_index=samples: the default" ||
+	fail "profile?sample_index=samples: $(go tool pprof -top "$T/body" 2>&1 | grep ^Type)"
+awk '/^location {/ { n = 0 } /^  line {/ { n++; if (n > 1) bad++ } /^location {/ { locs++ }
+	END { exit !(locs > 0 && bad == 0) }' "$T/split.txt" && pass "inlines=split: one line per location" ||
+	fail "inlines=split: a location with several lines"
+t0=$(date +%s)
+get "/v1/sys/pprof/profile?seconds=30&sample_index=cycles"
+expect_status "profile?sample_index=cycles" 400
+expect_body "profile?sample_index=cycles" 'invalid value for "sample_index" - must be one of samples, cpu'
+[ $(($(date +%s) - t0)) -lt 10 ] && pass "profile?sample_index=cycles: refused before the 30 s window" ||
+	fail "profile?sample_index=cycles: refused after $(($(date +%s) - t0)) s"
+
 go tool pprof -top -unit=ms "$T/cpu.pb.gz" > "$T/top.txt" 2>&1
 # the program's own mapping first, as in Go's: pprof names it "File:"
 grep -q '^File: cpu-split$' "$T/top.txt" && pass "main binary first: File: cpu-split" \

@@ -41,6 +41,48 @@ routing_checks() { # NAME
 	expect_body "$n: /symbolz" "num_symbols: 1"
 }
 
+# The viewer (MOUNT/ui/) as each example serves it: routed before the
+# FastCGI mount, each file with its type, a CSP it runs under, behind the
+# same token; a ui/ request that reaches the app says what is wrong.
+viewer_checks() { # NAME
+	local n=$1 mount f want
+	[ -f "$VIEWER/index.html" ] || { fail "$n viewer: no $VIEWER/index.html (tools/fetch-viewer.sh, then configure)"; return; }
+	for mount in /v1/sys/pprof /debug/pprof; do
+		expect_viewer "$n viewer" "$mount/ui/index.html"
+		expect_header "$n viewer: index.html" Content-Security-Policy \
+			"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; connect-src 'self' blob:"
+	done
+	get /v1/sys/pprof/ui/
+	expect_status "$n viewer: ui/ (index file)" 200
+	for f in "$VIEWER"/*; do
+		case $f in
+		*.js) want="text/javascript; charset=utf-8" ;;
+		*.css) want="text/css; charset=utf-8" ;;
+		*.html) want="text/html; charset=utf-8" ;;
+		*.png) want=image/png ;;
+		*.ico) want=image/x-icon ;;
+		*.woff2) want=font/woff2 ;;
+		*.wasm) want=application/wasm ;;
+		*.json) want=application/json ;;
+		*.txt|*.md) want="text/plain; charset=utf-8" ;;
+		*) continue ;;
+		esac
+		get "/v1/sys/pprof/ui/$(basename "$f")"
+		[ "$STATUS" = 200 ] && [ "$(header Content-Type)" = "$want" ] &&
+			pass "$n viewer: $(basename "$f"): 200 $want" ||
+			fail "$n viewer: $(basename "$f"): $STATUS $(header Content-Type), want 200 $want"
+	done
+	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/ui/index.html")
+	[ "$STATUS" = 403 ] && pass "$n viewer: no token: 403" || fail "$n viewer: no token: status $STATUS, want 403"
+	get /v1/sys/pprof/ui/nosuch.js
+	expect_status "$n viewer: a missing file" 404
+	if grep -q "web server is not serving the viewer" "$T/body"; then
+		fail "$n viewer: ui/nosuch.js reached the app"
+	else
+		pass "$n viewer: ui/nosuch.js stays with the web server"
+	fi
+}
+
 # with_server SERVER CHECKS CONF: starts SERVER (lighttpd, nginx, apache)
 # with CONF, runs CHECKS SERVER against it, stops it
 with_server() {
@@ -59,6 +101,54 @@ chmod 711 "$T"
 chgrp www-data "$SOCK" # as the systemd unit's Group=www-data does
 with_server nginx routing_checks conf/nginx.conf
 with_server apache routing_checks conf/apache.conf
+for server in lighttpd nginx apache; do
+	with_server "$server" viewer_checks "conf/$server.conf"
+done
+# the index's flame-graph links per the viewer key: on shows them, off
+# shows neither them nor the note, auto one of the two (whether make
+# install put the viewer in place on this machine), a bad value stops it
+index_with() { # MODE: the index of an app started with --viewer MODE, in $T/index-MODE
+	local sock="$T/viewer-$1.sock" pid
+	"$APP" --listen "unix:$sock" --target-pidfile "$T/target.pid" --viewer "$1" 2>> "$T/app.log" &
+	pid=$!
+	WATCH=$pid wait_for test -S "$sock" || return 1
+	SCRIPT_NAME=/v1/sys/pprof PATH_INFO=/ REQUEST_METHOD=GET \
+		cgi-fcgi -bind -connect "$sock" > "$T/index-$1" 2>&1 < /dev/null
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null
+}
+comm=$(cat "/proc/$TARGET_PID/comm")
+index_with on
+title=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' \
+		"$comm (pid $TARGET_PID): CPU 10 s")
+grep -qF "<a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=$title&amp;view=left-heavy\">10 s</a>" "$T/index-on" &&
+	pass "viewer = on: the index links CPU 10 s into the viewer, titled \"$comm (pid $TARGET_PID): CPU 10 s\"" ||
+	fail "viewer = on: no CPU 10 s flame link: $(grep -o '<a class="flame"[^>]*>' "$T/index-on" | head -3)"
+for p in allocs block goroutine heap mutex profile threadcreate; do
+	grep -qF "href=\"ui/index.html#profileURL=..%2F$p%3F" "$T/index-on" || fail "viewer = on: no flame link for $p"
+done
+grep -qF 'href="ui/index.html#profileURL=..%2Fcmdline' "$T/index-on" && fail "viewer = on: a flame link for cmdline"
+index_with off
+grep -q 'ui/index.html\|viewer-note' "$T/index-off" && fail "viewer = off: $(grep -o 'ui/index.html\|viewer-note.*' "$T/index-off" | head -1)" ||
+	pass "viewer = off: no flame links, no note"
+grep -q '^Status: 200\|<title>' "$T/index-off" && pass "viewer = off: the index still" || fail "viewer = off: $(head -c 300 "$T/index-off")"
+index_with auto
+if grep -q 'class="flame"' "$T/index-auto"; then
+	grep -q 'viewer-note' "$T/index-auto" && fail "viewer = auto: both links and the note" || pass "viewer = auto: installed here, links"
+else
+	grep -q 'flame graphs: the viewer is not installed in .* (tools/fetch-viewer.sh' "$T/index-auto" &&
+		pass "viewer = auto: not installed here, the note says how to get it" ||
+		fail "viewer = auto: neither links nor the note"
+fi
+out=$("$APP" --target-pid "$TARGET_PID" --viewer maybe 2>&1); rc=$?
+[ "$rc" = 2 ] && [ "$out" = 'pprof-fcgi: viewer: invalid value "maybe" (auto, on or off)' ] &&
+	pass "viewer = maybe: exit 2, says so" || fail "viewer = maybe: exit $rc: $out"
+
+# a ui/ request that reaches the app (a config without the viewer's route)
+SCRIPT_NAME=/v1/sys/pprof PATH_INFO=/ui/index.html REQUEST_METHOD=GET \
+	cgi-fcgi -bind -connect "$SOCK" > "$T/ui.out" 2>&1 < /dev/null
+grep -q '^Status: 404' "$T/ui.out" && grep -q 'the web server is not serving the viewer' "$T/ui.out" &&
+	pass "ui/ at the app: 404 saying the web server does not serve the viewer" ||
+	fail "ui/ at the app: $(head -c 300 "$T/ui.out")"
 # --- each example's basic-auth variant, made as its comments say: every
 # mount asks for the user, a wrong password or the old token is refused
 basic_checks() { # NAME

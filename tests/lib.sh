@@ -9,6 +9,8 @@ set -u
 APP="$top_builddir/fcgi-app/pprof-fcgi"
 DEMO="$top_builddir/tests/targets/demo-target"
 SPLIT="$top_builddir/tests/targets/cpu-split"
+# the browser viewer as make copied it into the build tree (ui/Makefile.am)
+VIEWER="$top_builddir/ui/viewer"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pprof-e2e.XXXXXX")
 PIDS=()
@@ -110,6 +112,7 @@ lighttpd_conf() { # PORT
 	sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
 	    -e "s|^var.pprof_port = .*|var.pprof_port = $1|" \
 	    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+	    -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$VIEWER/\"|" \
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
@@ -139,6 +142,7 @@ nginx_run() { # PORT
 	cp /etc/nginx/fastcgi_params "$T/nginx/"
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|" \
 	    -e "s|listen 127.0.0.1:8200;|listen 127.0.0.1:$1;|" \
+	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|" \
 	    -e "s|\"change-me\"|\"$TOKEN\"|" -e "s|\"Bearer change-me\"|\"Bearer $TOKEN\"|" \
 	    "$top_srcdir/conf/nginx.conf" | auth_variant > "$T/nginx/site.conf"
 	cat > "$T/nginx/nginx.conf" <<EON
@@ -172,6 +176,7 @@ apache_run() { # PORT
 	mkdir -p "$T/apache"
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|g" \
 	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
+	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|g" \
 	    -e "s|'change-me'|'$TOKEN'|" -e "s|'Bearer change-me'|'Bearer $TOKEN'|" \
 	    "$top_srcdir/conf/apache.conf" | auth_variant > "$T/apache/site.conf"
 	local mods=/usr/lib/apache2/modules
@@ -190,6 +195,11 @@ LoadModule authn_file_module $mods/mod_authn_file.so
 LoadModule auth_basic_module $mods/mod_auth_basic.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
+LoadModule alias_module $mods/mod_alias.so
+LoadModule mime_module $mods/mod_mime.so
+LoadModule headers_module $mods/mod_headers.so
+LoadModule dir_module $mods/mod_dir.so
+TypesConfig /etc/mime.types
 User www-data
 Group www-data
 Include $T/apache/site.conf
@@ -228,6 +238,16 @@ expect_body() { # NAME WANT (exact)
 }
 expect_body_has() { # NAME TEXT
 	if grep -qF -- "$2" "$T/body"; then pass "$1: body has '$2'"; else fail "$1: body lacks '$2': $(head -c 300 "$T/body")"; fi
+}
+
+# expect_viewer NAME PATH: PATH (with the token) is the viewer's index.html,
+# as the web server serves it
+expect_viewer() {
+	get "$2"
+	expect_status "$1: $2" 200
+	cmp -s "$T/body" "$VIEWER/index.html" && pass "$1: $2 is the viewer's" \
+		|| fail "$1: $2 is not the viewer's: $(head -c 200 "$T/body")"
+	expect_header "$1: $2" Content-Type "text/html; charset=utf-8"
 }
 
 # untraced PID: every thread of PID has TracerPid 0.

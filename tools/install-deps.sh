@@ -15,6 +15,9 @@ PACKAGES=(
 	# tests: Check, web servers, clients
 	check lighttpd nginx-light apache2 apache2-utils libfcgi-bin spawn-fcgi curl
 	golang-go protobuf-compiler elfutils procps bc gdb
+	# the real-browser test (e2e_browser.sh): headless, driven by
+	# puppeteer-core, which tools/fetch-viewer.sh --browser-test installs
+	chromium
 	# the docs' checks: YAML blocks parsed, systemd units verified
 	python3-yaml systemd
 	# fuzzing: clang's libFuzzer

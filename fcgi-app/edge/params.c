@@ -45,6 +45,15 @@ int params_parse(const struct query *q, unsigned flags, long default_seconds,
 				       "invalid value for \"debug\" - must be 0, 1 or 2");
 		p->debug = (int)v;
 	}
+	/* for viewers: checked against the profile's types by the endpoint */
+	p->sample_index = flags & PARAMS_PPROF ? get(q, "sample_index") : NULL;
+	const char *inlines = get(q, "inlines");
+	if ((flags & PARAMS_PPROF) && inlines) {
+		if (strcmp(inlines, "split") != 0)
+			return err_set(e, ERR_INVALID,
+				       "invalid value for \"inlines\" - must be split");
+		p->split_inlines = true;
+	}
 	const char *hz = get(q, "hz");
 	if ((flags & PARAMS_HZ) && hz) {
 		if (query_parse_long(hz, &v) < 0 || v < 1 || v > PARAMS_HZ_MAX)

@@ -13,6 +13,7 @@ enum params_flags {
 	PARAMS_SECONDS_WINDOW = 1 << 1, /* seconds is the collection window */
 	PARAMS_HZ = 1 << 2,             /* hz is the sampling rate */
 	PARAMS_DEBUG = 1 << 3,          /* debug picks the format: 0, 1 or 2 */
+	PARAMS_PPROF = 1 << 4,          /* a pprof profile: sample_index, inlines */
 };
 
 #define PARAMS_HZ_DEFAULT 100
@@ -23,6 +24,8 @@ struct params {
 	long seconds;     /* given, or the endpoint's default window (0: none) */
 	int debug;
 	long hz;
+	const char *sample_index; /* the default sample type's name, or NULL; in the query */
+	bool split_inlines;       /* inlines=split: each inlined frame its own location */
 };
 
 /* Validates the query for an endpoint with the given flags. */

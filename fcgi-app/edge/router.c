@@ -27,13 +27,13 @@ struct route {
 	ep_fn handler;
 };
 
-#define DELTA (PARAMS_SECONDS_DELTA | PARAMS_DEBUG)
+#define DELTA (PARAMS_SECONDS_DELTA | PARAMS_DEBUG | PARAMS_PPROF)
 #define WINDOW (PARAMS_SECONDS_WINDOW)
 
 static const struct route routes[] = {
 	{ "index", ROUTE_TARGET, 0, 0, ep_index },
 	{ "cmdline", ROUTE_TARGET, 0, 0, ep_cmdline },
-	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ, 30, ep_profile },
+	{ "profile", ROUTE_TARGET, WINDOW | PARAMS_HZ | PARAMS_PPROF, 30, ep_profile },
 	{ "goroutine", ROUTE_TARGET, DELTA, 0, ep_goroutine },
 	{ "threadcreate", ROUTE_TARGET, DELTA, 0, ep_threadcreate },
 	{ "heap", ROUTE_TARGET, DELTA, 0, ep_heap },
@@ -51,6 +51,11 @@ enum router_match router_match(const char *script_name, const char *path_info,
 	char path[4096];
 	snprintf(path, sizeof path, "%s%s", script_name ? script_name : "",
 		 path_info ? path_info : "");
+	/* the viewer's static files are the web server's to serve; a request
+	 * for one that reaches the app means its config does not route them */
+	size_t len = strlen(path);
+	if (strstr(path, "/ui/") || (len >= 3 && strcmp(path + len - 3, "/ui") == 0))
+		return ROUTER_VIEWER;
 	const char *slash = strrchr(path, '/');
 	const char *last = slash ? slash + 1 : path;
 	if (!*last)
@@ -138,9 +143,17 @@ void router_handle(struct ctx *ctx, struct req *req, struct resp *resp)
 	char name[64];
 	struct err e = { 0 };
 	bool gone = false;
-	if (router_match(req->script_name, req->path_info, name, sizeof name) == ROUTER_REDIRECT) {
+	switch (router_match(req->script_name, req->path_info, name, sizeof name)) {
+	case ROUTER_REDIRECT:
 		redirect(req, resp);
 		return;
+	case ROUTER_VIEWER:
+		resp_error(resp, 404, "the web server is not serving the viewer: it must serve "
+			   "MOUNT/ui/ from " PF_VIEWER_DIR " before its FastCGI mount "
+			   "(see docs/deployment.md)");
+		return;
+	case ROUTER_ENDPOINT:
+		break;
 	}
 	const struct route *r = route_find(name);
 	if (!r) {

@@ -15,10 +15,12 @@ struct resp;
 enum router_match {
 	ROUTER_ENDPOINT,  /* name holds the endpoint ("index" for the page) */
 	ROUTER_REDIRECT,  /* the bare mount: redirect to the path plus "/" */
+	ROUTER_VIEWER,    /* MOUNT/ui/...: the viewer, which the web server serves */
 };
 
 /* The endpoint named by the last component of script_name + path_info:
- * "index" for a path ending in "/", "symbol" for "symbolz". Unknown names
+ * "index" for a path ending in "/", "symbol" for "symbolz"; a path through
+ * a "ui" component is the viewer's. Unknown names
  * are returned as they are; name gets at most size bytes. */
 enum router_match router_match(const char *script_name, const char *path_info,
 			       char *name, size_t size);

@@ -20,6 +20,47 @@ void html_escape(struct buf *out, const char *s)
 	}
 }
 
+/* encodeURIComponent, stricter: everything but unreserved characters, so
+ * the result is also safe inside an HTML attribute. */
+static void uri_component(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			buf_putc(out, (char)c);
+		else
+			buf_printf(out, "%%%02X", c);
+	}
+}
+
+/* The row's links into the viewer: ui/index.html#profileURL=...; the
+ * profile's URL is relative to the viewer's page, one folder down. */
+static void flame_links(struct buf *out, const struct proc_info *t, const struct html_row *r)
+{
+	struct buf url, title;
+	buf_init(&url, "profile url", 4096);
+	buf_init(&title, "title", 4096);
+	for (size_t i = 0; i < HTML_FLAMES_MAX && r->flames[i].label; i++) {
+		const struct html_flame *f = &r->flames[i];
+		buf_reset(&url);
+		buf_reset(&title);
+		buf_printf(&url, "../%s?%s", r->name, f->query);
+		buf_printf(&title, "%s (pid %d): %s", t->comm[0] ? t->comm : "target", (int)t->pid,
+			   f->title);
+		buf_puts(out, i ? " &middot; " : "");
+		buf_puts(out, "<a class=\"flame\" href=\"ui/index.html#profileURL=");
+		uri_component(out, buf_cstr(&url));
+		buf_puts(out, "&amp;title=");
+		uri_component(out, buf_cstr(&title));
+		buf_puts(out, "&amp;view=left-heavy\">");
+		html_escape(out, f->label);
+		buf_puts(out, "</a>");
+	}
+	buf_release(&url);
+	buf_release(&title);
+}
+
 static void uptime(struct buf *out, double s)
 {
 	long t = (long)s;
@@ -37,7 +78,8 @@ static void page_head(struct buf *out, const char *title, int refresh_s)
 	buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
 	if (refresh_s > 0)
 		buf_printf(out, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
-	buf_puts(out, "<title>");
+	/* no favicon request: the app has none, and its 404 is a console error */
+	buf_puts(out, "<link rel=\"icon\" href=\"data:,\">\n<title>");
 	html_escape(out, title);
 	buf_puts(out, "</title>\n<style>\n"
 		 "body{font-family:sans-serif;margin:1.5rem}\n"
@@ -100,8 +142,16 @@ void html_index(struct buf *out, const struct html_index *page)
 		}
 		buf_puts(out, "</ul>\n");
 	}
+	if (page->viewer_note) {
+		buf_puts(out, "<p class=\"viewer-note\">");
+		html_escape(out, page->viewer_note);
+		buf_puts(out, "</p>\n");
+	}
 	buf_puts(out, "<p>Types of profiles available:</p>\n<table>\n"
-		 "<thead><tr><th>Count</th><th>Profile</th></tr></thead>\n<tbody>\n");
+		 "<thead><tr><th>Count</th><th>Profile</th>");
+	if (page->viewer)
+		buf_puts(out, "<th>Flame graph</th>");
+	buf_puts(out, "</tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < page->nrows; i++) {
 		const struct html_row *r = &page->rows[i];
 		buf_puts(out, "<tr><td class=\"count\">");
@@ -111,7 +161,13 @@ void html_index(struct buf *out, const struct html_index *page)
 		html_escape(out, r->name);
 		buf_puts(out, "?debug=1\">");
 		html_escape(out, r->name);
-		buf_puts(out, "</a></td></tr>\n");
+		buf_puts(out, "</a></td>");
+		if (page->viewer) {
+			buf_puts(out, "<td>");
+			flame_links(out, t, r);
+			buf_puts(out, "</td>");
+		}
+		buf_puts(out, "</tr>\n");
 	}
 	buf_puts(out, "</tbody>\n</table>\n"
 		 "<p><a href=\"goroutine?debug=2\">full thread stack dump</a></p>\n"

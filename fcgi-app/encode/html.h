@@ -2,16 +2,27 @@
 #ifndef PF_HTML_H
 #define PF_HTML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf;
 struct proc_info;
 struct target_spec;
 
+/* A link that opens the browser viewer (MOUNT/ui/) on one profile. */
+struct html_flame {
+	const char *label; /* the link's text: "10 s", "in-use bytes" */
+	const char *query; /* the profile's query string: "seconds=10" */
+	const char *title; /* the viewer's title after the target: "CPU 10 s" */
+};
+
+#define HTML_FLAMES_MAX 4
+
 struct html_row {
 	const char *name;  /* profile name, also the link */
 	long count;        /* shown in the Count column; -1: not known */
 	const char *desc;
+	struct html_flame flames[HTML_FLAMES_MAX]; /* up to the first without a label */
 };
 
 struct html_index {
@@ -24,6 +35,8 @@ struct html_index {
 	const char *const *unnamed;     /* per module without symbols: which and what
 					 * would name its frames */
 	size_t nunnamed;
+	bool viewer;                    /* the rows' flame-graph links are shown */
+	const char *viewer_note;        /* instead of them, why not, or NULL */
 	const struct html_row *rows;
 	size_t nrows;
 };

@@ -5,11 +5,26 @@
 #include "collect/heap.h"
 #include "collect/sampler.h"
 #include "ctx.h"
+#include "edge/http.h"
 #include "encode/pprof.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
 #include <string.h>
+
+int ep_profile_options(struct profile *p, const struct params *pp, struct err *e)
+{
+	if (pp->debug)
+		return 0;
+	p->split_inlines = pp->split_inlines;
+	if (pp->sample_index && profile_set_default_type(p, pp->sample_index) < 0) {
+		char names[256];
+		profile_type_names(p, names, sizeof names);
+		return err_set(e, ERR_INVALID,
+			       "invalid value for \"sample_index\" - must be one of %s", names);
+	}
+	return 0;
+}
 
 int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct ep_body *how,
 		    struct buf *out, struct err *e)
@@ -29,8 +44,12 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 		 * the text's reader sees it: "#" lines are comments to pprof */
 		for (size_t i = before; i < said; i++)
 			buf_printf(out, "# %s\n", p->comments[i]);
-	} else if (pprof_encode(p, out, e) < 0)
-		return -1;
+	} else {
+		if (p->split_inlines)
+			profile_split_inlines(p);
+		if (pprof_encode(p, out, e) < 0)
+			return -1;
+	}
 	return buf_check(out, e);
 }
 

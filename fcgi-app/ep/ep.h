@@ -3,12 +3,15 @@
 #ifndef PF_EP_H
 #define PF_EP_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct buf;
+struct config;
 struct ctx;
 struct err;
 struct heap_snapshot;
+struct params;
 struct profile;
 struct req;
 struct resp;
@@ -16,6 +19,9 @@ struct resp;
 typedef int (*ep_fn)(struct ctx *ctx, const struct req *req, struct resp *resp,
 		     struct err *e);
 
+/* Whether the index links to the browser viewer: config key viewer = on,
+ * or auto and the viewer is installed where make install put it. */
+bool ep_viewer_shown(const struct config *cfg);
 int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_cmdline(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
@@ -36,6 +42,11 @@ struct ep_body {
 	void (*text)(struct buf *out, const struct profile *p, const void *arg);
 	const void *arg; /* the text's */
 };
+
+/* Applies a request's sample_index and inlines to p, just made by its
+ * constructor (so an unknown type is refused before any window): 400
+ * listing p's types. Ignored with debug=1/2, whose text has no types. */
+int ep_profile_options(struct profile *p, const struct params *pp, struct err *e);
 
 /* The tail of a profile endpoint: symbolizes p (a failure is a comment
  * in it), then writes it to out as how says (NULL: pprof); ERR_TOO_LARGE

@@ -72,15 +72,19 @@ static void contention_text(struct buf *out, const struct profile *p, const void
 /* The body for a window of seconds: gzipped pprof (contentions/count,
  * delay/nanoseconds, thread_name and wait labels) or, with debug=1, Go's
  * contention text (*text set). */
-static int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind, int debug,
-			  long seconds, struct buf *out, int *text, struct err *e)
+static int offcpu_profile(struct ctx *ctx, pid_t pid, enum offcpu_kind kind,
+			  const struct params *pp, struct buf *out, int *text, struct err *e)
 {
+	int debug = pp->debug;
+	long seconds = pp->seconds;
 	struct profile p;
 	profile_init_contention(&p);
 	struct collector_sub sub = { .offcpu = true, .on_sample = on_wait, .arg = &p };
 	struct collector_sub *subs[] = { &sub };
 	struct collector_window w;
-	int rc = collector_window(ctx->collector, pid, subs, 1, seconds, &w, e);
+	int rc = ep_profile_options(&p, pp, e);
+	if (rc == 0)
+		rc = collector_window(ctx->collector, pid, subs, 1, seconds, &w, e);
 	if (rc < 0)
 		goto out;
 	p.time_nanos = w.start_ns;
@@ -106,8 +110,7 @@ static int offcpu(struct ctx *ctx, const struct req *req, struct resp *resp, str
 		  enum offcpu_kind kind, const char *name)
 {
 	int text = 0;
-	if (offcpu_profile(ctx, req->pid, kind, req->params.debug, req->params.seconds,
-			   &resp->body, &text, e) < 0)
+	if (offcpu_profile(ctx, req->pid, kind, &req->params, &resp->body, &text, e) < 0)
 		return -1;
 	if (!text)
 		resp_attachment(resp, name);

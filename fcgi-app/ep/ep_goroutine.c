@@ -10,7 +10,7 @@ int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, stru
 	int text = 0;
 	long seconds = req->params.has_seconds ? req->params.seconds : 0;
 	if (ep_threads_profile(ctx, req->pid, THREADS_GOROUTINE, req->params.debug, seconds,
-			       &resp->body, &text, e) < 0)
+			       &req->params, &resp->body, &text, e) < 0)
 		return -1;
 	if (!text)
 		resp_attachment(resp, seconds ? "goroutine-delta" : "goroutine");

@@ -151,16 +151,17 @@ static void heap_text(struct buf *out, const struct profile *p, const void *arg)
 }
 
 static int heap_profile(struct ctx *ctx, pid_t pid, enum heap_kind kind, int debug,
-			long seconds, struct buf *out, int *text, struct err *e)
+			long seconds, const struct params *pp, struct buf *out, int *text,
+			struct err *e)
 {
 	struct profile p;
 	/* the period is the agent's rate, once read */
 	profile_init_heap(&p, kind == HEAP_HEAP, 0);
 	p.time_nanos = clock_ns(CLOCK_REALTIME);
-	struct heap_snapshot s0, s1 = { 0 };
+	struct heap_snapshot s0 = { 0 }, s1 = { 0 };
 	int rc = -1;
 	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
-	if (ctx_heap_read(ctx, pid, &s0, e) < 0)
+	if (ep_profile_options(&p, pp, e) < 0 || ctx_heap_read(ctx, pid, &s0, e) < 0)
 		goto out;
 	p.period = s0.present ? s0.h.rate : 524288;
 	*text = debug != 0 && seconds <= 0;
@@ -204,7 +205,8 @@ static int heap(struct ctx *ctx, const struct req *req, struct resp *resp, struc
 		return -1;
 	int text = 0;
 	long seconds = req->params.has_seconds ? req->params.seconds : 0;
-	if (heap_profile(ctx, req->pid, kind, req->params.debug, seconds, &resp->body, &text, e) < 0)
+	if (heap_profile(ctx, req->pid, kind, req->params.debug, seconds, &req->params, &resp->body,
+			 &text, e) < 0)
 		return -1;
 	if (!text) {
 		char file[32];

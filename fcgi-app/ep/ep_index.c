@@ -11,28 +11,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Go's list, in Go's order, described for a native process. */
+/* Go's list, in Go's order, described for a native process, with the
+ * row's links into the browser viewer (CPU at the default hz). */
 static const struct html_row rows_template[] = {
 	{ "allocs", -1, "A sampling of all past memory allocations, recorded by the preload agent "
-	  "(LD_PRELOAD=libpprof-agent.so)." },
+	  "(LD_PRELOAD=libpprof-agent.so).", {
+	  { "allocated bytes", "sample_index=alloc_space&inlines=split", "allocated bytes" },
+	  { "allocated objects", "sample_index=alloc_objects&inlines=split", "allocated objects" } } },
 	{ "block", -1, "Stack traces of threads found waiting (futex, poll, read, sleep...) by "
-	  "wall-clock sampling over a window: seconds, default 5." },
-	{ "cmdline", -1, "The command line of the target process." },
+	  "wall-clock sampling over a window: seconds, default 5.", {
+	  { "5 s", "seconds=5&inlines=split", "block 5 s" } } },
+	{ "cmdline", -1, "The command line of the target process.", { { 0 } } },
 	{ "goroutine", -1, "Stack traces of all current threads (threads take the place of "
-	  "goroutines). Use debug=2 for one block per thread with files and lines." },
+	  "goroutines). Use debug=2 for one block per thread with files and lines.", {
+	  { "flame graph", "inlines=split", "threads" } } },
 	{ "heap", -1, "A sampling of the live memory allocations, recorded by the preload agent "
 	  "(LD_PRELOAD=libpprof-agent.so). You can specify the gc GET parameter; it is accepted "
-	  "and ignored (a native heap has no collector)." },
+	  "and ignored (a native heap has no collector).", {
+	  { "in-use bytes", "sample_index=inuse_space&inlines=split", "in-use bytes" },
+	  { "in-use objects", "sample_index=inuse_objects&inlines=split", "in-use objects" } } },
 	{ "mutex", -1, "Stack traces of threads waiting to acquire a lock (pthread_mutex_lock, "
-	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5." },
+	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5.", {
+	  { "5 s", "seconds=5&inlines=split", "mutex 5 s" } } },
 	{ "profile", -1, "CPU profile of all threads, sampled over ptrace. Choose the duration with "
 	  "seconds (default 30) and the rate with hz (default 100). After you get the profile "
-	  "file, use the go tool pprof command to investigate it." },
+	  "file, use the go tool pprof command to investigate it.", {
+	  { "5 s", "seconds=5&inlines=split", "CPU 5 s" },
+	  { "10 s", "seconds=10&inlines=split", "CPU 10 s" },
+	  { "30 s", "seconds=30&inlines=split", "CPU 30 s" } } },
 	{ "threadcreate", -1, "Stack traces that led to the creation of the current threads "
-	  "(with the agent; without it, threads grouped by their start routine)." },
+	  "(with the agent; without it, threads grouped by their start routine).", {
+	  { "flame graph", "inlines=split", "threadcreate" } } },
 	{ "trace", -1, "A Perfetto trace of the target's threads: running and waiting slices and "
-	  "CPU samples. Choose the duration with seconds (default 1); open it in ui.perfetto.dev." },
+	  "CPU samples. Choose the duration with seconds (default 1); open it in ui.perfetto.dev.", { { 0 } } },
 };
 
 #define NROWS (sizeof rows_template / sizeof rows_template[0])
@@ -51,6 +64,21 @@ static void add_unnamed(void *arg, const struct symbolize_debug *d)
 	if (asprintf(line, "%s (build-id %s): to name its frames, %s", d->file,
 		     d->build_id ? d->build_id : "none", d->remedy) < 0)
 		abort();
+}
+
+/* config_load fills it; a config made otherwise (tests) has auto */
+static const char *viewer_mode(const struct config *cfg)
+{
+	return cfg->viewer ? cfg->viewer : "auto";
+}
+
+bool ep_viewer_shown(const struct config *cfg)
+{
+	if (!strcmp(viewer_mode(cfg), "on"))
+		return true;
+	/* auto: the web server can serve what make install put there; the
+	 * app cannot see what it serves, only what is installed */
+	return !strcmp(viewer_mode(cfg), "auto") && access(PF_VIEWER_DIR "/index.html", R_OK) == 0;
 }
 
 int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
@@ -77,6 +105,7 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 			if (!strcmp(rows[i].name, "heap") || !strcmp(rows[i].name, "allocs"))
 				rows[i].count = stacks;
 	}
+	bool viewer = ep_viewer_shown(ctx->cfg);
 	const char *notice = access.kind != ERR_NONE ? access.msg
 		: agent_err.kind != ERR_NONE ? agent_err.msg
 		: !agent.present ? "heap and allocs are empty: the target runs without the preload agent; "
@@ -109,6 +138,11 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		.nunnamed = unnamed.n,
 		.rows = rows,
 		.nrows = NROWS,
+		.viewer = viewer,
+		.viewer_note = viewer || !strcmp(viewer_mode(ctx->cfg), "off") ? NULL
+			: "flame graphs: the viewer is not installed in " PF_VIEWER_DIR
+			  " (tools/fetch-viewer.sh, then configure, make install; "
+			  "viewer = on when the web server serves MOUNT/ui/ from elsewhere)",
 	};
 	resp->content_type = "text/html; charset=utf-8";
 	html_index(&resp->body, &page);

@@ -20,6 +20,10 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 	pid_t pid = req->pid;
 	struct profile p;
 	profile_init_cpu(&p, req->params.hz);
+	if (ep_profile_options(&p, &req->params, e) < 0) {
+		profile_release(&p);
+		return -1;
+	}
 
 	/* modules now, while the target surely runs; again at the end */
 	ctx_read_modules(ctx, pid);

@@ -18,7 +18,7 @@ int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, s
 	/* debug=2 has no per-thread form here: Go answers it as debug=1 */
 	int debug = req->params.debug == 2 ? 1 : req->params.debug;
 	if (ep_threads_profile(ctx, req->pid, THREADS_THREADCREATE, debug, seconds,
-			       &resp->body, &text, e) < 0)
+			       &req->params, &resp->body, &text, e) < 0)
 		return -1;
 	if (!text)
 		resp_attachment(resp, seconds ? "threadcreate-delta" : "threadcreate");

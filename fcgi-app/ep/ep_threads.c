@@ -150,7 +150,8 @@ static void dump_text(struct buf *out, const struct profile *p, const void *arg)
 }
 
 int ep_threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
-		       long seconds, struct buf *out, int *text, struct err *e)
+		       long seconds, const struct params *pp, struct buf *out, int *text,
+		       struct err *e)
 {
 	const char *name = kind == THREADS_GOROUTINE ? "goroutine" : "threadcreate";
 	struct profile p;
@@ -161,6 +162,8 @@ int ep_threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int d
 	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	struct heap_snapshot agent = { 0 };
 	size_t created = 0;
+	if (ep_profile_options(&p, pp, e) < 0)
+		goto out;
 	if (kind == THREADS_THREADCREATE && ctx_heap_read(ctx, pid, &agent, e) < 0)
 		goto out;
 	if (ep_threads_dump(ctx, pid, &d0, e) < 0)

@@ -8,6 +8,7 @@
 struct buf;
 struct ctx;
 struct err;
+struct params;
 struct thread_dump;
 
 int ep_threads_dump(struct ctx *ctx, pid_t pid, struct thread_dump *d, struct err *e);
@@ -22,6 +23,7 @@ enum threads_kind {
  * one block per thread (goroutine only); seconds > 0: the pprof delta of a
  * window, as Go's. Sets *text when the body is text. */
 int ep_threads_profile(struct ctx *ctx, pid_t pid, enum threads_kind kind, int debug,
-		       long seconds, struct buf *out, int *text, struct err *e);
+		       long seconds, const struct params *pp, struct buf *out, int *text,
+		       struct err *e);
 
 #endif

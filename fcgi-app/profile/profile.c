@@ -254,3 +254,78 @@ void profile_add_comment(struct profile *p, const char *fmt, ...)
 	p->comments = vec_realloc(p->comments, (p->ncomments + 1) * sizeof *p->comments);
 	p->comments[p->ncomments++] = xstrdup(text);
 }
+
+int profile_set_default_type(struct profile *p, const char *type)
+{
+	for (size_t i = 0; i < p->ntypes; i++)
+		if (strcmp(p->types[i].type, type) == 0) {
+			p->default_type = (int)i;
+			return 0;
+		}
+	return -1;
+}
+
+void profile_type_names(const struct profile *p, char *out, size_t size)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->ntypes && len < size; i++) {
+		int n = snprintf(out + len, size - len, "%s%s", i ? ", " : "", p->types[i].type);
+		len += n > 0 ? (size_t)n : 0;
+	}
+}
+
+void profile_split_inlines(struct profile *p)
+{
+	/* first[i]: where location i's innermost part lands; parts[i]: how many */
+	size_t *first = vec_realloc(NULL, (p->nlocations + 1) * sizeof *first);
+	size_t n = 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		first[i] = n;
+		n += p->locations[i].nlines > 1 ? p->locations[i].nlines : 1;
+	}
+	first[p->nlocations] = n;
+	if (n == p->nlocations) { /* nothing inlined */
+		free(first);
+		return;
+	}
+	struct profile_location *locs = vec_realloc(NULL, n * sizeof *locs);
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *l = &p->locations[i];
+		if (l->nlines <= 1) {
+			locs[first[i]] = *l;
+			continue;
+		}
+		for (size_t j = 0; j < l->nlines; j++) {
+			struct profile_location *part = &locs[first[i] + j];
+			*part = *l;
+			part->lines = vec_realloc(NULL, sizeof *part->lines);
+			part->lines[0] = l->lines[j]; /* its strings move */
+			part->nlines = 1;
+		}
+		free(l->lines);
+	}
+	for (size_t i = 0; i < p->nsamples; i++) {
+		struct profile_sample *s = &p->samples[i];
+		size_t m = 0;
+		for (size_t k = 0; k < s->nlocs; k++)
+			m += first[s->locs[k] + 1] - first[s->locs[k]];
+		size_t *stack = vec_realloc(NULL, m * sizeof *stack), at = 0;
+		/* leaf first, and each location's lines innermost first: in order */
+		for (size_t k = 0; k < s->nlocs; k++)
+			for (size_t j = first[s->locs[k]]; j < first[s->locs[k] + 1]; j++)
+				stack[at++] = j;
+		free(s->locs);
+		s->locs = stack;
+		s->nlocs = m;
+	}
+	free(p->locations);
+	p->locations = locs;
+	p->nlocations = p->locations_cap = n;
+	/* the indexes are by address and stack, which no longer name one */
+	free(p->loc_index);
+	free(p->sample_index);
+	p->loc_index = p->sample_index = NULL;
+	p->loc_index_cap = p->sample_index_cap = 0;
+	free(first);
+}

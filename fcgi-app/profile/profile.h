@@ -70,6 +70,7 @@ struct profile {
 	char **comments;
 	size_t ncomments;
 	bool drop_zero;              /* leave out samples whose values are all 0 (deltas) */
+	bool split_inlines;          /* encode with profile_split_inlines (inlines=split) */
 
 	/* hash indexes: address -> location, (stack, thread) -> sample */
 	size_t *loc_index, loc_index_cap;
@@ -112,5 +113,15 @@ void profile_location_add_line(struct profile_location *loc, const char *functio
 size_t profile_add_mapping(struct profile *p, const struct profile_mapping *m);
 void profile_add_comment(struct profile *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Makes the sample type named type the default (-sample_index in go tool
+ * pprof); -1 when p has no such type. */
+int profile_set_default_type(struct profile *p, const char *type);
+/* Writes out p's sample types as "a, b, c" into out (size bytes). */
+void profile_type_names(const struct profile *p, char *out, size_t size);
+/* Gives each inlined frame a location of its own, innermost first, same
+ * address and mapping, and the samples' stacks through them: for viewers
+ * that read one line per location. After symbolizing; p takes no more
+ * samples after it. */
+void profile_split_inlines(struct profile *p);
 
 #endif

@@ -1,0 +1,41 @@
+#!/bin/bash
+# The viewer in a real browser: Debian's chromium, headless, driven by
+# puppeteer-core (tests/browser/viewer.cjs) through lighttpd as
+# conf/lighttpd.conf serves it: the index's flame-graph links, the viewer's
+# files and their types, the demo target's CPU and heap flame graphs.
+# Never skips: a missing browser, viewer or puppeteer-core fails, naming
+# what installs it.
+. "$(dirname "$0")/lib.sh"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+CACHE=${PPROF_FCGI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pprof-fcgi}
+MODULES="$CACHE/browser-test/node_modules"
+AGENT="$top_builddir/agent/.libs/libpprof-agent.so"
+missing=
+[ -x "$CHROMIUM" ] || missing="$missing; no $CHROMIUM (tools/install-deps.sh installs chromium)"
+command -v node > /dev/null || missing="$missing; no node (apt-get install nodejs npm)"
+[ -d "$MODULES/puppeteer-core" ] || missing="$missing; no puppeteer-core in $MODULES (tools/fetch-viewer.sh --browser-test)"
+[ -f "$VIEWER/index.html" ] || missing="$missing; no viewer in $VIEWER (tools/fetch-viewer.sh, then configure)"
+if [ -n "$missing" ]; then
+	fail "cannot run the browser test${missing}"
+	finish
+	exit 1
+fi
+
+# the demo with the agent, so heap and allocs have stacks
+LD_PRELOAD="$AGENT" start_target --pidfile "$T/target.pid" || exit 1
+start_app --target-pid "$TARGET_PID" --viewer on || exit 1
+# a browser sends no token: the token check is left out, as run.sh does
+NO_TOKEN=1 start_lighttpd || exit 1
+
+mkdir -p "$T/chromium"
+PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" \
+	node "$top_srcdir/tests/browser/viewer.cjs" "$MODULES" "$BASE" /v1/sys/pprof > "$T/browser.out" 2>&1
+cat "$T/browser.out"
+line=$(tail -n1 "$T/browser.out")
+if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+	PASSES=$((PASSES + BASH_REMATCH[1])); FAILS=$((FAILS + BASH_REMATCH[2]))
+else
+	fail "the browser test ended without its summary"
+fi
+untraced "$TARGET_PID" && pass "target untraced after the browser's profiles" || fail "target left traced"
+finish
