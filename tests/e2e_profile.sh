@@ -199,8 +199,13 @@ curl -s -o /dev/null "$P/profile?seconds=10" & c=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID" && pass "profile in progress" || fail "never traced"
 killed=$APP_PID
 kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null
-# the kernel freed the events with the descriptors: no process holds one
-held=$(for f in /proc/[0-9]*/fd/*; do readlink "$f"; done 2>/dev/null | grep -c 'perf_event')
+# the kernel freed the events with the descriptors: neither the target nor
+# any process of this test holds one (other tests' profiles may, at once)
+held=0
+for d in /proc/[0-9]*; do
+	[ "${d#/proc/}" = "$TARGET_PID" ] || tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -qF "$T" || continue
+	held=$((held + $(perf_fds "${d#/proc/}")))
+done
 [ "$held" = 0 ] && pass "SIGKILL mid-profile: no perf event left" || fail "$held perf event descriptors left"
 WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL mid-profile: target untraced" || fail "target still traced after SIGKILL"
 stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
