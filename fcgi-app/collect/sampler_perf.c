@@ -15,7 +15,8 @@
  * makes no sample, so each thread's time in the kernel is read from /proc
  * (stime) and handed as one [kernel: not sampled] frame, and the profile's
  * CPU time still adds up to the kernel's accounting. Off-CPU passes and
- * thread dumps asked for meanwhile are lent to the ptrace sampler. */
+ * thread dumps asked for meanwhile are lent to the ptrace sampler. Which
+ * sampler a window gets, and a refusal in words: sampler_pick.c. */
 #include "collect/sampler.h"
 
 #include "base/clock.h"
@@ -24,6 +25,8 @@
 #include "base/vec.h"
 #include "collect/collector.h"
 #include "collect/proc.h"
+#include "collect/sampler_perf.h"
+#include "collect/sampler_pick.h"
 #include "collect/tidtab.h"
 
 #include <dirent.h>
@@ -150,56 +153,11 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread)
 	a->wakeup_watermark = 4 * (STACK_BYTES + 4096); /* a few records */
 }
 
-/* ---- diagnosis ---- */
-
-static bool has_cap(int cap)
-{
-	char text[4096];
-	if (proc_read_small("/proc/self/status", text, sizeof text) < 0)
-		return false;
-	const char *p = strstr(text, "CapEff:");
-	return p && (strtoull(p + 7, NULL, 16) >> cap & 1);
-}
-
-/* Why perf_event_open failed with err, in words a user can act on. */
-static int refusal(int err, pid_t pid, struct err *e)
-{
-	char text[32];
-	long paranoid = 2;
-	if (proc_read_small("/proc/sys/kernel/perf_event_paranoid", text, sizeof text) == 0)
-		paranoid = strtol(text, NULL, 10);
-	bool perfmon = has_cap(38) || has_cap(21); /* CAP_PERFMON, CAP_SYS_ADMIN */
-	switch (err) {
-	case ESRCH:
-		return err_set(e, ERR_TARGET, "target pid %d exited", (int)pid);
-	case EACCES:
-	case EPERM:
-		if (!perfmon)
-			return err_set(e, ERR_PERMISSION,
-				       "perf_event_open: permission denied (kernel.perf_event_paranoid = %ld, "
-				       "no CAP_PERFMON)", paranoid);
-		return err_set(e, ERR_PERMISSION,
-			       "perf_event_open: permission denied for pid %d despite CAP_PERFMON "
-			       "(kernel.perf_event_paranoid = %ld): a seccomp filter or LSM refuses it, "
-			       "or the target is not ours to read (CAP_SYS_PTRACE)", (int)pid, paranoid);
-	case ENOSYS:
-		return err_set(e, ERR_PERMISSION,
-			       "perf_event_open: not available (a kernel without perf events, or a "
-			       "seccomp filter)");
-	case EMFILE:
-	case ENFILE:
-		return err_set(e, ERR_BUSY, "perf_event_open: out of file descriptors (RLIMIT_NOFILE)");
-	default:
-		return err_errno(e, ERR_PERMISSION, err, "perf_event_open for pid %d", (int)pid);
-	}
-}
-
-/* Whether perf_event_open works on pid: one task-clock event, opened and
- * closed. 0, or -1 with e saying why not. */
-static int probe(const struct collector_config *cc, pid_t pid, struct err *e)
+/* one task-clock event, opened and closed */
+int sampler_perf_probe(const struct collector_config *cc, pid_t pid, struct err *e)
 {
 	if (cc->perf_refused)
-		return refusal(cc->perf_refused, pid, e);
+		return sampler_pick_refusal(cc->perf_refused, pid, e);
 	if (!regs_mask())
 		return err_set(e, ERR_PERMISSION, "perf_event: user registers of this architecture "
 			       "are not supported yet");
@@ -213,27 +171,9 @@ static int probe(const struct collector_config *cc, pid_t pid, struct err *e)
 		fd = perf_open(&a, pid, -1);
 	}
 	if (fd < 0)
-		return refusal(errno, pid, e);
+		return sampler_pick_refusal(errno, pid, e);
 	close(fd);
 	return 0;
-}
-
-const struct sampler_ops *sampler_pick(const struct collector_config *cc, pid_t pid,
-				       char *why, size_t size, struct err *e)
-{
-	why[0] = '\0';
-	if (cc->sampler == COLLECTOR_PTRACE)
-		return &sampler_ptrace;
-	struct err pe = { 0 };
-	if (probe(cc, pid, &pe) == 0)
-		return &sampler_perf;
-	if (cc->sampler == COLLECTOR_PERF_EVENT || pe.kind == ERR_TARGET) {
-		*e = pe;
-		return NULL;
-	}
-	snprintf(why, size, "%s", pe.msg);
-	log_info("cpu sampler for pid %d: ptrace, not perf_event: %s", (int)pid, pe.msg);
-	return &sampler_ptrace;
 }
 
 /* ---- threads ---- */
@@ -301,7 +241,7 @@ static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 		if (fd < 0 && errno == ESRCH)
 			return 0; /* exited meanwhile */
 		if (fd < 0)
-			return refusal(errno, s->pid, e);
+			return sampler_pick_refusal(errno, s->pid, e);
 		*(int *)VEC_PUSH(s->fds, s->nfds, s->fds_cap, 64) = fd;
 		struct cpubuf *b = &s->buf[cpu];
 		if (b->fd >= 0) {
