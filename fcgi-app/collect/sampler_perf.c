@@ -15,7 +15,8 @@
  * makes no sample, so each thread's time in the kernel is read from /proc
  * (stime) and handed as one [kernel: not sampled] frame, and the profile's
  * CPU time still adds up to the kernel's accounting. Off-CPU passes and
- * thread dumps asked for meanwhile are lent to the ptrace sampler. Which
+ * thread dumps asked for meanwhile are lent to the ptrace sampler
+ * (perf_lend.c). Which
  * sampler a window gets, and a refusal in words: sampler_pick.c. */
 #include "collect/sampler.h"
 
@@ -24,6 +25,7 @@
 #include "base/log.h"
 #include "base/vec.h"
 #include "collect/collector.h"
+#include "collect/perf_lend.h"
 #include "collect/proc.h"
 #include "collect/sampler_perf.h"
 #include "collect/sampler_pick.h"
@@ -509,18 +511,6 @@ static void perf_arm(struct sampler *s, long hz)
 		 s->ntasks, s->ncpu, hz);
 }
 
-/* The inner ptrace sampler, attached on first use; NULL if it cannot. */
-static struct sampler *lent_ptrace(struct sampler *s)
-{
-	if (s->pt)
-		return s->pt;
-	struct err e = { 0 };
-	s->pt = sampler_ptrace.attach(&s->host, &e);
-	if (s->pt && sampler_ptrace.follow(s->pt, &e) < 0)
-		log_info("perf_event sampler: threads for a wait pass or dump: %s", e.msg);
-	return s->pt;
-}
-
 static int perf_follow(struct sampler *s, struct err *e)
 {
 	if (s->open_err.kind != ERR_NONE) {
@@ -572,51 +562,14 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 	memset(&s->counts, 0, sizeof s->counts);
 }
 
-/* Runs a pass of the lent ptrace sampler: its CPU reads (schedstat) leave
- * the table's CPU time, which here counts sampled periods, as it was. */
-static void lend(struct sampler *s, void (*pass)(struct sampler *, struct sampler_stats *, uint64_t),
-		 struct sampler_stats *st, uint64_t arg)
-{
-	struct sampler *pt = lent_ptrace(s);
-	if (!pt)
-		return;
-	struct tidtab *tt = s->host.threads;
-	uint64_t *saved = malloc((tt->n + 1) * 2 * sizeof *saved);
-	if (!saved)
-		abort();
-	size_t n = tt->n;
-	for (size_t i = 0; i < n; i++) {
-		saved[2 * i] = (uint64_t)tt->thr[i].tid;
-		saved[2 * i + 1] = tt->thr[i].cpu_ns;
-	}
-	pass(pt, st, arg);
-	for (size_t i = 0; i < n; i++) {
-		struct thr *t = tidtab_find(tt, (pid_t)saved[2 * i]);
-		if (t)
-			t->cpu_ns = saved[2 * i + 1];
-	}
-	free(saved);
-}
-
-static void waits_pass(struct sampler *pt, struct sampler_stats *st, uint64_t settle)
-{
-	sampler_ptrace.waits(pt, settle != 0, st);
-}
-
-static void snapshot_pass(struct sampler *pt, struct sampler_stats *st, uint64_t unused)
-{
-	(void)unused;
-	sampler_ptrace.snapshot(pt, st);
-}
-
 static void perf_waits(struct sampler *s, bool settle, struct sampler_stats *st)
 {
-	lend(s, waits_pass, st, settle);
+	perf_lend_waits(&s->pt, &s->host, settle, st);
 }
 
 static void perf_snapshot(struct sampler *s, struct sampler_stats *st)
 {
-	lend(s, snapshot_pass, st, 0);
+	perf_lend_snapshot(&s->pt, &s->host, st);
 }
 
 static void perf_detach(struct sampler *s)
