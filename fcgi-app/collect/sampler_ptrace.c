@@ -5,9 +5,9 @@
  * target), copies registers and the top of the stack, resumes them, then
  * unwinds. Signals arriving meanwhile are re-delivered and group-stops
  * kept. Waits and snapshots are read from /proc and memory, with a stop
- * only where that cannot be avoided (ptrace_waits.c). Linux ties a tracee to the tracer
- * thread: everything here runs on the collector's thread, whose end
- * detaches every tracee. */
+ * only where that cannot be avoided (ptrace_waits.c). Linux ties a
+ * tracee to the tracer thread: everything here runs on the collector's
+ * thread, whose end detaches every tracee. */
 #include "collect/sampler.h"
 
 #include "base/clock.h"
