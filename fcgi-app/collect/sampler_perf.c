@@ -15,7 +15,9 @@
  * makes no sample, so each thread's time in the kernel is read from /proc
  * (stime) and handed as one [kernel: not sampled] frame, and the profile's
  * CPU time still adds up to the kernel's accounting. Off-CPU passes and
- * thread dumps asked for meanwhile are lent to the ptrace sampler. */
+ * thread dumps asked for meanwhile are lent to the ptrace sampler
+ * (perf_lend.c). Which
+ * sampler a window gets, and a refusal in words: sampler_pick.c. */
 #include "collect/sampler.h"
 
 #include "base/clock.h"
@@ -23,7 +25,10 @@
 #include "base/log.h"
 #include "base/vec.h"
 #include "collect/collector.h"
+#include "collect/perf_lend.h"
 #include "collect/proc.h"
+#include "collect/sampler_perf.h"
+#include "collect/sampler_pick.h"
 #include "collect/tidtab.h"
 
 #include <dirent.h>
@@ -150,56 +155,11 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread)
 	a->wakeup_watermark = 4 * (STACK_BYTES + 4096); /* a few records */
 }
 
-/* ---- diagnosis ---- */
-
-static bool has_cap(int cap)
-{
-	char text[4096];
-	if (proc_read_small("/proc/self/status", text, sizeof text) < 0)
-		return false;
-	const char *p = strstr(text, "CapEff:");
-	return p && (strtoull(p + 7, NULL, 16) >> cap & 1);
-}
-
-/* Why perf_event_open failed with err, in words a user can act on. */
-static int refusal(int err, pid_t pid, struct err *e)
-{
-	char text[32];
-	long paranoid = 2;
-	if (proc_read_small("/proc/sys/kernel/perf_event_paranoid", text, sizeof text) == 0)
-		paranoid = strtol(text, NULL, 10);
-	bool perfmon = has_cap(38) || has_cap(21); /* CAP_PERFMON, CAP_SYS_ADMIN */
-	switch (err) {
-	case ESRCH:
-		return err_set(e, ERR_TARGET, "target pid %d exited", (int)pid);
-	case EACCES:
-	case EPERM:
-		if (!perfmon)
-			return err_set(e, ERR_PERMISSION,
-				       "perf_event_open: permission denied (kernel.perf_event_paranoid = %ld, "
-				       "no CAP_PERFMON)", paranoid);
-		return err_set(e, ERR_PERMISSION,
-			       "perf_event_open: permission denied for pid %d despite CAP_PERFMON "
-			       "(kernel.perf_event_paranoid = %ld): a seccomp filter or LSM refuses it, "
-			       "or the target is not ours to read (CAP_SYS_PTRACE)", (int)pid, paranoid);
-	case ENOSYS:
-		return err_set(e, ERR_PERMISSION,
-			       "perf_event_open: not available (a kernel without perf events, or a "
-			       "seccomp filter)");
-	case EMFILE:
-	case ENFILE:
-		return err_set(e, ERR_BUSY, "perf_event_open: out of file descriptors (RLIMIT_NOFILE)");
-	default:
-		return err_errno(e, ERR_PERMISSION, err, "perf_event_open for pid %d", (int)pid);
-	}
-}
-
-/* Whether perf_event_open works on pid: one task-clock event, opened and
- * closed. 0, or -1 with e saying why not. */
-static int probe(const struct collector_config *cc, pid_t pid, struct err *e)
+/* one task-clock event, opened and closed */
+int sampler_perf_probe(const struct collector_config *cc, pid_t pid, struct err *e)
 {
 	if (cc->perf_refused)
-		return refusal(cc->perf_refused, pid, e);
+		return sampler_pick_refusal(cc->perf_refused, pid, e);
 	if (!regs_mask())
 		return err_set(e, ERR_PERMISSION, "perf_event: user registers of this architecture "
 			       "are not supported yet");
@@ -213,27 +173,9 @@ static int probe(const struct collector_config *cc, pid_t pid, struct err *e)
 		fd = perf_open(&a, pid, -1);
 	}
 	if (fd < 0)
-		return refusal(errno, pid, e);
+		return sampler_pick_refusal(errno, pid, e);
 	close(fd);
 	return 0;
-}
-
-const struct sampler_ops *sampler_pick(const struct collector_config *cc, pid_t pid,
-				       char *why, size_t size, struct err *e)
-{
-	why[0] = '\0';
-	if (cc->sampler == COLLECTOR_PTRACE)
-		return &sampler_ptrace;
-	struct err pe = { 0 };
-	if (probe(cc, pid, &pe) == 0)
-		return &sampler_perf;
-	if (cc->sampler == COLLECTOR_PERF_EVENT || pe.kind == ERR_TARGET) {
-		*e = pe;
-		return NULL;
-	}
-	snprintf(why, size, "%s", pe.msg);
-	log_info("cpu sampler for pid %d: ptrace, not perf_event: %s", (int)pid, pe.msg);
-	return &sampler_ptrace;
 }
 
 /* ---- threads ---- */
@@ -301,7 +243,7 @@ static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 		if (fd < 0 && errno == ESRCH)
 			return 0; /* exited meanwhile */
 		if (fd < 0)
-			return refusal(errno, s->pid, e);
+			return sampler_pick_refusal(errno, s->pid, e);
 		*(int *)VEC_PUSH(s->fds, s->nfds, s->fds_cap, 64) = fd;
 		struct cpubuf *b = &s->buf[cpu];
 		if (b->fd >= 0) {
@@ -569,18 +511,6 @@ static void perf_arm(struct sampler *s, long hz)
 		 s->ntasks, s->ncpu, hz);
 }
 
-/* The inner ptrace sampler, attached on first use; NULL if it cannot. */
-static struct sampler *lent_ptrace(struct sampler *s)
-{
-	if (s->pt)
-		return s->pt;
-	struct err e = { 0 };
-	s->pt = sampler_ptrace.attach(&s->host, &e);
-	if (s->pt && sampler_ptrace.follow(s->pt, &e) < 0)
-		log_info("perf_event sampler: threads for a wait pass or dump: %s", e.msg);
-	return s->pt;
-}
-
 static int perf_follow(struct sampler *s, struct err *e)
 {
 	if (s->open_err.kind != ERR_NONE) {
@@ -632,51 +562,14 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 	memset(&s->counts, 0, sizeof s->counts);
 }
 
-/* Runs a pass of the lent ptrace sampler: its CPU reads (schedstat) leave
- * the table's CPU time, which here counts sampled periods, as it was. */
-static void lend(struct sampler *s, void (*pass)(struct sampler *, struct sampler_stats *, uint64_t),
-		 struct sampler_stats *st, uint64_t arg)
-{
-	struct sampler *pt = lent_ptrace(s);
-	if (!pt)
-		return;
-	struct tidtab *tt = s->host.threads;
-	uint64_t *saved = malloc((tt->n + 1) * 2 * sizeof *saved);
-	if (!saved)
-		abort();
-	size_t n = tt->n;
-	for (size_t i = 0; i < n; i++) {
-		saved[2 * i] = (uint64_t)tt->thr[i].tid;
-		saved[2 * i + 1] = tt->thr[i].cpu_ns;
-	}
-	pass(pt, st, arg);
-	for (size_t i = 0; i < n; i++) {
-		struct thr *t = tidtab_find(tt, (pid_t)saved[2 * i]);
-		if (t)
-			t->cpu_ns = saved[2 * i + 1];
-	}
-	free(saved);
-}
-
-static void waits_pass(struct sampler *pt, struct sampler_stats *st, uint64_t settle)
-{
-	sampler_ptrace.waits(pt, settle != 0, st);
-}
-
-static void snapshot_pass(struct sampler *pt, struct sampler_stats *st, uint64_t unused)
-{
-	(void)unused;
-	sampler_ptrace.snapshot(pt, st);
-}
-
 static void perf_waits(struct sampler *s, bool settle, struct sampler_stats *st)
 {
-	lend(s, waits_pass, st, settle);
+	perf_lend_waits(&s->pt, &s->host, settle, st);
 }
 
 static void perf_snapshot(struct sampler *s, struct sampler_stats *st)
 {
-	lend(s, snapshot_pass, st, 0);
+	perf_lend_snapshot(&s->pt, &s->host, st);
 }
 
 static void perf_detach(struct sampler *s)

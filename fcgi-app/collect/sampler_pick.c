@@ -1,0 +1,79 @@
+/* sampler_pick: which CPU sampler a window gets, and why perf_event_open
+ * was refused in words a user can act on (the errno, the capabilities,
+ * kernel.perf_event_paranoid). Separate from sampler_perf.c, which owns
+ * perf_event_open and its ring buffers: this is the reading of /proc and
+ * the policy around that interface, not the interface; sampler_perf.c
+ * answers only whether an event opens (sampler_perf_probe). */
+#include "collect/sampler_pick.h"
+
+#include "base/err.h"
+#include "base/log.h"
+#include "collect/collector.h"
+#include "collect/proc.h"
+#include "collect/sampler.h"
+#include "collect/sampler_perf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool has_cap(int cap)
+{
+	char text[4096];
+	if (proc_read_small("/proc/self/status", text, sizeof text) < 0)
+		return false;
+	const char *p = strstr(text, "CapEff:");
+	return p && (strtoull(p + 7, NULL, 16) >> cap & 1);
+}
+
+/* Why perf_event_open failed with err, in words a user can act on. */
+int sampler_pick_refusal(int err, pid_t pid, struct err *e)
+{
+	char text[32];
+	long paranoid = 2;
+	if (proc_read_small("/proc/sys/kernel/perf_event_paranoid", text, sizeof text) == 0)
+		paranoid = strtol(text, NULL, 10);
+	bool perfmon = has_cap(38) || has_cap(21); /* CAP_PERFMON, CAP_SYS_ADMIN */
+	switch (err) {
+	case ESRCH:
+		return err_set(e, ERR_TARGET, "target pid %d exited", (int)pid);
+	case EACCES:
+	case EPERM:
+		if (!perfmon)
+			return err_set(e, ERR_PERMISSION,
+				       "perf_event_open: permission denied (kernel.perf_event_paranoid = %ld, "
+				       "no CAP_PERFMON)", paranoid);
+		return err_set(e, ERR_PERMISSION,
+			       "perf_event_open: permission denied for pid %d despite CAP_PERFMON "
+			       "(kernel.perf_event_paranoid = %ld): a seccomp filter or LSM refuses it, "
+			       "or the target is not ours to read (CAP_SYS_PTRACE)", (int)pid, paranoid);
+	case ENOSYS:
+		return err_set(e, ERR_PERMISSION,
+			       "perf_event_open: not available (a kernel without perf events, or a "
+			       "seccomp filter)");
+	case EMFILE:
+	case ENFILE:
+		return err_set(e, ERR_BUSY, "perf_event_open: out of file descriptors (RLIMIT_NOFILE)");
+	default:
+		return err_errno(e, ERR_PERMISSION, err, "perf_event_open for pid %d", (int)pid);
+	}
+}
+
+const struct sampler_ops *sampler_pick(const struct collector_config *cc, pid_t pid,
+				       char *why, size_t size, struct err *e)
+{
+	why[0] = '\0';
+	if (cc->sampler == COLLECTOR_PTRACE)
+		return &sampler_ptrace;
+	struct err pe = { 0 };
+	if (sampler_perf_probe(cc, pid, &pe) == 0)
+		return &sampler_perf;
+	if (cc->sampler == COLLECTOR_PERF_EVENT || pe.kind == ERR_TARGET) {
+		*e = pe;
+		return NULL;
+	}
+	snprintf(why, size, "%s", pe.msg);
+	log_info("cpu sampler for pid %d: ptrace, not perf_event: %s", (int)pid, pe.msg);
+	return &sampler_ptrace;
+}

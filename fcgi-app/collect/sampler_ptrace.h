@@ -1,0 +1,36 @@
+/* sampler_ptrace internals: the ptrace sampler's state and the one-thread
+ * stops that ptrace_waits.c (its snapshot and off-CPU passes) needs; only
+ * sampler_ptrace.c and ptrace_waits.c include this. The ops table itself
+ * is sampler_ptrace in sampler.h. */
+#ifndef PF_SAMPLER_PTRACE_H
+#define PF_SAMPLER_PTRACE_H
+
+#include "collect/sampler.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct thr;
+struct tidtab;
+struct unwinder;
+
+struct sampler {
+	pid_t pid;
+	struct tidtab *tt;
+	struct unwinder *unw;
+	struct sampler_sink sink;
+	int sigfd;               /* SIGCHLD: a tracee has something to report */
+	pid_t *sel;              /* threads asked to stop this tick */
+	size_t nsel, sel_cap;
+};
+
+/* Stops t alone, unwinds it, resumes it. */
+void sampler_ptrace_unwind_stopped(struct sampler *pt, struct thr *t, struct sampler_stats *st);
+
+/* Whether t is in the exit stop pprof-fcgi asks for (PTRACE_O_TRACEEXIT)
+ * and not yet handled: then its stack is read there and it is let go.
+ * Any other event of t is handled as usual. */
+bool sampler_ptrace_exit_stop(struct sampler *pt, struct thr *t, struct sampler_stats *st);
+
+#endif
