@@ -401,35 +401,39 @@ START_TEST(test_maps_read)
 }
 END_TEST
 
-/* A blocking wait of a thread is a voluntary switch: of three reads of a
- * pipe empty until a child answers, at least one waits (the child may
- * answer some before the read). */
+/* A blocking wait of a thread is a voluntary switch: the child answers
+ * only once the kernel shows this thread asleep in its read, so the read
+ * surely waited (under ASan the child could answer first, and no wait
+ * happened). */
 START_TEST(test_voluntary_switches)
 {
 	pid_t self = getpid(), tid = gettid();
 	uint64_t before, after;
 	ck_assert_int_eq(proc_voluntary_switches(self, tid, &before), 0);
-	int go[2], data[2];
-	ck_assert_int_eq(pipe(go), 0);
+	int data[2];
 	ck_assert_int_eq(pipe(data), 0);
 	pid_t child = fork();
 	if (child == 0) {
-		char c;
-		for (int i = 0; i < 3; i++) /* one byte each time the parent waits */
-			if (read(go[0], &c, 1) != 1 || write(data[1], "x", 1) != 1)
-				_exit(1);
-		_exit(0);
+		char path[64], stat[512];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)self, (int)tid);
+		for (int t = 0; t < 100000; t++) { /* 10 s at most */
+			const char *st = proc_read_small(path, stat, sizeof stat) == 0
+				? strrchr(stat, ')') : NULL;
+			if (st && st[1] == ' ' && st[2] == 'S')
+				_exit(write(data[1], "x", 1) == 1 ? 0 : 1);
+			usleep(100);
+		}
+		_exit(2);
 	}
 	char c;
-	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(write(go[1], "g", 1), 1);
-		ck_assert_int_eq(read(data[0], &c, 1), 1);
-	}
-	waitpid(child, NULL, 0);
+	ck_assert_int_eq(read(data[0], &c, 1), 1);
+	int status;
+	waitpid(child, &status, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_int_eq(proc_voluntary_switches(self, tid, &after), 0);
 	ck_assert_uint_ge(after - before, 1);
 	ck_assert_int_eq(proc_voluntary_switches(self, 999999999, &after), -1);
-	close(go[0]), close(go[1]), close(data[0]), close(data[1]);
+	close(data[0]), close(data[1]);
 }
 END_TEST
 
