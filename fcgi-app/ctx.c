@@ -57,10 +57,15 @@ void ctx_sleep(struct ctx *ctx, long seconds)
 	collector_sleep(ctx->collector, &deadline);
 }
 
+/* The address of data object name in pid's module whose file name contains
+ * module, and the module's range; 1 when not loaded (under sym_lock). */
+static int find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
+		       uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e);
+
 int ctx_heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e)
 {
 	uint64_t addr = 0, lo, hi;
-	int rc = ctx_find_object(ctx, pid, HEAP_AGENT_FILE, PPROF_AGENT_SYMBOL, &addr, &lo, &hi, e);
+	int rc = find_object(ctx, pid, HEAP_AGENT_FILE, PPROF_AGENT_SYMBOL, &addr, &lo, &hi, e);
 	if (rc < 0) {
 		memset(s, 0, sizeof *s);
 		return -1;
@@ -68,8 +73,8 @@ int ctx_heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct er
 	return heap_read(pid, rc == 0 ? addr : 0, s, e);
 }
 
-int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
-		    uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e)
+static int find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
+		       uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e)
 {
 	pthread_mutex_lock(&ctx->sym_lock);
 	int rc = symbolizer_attach(ctx->symbolizer, pid, e);

@@ -41,10 +41,6 @@ void ctx_modules(struct ctx *ctx, pid_t pid,
 /* symbolize_unloaded (symbolize.h) under sym_lock. */
 int ctx_symbolize_unloaded(struct ctx *ctx, struct profile *p, const struct symbolize_module *m,
 			   struct err *e);
-/* The address of data object name in pid's module whose file name contains
- * module, and the module's range; 1 when not loaded (under sym_lock). */
-int ctx_find_object(struct ctx *ctx, pid_t pid, const char *module, const char *name,
-		    uint64_t *addr, uint64_t *lo, uint64_t *hi, struct err *e);
 /* Adds to p the lines the collector's sampler says a user can act on
  * about a window of kind at hz (collector_comment). */
 void ctx_comment_sampling(struct ctx *ctx, enum sampler_kind kind, long hz,

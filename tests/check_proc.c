@@ -73,6 +73,16 @@ static void reap(pid_t pid)
 }
 
 /* the kernel's classes: owner, else group, else other; root reads all */
+/* proc_find's pid alone */
+static int resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e)
+{
+	struct proc_found f;
+	if (proc_find(t, self, &f, e) < 0)
+		return -1;
+	*pid = f.pid;
+	return 0;
+}
+
 START_TEST(test_may_read)
 {
 	ck_assert(!proc_may_read(0x7ffffff0, 0, 0, 0444)); /* gone */
@@ -102,17 +112,17 @@ START_TEST(test_resolve_pid)
 	pid_t child = spawn_sleeper(), got = 0;
 	struct err e = { 0 };
 	struct target_spec t = { .pid = child };
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), 0);
 	ck_assert_int_eq(got, child);
 	struct target_spec me = { .pid = getpid() };
-	ck_assert_int_eq(proc_resolve(&me, getpid(), &got, &e), -1);
+	ck_assert_int_eq(resolve(&me, getpid(), &got, &e), -1);
 	ck_assert_int_eq(e.kind, ERR_TARGET);
 	kill(child, SIGKILL);
 	/* a zombie is not a running target */
 	for (int i = 0; i < 20000 && proc_alive(child); i++)
 		usleep(100);
 	err_clear(&e);
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_int_eq(e.kind, ERR_TARGET);
 	char want[64];
 	snprintf(want, sizeof want, "target not running: pid %d", (int)child);
@@ -137,22 +147,22 @@ START_TEST(test_resolve_pidfile)
 	struct target_spec t = { .pidfile = pidfile };
 	struct err e = { 0 };
 	unlink(pidfile);
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_int_eq(e.kind, ERR_TARGET);
 	ck_assert_ptr_nonnull(strstr(e.msg, pidfile));
 	ck_assert_ptr_nonnull(strstr(e.msg, "no such file or directory"));
 	snprintf(text, sizeof text, "%d\n", (int)child);
 	write_file(pidfile, text);
 	err_clear(&e);
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), 0);
 	ck_assert_int_eq(got, child);
 	write_file(pidfile, "garbage");
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "holds no pid"));
 	snprintf(text, sizeof text, "%d", (int)getpid());
 	write_file(pidfile, text);
 	err_clear(&e);
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "pprof-fcgi itself"));
 	reap(child);
 	unlink(pidfile);
@@ -164,13 +174,13 @@ START_TEST(test_resolve_exe)
 	pid_t older = spawn_sleeper(), newer = spawn_sleeper(), got = 0;
 	struct target_spec t = { .exe = "pf-check-sleeper" };
 	struct err e = { 0 };
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), 0);
 	ck_assert_int_eq(got, older); /* the oldest of several */
 	reap(older);
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), 0);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), 0);
 	ck_assert_int_eq(got, newer); /* a restart is followed */
 	reap(newer);
-	ck_assert_int_eq(proc_resolve(&t, getpid(), &got, &e), -1);
+	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_str_eq(e.msg, "target not running: no process named \"pf-check-sleeper\"");
 }
 END_TEST

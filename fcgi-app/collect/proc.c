@@ -321,15 +321,6 @@ int proc_find(const struct target_spec *t, pid_t self, struct proc_found *f, str
 	return 0;
 }
 
-int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e)
-{
-	struct proc_found f;
-	if (proc_find(t, self, &f, e) < 0)
-		return -1;
-	*pid = f.pid;
-	return 0;
-}
-
 int proc_cmdline(pid_t pid, struct buf *out, struct err *e)
 {
 	char path[64];

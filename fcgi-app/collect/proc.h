@@ -36,10 +36,6 @@ struct proc_info {
 /* Describes the target for messages: "pid 42", "pidfile /run/x.pid", ... */
 void proc_describe(const struct target_spec *t, char *out, size_t size);
 
-/* The live pid of the target; ERR_TARGET naming it when none runs. The
- * process self (pprof-fcgi) is never a target. */
-int proc_resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct err *e);
-
 /* How proc_find found the target, for saying so. */
 struct proc_found {
 	pid_t pid;
@@ -47,7 +43,9 @@ struct proc_found {
 	const char *by; /* which of its names matched ("its argv[0]"), NULL but for exe */
 };
 
-/* proc_resolve, saying how. A target-exe is matched, in this order, against
+/* The live pid of the target (ERR_TARGET naming it when none runs; pprof-fcgi
+ * itself is never a target), and how it was found. A target-exe is
+ * matched, in this order, against
  * the base name of the executable (/proc/PID/exe), of the path it was
  * executed through (AT_EXECFN: a symlink's own name), of the first word of
  * argv[0] (which programs rewrite: "redis-server *:6379"), then comm; of
