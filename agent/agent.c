@@ -367,6 +367,13 @@ static void unmap_table(void *p, size_t bytes)
 	__atomic_fetch_sub(&pprof_agent.table_bytes, bytes, __ATOMIC_RELAXED);
 }
 
+static uint64_t now_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void make_tables(void)
 {
 	pprof_agent.magic = PPROF_AGENT_MAGIC;
@@ -378,6 +385,8 @@ static void make_tables(void)
 	pprof_agent.shards = NSHARDS;
 	pprof_agent.pid = (int32_t)getpid();
 	pprof_agent.rate = DEFAULT_RATE;
+	pprof_agent.origin = PPROF_AGENT_PRELOADED;
+	pprof_agent.since_ns = now_realtime_ns();
 	pprof_agent.max_buckets = MAX_BUCKETS;
 	pprof_agent.max_threads = MAX_THREADS;
 	/* an upper bound: tables are grown at 3/4 full, and to twice their

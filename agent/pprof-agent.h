@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define PPROF_AGENT_MAGIC 0x31656761666f7270ULL /* "profage1" little-endian */
-#define PPROF_AGENT_VERSION 6
+#define PPROF_AGENT_VERSION 7
 #define PPROF_AGENT_SYMBOL "pprof_agent"
 #define PPROF_AGENT_DEPTH 64
 #define PPROF_AGENT_SHARDS 64
@@ -33,6 +33,15 @@
 enum pprof_agent_kind {
 	PPROF_AGENT_ALLOC = 0,  /* sampled allocations from this stack */
 	PPROF_AGENT_THREAD = 1, /* a pthread_create call stack */
+};
+
+/* How the agent came into the target: preloaded (LD_PRELOAD, its symbols
+ * interpose the allocator's from the start) or loaded into the running
+ * process by pprof-fcgi (it routes the allocator through itself then, and
+ * knows only the blocks allocated since). */
+enum pprof_agent_origin {
+	PPROF_AGENT_PRELOADED = 0,
+	PPROF_AGENT_LOADED = 1,
 };
 
 enum pprof_agent_state {
@@ -124,6 +133,11 @@ struct pprof_agent_header {
 	uint64_t unloads_lost;   /* unloads not recorded (the table was full) */
 	uint64_t counts[PPROF_AGENT_SHARDS]; /* shard i's struct pprof_agent_counts
 					      * [max_buckets], 0 until it counts */
+	uint32_t origin;         /* enum pprof_agent_origin */
+	uint32_t reserved;
+	uint64_t since_ns;       /* CLOCK_REALTIME when it began to count: the
+				  * start of the process for a preloaded agent,
+				  * the load for a loaded one */
 	char message[128];       /* why state is FAILED */
 };
 
