@@ -60,13 +60,19 @@ static int64_t now_ns(clockid_t clock)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* This thread's CPU time plus its time runnable but not running. */
+/* This thread's CPU time plus its time runnable but not running. The
+ * CPU clock is read first because it brings the kernel's count up to now:
+ * schedstat alone shows a running thread's CPU as of its last scheduler
+ * update, which after a wake-up misses the ~19 us it has run since (made
+ * burst_sleep's truth 7% too long at 3,000 wake-ups a second). */
 static int64_t busy_ns(void)
 {
 	static _Thread_local int fd = -1;
 	if (fd < 0)
 		fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	char text[128];
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	ssize_t n = pread(fd, text, sizeof text - 1, 0);
 	if (n <= 0)
 		abort();
