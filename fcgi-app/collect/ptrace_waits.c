@@ -218,8 +218,10 @@ void ptrace_waits_offcpu(struct sampler *pt, bool settle, struct sampler_stats *
 			continue;
 		}
 		/* the counts of a thread on a CPU now lag (they move at the
-		 * scheduler's ticks): what a look credits too much, the next
-		 * one owes back (w_debt) */
+		 * scheduler's ticks), and a thread queued for a CPU has its
+		 * wait so far in none (run-queue time is added when it gets
+		 * the CPU): what a look credits too much, the next one owes
+		 * back (w_debt) */
 		int64_t delay = 0;
 		uint64_t waits = 0;
 		if (t->w_ts) {
@@ -235,15 +237,26 @@ void ptrace_waits_offcpu(struct sampler *pt, bool settle, struct sampler_stats *
 		if (delay < 0) {
 			debt = back - delay;
 			delay = 0;
+		} else if (t->w_runnable && nvcsw == t->w_nvcsw) {
+			/* runnable at the last look and never blocked since: it
+			 * did not wait, whatever the lagging counts say (a thread
+			 * queued half a second on a loaded machine, its window
+			 * ending before it ran, was credited all of it) */
+			debt = -delay;
+			delay = 0;
 		}
 		tidtab_backoff_update(&t->w_idle, &t->w_skip, ran || !t->w_waiting);
-		if (ran || !t->w_waiting)
+		bool runnable = false;
+		if (ran || !t->w_waiting) {
 			t->w_waiting = look_wait(pt, t, st);
+			runnable = !t->w_waiting && t->state == 'R';
+		}
 		if (t->w_ts && t->wnpcs == 0 && !took_back)
 			continue; /* no wait stack known yet: settled when there is one */
 		if (t->wnpcs > 0 && (delay > 0 || waits > 0))
 			deliver_wait(pt, t, delay, waits, now);
 		t->w_debt = debt;
+		t->w_runnable = runnable;
 		t->w_ts = t->w_prov_ts = now;
 		t->w_cpu = t->cpu_ns;
 		t->w_rq = t->rq_ns;

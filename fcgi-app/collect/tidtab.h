@@ -43,8 +43,9 @@ struct thr {
 	 * CLOCK_BOOTTIME, 0: none yet; w_cpu, w_rq, w_nvcsw then); a thread
 	 * skipped meanwhile was credited w_prov provisionally, which the
 	 * settling corrects; w_debt is what a look credited too much (the
-	 * counts of a running thread lag), owed back by the next */
-	bool w_waiting;
+	 * counts of a running thread lag), owed back by the next, or less
+	 * than the counts said (negative); w_runnable: in state R then */
+	bool w_waiting, w_runnable;
 	int64_t w_ts, w_prov_ts, w_debt;
 	uint64_t w_cpu, w_rq, w_nvcsw, w_prov;
 	char w_line[256];
