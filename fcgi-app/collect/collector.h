@@ -39,12 +39,14 @@ struct collector_sample {
 	const char *wait;      /* the syscall it is blocked in ("futex"), or NULL */
 	uint64_t cpu_total_ns; /* since the thread started */
 	bool without_stop;     /* unwound from /proc and memory alone (EINTR-prone wait) */
-	/* off-CPU only */
+	/* off-CPU only: every look at a thread with a known wait stack */
 	int64_t delay_ns;      /* ns the thread waited since it was last settled (the
-				* kernel's count); negative: a provisional credit
-				* taken back (it ran while not looked at) */
+				* kernel's count); 0: none; negative: a provisional
+				* credit taken back (it ran while not looked at) */
 	uint64_t waits;        /* waits begun meanwhile (voluntary context switches) */
 	const char *wait_label; /* "futex", "read fd 7 (pipe:[1234])", ... */
+	int64_t since_ns;      /* CLOCK_BOOTTIME of the look delay_ns counts from */
+	bool blocked;          /* in that wait at ts_ns (else it ran since) */
 };
 
 struct collector_sub {

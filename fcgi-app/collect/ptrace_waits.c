@@ -169,15 +169,16 @@ static bool look_wait(struct sampler *pt, struct thr *t, struct sampler_stats *s
 	return true;
 }
 
-/* Hands delay ns of waiting and waits begun on t's wait stack to the
- * off-CPU subscribers. */
+/* Hands delay ns of waiting and waits begun on t's wait stack, since the
+ * last credit (w_prov_ts), to the off-CPU subscribers. */
 static void deliver_wait(struct sampler *pt, struct thr *t, int64_t delay, uint64_t waits,
 			 int64_t now)
 {
 	struct collector_sample smp = {
 		.tid = t->tid, .thread_name = t->comm, .pcs = t->wpcs, .npcs = t->wnpcs,
 		.sampled = true, .state = t->state, .delay_ns = delay, .waits = waits,
-		.ts_ns = now, .wait_label = t->w_label,
+		.ts_ns = now, .wait_label = t->w_label, .since_ns = t->w_prov_ts,
+		.blocked = t->w_waiting,
 	};
 	pt->sink.thread(pt->sink.arg, &smp); /* counted where delivered */
 }
@@ -202,9 +203,9 @@ void ptrace_waits_offcpu(struct sampler *pt, bool settle, struct sampler_stats *
 		if (!settle && t->w_waiting && t->w_ts && t->wnpcs > 0 &&
 		    tidtab_backoff_skip(&t->w_skip)) {
 			int64_t d = now - t->w_prov_ts;
+			deliver_wait(pt, t, d, 0, now);
 			t->w_prov += (uint64_t)d;
 			t->w_prov_ts = now;
-			deliver_wait(pt, t, d, 0, now);
 			continue;
 		}
 		if (tidtab_cpu(pt->pid, t) < 0) {
@@ -253,7 +254,7 @@ void ptrace_waits_offcpu(struct sampler *pt, bool settle, struct sampler_stats *
 		}
 		if (t->w_ts && t->wnpcs == 0 && !took_back)
 			continue; /* no wait stack known yet: settled when there is one */
-		if (t->wnpcs > 0 && (delay > 0 || waits > 0))
+		if (t->w_ts && t->wnpcs > 0) /* none too: a trace learns it was looked at */
 			deliver_wait(pt, t, delay, waits, now);
 		t->w_debt = debt;
 		t->w_runnable = runnable;

@@ -20,6 +20,8 @@ enum offcpu_kind { OFFCPU_BLOCK, OFFCPU_MUTEX };
 static void on_wait(void *arg, const struct collector_sample *s)
 {
 	struct profile *p = arg;
+	if (s->delay_ns == 0 && s->waits == 0)
+		return; /* looked at, not waiting */
 	int64_t v[2] = { (int64_t)s->waits, s->delay_ns };
 	profile_add_wait_sample(p, s->pcs, s->npcs, v, 0, s->thread_name, s->wait_label);
 }

@@ -19,12 +19,13 @@
 #define TRACE_MAX_OBS 2000000 /* bounds memory: past it, observations are dropped */
 
 /* One look at one thread: running (with a stack) or waiting (with a label
- * and how long it waited up to the look, as the collector settled it). */
+ * and how long it waited since the look before, as the collector settled
+ * it, and whether it still waited at this one). */
 struct obs {
 	pid_t tid;
-	int64_t ts;
+	int64_t ts, since;
 	int64_t waited;
-	bool running;
+	bool running, blocked;
 	char label[64];
 	char name[16];
 	uint64_t *pcs; /* running only */
@@ -66,13 +67,13 @@ static void on_cpu(void *arg, const struct collector_sample *s)
 
 static void on_wait(void *arg, const struct collector_sample *s)
 {
-	if (s->delay_ns <= 0)
-		return; /* a credit taken back, or waits counted alone: no new look */
 	struct obs *o = add_obs(arg, s);
 	if (!o)
 		return;
 	snprintf(o->label, sizeof o->label, "%s", s->wait_label ? s->wait_label : "waiting");
 	o->waited = s->delay_ns;
+	o->since = s->since_ns;
+	o->blocked = s->blocked;
 }
 
 static int by_tid_ts(const void *a, const void *b)
@@ -83,64 +84,167 @@ static int by_tid_ts(const void *a, const void *b)
 	return (x->ts > y->ts) - (x->ts < y->ts);
 }
 
-static bool same_state(const struct obs *a, const struct obs *b)
+struct span {
+	int64_t start, end;
+	const char *name;
+};
+
+struct spans {
+	struct span *v;
+	size_t n, cap;
+};
+
+/* Where a look's waiting goes: ending at the look when the thread still
+ * waited there, else beginning at the look before (it woke and ran
+ * since); never over the wait placed before. Merged into the last span
+ * when the same wait with at most WAIT_GAP_NS between. A provisional
+ * credit taken back (it ran while not looked at) comes off the end of
+ * the spans placed. */
+static void place_wait(struct spans *w, const struct obs *o)
 {
-	return a->running == b->running && (a->running || strcmp(a->label, b->label) == 0);
+	for (int64_t back = -o->waited; back > 0 && w->n > 0;) {
+		struct span *last = &w->v[w->n - 1];
+		int64_t cut = last->end - last->start < back ? last->end - last->start : back;
+		last->end -= cut;
+		back -= cut;
+		if (last->end == last->start)
+			w->n--;
+	}
+	if (o->waited <= 0)
+		return;
+	int64_t end = o->blocked || o->since + o->waited > o->ts ? o->ts : o->since + o->waited;
+	int64_t start = end - o->waited;
+	struct span *last = w->n ? &w->v[w->n - 1] : NULL;
+	if (last && start < last->end)
+		start = last->end;
+	if (start >= end)
+		return;
+	if (last && strcmp(last->name, o->label) == 0 && start - last->end <= WAIT_GAP_NS) {
+		last->end = end;
+		return;
+	}
+	struct span *sp = VEC_PUSH(w->v, w->n, w->cap, 64);
+	*sp = (struct span){ start, end, o->label };
 }
 
-/* Consecutive looks at a thread in the same state make one slice. A
- * running slice lasts until the next different look, or one cadence past
- * its last; a waiting slice is as long as the waiting the looks settled,
- * ending at the last (the kernel counts how long, not when: placed at the
- * end, where the look saw it), and never starts before the slice before. */
+/* The slices made so far, and where the last of this thread's ends. */
+struct out {
+	struct trace_slice *v;
+	size_t n, cap;
+	int64_t done, end_ns;
+};
+
+static void add_slice(struct out *out, pid_t tid, int64_t start, int64_t end, const char *name)
+{
+	if (start < out->done)
+		start = out->done;
+	if (end > out->end_ns)
+		end = out->end_ns;
+	if (start >= end)
+		return;
+	struct trace_slice *s = VEC_PUSH(out->v, out->n, out->cap, 256);
+	*s = (struct trace_slice){ tid, start, end, name };
+	out->done = end;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* When a thread ran (or was runnable), in order and apart: from its CPU
+ * samples (from the first of consecutive samples to one cadence past the
+ * last), and every interval between two looks at it, where what it did
+ * not wait it ran or was queued to run (the kernel's count: its CPU and
+ * run-queue time to the nanosecond). */
+static void place_runs(struct spans *r, const struct obs *o, size_t n, int64_t cadence)
+{
+	r->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (o[i].running)
+			continue;
+		struct span *sp = VEC_PUSH(r->v, r->n, r->cap, 64);
+		*sp = (struct span){ o[i].since, o[i].ts, "running" };
+	}
+	int64_t first = 0, last = INT64_MIN;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && !o[i].running)
+			continue;
+		if (last != INT64_MIN && (i == n || o[i].ts - last > cadence * 5 / 2)) {
+			struct span *sp = VEC_PUSH(r->v, r->n, r->cap, 64);
+			*sp = (struct span){ first, last + cadence, "running" };
+			last = INT64_MIN;
+		}
+		if (i == n)
+			break;
+		if (last == INT64_MIN)
+			first = o[i].ts;
+		last = o[i].ts;
+	}
+	qsort(r->v, r->n, sizeof *r->v, by_start);
+	size_t m = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (m > 0 && r->v[i].start <= r->v[m - 1].end) {
+			if (r->v[i].end > r->v[m - 1].end)
+				r->v[m - 1].end = r->v[i].end;
+		} else {
+			r->v[m++] = r->v[i];
+		}
+	}
+	r->n = m;
+}
+
+/* A thread's slices from its looks, in time order. The waiting is the
+ * kernel's count, so it is placed first (place_wait) and kept whole; the
+ * running (place_runs) is cut where a wait was placed. */
+static void build_thread(const struct obs *o, size_t n, int64_t cadence, struct spans *w,
+			 struct spans *r, struct out *out)
+{
+	w->n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!o[i].running)
+			place_wait(w, &o[i]);
+	place_runs(r, o, n, cadence);
+	out->done = INT64_MIN;
+	size_t k = 0; /* the first wait not yet made a slice */
+	for (size_t i = 0; i < r->n; i++) {
+		int64_t start = r->v[i].start, end = r->v[i].end;
+		/* the waits before its end, each after the running before it */
+		for (; k < w->n && w->v[k].start < end; k++) {
+			add_slice(out, o->tid, start, w->v[k].start, "running");
+			add_slice(out, o->tid, w->v[k].start, w->v[k].end, w->v[k].name);
+		}
+		add_slice(out, o->tid, start, end, "running");
+	}
+	for (; k < w->n; k++)
+		add_slice(out, o->tid, w->v[k].start, w->v[k].end, w->v[k].name);
+}
+
 static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread **threads,
 		  size_t *nthreads, struct trace_slice **slices, size_t *nslices)
 {
 	qsort(w->o, w->n, sizeof *w->o, by_tid_ts);
 	*threads = calloc(w->n + 1, sizeof **threads);
-	*slices = calloc(w->n + 1, sizeof **slices);
-	if (!*threads || !*slices)
+	if (!*threads)
 		abort();
-	*nthreads = *nslices = 0;
-	int64_t run_cadence = 1000000000LL / hz;
+	*nthreads = 0;
+	struct out out = { .end_ns = end_ns };
+	struct spans waits = { 0 }, runs = { 0 };
 	for (size_t i = 0; i < w->n;) {
-		pid_t tid = w->o[i].tid;
+		size_t j = i;
+		while (j < w->n && w->o[j].tid == w->o[i].tid)
+			j++;
 		struct trace_thread *t = &(*threads)[(*nthreads)++];
-		t->tid = tid;
+		t->tid = w->o[i].tid;
 		snprintf(t->name, sizeof t->name, "%s", w->o[i].name);
-		int64_t prev_end = INT64_MIN;
-		while (i < w->n && w->o[i].tid == tid) {
-			const struct obs *first = &w->o[i];
-			int64_t start = first->running ? first->ts : first->ts - first->waited;
-			int64_t last = first->ts;
-			size_t j = i + 1;
-			/* a wait continues while each look's waiting reaches back to the last */
-			while (j < w->n && w->o[j].tid == tid && same_state(&w->o[j], first) &&
-			       (first->running ? w->o[j].ts - last <= run_cadence * 5 / 2
-					       : w->o[j].ts - w->o[j].waited - last <= WAIT_GAP_NS)) {
-				last = w->o[j].ts;
-				j++;
-			}
-			int64_t end = first->running ? last + run_cadence : last;
-			if (j < w->n && w->o[j].tid == tid && w->o[j].ts < end)
-				end = w->o[j].ts;
-			if (end > end_ns)
-				end = end_ns > first->ts ? end_ns : first->ts + 1;
-			if (start < prev_end)
-				start = prev_end;
-			if (start >= end) {
-				i = j;
-				continue;
-			}
-			prev_end = end;
-			struct trace_slice *s = &(*slices)[(*nslices)++];
-			s->tid = tid;
-			s->start_ns = start;
-			s->end_ns = end;
-			s->name = first->running ? "running" : first->label;
-			i = j;
-		}
+		build_thread(&w->o[i], j - i, 1000000000LL / hz, &waits, &runs, &out);
+		i = j;
 	}
+	free(waits.v);
+	free(runs.v);
+	*slices = out.v;
+	*nslices = out.n;
 }
 
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)

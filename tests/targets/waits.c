@@ -1,11 +1,13 @@
 /* waits: a target whose threads time their own waits, the ground truth
- * for /block and /mutex. Each waiting function below records every call
+ * for /block, /mutex and /trace's waiting slices. Each thread is named
+ * after what it does (pthread_setname_np). Each waiting function below records every call
  * that blocked: its wall time (CLOCK_REALTIME), and how much of it the
  * thread spent on a CPU or queued for one (its own schedstat before and
  * after: queueing for a CPU after a wake-up is not waiting, and a loaded
  * machine makes it a large part of a short wait). On SIGUSR1 the main
  * thread reads "START_NS END_NS" from the file named by argv[1] (a
- * profile's time_nanos and time_nanos + duration_nanos) and prints, per
+ * profile's time_nanos and time_nanos + duration_nanos; CLOCK_REALTIME,
+ * or CLOCK_BOOTTIME after the word "boottime", as a trace's) and prints, per
  * function, the time waited inside those calls clipped to that window (a
  * call still waiting counts up to now) and how many times the calls that
  * began in it blocked:
@@ -38,12 +40,13 @@ struct waits {
 	atomic_size_t n;
 };
 
-enum { W_LOCK, W_SIGNAL, W_PIPE, W_EPOLL, W_SHORT, W_LONG, W_BURST, W_NAP, W_N };
+enum { W_LOCK, W_SIGNAL, W_PIPE, W_EPOLL, W_SHORT, W_LONG, W_BURST, W_NAP, W_PULSE, W_N };
 static struct waits waits[W_N] = {
 	[W_LOCK] = { .name = "wait_for_lock" },     [W_SIGNAL] = { .name = "wait_for_signal" },
 	[W_PIPE] = { .name = "read_pipe" },         [W_EPOLL] = { .name = "wait_epoll" },
 	[W_SHORT] = { .name = "short_sleep" },      [W_LONG] = { .name = "long_sleep" },
 	[W_BURST] = { .name = "burst_sleep" },      [W_NAP] = { .name = "long_nap" },
+	[W_PULSE] = { .name = "pulse_sleep" },
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -223,6 +226,7 @@ SLEEPER(short_sleep, W_SHORT, 2000000)
 SLEEPER(long_sleep, W_LONG, 500000000)
 SLEEPER(burst_sleep, W_BURST, 100000)
 SLEEPER(long_nap, W_NAP, 3000000000L)
+SLEEPER(pulse_sleep, W_PULSE, 50000000)
 
 /* the paces of the condition variable and the pipe */
 static __attribute__((noinline)) void pace(long ns) { sleep_ns(ns); }
@@ -239,6 +243,15 @@ static void *napper(void *a)
 	for (;;) {
 		long_nap();
 		spin_cpu_ns(1000000000LL);
+	}
+	return a;
+}
+/* waits 50 ms, runs 50 ms */
+static void *pulser(void *a)
+{
+	for (;;) {
+		pulse_sleep();
+		spin_cpu_ns(50000000);
 	}
 	return a;
 }
@@ -276,7 +289,10 @@ static void *pipe_writer(void *a)
 static void report(const char *window_file)
 {
 	int64_t start = 0, end = 0;
+	char clock[16] = "";
 	FILE *f = fopen(window_file, "r");
+	if (f && fscanf(f, " %15[a-z]", clock) == 1 && strcmp(clock, "boottime") != 0)
+		clock[0] = '\0';
 	if (!f || fscanf(f, "%lld %lld", (long long *)&start, (long long *)&end) != 2) {
 		printf("error reading %s\n", window_file);
 		if (f)
@@ -285,6 +301,11 @@ static void report(const char *window_file)
 		return;
 	}
 	fclose(f);
+	if (clock[0]) { /* the spans are in CLOCK_REALTIME */
+		int64_t offset = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
+		start += offset;
+		end += offset;
+	}
 	for (int k = 0; k < W_N; k++) {
 		size_t n = atomic_load_explicit(&waits[k].n, memory_order_acquire);
 		int64_t total = 0;
@@ -324,13 +345,22 @@ int main(int argc, char **argv)
 			abort();
 	if (pipe(pipe_fds) < 0 || (epoll_fd = epoll_create1(0)) < 0)
 		abort();
-	void *(*fns[])(void *) = { holder,       lock_waiter,   cond_waiter,  pipe_reader,
-				   epoll_waiter, short_sleeper, long_sleeper, napper,
-				   burster,      signaller,     pipe_writer };
-	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+	static const struct {
+		void *(*fn)(void *);
+		const char *name;
+	} threads[] = {
+		{ holder, "holder" },             { lock_waiter, "lock_waiter" },
+		{ cond_waiter, "cond_waiter" },   { pipe_reader, "pipe_reader" },
+		{ epoll_waiter, "epoll_waiter" }, { short_sleeper, "short_sleeper" },
+		{ long_sleeper, "long_sleeper" }, { napper, "napper" },
+		{ burster, "burster" },           { pulser, "pulser" },
+		{ signaller, "signaller" },       { pipe_writer, "pipe_writer" },
+	};
+	for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
 		pthread_t th;
-		if (pthread_create(&th, NULL, fns[i], NULL) != 0)
+		if (pthread_create(&th, NULL, threads[i].fn, NULL) != 0)
 			abort();
+		pthread_setname_np(th, threads[i].name);
 	}
 	printf("ready\n");
 	fflush(stdout);
