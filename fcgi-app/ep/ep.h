@@ -32,6 +32,8 @@ int ep_heap(struct ctx *ctx, const struct req *req, struct resp *resp, struct er
 int ep_allocs(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+/* POST: loads the heap agent into the running target (collect/agentload). */
+int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 
 /* What a builder adds to the tail every profile ends with; all optional. */

@@ -1,0 +1,210 @@
+#include "collect/agentload.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "collect/collector.h"
+#include "collect/inject.h"
+#include "collect/proc.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The memfd's name: /proc/PID/maps then shows "/memfd:libpprof-agent.so
+ * (deleted)", where the agent's module is looked for by name. */
+#define MEMFD_NAME "libpprof-agent.so"
+#define ATTACH_SYMBOL "pprof_agent_attach"
+#define PICK_TRIES 5
+
+struct enter_job {
+	const struct agentload_req *req;
+	pid_t tid;
+	struct inject *in;
+};
+
+static int enter_fn(struct collector_job *job, struct err *e)
+{
+	struct enter_job *j = job->arg;
+	if (inject_enter(j->in, j->req->pid, j->tid, j->req->timeout_ms, j->req->pause_at, e) == 0)
+		return COLLECTOR_JOB_DONE;
+	char self[32], tracer[32];
+	snprintf(self, sizeof self, "%d", (int)getpid());
+	/* a CPU profile's ptrace sampler holds every thread already */
+	if (e->kind == ERR_PERMISSION && proc_status_value(j->tid, "TracerPid", tracer, sizeof tracer) &&
+	    strcmp(tracer, self) == 0) {
+		err_clear(e);
+		return err_set(e, ERR_BUSY, "a profile with the ptrace sampler holds pid %d's threads "
+			       "now: load the agent after it ends", (int)j->req->pid);
+	}
+	return -1;
+}
+
+/* Seizes a thread and enters the trampoline on the tracer thread; a thread
+ * that woke up between its pick and its stop is let go, and another
+ * picked, a few times. */
+static int enter(struct collector *c, const struct agentload_req *req, struct inject *in,
+		 struct err *e)
+{
+	for (int i = 0;; i++) {
+		struct enter_job ej = { req, req->tid, in };
+		if (!ej.tid && inject_pick_thread(req->pid, &ej.tid, e) < 0) {
+			if (e->kind != ERR_BUSY || i + 1 >= PICK_TRIES)
+				return -1;
+			err_clear(e);
+			/* let the threads run a little, then look again */
+			struct timespec ts = { 0, 20 * 1000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		struct collector_job job = { .fn = enter_fn, .arg = &ej,
+					     .timeout_ms = req->timeout_ms * 3 };
+		if (collector_call(c, req->pid, &job, e) == 0)
+			return 0;
+		if (e->kind != ERR_BUSY || req->tid || i + 1 >= PICK_TRIES ||
+		    strstr(e->msg, "no longer blocked") == NULL)
+			return -1;
+		err_clear(e);
+	}
+}
+
+/* Copies the agent's file into the target's memfd fd through /proc. */
+static int write_agent(pid_t pid, long fd, const char *path, struct err *e)
+{
+	char dst[64];
+	snprintf(dst, sizeof dst, "/proc/%d/fd/%ld", (int)pid, fd);
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_errno(e, ERR_INVALID, errno, "open agent-path %s", path);
+	int out = open(dst, O_WRONLY | O_CLOEXEC);
+	if (out < 0) {
+		close(in);
+		return err_errno(e, ERR_TARGET, errno, "open %s", dst);
+	}
+	char buf[65536];
+	int rc = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = err_errno(e, ERR_INVALID, errno, "read agent-path %s", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = err_errno(e, ERR_TARGET, errno, "write %s", dst);
+				goto out;
+			}
+			off += w;
+		}
+	}
+out:
+	close(in);
+	close(out);
+	return rc;
+}
+
+/* The text of a C string at addr in the target, "" when unreadable. */
+static void read_string(pid_t pid, uint64_t addr, char *out, size_t size)
+{
+	struct err ignored = { 0 };
+	out[0] = '\0';
+	/* read shorter until it fits in what is mapped */
+	for (size_t n = size - 1; addr && n >= 16; n /= 2)
+		if (proc_read_mem(pid, addr, out, n, &ignored) == 0) {
+			out[n] = '\0';
+			return;
+		}
+}
+
+/* The calls, on the entered thread. */
+static int load(struct inject *in, const struct agentload_req *req, struct agentload_result *r,
+		struct err *e)
+{
+	const struct agentload_syms *s = &req->syms;
+	uint64_t name, path, sym, ret;
+	if (inject_put(in, 0, MEMFD_NAME, sizeof MEMFD_NAME, &name, e) < 0 ||
+	    inject_put(in, 64, ATTACH_SYMBOL, sizeof ATTACH_SYMBOL, &sym, e) < 0 ||
+	    inject_call(in, s->memfd_create, (uint64_t[]){ name, MFD_CLOEXEC }, 2, &ret, e) < 0)
+		return -1;
+	long fd = (int)ret;
+	if (fd < 0)
+		return err_set(e, ERR_INVALID, "memfd_create in pid %d failed: the target may not "
+			       "create files in memory (seccomp?)", (int)req->pid);
+	char fdpath[64];
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%ld", fd);
+	int rc = -1;
+	if (write_agent(req->pid, fd, req->path, e) < 0 ||
+	    inject_put(in, 128, fdpath, strlen(fdpath) + 1, &path, e) < 0 ||
+	    inject_call(in, s->dlopen, (uint64_t[]){ path, RTLD_NOW | RTLD_LOCAL }, 2, &ret, e) < 0)
+		goto out;
+	uint64_t handle = ret;
+	if (!handle) {
+		char why[400];
+		if (inject_call(in, s->dlerror, NULL, 0, &ret, e) < 0)
+			goto out;
+		read_string(req->pid, ret, why, sizeof why);
+		err_set(e, ERR_INVALID, "dlopen of the agent in pid %d failed: %s (its libraries "
+			"must exist in the target's root)", (int)req->pid, why[0] ? why : "no reason given");
+		goto out;
+	}
+	if (inject_call(in, s->dlsym, (uint64_t[]){ handle, sym }, 2, &ret, e) < 0)
+		goto out;
+	if (!ret) {
+		err_set(e, ERR_INVALID, "the agent %s has no " ATTACH_SYMBOL ": it is older than "
+			"this pprof-fcgi; set agent-path to the libpprof-agent.so it was built with",
+			req->path);
+		goto out;
+	}
+	if (inject_call(in, ret, (uint64_t[]){ (uint64_t)req->rate }, 1, &ret, e) < 0)
+		goto out;
+	r->attach_rc = (int)ret;
+	inject_pause(req->pause_at, "after");
+	rc = 0;
+out:
+	/* after a timeout or the target's exit, no further call */
+	if (e->kind != ERR_BUSY && e->kind != ERR_TARGET) {
+		struct err ignored = { 0 };
+		inject_call(in, s->close, (uint64_t[]){ (uint64_t)fd }, 1, &ret, &ignored);
+	}
+	return rc;
+}
+
+int agentload_run(struct collector *c, const struct agentload_req *req,
+		  struct agentload_result *r, struct err *e)
+{
+	memset(r, 0, sizeof *r);
+	if (access(req->path, R_OK) < 0)
+		return err_errno(e, ERR_INVALID, errno, "agent-path %s", req->path);
+	struct inject in;
+	if (enter(c, req, &in, e) < 0)
+		return -1;
+	r->tid = in.tid;
+	r->stop_ns = in.entered_ns - in.stopped_ns;
+	int rc = load(&in, req, r, e);
+	if (rc < 0 && e->kind == ERR_BUSY) {
+		r->timed_out = true;
+		err_clear(e);
+		return err_set(e, ERR_BUSY, "the target's thread %d did not answer within %ld ms "
+			       "(agent-load-timeout): it finishes the call on its own and runs on; the "
+			       "agent may or may not be loaded, see the index", (int)in.tid,
+			       req->timeout_ms);
+	}
+	if (rc < 0 && e->kind == ERR_TARGET)
+		return -1;
+	inject_leave(&in);
+	if (in.left_ns)
+		r->lent_ns = in.left_ns - in.stopped_ns;
+	return rc;
+}
