@@ -406,9 +406,10 @@ static int wait_word(struct inject *in, size_t off, uint64_t want, int64_t deadl
 	for (unsigned i = 0;; i++) {
 		uint64_t v = 0;
 		if (proc_read_mem(in->pid, in->data + off, &v, sizeof v, e) < 0) {
-			if (!proc_alive(in->pid))
-				return err_set(e, ERR_TARGET, "the target exited during the load");
-			return -1;
+			if (proc_alive(in->pid))
+				return -1;
+			err_clear(e);
+			return err_set(e, ERR_TARGET, "the target exited during the load");
 		}
 		if (v == want)
 			return 0;
