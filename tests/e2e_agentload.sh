@@ -48,6 +48,13 @@ fresh() {
 fresh
 NO_TOKEN=1 start_lighttpd || exit 1
 
+# --- the index offers the load, and a GET of it loads nothing
+get $P/
+expect_status "index" 200
+expect_body_has "index: the load button" '<form method="post" action="agent">'
+expect_body_has "index: what it does" "this changes the process"
+equal "index: no attach" "$(attaches)" 0
+
 # --- the load, then idempotence; a GET never loads
 get $P/agent -d ''
 expect_status "POST /agent" 200
@@ -73,6 +80,8 @@ APP_OPTS="--agent-load never" fresh
 get $P/agent -d ''
 expect_status "agent-load = never" 403
 expect_body_has "agent-load = never" "agent-load = never"
+get $P/
+grep -q 'action="agent"' "$T/body" && fail "never: the index offers the load" || pass "never: no button on the index"
 equal "never: no attach" "$(attaches)" 0
 
 # --- pprof-fcgi killed at each step: the target runs on untraced, the

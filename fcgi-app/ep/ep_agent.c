@@ -20,14 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void utc(int64_t ns, char *out, size_t size)
-{
-	time_t t = (time_t)(ns / 1000000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* An ELF of x86-64: what the trampoline is written for. */
 static bool x86_64_target(pid_t pid)
 {
@@ -100,7 +92,7 @@ static void load(struct ctx *ctx, pid_t pid, int *status, char *line, size_t siz
 		return;
 	}
 	char at[32];
-	utc(clock_ns(CLOCK_REALTIME), at, sizeof at);
+	ep_utc(clock_ns(CLOCK_REALTIME), at, sizeof at);
 	if (r.attach_rc != 0) {
 		struct heap_snapshot s;
 		bool why = ctx_heap_read(ctx, pid, &s, &e) == 0 && s.present && s.h.message[0];
@@ -131,7 +123,7 @@ int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		return -1;
 	char line[sizeof ctx->agent.line], since[32];
 	if (s.present) {
-		utc((int64_t)s.h.since_ns, since, sizeof since);
+		ep_utc((int64_t)s.h.since_ns, since, sizeof since);
 		snprintf(line, sizeof line, "agent already present since %s (%s)", since,
 			 s.h.origin == PPROF_AGENT_LOADED ? "loaded" : "preloaded");
 		heap_snapshot_release(&s);
@@ -145,7 +137,7 @@ int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 	struct ctx_agent *a = &ctx->agent;
 	if (a->pid == pid && a->start == start && start) {
 		if (a->status == 200) {
-			utc(a->at_ns, since, sizeof since);
+			ep_utc(a->at_ns, since, sizeof since);
 			snprintf(line, sizeof line, "agent already present since %s (loaded)", since);
 			status = 200;
 		} else if (!req->params.retry) {
