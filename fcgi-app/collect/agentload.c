@@ -1,5 +1,6 @@
 #include "collect/agentload.h"
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "collect/collector.h"
@@ -78,40 +79,26 @@ static int write_agent(pid_t pid, long fd, const char *path, struct err *e)
 {
 	char dst[64];
 	snprintf(dst, sizeof dst, "/proc/%d/fd/%ld", (int)pid, fd);
-	int in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return err_errno(e, ERR_INVALID, errno, "open agent-path %s", path);
+	struct buf file;
+	buf_init(&file, "agent file", 256 << 20);
+	if (buf_read_file(&file, path, e) < 0) {
+		buf_release(&file);
+		return -1;
+	}
 	int out = open(dst, O_WRONLY | O_CLOEXEC);
-	if (out < 0) {
-		close(in);
-		return err_errno(e, ERR_TARGET, errno, "open %s", dst);
-	}
-	char buf[65536];
-	int rc = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
+	int rc = out < 0 ? err_errno(e, ERR_TARGET, errno, "open %s", dst) : 0;
+	for (size_t off = 0; rc == 0 && off < file.len;) {
+		ssize_t w = write(out, file.data + off, file.len - off);
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			rc = err_errno(e, ERR_INVALID, errno, "read agent-path %s", path);
-			break;
-		}
-		if (n == 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				rc = err_errno(e, ERR_TARGET, errno, "write %s", dst);
-				goto out;
-			}
-			off += w;
-		}
+		if (w < 0)
+			rc = err_errno(e, ERR_TARGET, errno, "write %s", dst);
+		else
+			off += (size_t)w;
 	}
-out:
-	close(in);
-	close(out);
+	if (out >= 0)
+		close(out);
+	buf_release(&file);
 	return rc;
 }
 
