@@ -146,3 +146,38 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 	pthread_mutex_unlock(&ctx->sym_lock);
 	return rc;
 }
+
+bool ctx_agent_vet(void *arg, const uint64_t *pcs, size_t n, char *why, size_t size)
+{
+	/* prefixes of functions whose locks or half-made state dlopen and the
+	 * agent's constructor would meet again (the C library's internal
+	 * names included: __libc_malloc, _int_free, _dl_open...) */
+	static const char *const unfit[] = {
+		"malloc", "free", "calloc", "realloc", "memalign", "posix_memalign", "aligned_alloc",
+		"valloc", "pvalloc", "__libc_malloc", "__libc_free", "__libc_calloc",
+		"__libc_realloc", "__libc_memalign", "_int_", "tcache", "arena_", "__malloc",
+		"dlopen", "dlclose", "dlsym", "dlvsym", "dlmopen", "dl_iterate_phdr", "_dl_",
+		"__dl", "__libc_dl", "fork", "__libc_fork", "_Fork", "__run_fork_handlers",
+		"exit", "__run_exit_handlers", "__cxa_finalize", "__call_tls_dtors", "_IO_cleanup",
+		"__restore_rt",
+	};
+	struct ctx *ctx = arg;
+	struct buf name;
+	buf_init(&name, "name", 4096);
+	bool ok = true;
+	pthread_mutex_lock(&ctx->sym_lock);
+	for (size_t i = 0; ok && i < n; i++) {
+		struct err ignored = { 0 };
+		buf_reset(&name);
+		if (symbolize_name(ctx->symbolizer, pcs[i], &name, &ignored) < 0)
+			continue;
+		for (size_t k = 0; ok && k < sizeof unfit / sizeof unfit[0]; k++)
+			if (strncmp(buf_cstr(&name), unfit[k], strlen(unfit[k])) == 0) {
+				snprintf(why, size, "a thread waits inside %.100s", buf_cstr(&name));
+				ok = false;
+			}
+	}
+	pthread_mutex_unlock(&ctx->sym_lock);
+	buf_release(&name);
+	return ok;
+}

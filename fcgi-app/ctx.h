@@ -9,6 +9,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -70,6 +72,12 @@ struct agentload_syms;
  * ERR_INVALID saying why the target cannot load (musl, a static binary,
  * a glibc without dlopen). */
 int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct err *e);
+/* Whether a thread waiting with stack pcs[0..n) (leaf first) may lend
+ * itself to a load (agentload_req's vet; arg is the ctx, for the target
+ * the symbolizer is attached to): not inside the allocator, the dynamic
+ * loader, fork, exit or a signal handler, whose locks or state the load's
+ * dlopen would meet half-way; why names the function when not. */
+bool ctx_agent_vet(void *arg, const uint64_t *pcs, size_t n, char *why, size_t size);
 /* Sleeps seconds, less when pprof-fcgi is shutting down. */
 void ctx_sleep(struct ctx *ctx, long seconds);
 

@@ -156,6 +156,16 @@ get $P/agent -d ''
 expect_status "seccomp, agent-load-seccomp = try" 200
 after_load "seccomp, tried"
 
+# a thread waiting inside the dynamic loader (a function named so) is never lent
+rm -f "$SOCK" "$LOAD_PROBE_OUT"; kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null
+TARGET_BIN=$REGS start_target --unfit || exit 1
+start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" || exit 1
+get $P/agent -d ''
+expect_status "a thread inside the loader" 503
+expect_body_has "a thread inside the loader" "a thread waits inside _dl_stand_in"
+equal "inside the loader: no attach" "$(attaches)" 0
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "inside the loader: untraced" || fail "inside the loader: traced"
+
 BIN="$top_builddir/tests/targets/regs-static" fresh
 get $P/agent -d ''
 expect_status "a static binary" 501

@@ -6,6 +6,8 @@
 #include "collect/collector.h"
 #include "collect/inject.h"
 #include "collect/proc.h"
+#include "collect/regs.h"
+#include "collect/unwind.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,13 +28,64 @@
 struct enter_job {
 	const struct agentload_req *req;
 	pid_t tid;
+	uint64_t sp;        /* where its wait's stack was vetted; 0: not */
 	struct inject *in;
 };
+
+struct stack_job {
+	pid_t tid;
+	uint64_t pcs[UNWIND_DEFAULT_DEPTH];
+	size_t n;
+	uint64_t sp;
+};
+
+/* The stack of a thread blocked in a syscall, unwound from /proc's SP and
+ * PC and its memory, without a stop (the waits' way, ptrace_waits.c);
+ * n 0 when the wait changed meanwhile. */
+static int stack_fn(struct collector_job *job, struct err *e)
+{
+	struct stack_job *j = job->arg;
+	struct unwinder *u = unwind_new(job->pid, e);
+	if (!u)
+		return -1;
+	struct proc_syscall sc, again;
+	if (unwind_refresh(u, e) < 0 || proc_syscall(job->pid, j->tid, &sc) < 0) {
+		unwind_free(u);
+		return e->kind ? -1 : err_set(e, ERR_BUSY, "thread %d is gone", (int)j->tid);
+	}
+	struct regs regs;
+	memset(&regs, 0, sizeof regs);
+	regs.r[REGS_SP] = sc.sp;
+	regs.r[REGS_IP] = sc.pc;
+	unwind_stack(u, j->tid, &regs, j->pcs, UNWIND_DEFAULT_DEPTH, &j->n);
+	j->n = unwind_code_prefix(u, j->pcs, j->n);
+	unwind_free(u);
+	if (proc_syscall(job->pid, j->tid, &again) < 0 || strcmp(again.line, sc.line) != 0)
+		j->n = 0;
+	j->sp = sc.sp;
+	return COLLECTOR_JOB_DONE;
+}
+
+/* Whether tid's wait is fit to lend (req->vet); *sp where it was seen. */
+static int vetted(struct collector *c, const struct agentload_req *req, pid_t tid, uint64_t *sp,
+		  char *why, size_t size, struct err *e)
+{
+	struct stack_job sj = { .tid = tid };
+	struct collector_job job = { .fn = stack_fn, .arg = &sj, .timeout_ms = req->timeout_ms * 3 };
+	if (collector_call(c, req->pid, &job, e) < 0)
+		return -1;
+	*sp = sj.sp;
+	if (sj.n == 0) {
+		snprintf(why, size, "thread %d woke while looked at", (int)tid);
+		return 0;
+	}
+	return req->vet(req->vet_arg, sj.pcs, sj.n, why, size) ? 1 : 0;
+}
 
 static int enter_fn(struct collector_job *job, struct err *e)
 {
 	struct enter_job *j = job->arg;
-	if (inject_enter(j->in, j->req->pid, j->tid, j->req->timeout_ms, j->req->pause_at, e) == 0)
+	if (inject_enter(j->in, j->req->pid, j->tid, j->sp, j->req->timeout_ms, j->req->pause_at, e) == 0)
 		return COLLECTOR_JOB_DONE;
 	char self[32], tracer[32];
 	snprintf(self, sizeof self, "%d", (int)getpid());
@@ -47,31 +100,53 @@ static int enter_fn(struct collector_job *job, struct err *e)
 }
 
 /* Seizes a thread and enters the trampoline on the tracer thread; a thread
- * that woke up between its pick and its stop is let go, and another
- * picked, a few times. */
+ * whose stack is unfit is skipped, and one that woke up between its pick
+ * and its stop is let go; another is picked, a few times. */
 static int enter(struct collector *c, const struct agentload_req *req, struct inject *in,
 		 struct err *e)
 {
-	for (int i = 0;; i++) {
-		struct enter_job ej = { req, req->tid, in };
-		if (!ej.tid && inject_pick_thread(req->pid, &ej.tid, e) < 0) {
-			if (e->kind != ERR_BUSY || i + 1 >= PICK_TRIES)
+	pid_t skip[PICK_TRIES];
+	size_t nskip = 0;
+	char why[256] = "";
+	for (int i = 0; i < PICK_TRIES; i++) {
+		struct enter_job ej = { req, req->tid, 0, in };
+		if (!ej.tid && inject_pick_thread(req->pid, skip, nskip, &ej.tid, e) < 0) {
+			if (e->kind != ERR_BUSY)
 				return -1;
+			if (why[0]) {
+				err_clear(e);
+				return err_set(e, ERR_BUSY, "no thread of pid %d can lend itself to the "
+					       "load now (%s): retry later", (int)req->pid, why);
+			}
 			err_clear(e);
 			/* let the threads run a little, then look again */
 			struct timespec ts = { 0, 20 * 1000000 };
 			nanosleep(&ts, NULL);
 			continue;
 		}
+		if (req->vet) {
+			int ok = vetted(c, req, ej.tid, &ej.sp, why, sizeof why, e);
+			if (ok < 0)
+				return -1;
+			if (!ok) {
+				if (req->tid)
+					return err_set(e, ERR_BUSY, "thread %d of pid %d may not lend itself "
+						       "now (%s): retry later", (int)req->tid, (int)req->pid, why);
+				skip[nskip++] = ej.tid;
+				continue;
+			}
+		}
 		struct collector_job job = { .fn = enter_fn, .arg = &ej,
 					     .timeout_ms = req->timeout_ms * 3 };
 		if (collector_call(c, req->pid, &job, e) == 0)
 			return 0;
-		if (e->kind != ERR_BUSY || req->tid || i + 1 >= PICK_TRIES ||
-		    strstr(e->msg, "no longer blocked") == NULL)
+		if (e->kind != ERR_BUSY || req->tid || strstr(e->msg, "no longer blocked") == NULL)
 			return -1;
+		snprintf(why, sizeof why, "thread %d woke before it stopped", (int)ej.tid);
 		err_clear(e);
 	}
+	return err_set(e, ERR_BUSY, "no thread of pid %d could lend itself to the load in %d tries "
+		       "(last: %s): retry later", (int)req->pid, PICK_TRIES, why[0] ? why : "none waits");
 }
 
 /* Copies the agent's file into the target's memfd fd through /proc. */

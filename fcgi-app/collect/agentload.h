@@ -7,6 +7,7 @@
 #define PF_AGENTLOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,10 @@ struct agentload_req {
 	long timeout_ms;      /* each step's bound */
 	const char *pause_at; /* tests: a step to stop forever at (inject_pause) */
 	struct agentload_syms syms;
+	/* Whether a thread waiting with stack pcs[0..n) (leaf first, unwound
+	 * without a stop) may lend itself; why not into why. NULL: any. */
+	bool (*vet)(void *arg, const uint64_t *pcs, size_t n, char *why, size_t size);
+	void *vet_arg;
 };
 
 struct agentload_result {

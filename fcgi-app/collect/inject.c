@@ -147,7 +147,7 @@ static bool stack_room(pid_t pid, uint64_t sp)
 	return ok;
 }
 
-int inject_pick_thread(pid_t pid, pid_t *tid, struct err *e)
+int inject_pick_thread(pid_t pid, const pid_t *skip, size_t nskip, pid_t *tid, struct err *e)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -162,6 +162,11 @@ int inject_pick_thread(pid_t pid, pid_t *tid, struct err *e)
 		if (t <= 0)
 			continue;
 		seen++;
+		bool skipped = false;
+		for (size_t i = 0; i < nskip; i++)
+			skipped |= skip[i] == t;
+		if (skipped)
+			continue;
 		if (proc_syscall(pid, t, &sc) == 0 && lendable_syscall(sc.nr) && stack_room(pid, sc.sp))
 			found = t;
 	}
@@ -326,7 +331,7 @@ static int enter(struct inject *in, struct seized *s, const struct user_regs_str
 	return target_setregs_all(s->tid, &u, e);
 }
 
-int inject_enter(struct inject *in, pid_t pid, pid_t tid, long timeout_ms,
+int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, long timeout_ms,
 		 const char *pause_at, struct err *e)
 {
 	memset(in, 0, sizeof *in);
@@ -354,7 +359,7 @@ int inject_enter(struct inject *in, pid_t pid, pid_t tid, long timeout_ms,
 	 * syscall, at a syscall instruction (0f 05) for the bootstrap */
 	if ((long long)orig.orig_rax < 0 || !lendable_syscall((long)orig.orig_rax) ||
 	    proc_read_mem(pid, orig.rip - 2, insn, 2, e) < 0 || insn[0] != 0x0f || insn[1] != 0x05 ||
-	    !stack_room(pid, orig.rsp)) {
+	    !stack_room(pid, orig.rsp) || (expect_sp && orig.rsp != expect_sp)) {
 		release(&s);
 		return err_set(e, ERR_BUSY, "thread %d of pid %d was no longer blocked in a wait "
 			       "when stopped", (int)tid, (int)pid);
@@ -378,10 +383,10 @@ fail:
 
 #else
 
-int inject_enter(struct inject *in, pid_t pid, pid_t tid, long timeout_ms,
+int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, long timeout_ms,
 		 const char *pause_at, struct err *e)
 {
-	(void)in; (void)tid; (void)timeout_ms; (void)pause_at;
+	(void)in; (void)tid; (void)expect_sp; (void)timeout_ms; (void)pause_at;
 	return err_set(e, ERR_INVALID, "cannot load into pid %d: pprof-fcgi loads the agent "
 		       "on x86-64 only; start the target with LD_PRELOAD instead", (int)pid);
 }
@@ -406,7 +411,8 @@ static int wait_word(struct inject *in, size_t off, uint64_t want, int64_t deadl
 	for (unsigned i = 0;; i++) {
 		uint64_t v = 0;
 		if (proc_read_mem(in->pid, in->data + off, &v, sizeof v, e) < 0) {
-			if (proc_alive(in->pid))
+			/* ESRCH (ERR_TARGET) while it exits, before it is a zombie */
+			if (e->kind != ERR_TARGET && proc_alive(in->pid))
 				return -1;
 			err_clear(e);
 			return err_set(e, ERR_TARGET, "the target exited during the load");

@@ -36,15 +36,17 @@ struct inject {
 
 /* A thread of pid fit to lend itself: blocked in futex, nanosleep or
  * clock_nanosleep (never an EINTR-prone wait), with 64 KiB of stack below
- * its stack pointer. ERR_BUSY when none is, now. */
-int inject_pick_thread(pid_t pid, pid_t *tid, struct err *e);
+ * its stack pointer, and not one of skip[0..nskip). ERR_BUSY when none
+ * is, now. */
+int inject_pick_thread(pid_t pid, const pid_t *skip, size_t nskip, pid_t *tid, struct err *e);
 
 /* On the tracer thread: seizes tid of pid, maps and enters the trampoline,
  * detaches. The thread then waits in the trampoline for calls. pause_at
  * (tests; NULL in use) names a step ("seized", "bootstrap") at which to
  * print the step and stop forever, for a test to kill pprof-fcgi there.
- * ERR_BUSY when the thread was no longer blocked where it was picked. */
-int inject_enter(struct inject *in, pid_t pid, pid_t tid, long timeout_ms,
+ * ERR_BUSY when the thread was no longer blocked where it was picked
+ * (with its stack pointer at expect_sp, unless 0). */
+int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, long timeout_ms,
 		 const char *pause_at, struct err *e);
 
 /* Copies len bytes into the data page's scratch area at off; *addr gets

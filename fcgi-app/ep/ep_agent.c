@@ -81,6 +81,8 @@ static void load(struct ctx *ctx, pid_t pid, int *status, char *line, size_t siz
 		.rate = ctx->cfg->agent_rate,
 		.timeout_ms = ctx->cfg->agent_load_timeout * 1000,
 		.pause_at = ctx->agent_test_pause,
+		.vet = ctx_agent_vet,
+		.vet_arg = ctx,
 	};
 	struct agentload_result r = { 0 };
 	if ((*status = refusal(ctx, pid, line, size)) != 0)

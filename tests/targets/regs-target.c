@@ -8,7 +8,9 @@
  * round prints "round N MODE: OK" or "...: FAIL what". The main thread
  * waits in pause(), which a load never picks, and blocks SIGUSR1, so a
  * kill -USR1 of the process reaches the lender: it counts them. With
- * --seccomp it runs under a seccomp filter (one that allows everything). */
+ * --seccomp it runs under a seccomp filter (one that allows everything);
+ * with --unfit its only waiting thread waits inside a function named as
+ * the dynamic loader's. */
 #include <errno.h>
 #include <stdbool.h>
 #include <linux/filter.h>
@@ -153,6 +155,18 @@ static void *lender(void *arg)
 	return NULL;
 }
 
+/* --unfit: the only thread that waits in nanosleep does it from a
+ * function named as the dynamic loader's are, which a load must refuse */
+__attribute__((noinline)) static void *_dl_stand_in(void *arg)
+{
+	for (;;) {
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+		__asm__ volatile("" ::: "memory"); /* no tail call: the frame stays */
+	}
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--seccomp") == 0) {
@@ -167,7 +181,8 @@ int main(int argc, char **argv)
 	sigaddset(&usr1set, SIGUSR1);
 	signal(SIGUSR1, on_usr1);
 	pthread_t t;
-	if (pthread_create(&t, NULL, lender, NULL) != 0)
+	bool unfit = argc > 1 && strcmp(argv[1], "--unfit") == 0;
+	if (pthread_create(&t, NULL, unfit ? _dl_stand_in : lender, NULL) != 0)
 		return 1;
 	pthread_sigmask(SIG_BLOCK, &usr1set, NULL);
 	printf("ready\n");
