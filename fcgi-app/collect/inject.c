@@ -356,10 +356,12 @@ int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, lo
 	have_orig = true;
 	inject_pause(pause_at, "seized");
 	/* it must still be blocked where it was picked: stopped in that
-	 * syscall, at a syscall instruction (0f 05) for the bootstrap */
+	 * syscall, at a syscall instruction (0f 05) for the bootstrap, on the
+	 * stack looked at then (whose room was checked: maps are not read
+	 * again while it is stopped) */
 	if ((long long)orig.orig_rax < 0 || !lendable_syscall((long)orig.orig_rax) ||
 	    proc_read_mem(pid, orig.rip - 2, insn, 2, e) < 0 || insn[0] != 0x0f || insn[1] != 0x05 ||
-	    !stack_room(pid, orig.rsp) || (expect_sp && orig.rsp != expect_sp)) {
+	    (expect_sp ? orig.rsp != expect_sp : !stack_room(pid, orig.rsp))) {
 		release(&s);
 		return err_set(e, ERR_BUSY, "thread %d of pid %d was no longer blocked in a wait "
 			       "when stopped", (int)tid, (int)pid);

@@ -10,7 +10,7 @@
  * kill -USR1 of the process reaches the lender: it counts them. With
  * --seccomp it runs under a seccomp filter (one that allows everything);
  * with --unfit its only waiting thread waits inside a function named as
- * the dynamic loader's. */
+ * the dynamic loader's; --idle N adds N threads waiting in pause(). */
 #include <errno.h>
 #include <stdbool.h>
 #include <linux/filter.h>
@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -167,6 +168,13 @@ __attribute__((noinline)) static void *_dl_stand_in(void *arg)
 	return arg;
 }
 
+static void *idler(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--seccomp") == 0) {
@@ -184,6 +192,11 @@ int main(int argc, char **argv)
 	bool unfit = argc > 1 && strcmp(argv[1], "--unfit") == 0;
 	if (pthread_create(&t, NULL, unfit ? _dl_stand_in : lender, NULL) != 0)
 		return 1;
+	/* --idle N (benches): N more threads, in pause(), never lent */
+	int idle = argc > 2 && strcmp(argv[1], "--idle") == 0 ? atoi(argv[2]) : 0;
+	for (int i = 0; i < idle; i++)
+		if (pthread_create(&t, NULL, idler, NULL) != 0)
+			return 1;
 	pthread_sigmask(SIG_BLOCK, &usr1set, NULL);
 	printf("ready\n");
 	fflush(stdout);
