@@ -51,7 +51,8 @@ static int refusal(struct ctx *ctx, pid_t pid, char *line, size_t size)
 	}
 	char mode[16];
 	if (proc_status_value(pid, "Seccomp", mode, sizeof mode) && strcmp(mode, "0") != 0 &&
-	    (strcmp(mode, "2") != 0 || strcmp(ctx->cfg->agent_load_seccomp, "try") != 0)) {
+	    (strcmp(mode, "2") != 0 || !ctx->cfg->agent_load_seccomp ||
+	     strcmp(ctx->cfg->agent_load_seccomp, "try") != 0)) {
 		snprintf(line, size, "refused to load the agent into pid %d: it runs under seccomp "
 			 "(mode %s), whose filter may kill it for the load's mmap or memfd_create; "
 			 "set agent-load-seccomp = try to risk it, or start it with LD_PRELOAD",
@@ -114,15 +115,17 @@ int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 {
 	pid_t pid = req->pid;
 	const char *user = req->remote_user && *req->remote_user ? req->remote_user : "-";
-	if (strcmp(ctx->cfg->agent_load, "never") == 0) {
+	if (ctx->cfg->agent_load && strcmp(ctx->cfg->agent_load, "never") == 0) {
 		log_info("agent load: pid %d user %s: refused (agent-load = never)", (int)pid, user);
 		resp_error(resp, 403, "loading the agent is off here (agent-load = never): start the "
 			   "target with LD_PRELOAD=libpprof-agent.so for heap profiles");
 		return 0;
 	}
 	struct heap_snapshot s;
-	if (ctx_heap_read(ctx, pid, &s, e) < 0)
+	if (ctx_heap_read(ctx, pid, &s, e) < 0) {
+		heap_snapshot_release(&s); /* what was read before the failure */
 		return -1;
+	}
 	char line[sizeof ctx->agent.line], since[32];
 	if (s.present) {
 		ep_utc((int64_t)s.h.since_ns, since, sizeof since);

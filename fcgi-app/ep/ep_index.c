@@ -106,7 +106,7 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 				rows[i].count = stacks;
 	}
 	bool viewer = ep_viewer_shown(ctx->cfg);
-	bool loadable = strcmp(ctx->cfg->agent_load, "never") != 0;
+	bool loadable = !ctx->cfg->agent_load || strcmp(ctx->cfg->agent_load, "never") != 0;
 	const char *notice = access.kind != ERR_NONE ? access.msg
 		: agent_err.kind != ERR_NONE ? agent_err.msg
 		: !agent.present && loadable ? "heap and allocs are empty: the target runs without the "
