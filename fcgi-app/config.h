@@ -25,6 +25,11 @@ struct config {
 	char *cpu_sampler;    /* "auto", "perf_event" or "ptrace" */
 	char *debug_dir;      /* separate debug files: DIR/.build-id/xx/yyyy.debug */
 	char *viewer;         /* flame-graph links on the index: "auto", "on" or "off" */
+	char *agent_load;     /* "on-request" or "never" */
+	char *agent_path;     /* NULL: the agent built with pprof-fcgi */
+	long agent_rate;
+	long agent_load_timeout;   /* seconds */
+	char *agent_load_seccomp;  /* "refuse" or "try" */
 };
 
 enum config_action { CONFIG_RUN = 0, CONFIG_HELP = 1, CONFIG_VERSION = 2, CONFIG_CHECK = 3 };

@@ -1,9 +1,12 @@
 #include "ctx.h"
 
+#include "collect/agentload.h"
 #include "collect/collector.h"
 #include "collect/heap.h"
 #include "base/err.h"
+#include "base/buf.h"
 #include "base/log.h"
+#include "collect/proc.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
@@ -91,4 +94,90 @@ void ctx_comment_sampling(struct ctx *ctx, enum sampler_kind kind, long hz,
 	collector_comment(ctx->collector, kind, hz, st, &lines);
 	for (size_t i = 0; i < lines.n; i++)
 		profile_add_comment(p, "%s", lines.line[i]);
+}
+
+/* Whether pid maps a file whose name contains what. */
+static bool maps_name(pid_t pid, const char *what)
+{
+	struct buf maps;
+	buf_init(&maps, "maps", 64 << 20);
+	uint64_t hash;
+	struct err ignored = { 0 };
+	bool found = proc_maps_read(pid, &maps, &hash, &ignored) == 0 && strstr(buf_cstr(&maps), what);
+	buf_release(&maps);
+	return found;
+}
+
+int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct err *e)
+{
+	static const char *libc = "libc.so.6";
+	struct { uint64_t *addr; const char *name, *module, *fallback; } want[] = {
+		{ &s->memfd_create, "memfd_create", libc, NULL },
+		{ &s->close, "close", libc, NULL },
+		/* glibc 2.34 moved these from libdl into libc */
+		{ &s->dlopen, "dlopen", libc, "libdl.so" },
+		{ &s->dlerror, "dlerror", libc, "libdl.so" },
+		{ &s->dlsym, "dlsym", libc, "libdl.so" },
+	};
+	if (maps_name(pid, "musl"))
+		return err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it runs on musl, "
+			       "and the agent needs glibc", (int)pid);
+	int rc = 0;
+	pthread_mutex_lock(&ctx->sym_lock);
+	if (symbolizer_attach(ctx->symbolizer, pid, e) < 0)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < sizeof want / sizeof want[0]; i++) {
+		int found = symbolize_find_function(ctx->symbolizer, want[i].module, want[i].name,
+						    want[i].addr, e);
+		if (found == 1 && want[i].fallback)
+			found = symbolize_find_function(ctx->symbolizer, want[i].fallback, want[i].name,
+							want[i].addr, e);
+		if (found < 0)
+			rc = -1;
+		else if (found == 1 && i < 2)
+			rc = err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it has no glibc "
+				     "(a static binary?); start it with LD_PRELOAD instead, if it can",
+				     (int)pid);
+		else if (found == 1)
+			rc = err_set(e, ERR_INVALID, "cannot load the agent into pid %d: its C library "
+				     "has no %s (glibc before 2.34, without libdl loaded); start it with "
+				     "LD_PRELOAD instead", (int)pid, want[i].name);
+	}
+	pthread_mutex_unlock(&ctx->sym_lock);
+	return rc;
+}
+
+bool ctx_agent_vet(void *arg, const uint64_t *pcs, size_t n, char *why, size_t size)
+{
+	/* prefixes of functions whose locks or half-made state dlopen and the
+	 * agent's constructor would meet again (the C library's internal
+	 * names included: __libc_malloc, _int_free, _dl_open...) */
+	static const char *const unfit[] = {
+		"malloc", "free", "calloc", "realloc", "memalign", "posix_memalign", "aligned_alloc",
+		"valloc", "pvalloc", "__libc_malloc", "__libc_free", "__libc_calloc",
+		"__libc_realloc", "__libc_memalign", "_int_", "tcache", "arena_", "__malloc",
+		"dlopen", "dlclose", "dlsym", "dlvsym", "dlmopen", "dl_iterate_phdr", "_dl_",
+		"__dl", "__libc_dl", "fork", "__libc_fork", "_Fork", "__run_fork_handlers",
+		"exit", "__run_exit_handlers", "__cxa_finalize", "__call_tls_dtors", "_IO_cleanup",
+		"__restore_rt",
+	};
+	struct ctx *ctx = arg;
+	struct buf name;
+	buf_init(&name, "name", 4096);
+	bool ok = true;
+	pthread_mutex_lock(&ctx->sym_lock);
+	for (size_t i = 0; ok && i < n; i++) {
+		struct err ignored = { 0 };
+		buf_reset(&name);
+		if (symbolize_name(ctx->symbolizer, pcs[i], &name, &ignored) < 0)
+			continue;
+		for (size_t k = 0; ok && k < sizeof unfit / sizeof unfit[0]; k++)
+			if (strncmp(buf_cstr(&name), unfit[k], strlen(unfit[k])) == 0) {
+				snprintf(why, size, "a thread waits inside %.100s", buf_cstr(&name));
+				ok = false;
+			}
+	}
+	pthread_mutex_unlock(&ctx->sym_lock);
+	buf_release(&name);
+	return ok;
 }

@@ -7,12 +7,26 @@
 #include "collect/proc.h"
 #include "collect/sampler.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct collector;
 struct symbolizer;
+
+/* What POST /agent remembers: the last load into a process, and its
+ * answer, so that a failure is answered again without touching it. */
+struct ctx_agent {
+	pthread_mutex_t lock;
+	pid_t pid;
+	unsigned long long start;   /* proc_starttime: with pid, one process */
+	int status;                 /* 200: loaded; else the failure's */
+	char line[640];             /* the answer */
+	int64_t at_ns;              /* CLOCK_REALTIME of the load */
+};
 
 struct ctx {
 	const struct config *cfg;
@@ -21,6 +35,10 @@ struct ctx {
 	struct collector *collector;   /* the one sampling loop */
 	struct symbolizer *symbolizer; /* kept across requests, under sym_lock */
 	pthread_mutex_t sym_lock;
+	char agent_path[PATH_MAX];     /* agent-path, or the agent built with pprof-fcgi */
+	pid_t agent_test_tid;          /* tests: the thread a load seizes (0: picked) */
+	const char *agent_test_pause;  /* tests: a load's step to stop at (inject_pause) */
+	struct ctx_agent agent;
 };
 
 struct profile;
@@ -49,6 +67,17 @@ struct heap_snapshot;
 /* heap_read of the agent's tables, found in pid's modules (under sym_lock);
  * s->present false when pid runs without the agent. */
 int ctx_heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct err *e);
+struct agentload_syms;
+/* The functions of pid's C library a load calls (under sym_lock):
+ * ERR_INVALID saying why the target cannot load (musl, a static binary,
+ * a glibc without dlopen). */
+int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct err *e);
+/* Whether a thread waiting with stack pcs[0..n) (leaf first) may lend
+ * itself to a load (agentload_req's vet; arg is the ctx, for the target
+ * the symbolizer is attached to): not inside the allocator, the dynamic
+ * loader, fork, exit or a signal handler, whose locks or state the load's
+ * dlopen would meet half-way; why names the function when not. */
+bool ctx_agent_vet(void *arg, const uint64_t *pcs, size_t n, char *why, size_t size);
 /* Sleeps seconds, less when pprof-fcgi is shutting down. */
 void ctx_sleep(struct ctx *ctx, long seconds);
 

@@ -17,6 +17,7 @@
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -27,6 +28,30 @@
 static void handle(void *arg, struct req *req, struct resp *resp)
 {
 	router_handle(arg, req, resp);
+}
+
+/* The agent POST /agent loads: agent-path, else the one built beside this
+ * program when it runs from the build tree (./run.sh, the tests), else
+ * the one installed with it. */
+static void agent_path(const char *configured, char *out, size_t size)
+{
+	if (configured) {
+		snprintf(out, size, "%s", configured);
+		return;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			int len = snprintf(out, size, "%s/../agent/.libs/libpprof-agent.so", exe);
+			if (len > 0 && (size_t)len < size && access(out, R_OK) == 0)
+				return;
+		}
+	}
+	snprintf(out, size, "%s", PF_AGENT_PATH);
 }
 
 static bool is_timed(void *arg, const char *script_name, const char *path_info,
@@ -97,6 +122,17 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	if (strcmp(cfg.agent_load, "on-request") != 0 && strcmp(cfg.agent_load, "never") != 0) {
+		fprintf(stderr, "pprof-fcgi: agent-load: %s: not on-request or never\n", cfg.agent_load);
+		config_release(&cfg);
+		return 2;
+	}
+	if (strcmp(cfg.agent_load_seccomp, "refuse") != 0 && strcmp(cfg.agent_load_seccomp, "try") != 0) {
+		fprintf(stderr, "pprof-fcgi: agent-load-seccomp: %s: not refuse or try\n",
+			cfg.agent_load_seccomp);
+		config_release(&cfg);
+		return 2;
+	}
 	/* tests: perf_event_open refused, which this machine's kernel allows */
 	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
 		cc.perf_refused = EACCES;
@@ -109,6 +145,12 @@ int main(int argc, char **argv)
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	pthread_mutex_init(&ctx.sym_lock, NULL);
+	pthread_mutex_init(&ctx.agent.lock, NULL);
+	agent_path(cfg.agent_path, ctx.agent_path, sizeof ctx.agent_path);
+	/* tests: the thread a load seizes, and a step it stops at */
+	const char *tid = getenv("PPROF_FCGI_TEST_AGENT_TID");
+	ctx.agent_test_tid = tid ? (pid_t)atoi(tid) : 0;
+	ctx.agent_test_pause = getenv("PPROF_FCGI_TEST_AGENT_PAUSE");
 	char what[512];
 	proc_describe(&ctx.target, what, sizeof what);
 

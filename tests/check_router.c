@@ -134,6 +134,17 @@ START_TEST(test_handle_answers)
 	ck_assert_int_eq(a.status, 200); /* POST is allowed there */
 	ck_assert_str_eq(a.body, "num_symbols: 1\n");
 
+	/* /agent changes the target: POST alone, and never when so configured */
+	handle("GET", "/v1/sys/pprof", "/agent", "", &a);
+	ck_assert_int_eq(a.status, 405);
+	ck_assert_ptr_nonnull(strstr(a.headers, "Allow: POST\r\n"));
+	ck_assert_ptr_nonnull(strstr(a.body, "POST it to load the heap agent"));
+	cfg.agent_load = "never";
+	handle("POST", "/v1/sys/pprof", "/agent", "", &a);
+	cfg.agent_load = NULL;
+	ck_assert_int_eq(a.status, 403);
+	ck_assert_ptr_nonnull(strstr(a.body, "agent-load = never"));
+
 	handle("GET", "/v1/sys/pprof", "/profile", "seconds=0", &a);
 	ck_assert_int_eq(a.status, 400);
 	ck_assert_str_eq(a.body, "invalid value for \"seconds\" - must be a positive integer\n");

@@ -4,6 +4,9 @@
 #include "collect/regs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -54,6 +57,54 @@ int target_getregs(pid_t tid, struct regs *regs, struct err *e)
 	r[8] = u.r8; r[9] = u.r9; r[10] = u.r10; r[11] = u.r11;
 	r[12] = u.r12; r[13] = u.r13; r[14] = u.r14; r[15] = u.r15;
 	r[16] = u.rip;
+	return 0;
+}
+
+int target_getregs_all(pid_t tid, struct user_regs_struct *u, struct err *e)
+{
+	if (ptrace(PTRACE_GETREGS, tid, 0, u) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_GETREGS) tid %d", (int)tid);
+	return 0;
+}
+
+int target_setregs_all(pid_t tid, const struct user_regs_struct *u, struct err *e)
+{
+	if (ptrace(PTRACE_SETREGS, tid, 0, u) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_SETREGS) tid %d", (int)tid);
+	return 0;
+}
+
+int target_step(pid_t tid, struct err *e)
+{
+	if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) < 0)
+		return err_errno(e, ERR_TARGET, errno, "ptrace(PTRACE_SINGLESTEP) tid %d", (int)tid);
+	return 0;
+}
+
+int target_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len, struct err *e)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, errno == ENOENT ? ERR_TARGET : ERR_PERMISSION, errno,
+				 "open %s", path);
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)addr);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int saved = n < 0 ? errno : EIO;
+			close(fd);
+			return err_errno(e, ERR_TARGET, saved, "write %s at 0x%llx", path,
+					 (unsigned long long)addr);
+		}
+		p += n;
+		addr += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	close(fd);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef PF_TARGET_H
 #define PF_TARGET_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,19 @@ int target_listen(pid_t tid, struct err *e);
 /* Detaches a stopped thread, delivering sig. */
 int target_detach(pid_t tid, int sig);
 int target_getregs(pid_t tid, struct regs *regs, struct err *e);
+
+/* All of a stopped thread's user registers (orig_rax, fs_base... too), as
+ * the kernel's struct user_regs_struct (<sys/user.h>), for code that must
+ * put them back exactly (collect/inject.c). */
+struct user_regs_struct;
+int target_getregs_all(pid_t tid, struct user_regs_struct *u, struct err *e);
+int target_setregs_all(pid_t tid, const struct user_regs_struct *u, struct err *e);
+/* Resumes a stopped thread for one instruction; it stops again after it. */
+int target_step(pid_t tid, struct err *e);
+/* Writes len bytes at addr of pid's memory through /proc/PID/mem, which
+ * writes read-only pages too (as a debugger's breakpoints); needs the
+ * permission to trace pid, not a stop. */
+int target_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len, struct err *e);
 
 /* One pending event of any traced thread without blocking: 1 with *tid,
  * *ev and *sig set, 0 when none is pending, -1 on error. */

@@ -264,6 +264,7 @@ static void serve_one(struct fcgi_server *s, FCGX_Request *r)
 		.path_info = param(r, "PATH_INFO"),
 		.query_string = param(r, "QUERY_STRING"),
 		.accept = param(r, "HTTP_ACCEPT"),
+		.remote_user = param(r, "REMOTE_USER"),
 	};
 	if (!*req.method)
 		req.method = "GET";

@@ -22,6 +22,7 @@ struct req {
 	const char *path_info;    /* "" when absent */
 	const char *query_string; /* raw, "" when absent */
 	const char *accept;       /* the Accept header; "" or NULL when absent */
+	const char *remote_user;  /* REMOTE_USER the web server passed; "" or NULL */
 	const char *body;         /* POST body, NUL-terminated, may be NULL */
 	size_t body_len;
 	/* Filled by the router before an endpoint runs: */

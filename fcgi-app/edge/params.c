@@ -54,6 +54,12 @@ int params_parse(const struct query *q, unsigned flags, long default_seconds,
 				       "invalid value for \"inlines\" - must be split");
 		p->split_inlines = true;
 	}
+	const char *retry = get(q, "retry");
+	if ((flags & PARAMS_RETRY) && retry) {
+		if (strcmp(retry, "1") != 0 && strcmp(retry, "0") != 0)
+			return err_set(e, ERR_INVALID, "invalid value for \"retry\" - must be 0 or 1");
+		p->retry = strcmp(retry, "1") == 0;
+	}
 	const char *hz = get(q, "hz");
 	if ((flags & PARAMS_HZ) && hz) {
 		if (query_parse_long(hz, &v) < 0 || v < 1 || v > PARAMS_HZ_MAX)

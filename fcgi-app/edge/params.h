@@ -14,6 +14,7 @@ enum params_flags {
 	PARAMS_HZ = 1 << 2,             /* hz is the sampling rate */
 	PARAMS_DEBUG = 1 << 3,          /* debug picks the format: 0, 1 or 2 */
 	PARAMS_PPROF = 1 << 4,          /* a pprof profile: sample_index, inlines */
+	PARAMS_RETRY = 1 << 5,          /* retry=1: do again what failed before */
 };
 
 #define PARAMS_HZ_DEFAULT 100
@@ -26,6 +27,7 @@ struct params {
 	long hz;
 	const char *sample_index; /* the default sample type's name, or NULL; in the query */
 	bool split_inlines;       /* inlines=split: each inlined frame its own location */
+	bool retry;               /* retry=1 */
 };
 
 /* Validates the query for an endpoint with the given flags. */

@@ -17,6 +17,7 @@
 enum route_flags {
 	ROUTE_POST = 1 << 0,   /* POST allowed besides GET and HEAD */
 	ROUTE_TARGET = 1 << 1, /* needs the live target pid */
+	ROUTE_POST_ONLY = 1 << 2, /* changes the target: POST alone */
 };
 
 struct route {
@@ -42,6 +43,7 @@ static const struct route routes[] = {
 	{ "mutex", ROUTE_TARGET, DELTA, 5, ep_mutex },
 	{ "symbol", ROUTE_TARGET | ROUTE_POST, 0, 0, ep_symbol },
 	{ "trace", ROUTE_TARGET, WINDOW | PARAMS_HZ, 1, ep_trace },
+	{ "agent", ROUTE_TARGET | ROUTE_POST_ONLY, PARAMS_RETRY, 0, ep_agent },
 };
 
 enum router_match router_match(const char *script_name, const char *path_info,
@@ -119,6 +121,8 @@ static void redirect(const struct req *req, struct resp *resp)
 
 static bool method_allowed(const struct route *r, const char *method)
 {
+	if (r->flags & ROUTE_POST_ONLY)
+		return strcmp(method, "POST") == 0;
 	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
 	       ((r->flags & ROUTE_POST) && strcmp(method, "POST") == 0);
 }
@@ -162,10 +166,13 @@ void router_handle(struct ctx *ctx, struct req *req, struct resp *resp)
 	}
 	req->endpoint = r->name;
 	if (!method_allowed(r, req->method)) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "method %.16s not allowed for /%s", req->method, r->name);
+		char msg[256];
+		snprintf(msg, sizeof msg, "method %.16s not allowed for /%s%s", req->method, r->name,
+			 r->flags & ROUTE_POST_ONLY ? ": POST it to load the heap agent into the "
+			 "running target (a GET never changes the target)" : "");
 		resp_error(resp, 405, msg);
-		resp_header(resp, "Allow", "%s", r->flags & ROUTE_POST ? "GET, HEAD, POST" : "GET, HEAD");
+		resp_header(resp, "Allow", "%s", r->flags & ROUTE_POST_ONLY ? "POST" :
+			    r->flags & ROUTE_POST ? "GET, HEAD, POST" : "GET, HEAD");
 		return;
 	}
 	if (query_parse(&req->query, req->query_string, &e) < 0 ||

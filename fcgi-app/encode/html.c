@@ -132,6 +132,16 @@ void html_index(struct buf *out, const struct html_index *page)
 		html_escape(out, page->notice);
 		buf_puts(out, "</p>\n");
 	}
+	if (page->agent) {
+		buf_puts(out, "<p>Heap agent: ");
+		html_escape(out, page->agent);
+		buf_puts(out, "</p>\n");
+	}
+	if (page->agent_form)
+		buf_puts(out, "<form method=\"post\" action=\"agent\"><button type=\"submit\">Load the "
+			 "heap agent</button> into the running process: this changes the process (one "
+			 "thread lends itself for a few milliseconds; the agent stays loaded and counts "
+			 "allocations from then on).</form>\n");
 	if (page->nunnamed) {
 		buf_puts(out, "<p class=\"notice\">Modules without symbols: their frames are "
 			 "unnamed in every profile.</p>\n<ul class=\"unnamed\">\n");

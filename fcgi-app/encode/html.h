@@ -32,6 +32,8 @@ struct html_index {
 	const char *found_by;           /* which name of it matched target-exe, or NULL */
 	int matches;                    /* processes that matched it */
 	const char *notice;             /* a warning shown on top, or NULL */
+	const char *agent;              /* the heap agent's state ("loaded since ..."), or NULL */
+	bool agent_form;                /* a button that POSTs MOUNT/agent to load it */
 	const char *const *unnamed;     /* per module without symbols: which and what
 					 * would name its frames */
 	size_t nunnamed;

@@ -11,6 +11,7 @@
 #include "profile/symbolize.h"
 
 #include <string.h>
+#include <time.h>
 
 int ep_profile_options(struct profile *p, const struct params *pp, struct err *e)
 {
@@ -108,4 +109,12 @@ size_t ep_name_unloaded(struct ctx *ctx, pid_t pid, const struct heap_snapshot *
 			name_library(ctx, pid, s, p, k, since);
 	}
 	return n;
+}
+
+void ep_utc(int64_t ns, char *out, size_t size)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

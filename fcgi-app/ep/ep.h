@@ -4,6 +4,8 @@
 #define PF_EP_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct buf;
@@ -32,6 +34,10 @@ int ep_heap(struct ctx *ctx, const struct req *req, struct resp *resp, struct er
 int ep_allocs(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+/* CLOCK_REALTIME ns as "2026-01-02T03:04:05Z". */
+void ep_utc(int64_t ns, char *out, size_t size);
+/* POST: loads the heap agent into the running target (collect/agentload). */
+int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 
 /* What a builder adds to the tail every profile ends with; all optional. */

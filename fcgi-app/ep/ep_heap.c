@@ -15,7 +15,8 @@
 #include <time.h>
 
 #define NO_AGENT "no allocation data: the target runs without the preload agent; " \
-		 "start it with LD_PRELOAD=<libdir>/libpprof-agent.so (see README, Heap profiles)"
+		 "start it with LD_PRELOAD=<libdir>/libpprof-agent.so, or POST MOUNT/agent to " \
+		 "load it into the running process (see README, Heap profiles)"
 
 enum heap_kind { HEAP_HEAP, HEAP_ALLOCS };
 

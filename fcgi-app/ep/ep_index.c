@@ -106,11 +106,22 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 				rows[i].count = stacks;
 	}
 	bool viewer = ep_viewer_shown(ctx->cfg);
+	bool loadable = !ctx->cfg->agent_load || strcmp(ctx->cfg->agent_load, "never") != 0;
 	const char *notice = access.kind != ERR_NONE ? access.msg
 		: agent_err.kind != ERR_NONE ? agent_err.msg
+		: !agent.present && loadable ? "heap and allocs are empty: the target runs without the "
+				   "heap agent; load it below, or start it with "
+				   "LD_PRELOAD=<libdir>/libpprof-agent.so"
 		: !agent.present ? "heap and allocs are empty: the target runs without the preload agent; "
 				   "start it with LD_PRELOAD=<libdir>/libpprof-agent.so"
 		: NULL;
+	char state[128] = "";
+	if (agent.present) {
+		char at[32];
+		ep_utc((int64_t)agent.h.since_ns, at, sizeof at);
+		snprintf(state, sizeof state, "%s since %s", agent.h.origin == PPROF_AGENT_LOADED ?
+			 "loaded into the running process" : "preloaded", at);
+	}
 
 	struct buf cmd, path;
 	buf_init(&cmd, "command line", 64 * 1024);
@@ -134,6 +145,8 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		.found_by = req->found.by,
 		.matches = req->found.matches,
 		.notice = notice,
+		.agent = state[0] ? state : NULL,
+		.agent_form = access.kind == ERR_NONE && !agent.present && loadable,
 		.unnamed = (const char *const *)unnamed.line,
 		.nunnamed = unnamed.n,
 		.rows = rows,

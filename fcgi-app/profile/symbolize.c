@@ -620,6 +620,7 @@ int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct 
 
 struct find_symbol {
 	const char *module, *name;
+	int type;          /* STT_OBJECT, STT_FUNC */
 	uint64_t addr;
 	uint64_t lo, hi; /* the module's address range */
 };
@@ -636,7 +637,10 @@ static int find_symbol_in(Dwfl_Module *mod, void **userdata, const char *modname
 		GElf_Sym sym;
 		GElf_Addr addr;
 		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
-		if (name && GELF_ST_TYPE(sym.st_info) == STT_OBJECT && strcmp(name, f->name) == 0) {
+		/* a symbol table names versioned symbols "dlopen@@GLIBC_2.34" */
+		size_t len = strlen(f->name);
+		if (name && GELF_ST_TYPE(sym.st_info) == f->type && strncmp(name, f->name, len) == 0 &&
+		    (name[len] == '\0' || name[len] == '@')) {
 			Dwarf_Addr end;
 			dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
 			f->addr = addr;
@@ -648,12 +652,12 @@ static int find_symbol_in(Dwfl_Module *mod, void **userdata, const char *modname
 	return DWARF_CB_OK;
 }
 
-int symbolize_find_object(struct symbolizer *s, const char *module, const char *name,
-			  uint64_t *addr, uint64_t *module_lo, uint64_t *module_hi, struct err *e)
+static int find_symbol(struct symbolizer *s, const char *module, const char *name, int type,
+		       uint64_t *addr, uint64_t *module_lo, uint64_t *module_hi, struct err *e)
 {
 	if (!s->dwfl)
 		return err_set(e, ERR_INTERNAL, "symbolizer not attached");
-	struct find_symbol f = { module, name, 0, 0, 0 };
+	struct find_symbol f = { module, name, type, 0, 0, 0 };
 	dwfl_getmodules(s->dwfl, find_symbol_in, &f, 0);
 	if (!f.addr)
 		return 1;
@@ -661,4 +665,17 @@ int symbolize_find_object(struct symbolizer *s, const char *module, const char *
 	*module_lo = f.lo;
 	*module_hi = f.hi;
 	return 0;
+}
+
+int symbolize_find_object(struct symbolizer *s, const char *module, const char *name,
+			  uint64_t *addr, uint64_t *module_lo, uint64_t *module_hi, struct err *e)
+{
+	return find_symbol(s, module, name, STT_OBJECT, addr, module_lo, module_hi, e);
+}
+
+int symbolize_find_function(struct symbolizer *s, const char *module, const char *name,
+			    uint64_t *addr, struct err *e)
+{
+	uint64_t lo, hi;
+	return find_symbol(s, module, name, STT_FUNC, addr, &lo, &hi, e);
 }

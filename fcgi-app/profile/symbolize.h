@@ -79,6 +79,9 @@ int symbolize_name(struct symbolizer *s, uint64_t addr, struct buf *out, struct 
  * (not loaded), -1 on error. */
 int symbolize_find_object(struct symbolizer *s, const char *module, const char *name,
 			  uint64_t *addr, uint64_t *module_lo, uint64_t *module_hi, struct err *e);
+/* The same for a function (an STT_FUNC symbol: not an IFUNC's resolver). */
+int symbolize_find_function(struct symbolizer *s, const char *module, const char *name,
+			    uint64_t *addr, struct err *e);
 
 /* A symbol name demangled (C++, Rust) and stripped of its @VERSION; the
  * caller frees. */

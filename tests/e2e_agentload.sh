@@ -1,0 +1,180 @@
+#!/bin/bash
+# POST /agent: the agent loaded into a target started without it, through
+# lighttpd. A probe library stands in for the agent (AGENT below; the heap
+# check is the probe's record of its call): it records each call and what
+# the lent thread looked like. The lent thread of regs-target checks its
+# own registers, vector state, MXCSR, signal mask and that its wait ran
+# its full time, every round. Faults: pprof-fcgi killed at each step, a
+# call longer than agent-load-timeout, a signal during the call, the
+# target exiting during it; afterwards the target runs on, untraced, and
+# the agent is loaded once or not at all. Each refusal has its line.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+
+AGENT="$top_builddir/tests/targets/.libs/libload-probe.so"
+REGS="$top_builddir/tests/targets/regs-target"
+export LOAD_PROBE_OUT="$T/probe.out"
+P=/v1/sys/pprof
+
+# the number of the last round the lender reported
+last_round() { awk '/^round/ { n = $2 } END { print n + 0 }' "$T/target.out"; }
+past_round() { [ "$(last_round)" -ge "$1" ]; }
+# after_load NAME: the target runs on, untraced, no thread stopped, and two
+# more rounds of the lender come, all OK
+after_load() {
+	WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "$1: every thread untraced" \
+		|| fail "$1: still traced"
+	local r; r=$(last_round)
+	WAIT_S=10 wait_for past_round $((r + 2)) && pass "$1: the lender runs on" \
+		|| fail "$1: the lender stopped at round $r"
+	local stopped
+	stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
+	equal "$1: threads left stopped" "$stopped" 0
+	if grep -q FAIL "$T/target.out"; then fail "$1: $(grep -m1 FAIL "$T/target.out")"
+	else pass "$1: registers, vector state, mask and waits intact"; fi
+}
+attaches() { cat "$LOAD_PROBE_OUT" 2>/dev/null | grep -c '^attach'; }
+# fresh TARGET_ARGS...: a new regs-target and a new app (options in APP_OPTS)
+fresh() {
+	[ -n "${TARGET_PID:-}" ] && kill -KILL "$TARGET_PID" 2>/dev/null
+	[ -n "${APP_PID:-}" ] && kill -KILL "$APP_PID" 2>/dev/null && wait "$APP_PID" 2>/dev/null
+	rm -f "$SOCK" "$LOAD_PROBE_OUT"
+	TARGET_BIN=${BIN:-$REGS} start_target "$@" || exit 1
+	LENDER=$(awk '/^lender/ { print $2 }' "$T/target.out")
+	start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" ${APP_OPTS:-} || exit 1
+	WAIT_S=10 wait_for past_round 1 || fail "the lender did not start"
+}
+
+fresh
+NO_TOKEN=1 start_lighttpd || exit 1
+
+# --- the index offers the load, and a GET of it loads nothing
+get $P/
+expect_status "index" 200
+expect_body_has "index: the load button" '<form method="post" action="agent">'
+expect_body_has "index: what it does" "this changes the process"
+equal "index: no attach" "$(attaches)" 0
+
+# --- the load, then idempotence; a GET never loads
+get $P/agent -d ''
+expect_status "POST /agent" 200
+expect_body_has "POST /agent" "agent loaded into pid $TARGET_PID at "
+equal "the agent's attach called once" "$(attaches)" 1
+grep -q "^attach rate=524288 calls=1 sigblocked=1 aligned=1 tid=$LENDER$" "$LOAD_PROBE_OUT" \
+	&& pass "attach ran on the lender, every signal blocked, stack aligned, the rate given" \
+	|| fail "attach saw: $(cat "$LOAD_PROBE_OUT")"
+after_load "after the load"
+get $P/agent -d ''
+expect_status "a second POST" 200
+expect_body_has "a second POST" "agent already present since "
+get $P/agent
+expect_status "GET /agent" 405
+expect_header "GET /agent" Allow POST
+expect_body_has "GET /agent" "POST it to load the heap agent"
+equal "no second attach" "$(attaches)" 1
+grep -q "agent load: pid $TARGET_PID user -: 200 agent loaded" "$T/app.log" \
+	&& pass "the load is logged" || fail "no log line of the load"
+
+# --- agent-load = never
+APP_OPTS="--agent-load never" fresh
+get $P/agent -d ''
+expect_status "agent-load = never" 403
+expect_body_has "agent-load = never" "agent-load = never"
+get $P/
+grep -q 'action="agent"' "$T/body" && fail "never: the index offers the load" || pass "never: no button on the index"
+equal "never: no attach" "$(attaches)" 0
+
+# --- pprof-fcgi killed at each step: the target runs on untraced, the
+# agent loaded once or not at all; a new pprof-fcgi loads it
+for step in seized bootstrap after; do
+	export PPROF_FCGI_TEST_AGENT_PAUSE=$step
+	fresh
+	curl -s -o /dev/null -d '' "$BASE$P/agent" & c=$!
+	WAIT_S=20 wait_for grep -q "agent load: paused at $step" "$T/app.log" \
+		|| fail "kill at $step: never paused there"
+	kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
+	after_load "killed at $step"
+	unset PPROF_FCGI_TEST_AGENT_PAUSE
+	if [ $step = after ]; then
+		equal "killed at $step: the agent attached once" "$(attaches)" 1
+		continue
+	fi
+	equal "killed at $step: not loaded" "$(attaches)" 0
+	rm -f "$SOCK"
+	start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" || exit 1
+	get $P/agent -d ''
+	expect_status "killed at $step: a new pprof-fcgi's load" 200
+	equal "killed at $step: attach calls after the new load" "$(attaches)" 1
+done
+
+# --- a signal during the call, then pprof-fcgi killed in it: the signal
+# is delivered after the call, the call finishes on its own
+mkfifo "$T/block"
+export LOAD_PROBE_BLOCK="$T/block"
+fresh
+curl -s -o /dev/null -d '' "$BASE$P/agent" & c=$!
+WAIT_S=20 wait_for grep -q '^blocking' "$LOAD_PROBE_OUT" || fail "the probe never blocked"
+kill -USR1 "$TARGET_PID"
+kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "killed in the call: untraced" || fail "killed in the call: traced"
+grep -q 'signals=1' "$T/target.out" && fail "the signal came during the call" || pass "the signal waits while the call runs"
+echo x > "$T/block"
+WAIT_S=10 wait_for grep -q 'signals=1' "$T/target.out" && pass "the signal is delivered after the call" \
+	|| fail "the signal was lost: $(tail -2 "$T/target.out")"
+after_load "killed in the call"
+
+# --- the call outlasting agent-load-timeout: the answer says so, the
+# target finishes the call later and runs on
+APP_OPTS="--agent-load-timeout 1" fresh
+get $P/agent -d ''
+expect_status "a call past the timeout" 504
+expect_body_has "a call past the timeout" "did not answer within 1000 ms (agent-load-timeout)"
+echo x > "$T/block"
+WAIT_S=10 wait_for grep -q '^unblocked' "$LOAD_PROBE_OUT" && pass "the call finished later" || fail "the call never finished"
+after_load "after the timeout"
+
+# --- the target exiting during the load
+fresh
+curl -s -o "$T/exit.body" -w '%{http_code}' -d '' "$BASE$P/agent" > "$T/exit.status" & c=$!
+WAIT_S=20 wait_for grep -q '^blocking' "$LOAD_PROBE_OUT" || fail "the probe never blocked"
+kill -KILL "$TARGET_PID"
+wait $c
+equal "the target exited during the load: status" "$(cat "$T/exit.status")" 503
+grep -q "the target exited during the load" "$T/exit.body" && pass "the target exited: said so" \
+	|| fail "the target exited: $(cat "$T/exit.body")"
+unset LOAD_PROBE_BLOCK
+kill -0 "$APP_PID" && pass "pprof-fcgi runs on" || fail "pprof-fcgi died"
+
+# --- refusals, each with its status and line
+fresh --seccomp
+get $P/agent -d ''
+expect_status "seccomp" 403
+expect_body_has "seccomp" "agent-load-seccomp = try"
+equal "seccomp: no attach" "$(attaches)" 0
+APP_OPTS="--agent-load-seccomp try" fresh --seccomp
+get $P/agent -d ''
+expect_status "seccomp, agent-load-seccomp = try" 200
+after_load "seccomp, tried"
+
+# a thread waiting inside the dynamic loader (a function named so) is never lent
+rm -f "$SOCK" "$LOAD_PROBE_OUT"; kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null
+TARGET_BIN=$REGS start_target --unfit || exit 1
+start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" || exit 1
+get $P/agent -d ''
+expect_status "a thread inside the loader" 503
+expect_body_has "a thread inside the loader" "a thread waits inside _dl_stand_in"
+equal "inside the loader: no attach" "$(attaches)" 0
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "inside the loader: untraced" || fail "inside the loader: traced"
+
+BIN="$top_builddir/tests/targets/regs-static" fresh
+get $P/agent -d ''
+expect_status "a static binary" 501
+expect_body_has "a static binary" "has no glibc (a static binary?)"
+get $P/agent -d ''
+expect_body_has "a failure remembered" "the last load's answer: POST with ?retry=1"
+get "$P/agent?retry=1" -d ''
+expect_status "retry=1" 501
+grep -q "the last load's answer" "$T/body" && fail "retry=1 answered the remembered failure" \
+	|| pass "retry=1 tries again"
+
+finish
