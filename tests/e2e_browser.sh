@@ -37,5 +37,4 @@ if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 else
 	fail "the browser test ended without its summary"
 fi
-untraced "$TARGET_PID" && pass "target untraced after the browser's profiles" || fail "target left traced"
 finish

@@ -120,15 +120,15 @@ comm=$(cat "/proc/$TARGET_PID/comm")
 index_with on
 title=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' \
 		"$comm (pid $TARGET_PID): CPU 10 s")
-grep -qF "<a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=$title&amp;view=left-heavy\">10 s</a>" "$T/index-on" &&
+grep -qF "<a class=\"flame\" href=\"ui/flame.html#profileURL=..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=$title&amp;view=left-heavy\">10 s</a>" "$T/index-on" &&
 	pass "viewer = on: the index links CPU 10 s into the viewer, titled \"$comm (pid $TARGET_PID): CPU 10 s\"" ||
 	fail "viewer = on: no CPU 10 s flame link: $(grep -o '<a class="flame"[^>]*>' "$T/index-on" | head -3)"
 for p in allocs block goroutine heap mutex profile threadcreate; do
-	grep -qF "href=\"ui/index.html#profileURL=..%2F$p%3F" "$T/index-on" || fail "viewer = on: no flame link for $p"
+	grep -qF "href=\"ui/flame.html#profileURL=..%2F$p%3F" "$T/index-on" || fail "viewer = on: no flame link for $p"
 done
-grep -qF 'href="ui/index.html#profileURL=..%2Fcmdline' "$T/index-on" && fail "viewer = on: a flame link for cmdline"
+grep -qF 'href="ui/flame.html#profileURL=..%2Fcmdline' "$T/index-on" && fail "viewer = on: a flame link for cmdline"
 index_with off
-grep -q 'ui/index.html\|viewer-note' "$T/index-off" && fail "viewer = off: $(grep -o 'ui/index.html\|viewer-note.*' "$T/index-off" | head -1)" ||
+grep -q 'ui/flame.html\|viewer-note' "$T/index-off" && fail "viewer = off: $(grep -o 'ui/flame.html\|viewer-note.*' "$T/index-off" | head -1)" ||
 	pass "viewer = off: no flame links, no note"
 grep -q '^Status: 200\|<title>' "$T/index-off" && pass "viewer = off: the index still" || fail "viewer = off: $(head -c 300 "$T/index-off")"
 index_with auto

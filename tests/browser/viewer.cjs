@@ -8,6 +8,7 @@
 // made; BASE: http://127.0.0.1:PORT; MOUNT: /v1/sys/pprof. Prints one line
 // per check and "N passed, M failed"; exits non-zero on any failure.
 'use strict';
+const fs = require('fs');
 const path = require('path');
 const [modules, base, mount] = process.argv.slice(2);
 const puppeteer = require(path.join(modules, 'puppeteer-core'));
@@ -62,25 +63,64 @@ async function newPage(browser) {
 	return page;
 }
 
-// Opens the viewer at href in a tab of its own (a new hash on the same
-// page would not reload it), in its sandwich view (a DOM table of every
-// function), and waits until each of names shows, or the viewer says it
-// failed; returns the text shown and the tab's title.
-async function viewer(browser, href, names, what) {
+// Opens the viewer at href (our page, flame.html, which shows speedscope in
+// a frame) in a tab of its own (a new hash on the same page would not
+// reload it), in speedscope's sandwich view (a DOM table of every
+// function), and waits until each of names shows in some frame, or the
+// page shows an error; returns the text shown, the tab's title and the
+// requests for the profile. opts.before(page) runs before it loads.
+async function viewer(browser, href, names, what, opts = {}) {
 	const url = href.replace('view=left-heavy', 'view=sandwich');
 	const page = await newPage(browser);
+	const fetched = [];
+	page.on('request', r => {
+		const p = new URL(r.url()).pathname;
+		if (p.startsWith(`${mount}/`) && !p.startsWith(`${mount}/ui/`))
+			fetched.push(r.url());
+	});
+	if (opts.before)
+		await opts.before(page);
 	await page.goto(url, { waitUntil: 'load' });
-	try {
-		await page.waitForFunction(ns => {
-			const t = document.body ? document.body.innerText : '';
-			return ns.every(n => t.includes(n)) || /Unrecognized format|Something went wrong/.test(t);
-		}, { timeout: 90000, polling: 250 }, names);
-	} catch (e) {
-		console.log(`# ${what}: ${e.message}`);
+	const first = await page.$eval('#what', e => e.textContent).catch(e => String(e));
+	const end = Date.now() + (opts.timeout || 90000);
+	let text = '';
+	for (;;) {
+		text = await allText(page);
+		if (names.every(n => text.includes(n)) ||
+		    /Unrecognized format|Something went wrong/.test(text) ||
+		    await page.$('#status.error').catch(() => null))
+			break;
+		if (Date.now() > end) {
+			console.log(`# ${what}: gave up waiting for ${names.join(', ')}`);
+			break;
+		}
+		await new Promise(r => setTimeout(r, 250));
 	}
-	const shown = { text: await allText(page), title: await page.title().catch(() => '') };
-	await page.close();
+	const shown = { text: await allText(page), title: await page.title().catch(() => ''),
+			fetched, first, page };
+	if (!opts.keep)
+		await page.close();
 	return shown;
+}
+
+// The words of an answer as our page shows them.
+function words(t) { return t.replace(/\s+/g, ' ').trim(); }
+
+// Opens href, whose profile answers WANT: the page shows the status and
+// the server's text, as fetched here, and not speedscope's complaint.
+async function errorShown(browser, href, want, what, opts = {}) {
+	const profile = new URL(hashParams(href).profileURL, href);
+	const r = await fetch(profile, { headers: opts.headers || {} });
+	// an HTML page (the web server's) as its body's words
+	let text = await r.text();
+	if (/html/.test(r.headers.get('content-type') || ''))
+		text = text.replace(/^[^]*<body[^>]*>/i, '').replace(/<[^>]*>/g, ' ');
+	text = words(text);
+	check(r.status === want, `${what}: ${profile.pathname}${profile.search} answers ${r.status}, want ${want}`);
+	const shown = await viewer(browser, href, ['\u0000'], what, opts);
+	const got = words(shown.text);
+	check(got.startsWith(`${want} `) && got.includes(text) && !/Unrecognized format/.test(got),
+	      `${what}: the page shows "${got.slice(0, 300)}", want ${want} and "${text.slice(0, 200)}"`);
 }
 
 (async () => {
@@ -107,7 +147,7 @@ async function viewer(browser, href, names, what) {
 		for (const l of links) {
 			const u = new URL(l.href), h = hashParams(l.href);
 			const profile = new URL(h.profileURL, u);
-			check(u.pathname === `${mount}/ui/index.html` && profile.pathname === `${mount}/${l.row}` &&
+			check(u.pathname === `${mount}/ui/flame.html` && profile.pathname === `${mount}/${l.row}` &&
 			      profile.origin === new URL(base).origin && h.view === 'left-heavy' &&
 			      new RegExp(`^${comm} \\(pid \\d+\\): `).test(h.title),
 			      `index: ${l.row} "${l.label}" opens the viewer on ${profile.pathname}${profile.search}, titled "${h.title}"`);
@@ -128,6 +168,10 @@ async function viewer(browser, href, names, what) {
 			check(shown.text.includes(fn), `CPU 5 s: the viewer shows ${fn}` +
 			      (shown.text.includes(fn) ? '' : `; it shows: ${shown.text.slice(0, 600)}`));
 		check(/^demo-target \(pid \d+\): CPU 5 s/.test(shown.title), `CPU 5 s: titled "${shown.title}"`);
+		// our page counts down while the server samples
+		check(/^taking a 5 s CPU profile… [1-5] s left$/.test(shown.first),
+		      `CPU 5 s: while it is taken, the page says "${shown.first}"`);
+		check(shown.fetched.length === 1, `CPU 5 s: the profile taken once: ${shown.fetched.join(' ')}`);
 		for (const [p, [status, type]] of served) {
 			const want = wantType[path.extname(p)];
 			if (want)
@@ -147,6 +191,22 @@ async function viewer(browser, href, names, what) {
 			      (shown.text.includes(fn) ? '' : `; it shows: ${shown.text.slice(0, 300)}`));
 		}
 		check(errors.length === 0, `viewer: no console error${errors.length ? ': ' + errors.join(' | ') : ''}`);
+
+		// --- an error answer reads as the server wrote it, not as
+		// speedscope's "Unrecognized format!": a bad parameter (400), and
+		// a target gone (503; the target is killed: last)
+		const heap = links.find(l => l.row === 'heap' && l.label === 'in-use bytes');
+		const bad = heap.href.replace('sample_index%3Dinuse_space', 'sample_index%3Dnosuch');
+		await errorShown(browser, bad, 400, 'bad sample_index');
+		const pid = Number(/\(pid (\d+)\)/.exec(hashParams(cpu.href).title)[1]);
+		const tracers = fs.readdirSync(`/proc/${pid}/task`).map(t =>
+			/TracerPid:\t(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'))[1]);
+		check(tracers.every(t => t === '0'), `target untraced after the browser's profiles: ${tracers.join(' ')}`);
+		process.kill(pid, 'SIGKILL');
+		for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}/status`) &&
+		     !/State:\tZ/.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); i++)
+			await new Promise(r => setTimeout(r, 50));
+		await errorShown(browser, cpu.href, 503, 'target gone');
 	} finally {
 		await browser.close();
 	}
