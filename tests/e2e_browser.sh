@@ -24,11 +24,15 @@ fi
 # the demo with the agent, so heap and allocs have stacks
 LD_PRELOAD="$AGENT" start_target --pidfile "$T/target.pid" || exit 1
 start_app --target-pid "$TARGET_PID" --viewer on || exit 1
-# a browser sends no token: the token check is left out, as run.sh does
-NO_TOKEN=1 start_lighttpd || exit 1
+# lighttpd as conf/lighttpd.conf asks for credentials (the browser logs in
+# by basic auth), and its token-only variant (a 403 the page must show)
+AUTH=token-only start_lighttpd || exit 1
+TOKEN_ONLY_BASE=$BASE
+start_lighttpd || exit 1
 
 mkdir -p "$T/chromium"
-PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" \
+PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" TOKEN="$TOKEN" TOKEN_ONLY_BASE="$TOKEN_ONLY_BASE" \
+	BASIC_USER="$BASIC_USER" BASIC_PASSWORD="$BASIC_PASSWORD" \
 	node "$top_srcdir/tests/browser/viewer.cjs" "$MODULES" "$BASE" /v1/sys/pprof > "$T/browser.out" 2>&1
 cat "$T/browser.out"
 line=$(tail -n1 "$T/browser.out")

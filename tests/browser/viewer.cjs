@@ -5,7 +5,10 @@
 //   node viewer.cjs MODULES BASE MOUNT
 //
 // MODULES: the node_modules folder tools/fetch-viewer.sh --browser-test
-// made; BASE: http://127.0.0.1:PORT; MOUNT: /v1/sys/pprof. Prints one line
+// made; BASE: http://127.0.0.1:PORT; MOUNT: /v1/sys/pprof. The web server
+// asks for credentials: the browser logs in as BASIC_USER, BASIC_PASSWORD
+// (environment). TOKEN_ONLY_BASE, when set, is the same app behind a
+// token-only variant (no token: 403) whose token is TOKEN. Prints one line
 // per check and "N passed, M failed"; exits non-zero on any failure.
 'use strict';
 const fs = require('fs');
@@ -29,6 +32,10 @@ function hashParams(href) {
 	return out;
 }
 
+// the user the browser logs in as, and the same as a header for fetch
+const login = { username: process.env.BASIC_USER, password: process.env.BASIC_PASSWORD };
+const basic = 'Basic ' + Buffer.from(`${login.username}:${login.password}`).toString('base64');
+
 const wantType = {
 	'.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
 	'.css': 'text/css; charset=utf-8', '.png': 'image/png', '.ico': 'image/x-icon',
@@ -45,10 +52,13 @@ async function allText(page) {
 const errors = [];
 const served = new Map(); // ui/ path -> [status, content type]
 
-// A tab that records console errors and the viewer's files as served; the
-// sandwich table draws only the rows on screen: a tall one.
-async function newPage(browser) {
+// A tab that records console errors and the viewer's files as served, and
+// logs in unless login is false; the sandwich table draws only the rows on
+// screen: a tall one.
+async function newPage(browser, { login: logIn = true } = {}) {
 	const page = await browser.newPage();
+	if (logIn && login.username)
+		await page.authenticate(login);
 	await page.setViewport({ width: 1400, height: 3000 });
 	page.on('console', m => {
 		if (m.type() === 'error')
@@ -68,10 +78,11 @@ async function newPage(browser) {
 // reload it), in speedscope's sandwich view (a DOM table of every
 // function), and waits until each of names shows in some frame, or the
 // page shows an error; returns the text shown, the tab's title and the
-// requests for the profile. opts.before(page) runs before it loads.
+// requests for the profile. opts.before(page) runs before it loads;
+// opts.login false: a tab that does not log in.
 async function viewer(browser, href, names, what, opts = {}) {
 	const url = href.replace('view=left-heavy', 'view=sandwich');
-	const page = await newPage(browser);
+	const page = await newPage(browser, opts);
 	const fetched = [];
 	page.on('request', r => {
 		const p = new URL(r.url()).pathname;
@@ -110,7 +121,7 @@ function words(t) { return t.replace(/\s+/g, ' ').trim(); }
 // the server's text, as fetched here, and not speedscope's complaint.
 async function errorShown(browser, href, want, what, opts = {}) {
 	const profile = new URL(hashParams(href).profileURL, href);
-	const r = await fetch(profile, { headers: opts.headers || {} });
+	const r = await fetch(profile, { headers: opts.fetchHeaders || { Authorization: basic } });
 	// an HTML page (the web server's) as its body's words
 	let text = await r.text();
 	if (/html/.test(r.headers.get('content-type') || ''))
@@ -135,6 +146,15 @@ async function errorShown(browser, href, want, what, opts = {}) {
 	try {
 		const page = await newPage(browser);
 
+		// --- without credentials: 401 for the index, the viewer and the
+		// profiles alike (a browser without a user to give cancels the
+		// navigation: asked here as it would ask)
+		for (const p of ['/', '/ui/flame.html', '/ui/index.html', '/heap']) {
+			const r = await fetch(`${base}${mount}${p}`);
+			check(r.status === 401 && /^Basic /.test(r.headers.get('www-authenticate') || ''),
+			      `without credentials: ${mount}${p} is ${r.status} asking for a user (want 401)`);
+		}
+
 		// --- the index: flame-graph links that resolve to the profiles
 		const index = await page.goto(`${base}${mount}/`, { waitUntil: 'load' });
 		check(index.status() === 200, `index: status ${index.status()}`);
@@ -153,7 +173,7 @@ async function errorShown(browser, href, want, what, opts = {}) {
 			      `index: ${l.row} "${l.label}" opens the viewer on ${profile.pathname}${profile.search}, titled "${h.title}"`);
 			// the ones without a window answer at once
 			if (!profile.searchParams.has('seconds')) {
-				const r = await fetch(profile);
+				const r = await fetch(profile, { headers: { Authorization: basic } });
 				check(r.status === 200, `index: ${l.row} "${l.label}" profile: status ${r.status}`);
 			}
 		}
@@ -163,8 +183,9 @@ async function errorShown(browser, href, want, what, opts = {}) {
 		// sorts by self time and draws the rows on screen: those with
 		// self time, hash_block and sort_records' comparator)
 		const cpu = links.find(l => l.row === 'profile' && l.label === '5 s');
-		let shown = await viewer(browser, cpu.href, ['hash_block', 'cmp_u32'], 'CPU 5 s');
-		for (const fn of ['hash_block', 'cmp_u32'])
+		const hot = ['hash_block', 'cmp_u32'];
+		let shown = await viewer(browser, cpu.href, hot, 'CPU 5 s');
+		for (const fn of hot)
 			check(shown.text.includes(fn), `CPU 5 s: the viewer shows ${fn}` +
 			      (shown.text.includes(fn) ? '' : `; it shows: ${shown.text.slice(0, 600)}`));
 		check(/^demo-target \(pid \d+\): CPU 5 s/.test(shown.title), `CPU 5 s: titled "${shown.title}"`);
@@ -198,6 +219,22 @@ async function errorShown(browser, href, want, what, opts = {}) {
 		const heap = links.find(l => l.row === 'heap' && l.label === 'in-use bytes');
 		const bad = heap.href.replace('sample_index%3Dinuse_space', 'sample_index%3Dnosuch');
 		await errorShown(browser, bad, 400, 'bad sample_index');
+		// a web server's refusal of the profile alone (the token sent with
+		// the viewer's files only)
+		if (process.env.TOKEN_ONLY_BASE) {
+			const u = new URL(heap.href), other = new URL(process.env.TOKEN_ONLY_BASE);
+			u.host = other.host;
+			await errorShown(browser, u.href, 403, 'profile refused by the web server', {
+				login: false, fetchHeaders: {},
+				before: async page => {
+					await page.setRequestInterception(true);
+					page.on('request', r => {
+						const ui = new URL(r.url()).pathname.startsWith(`${mount}/ui/`);
+						r.continue(ui ? { headers: { ...r.headers(), 'x-vault-token': process.env.TOKEN } } : {});
+					});
+				},
+			});
+		}
 		const pid = Number(/\(pid (\d+)\)/.exec(hashParams(cpu.href).title)[1]);
 		const tracers = fs.readdirSync(`/proc/${pid}/task`).map(t =>
 			/TracerPid:\t(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'))[1]);
