@@ -181,9 +181,10 @@ async function errorShown(browser, href, want, what, opts = {}) {
 
 		// --- CPU: the demo's hot functions in the flame graph's table (it
 		// sorts by self time and draws the rows on screen: those with
-		// self time, hash_block and sort_records' comparator)
+		// self time, hash_block, fold_block inlined into it, and
+		// sort_records' comparator)
 		const cpu = links.find(l => l.row === 'profile' && l.label === '5 s');
-		const hot = ['hash_block', 'cmp_u32'];
+		const hot = ['hash_block', 'fold_block', 'cmp_u32'];
 		let shown = await viewer(browser, cpu.href, hot, 'CPU 5 s');
 		for (const fn of hot)
 			check(shown.text.includes(fn), `CPU 5 s: the viewer shows ${fn}` +
@@ -192,6 +193,13 @@ async function errorShown(browser, href, want, what, opts = {}) {
 		// our page counts down while the server samples
 		check(/^taking a 5 s CPU profile… [1-5] s left$/.test(shown.first),
 		      `CPU 5 s: while it is taken, the page says "${shown.first}"`);
+		// without inlines=split speedscope reads one line per location:
+		// the inlined function is gone, its caller named instead (the
+		// table is drawn whole: once hash_block shows, all rows do)
+		const whole = await viewer(browser, cpu.href.replace('%26inlines%3Dsplit', '').replace('seconds%3D5', 'seconds%3D2'),
+					   ['hash_block', 'cmp_u32'], 'CPU 2 s without inlines=split');
+		check(whole.text.includes('hash_block') && !whole.text.includes('fold_block'),
+		      'CPU 2 s without inlines=split: hash_block shown, the inlined fold_block not');
 		check(shown.fetched.length === 1, `CPU 5 s: the profile taken once: ${shown.fetched.join(' ')}`);
 		for (const [p, [status, type]] of served) {
 			const want = wantType[path.extname(p)];
