@@ -2,7 +2,9 @@
 # The viewer in a real browser: Debian's chromium, headless, driven by
 # puppeteer-core (tests/browser/viewer.cjs) through lighttpd as
 # conf/lighttpd.conf serves it: the index's flame-graph links, the viewer's
-# files and their types, the demo target's CPU and heap flame graphs.
+# files and their types, the demo target's CPU and heap flame graphs, the
+# server's errors in the page; through nginx and Apache as their examples
+# serve it, the index and a heap flame graph.
 # Never skips: a missing browser, viewer or puppeteer-core fails, naming
 # what installs it.
 . "$(dirname "$0")/lib.sh"
@@ -28,10 +30,18 @@ start_app --target-pid "$TARGET_PID" --viewer on || exit 1
 # by basic auth), and its token-only variant (a 403 the page must show)
 AUTH=token-only start_lighttpd || exit 1
 TOKEN_ONLY_BASE=$BASE
+# nginx and Apache as shipped, for the index and one flame graph each;
+# Apache's children run as www-data and reach the socket through its group
+chmod 711 "$T"
+chgrp www-data "$SOCK"
+start_nginx || exit 1
+OTHER_SERVERS="nginx=$BASE"
+start_apache || exit 1
+OTHER_SERVERS="$OTHER_SERVERS apache=$BASE"
 start_lighttpd || exit 1
 
 mkdir -p "$T/chromium"
-PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" TOKEN="$TOKEN" TOKEN_ONLY_BASE="$TOKEN_ONLY_BASE" \
+PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" TOKEN="$TOKEN" TOKEN_ONLY_BASE="$TOKEN_ONLY_BASE" OTHER_SERVERS="$OTHER_SERVERS" \
 	BASIC_USER="$BASIC_USER" BASIC_PASSWORD="$BASIC_PASSWORD" \
 	node "$top_srcdir/tests/browser/viewer.cjs" "$MODULES" "$BASE" /v1/sys/pprof > "$T/browser.out" 2>&1
 cat "$T/browser.out"

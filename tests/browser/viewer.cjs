@@ -8,7 +8,9 @@
 // made; BASE: http://127.0.0.1:PORT; MOUNT: /v1/sys/pprof. The web server
 // asks for credentials: the browser logs in as BASIC_USER, BASIC_PASSWORD
 // (environment). TOKEN_ONLY_BASE, when set, is the same app behind a
-// token-only variant (no token: 403) whose token is TOKEN. Prints one line
+// token-only variant (no token: 403) whose token is TOKEN; OTHER_SERVERS,
+// "NAME=BASE ...", the same app behind other web servers, each checked by
+// its index and one flame graph. Prints one line
 // per check and "N passed, M failed"; exits non-zero on any failure.
 'use strict';
 const fs = require('fs');
@@ -117,6 +119,27 @@ async function viewer(browser, href, names, what, opts = {}) {
 // The words of an answer as our page shows them.
 function words(t) { return t.replace(/\s+/g, ' ').trim(); }
 
+// Through another web server at other: the index loads with its flame
+// links, and the heap's in bytes shows the demo's allocating function.
+async function otherServer(browser, name, other) {
+	errors.length = 0;
+	const page = await newPage(browser);
+	const index = await page.goto(`${other}${mount}/`, { waitUntil: 'load' });
+	const links = await page.$$eval('a.flame', as => as.map(a => ({
+		href: a.href, label: a.textContent, row: a.closest('tr').querySelector('a').textContent })));
+	await page.close();
+	check(index.status() === 200 && links.length === 11,
+	      `${name}: index ${index.status()} with ${links.length} flame-graph links, want 200 and 11`);
+	const heap = links.find(l => l.row === 'heap' && l.label === 'in-use bytes');
+	if (!heap)
+		return;
+	check(heap.href.startsWith(`${other}${mount}/ui/flame.html#`), `${name}: the heap link opens our page: ${heap.href}`);
+	const shown = await viewer(browser, heap.href, ['remember_result'], `${name} heap`);
+	check(shown.text.includes('remember_result'), `${name}: heap in-use bytes: the viewer shows remember_result` +
+	      (shown.text.includes('remember_result') ? '' : `; it shows: ${shown.text.slice(0, 300)}`));
+	check(errors.length === 0, `${name}: no console error${errors.length ? ': ' + errors.join(' | ') : ''}`);
+}
+
 // Opens href, whose profile answers WANT: the page shows the status and
 // the server's text, as fetched here, and not speedscope's complaint.
 async function errorShown(browser, href, want, what, opts = {}) {
@@ -220,6 +243,12 @@ async function errorShown(browser, href, want, what, opts = {}) {
 			      (shown.text.includes(fn) ? '' : `; it shows: ${shown.text.slice(0, 300)}`));
 		}
 		check(errors.length === 0, `viewer: no console error${errors.length ? ': ' + errors.join(' | ') : ''}`);
+
+		// --- the other web servers: the index, its links, one flame graph
+		for (const ns of (process.env.OTHER_SERVERS || '').split(' ').filter(Boolean)) {
+			const [name, other] = ns.split('=');
+			await otherServer(browser, name, other);
+		}
 
 		// --- an error answer reads as the server wrote it, not as
 		// speedscope's "Unrecognized format!": a bad parameter (400), and
