@@ -41,6 +41,14 @@ OTHER_SERVERS="$OTHER_SERVERS apache=$BASE"
 start_lighttpd || exit 1
 
 mkdir -p "$T/chromium"
+# make screenshot's picture can be taken: a PNG of the CPU flame graph
+PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" BASIC_USER="$BASIC_USER" BASIC_PASSWORD="$BASIC_PASSWORD" \
+	node "$top_srcdir/tests/browser/screenshot.cjs" "$MODULES" "$BASE" /v1/sys/pprof "$T/flame.png" > "$T/shot.out" 2>&1
+png=$(python3 -c 'import struct, sys
+b = open(sys.argv[1], "rb").read()
+print("%dx%d %d" % (struct.unpack(">II", b[16:24]) + (len(b),)) if b[:8] == b"\x89PNG\r\n\x1a\n" else "not a PNG")' "$T/flame.png" 2>&1)
+[[ $png =~ ^1200x560\ ([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -lt 200000 ] &&
+	pass "make screenshot's flame graph: a PNG, $png bytes" || fail "screenshot: $png; $(cat "$T/shot.out")"
 PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" TOKEN="$TOKEN" TOKEN_ONLY_BASE="$TOKEN_ONLY_BASE" OTHER_SERVERS="$OTHER_SERVERS" \
 	BASIC_USER="$BASIC_USER" BASIC_PASSWORD="$BASIC_PASSWORD" \
 	node "$top_srcdir/tests/browser/viewer.cjs" "$MODULES" "$BASE" /v1/sys/pprof > "$T/browser.out" 2>&1
