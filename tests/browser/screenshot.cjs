@@ -8,20 +8,11 @@
 // (environment), when set, log in. Exits non-zero, saying why, when the
 // flame graph does not show.
 'use strict';
-const path = require('path');
 const [modules, base, mount, out] = process.argv.slice(2);
-const puppeteer = require(path.join(modules, 'puppeteer-core'));
+const launch = require('./launch.cjs');
 
 (async () => {
-	const browser = await puppeteer.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		userDataDir: process.env.PROFILE_DIR,
-		args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-swiftshader',
-		       '--disable-background-networking', '--disable-component-update',
-		       '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
-		       '--hide-scrollbars'],
-	});
+	const browser = await launch(modules, ['--hide-scrollbars']);
 	try {
 		const page = await browser.newPage();
 		if (process.env.BASIC_USER)

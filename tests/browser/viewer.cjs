@@ -16,7 +16,7 @@
 const fs = require('fs');
 const path = require('path');
 const [modules, base, mount] = process.argv.slice(2);
-const puppeteer = require(path.join(modules, 'puppeteer-core'));
+const launch = require('./launch.cjs');
 
 let passes = 0, fails = 0;
 function check(cond, what) {
@@ -158,14 +158,7 @@ async function errorShown(browser, href, want, what, opts = {}) {
 }
 
 (async () => {
-	const browser = await puppeteer.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		userDataDir: process.env.PROFILE_DIR,
-		args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-swiftshader',
-		       '--disable-background-networking', '--disable-component-update',
-		       '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-	});
+	const browser = await launch(modules);
 	try {
 		const page = await newPage(browser);
 
