@@ -82,7 +82,7 @@ build/fcgi-app/pprof-fcgi --listen "unix:$run/pprof-fcgi.sock" --target-pid "$ta
 pids+=($!)
 wait_up 10 $! test -S "$run/pprof-fcgi.sock" || { cat "$run/pprof-fcgi.log"; exit 1; }
 
-# conf/lighttpd.conf as shipped, on this port and socket. The token check
+# conf/lighttpd.conf as shipped, on this port and socket. Authentication
 # is left out: this demo listens on 127.0.0.1 only.
 sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$run/pprof-fcgi.sock\"|" \
     -e "s|^var.pprof_port = .*|var.pprof_port = $port|" \
@@ -90,7 +90,7 @@ sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$run/pprof-fcgi.sock\"|" \
     -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$top/build/ui/viewer/\"|" \
     -e "s|^server.errorlog = .*|server.errorlog = \"$run/lighttpd.log\"|" \
     -e "s|^accesslog.filename = .*|accesslog.filename = \"$run/access.log\"|" \
-    -e '/^# BEGIN token check/,/^# END token check/d' \
+    -e '/^# BEGIN auth/,/^# END auth/d' \
     conf/lighttpd.conf > "$run/lighttpd.conf"
 lighttpd -D -f "$run/lighttpd.conf" > "$run/lighttpd.out" 2>&1 &
 lighttpd_pid=$!

@@ -104,9 +104,9 @@ START_TEST(test_index_flame_links)
 	const char *h = render(&b, &page);
 	ck_assert_ptr_nonnull(strstr(h, "<th>Profile</th><th>Flame graph</th>"));
 	ck_assert_ptr_nonnull(strstr(h,
-		"<td><a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D5"
+		"<td><a class=\"flame\" href=\"ui/flame.html#profileURL=..%2Fprofile%3Fseconds%3D5"
 		"&amp;title=svc%20%3Cx%3E%20%28pid%204242%29%3A%20CPU%205%20s&amp;view=left-heavy\">5 s</a>"
-		" &middot; <a class=\"flame\" href=\"ui/index.html#profileURL="
+		" &middot; <a class=\"flame\" href=\"ui/flame.html#profileURL="
 		"..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=svc%20%3Cx%3E%20%28pid%204242%29"
 		"%3A%20CPU%2010%20s&amp;view=left-heavy\">10 s</a></td></tr>"));
 	ck_assert_ptr_nonnull(strstr(h, ">cmdline</a></td><td></td></tr>"));
@@ -118,7 +118,7 @@ START_TEST(test_index_flame_links)
 	page.viewer = false;
 	page.viewer_note = "flame graphs: the viewer is not installed";
 	h = render(&b, &page);
-	ck_assert_ptr_null(strstr(h, "ui/index.html"));
+	ck_assert_ptr_null(strstr(h, "ui/flame.html"));
 	ck_assert_ptr_null(strstr(h, "Flame graph"));
 	ck_assert_ptr_nonnull(strstr(h, "<p class=\"viewer-note\">flame graphs: the viewer is not installed</p>"));
 	assert_whole(h);

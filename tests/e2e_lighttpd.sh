@@ -12,7 +12,7 @@ P=/v1/sys/pprof
 
 # --- authentication happens in the web server
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$P/cmdline")
-[ "$STATUS" = 403 ] && pass "no token: 403" || fail "no token: status $STATUS, want 403"
+[ "$STATUS" = 401 ] && pass "no credentials: 401" || fail "no credentials: status $STATUS, want 401"
 
 # --- index
 get "$P/"

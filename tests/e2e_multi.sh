@@ -46,11 +46,12 @@ multi_run() { # PORT
 	sed -e "s|^var.pprof_run = .*|var.pprof_run = \"$T/run\"|" \
 	    -e "s|^var.pprof_port = .*|var.pprof_port = $1|" \
 	    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+	    -e "s|^var.pprof_htpasswd = .*|var.pprof_htpasswd = \"$T/htpasswd\"|" \
 	    -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$VIEWER/\"|" \
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
-	    "$top_srcdir/conf/lighttpd-multi.conf" > "$T/lighttpd.conf"
+	    "$top_srcdir/conf/lighttpd-multi.conf" | auth_conf > "$T/lighttpd.conf"
 	lighttpd -D -f "$T/lighttpd.conf" > "$T/lighttpd.out" 2>&1 &
 	SERVER_PID=$!
 }
@@ -72,7 +73,11 @@ for name in billing search; do
 		expect_viewer "$name viewer" "$mount/$name/ui/index.html"
 	done
 	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/$name/ui/index.html")
-	[ "$STATUS" = 403 ] && pass "$name viewer, no token: 403" || fail "$name viewer, no token: $STATUS"
+	[ "$STATUS" = 401 ] && pass "$name viewer, no credentials: 401" || fail "$name viewer, no credentials: $STATUS"
+	for path in "/v1/sys/pprof/$name/ui/flame.html" "/debug/pprof/$name/cmdline"; do
+		STATUS=$(curl -s -o /dev/null -w '%{http_code}' -u "$BASIC_USER:$BASIC_PASSWORD" "$BASE$path")
+		[ "$STATUS" = 200 ] && pass "$path, basic auth: 200" || fail "$path, basic auth: $STATUS"
+	done
 done
 grep -q "executable \"$SEARCH_EXE\" is pid $(cat "$T/search.pid"), found by the path it was executed through" \
 	"$T/app-search.log" && pass "search found by its symlink's name, and the log says how" \
@@ -83,7 +88,7 @@ get /debug/pprof/billing/
 grep -q "Found by" "$T/body" && fail "billing index: a pidfile target says Found by" \
 	|| pass "billing index: a pidfile target has no Found by"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/debug/pprof/search/cmdline")
-[ "$STATUS" = 403 ] && pass "no token: 403" || fail "no token: $STATUS"
+[ "$STATUS" = 401 ] && pass "no credentials: 401" || fail "no credentials: $STATUS"
 get /debug/pprof/nosuch/cmdline
 [ "$STATUS" = 404 ] && pass "an instance not configured: 404" || fail "unknown instance: $STATUS"
 

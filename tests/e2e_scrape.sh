@@ -120,9 +120,9 @@ done
 
 # without the token, a scraper gets nothing
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/debug/pprof/allocs")
-[ "$STATUS" = 403 ] && pass "no token: 403" || fail "no token: $STATUS"
+[ "$STATUS" = 401 ] && pass "no token: 401" || fail "no token: $STATUS"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer not-$TOKEN" "$BASE/debug/pprof/allocs")
-[ "$STATUS" = 403 ] && pass "wrong bearer token: 403" || fail "wrong bearer token: $STATUS"
+[ "$STATUS" = 401 ] && pass "wrong bearer token: 401" || fail "wrong bearer token: $STATUS"
 
 # lighttpd writes its access log in batches: stop it, then read the log
 kill -TERM "$LIGHTTPD_PID"

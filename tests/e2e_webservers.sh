@@ -11,14 +11,6 @@ head -c -1 "/proc/$TARGET_PID/cmdline" > "$CMDLINE_FILE"
 
 routing_checks() { # NAME
 	local n=$1
-	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/cmdline")
-	[ "$STATUS" = 403 ] && pass "$n: no token: 403" || fail "$n: no token: status $STATUS, want 403"
-	STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: wrong" "$BASE/v1/sys/pprof/cmdline")
-	[ "$STATUS" = 403 ] && pass "$n: wrong token: 403" || fail "$n: wrong token: status $STATUS, want 403"
-	STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong" "$BASE/debug/pprof/cmdline")
-	[ "$STATUS" = 403 ] && pass "$n: wrong bearer: 403" || fail "$n: wrong bearer: status $STATUS, want 403"
-	STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/debug/pprof/cmdline")
-	[ "$STATUS" = 200 ] && pass "$n: bearer token (scrapers): 200" || fail "$n: bearer token: status $STATUS, want 200"
 	get /v1/sys/pprof/
 	expect_status "$n: index" 200
 	expect_body_has "$n: index" "pid $TARGET_PID"
@@ -72,8 +64,6 @@ viewer_checks() { # NAME
 			pass "$n viewer: $(basename "$f"): 200 $want" ||
 			fail "$n viewer: $(basename "$f"): $STATUS $(header Content-Type), want 200 $want"
 	done
-	STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/sys/pprof/ui/index.html")
-	[ "$STATUS" = 403 ] && pass "$n viewer: no token: 403" || fail "$n viewer: no token: status $STATUS, want 403"
 	get /v1/sys/pprof/ui/nosuch.js
 	expect_status "$n viewer: a missing file" 404
 	if grep -q "web server is not serving the viewer" "$T/body"; then
@@ -81,6 +71,32 @@ viewer_checks() { # NAME
 	else
 		pass "$n viewer: ui/nosuch.js stays with the web server"
 	fi
+}
+
+# Each example's authentication: the token (X-Vault-Token or Bearer) or a
+# user by basic auth, on every mount and the viewer alike; anything else
+# is a 401 that asks for the user.
+auth_try() { # NAME PATH WHAT WANT [CURL OPTIONS...]
+	local n=$1 path=$2 what=$3 want=$4 code
+	shift 4
+	code=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$BASE$path")
+	[ "$code" = "$want" ] && pass "$n auth: $path, $what: $want" \
+		|| fail "$n auth: $path, $what: status $code, want $want"
+}
+auth_checks() { # NAME
+	local n=$1 path
+	for path in /v1/sys/pprof/cmdline /debug/pprof/cmdline /symbolz /v1/sys/pprof/ui/flame.html /debug/pprof/ui/index.html; do
+		auth_try "$n" "$path" "no credentials" 401
+		auth_try "$n" "$path" "wrong token" 401 -H "X-Vault-Token: wrong"
+		auth_try "$n" "$path" "wrong bearer" 401 -H "Authorization: Bearer wrong"
+		auth_try "$n" "$path" "wrong password" 401 -u "$BASIC_USER:wrong"
+		auth_try "$n" "$path" "token" 200 -H "X-Vault-Token: $TOKEN"
+		auth_try "$n" "$path" "bearer token (scrapers)" 200 -H "Authorization: Bearer $TOKEN"
+		auth_try "$n" "$path" "basic auth (browsers, go tool pprof)" 200 -u "$BASIC_USER:$BASIC_PASSWORD"
+	done
+	curl -s -o "$T/basic.body" -u "$BASIC_USER:$BASIC_PASSWORD" "$BASE/v1/sys/pprof/cmdline"
+	cmp -s "$T/basic.body" "$CMDLINE_FILE" && pass "$n auth: cmdline body by basic auth" \
+		|| fail "$n auth: cmdline body by basic auth differs"
 }
 
 # with_server SERVER CHECKS CONF: starts SERVER (lighttpd, nginx, apache)
@@ -101,8 +117,9 @@ chmod 711 "$T"
 chgrp www-data "$SOCK" # as the systemd unit's Group=www-data does
 with_server nginx routing_checks conf/nginx.conf
 with_server apache routing_checks conf/apache.conf
+viewer_auth_checks() { viewer_checks "$1"; auth_checks "$1"; }
 for server in lighttpd nginx apache; do
-	with_server "$server" viewer_checks "conf/$server.conf"
+	with_server "$server" viewer_auth_checks "conf/$server.conf"
 done
 # the index's flame-graph links per the viewer key: on shows them, off
 # shows neither them nor the note, auto one of the two (whether make
@@ -120,15 +137,15 @@ comm=$(cat "/proc/$TARGET_PID/comm")
 index_with on
 title=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' \
 		"$comm (pid $TARGET_PID): CPU 10 s")
-grep -qF "<a class=\"flame\" href=\"ui/index.html#profileURL=..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=$title&amp;view=left-heavy\">10 s</a>" "$T/index-on" &&
+grep -qF "<a class=\"flame\" href=\"ui/flame.html#profileURL=..%2Fprofile%3Fseconds%3D10%26inlines%3Dsplit&amp;title=$title&amp;view=left-heavy\">10 s</a>" "$T/index-on" &&
 	pass "viewer = on: the index links CPU 10 s into the viewer, titled \"$comm (pid $TARGET_PID): CPU 10 s\"" ||
 	fail "viewer = on: no CPU 10 s flame link: $(grep -o '<a class="flame"[^>]*>' "$T/index-on" | head -3)"
 for p in allocs block goroutine heap mutex profile threadcreate; do
-	grep -qF "href=\"ui/index.html#profileURL=..%2F$p%3F" "$T/index-on" || fail "viewer = on: no flame link for $p"
+	grep -qF "href=\"ui/flame.html#profileURL=..%2F$p%3F" "$T/index-on" || fail "viewer = on: no flame link for $p"
 done
-grep -qF 'href="ui/index.html#profileURL=..%2Fcmdline' "$T/index-on" && fail "viewer = on: a flame link for cmdline"
+grep -qF 'href="ui/flame.html#profileURL=..%2Fcmdline' "$T/index-on" && fail "viewer = on: a flame link for cmdline"
 index_with off
-grep -q 'ui/index.html\|viewer-note' "$T/index-off" && fail "viewer = off: $(grep -o 'ui/index.html\|viewer-note.*' "$T/index-off" | head -1)" ||
+grep -q 'ui/flame.html\|viewer-note' "$T/index-off" && fail "viewer = off: $(grep -o 'ui/flame.html\|viewer-note.*' "$T/index-off" | head -1)" ||
 	pass "viewer = off: no flame links, no note"
 grep -q '^Status: 200\|<title>' "$T/index-off" && pass "viewer = off: the index still" || fail "viewer = off: $(head -c 300 "$T/index-off")"
 index_with auto
@@ -149,33 +166,6 @@ SCRIPT_NAME=/v1/sys/pprof PATH_INFO=/ui/index.html REQUEST_METHOD=GET \
 grep -q '^Status: 404' "$T/ui.out" && grep -q 'the web server is not serving the viewer' "$T/ui.out" &&
 	pass "ui/ at the app: 404 saying the web server does not serve the viewer" ||
 	fail "ui/ at the app: $(head -c 300 "$T/ui.out")"
-# --- each example's basic-auth variant, made as its comments say: every
-# mount asks for the user, a wrong password or the old token is refused
-basic_checks() { # NAME
-	local n=$1 path code
-	for path in /v1/sys/pprof/cmdline /debug/pprof/cmdline /symbolz; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$path")
-		[ "$code" = 401 ] && pass "$n basic auth: $path without a user: 401" \
-			|| fail "$n basic auth: $path without a user: status $code, want 401"
-		code=$(curl -s -o /dev/null -w '%{http_code}' -u "$BASIC_USER:wrong" "$BASE$path")
-		[ "$code" = 401 ] && pass "$n basic auth: $path wrong password: 401" \
-			|| fail "$n basic auth: $path wrong password: status $code, want 401"
-		code=$(curl -s -o /dev/null -w '%{http_code}' -u "$BASIC_USER:$BASIC_PASSWORD" "$BASE$path")
-		[ "$code" = 200 ] && pass "$n basic auth: $path with the user: 200" \
-			|| fail "$n basic auth: $path with the user: status $code, want 200"
-	done
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $TOKEN" "$BASE/v1/sys/pprof/cmdline")
-	[ "$code" = 401 ] && pass "$n basic auth: the token alone: 401" \
-		|| fail "$n basic auth: the token alone: status $code, want 401"
-	curl -s -o "$T/basic.body" -u "$BASIC_USER:$BASIC_PASSWORD" "$BASE/v1/sys/pprof/cmdline"
-	cmp -s "$T/basic.body" "$CMDLINE_FILE" && pass "$n basic auth: cmdline body" \
-		|| fail "$n basic auth: cmdline body differs"
-}
-export AUTH=basic
-for server in lighttpd nginx apache; do
-	with_server "$server" basic_checks "conf/$server.conf's basic-auth variant"
-done
-unset AUTH
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null
 
 # --- lighttpd starts the app itself (bin-path: fd 0 is the socket) and

@@ -88,18 +88,16 @@ on_free_port() {
 	return 1
 }
 
-# AUTH=basic: a conf/ example's basic-auth variant, made as its comments
-# say (token check deleted, basic-auth lines uncommented), users from
-# $T/htpasswd (BASIC_USER, BASIC_PASSWORD).
+# The conf/ examples' authentication (the token or basic auth) as the
+# tests run it: users from $T/htpasswd (BASIC_USER, BASIC_PASSWORD).
+# AUTH=token-only: lighttpd's token-only variant, made as its comment says
+# (url.access-deny in place of auth.require: no token is a 403).
 BASIC_USER=e2e-user BASIC_PASSWORD=e2e-password
-auth_variant() {
-	if [ "${AUTH:-token}" = basic ]; then
-		[ -f "$T/htpasswd" ] || htpasswd -cbm "$T/htpasswd" "$BASIC_USER" "$BASIC_PASSWORD" 2>/dev/null
-		sed -e '/^[[:space:]]*# BEGIN token check/,/^[[:space:]]*# END token check/d' \
-		    -e '/^[[:space:]]*# BEGIN basic auth/,/^[[:space:]]*# END basic auth/{
-			s/^\([[:space:]]*\)#   /\1/
-			s/^\([[:space:]]*\)#\([A-Za-z]\)/\1\2/
-		    }' -e "s|/etc/pprof-fcgi/htpasswd|$T/htpasswd|"
+auth_conf() {
+	[ -f "$T/htpasswd" ] || htpasswd -cbm "$T/htpasswd" "$BASIC_USER" "$BASIC_PASSWORD" 2>/dev/null
+	sed -e "s|/etc/pprof-fcgi/htpasswd|$T/htpasswd|" |
+	if [ "${AUTH:-}" = token-only ]; then
+		sed -e 's|auth.require = ( "" => var.pprof_basic )|url.access-deny = ( "" )|'
 	else
 		cat
 	fi
@@ -112,15 +110,16 @@ lighttpd_conf() { # PORT
 	sed -e "s|^var.pprof_socket = .*|var.pprof_socket = \"$SOCK\"|" \
 	    -e "s|^var.pprof_port = .*|var.pprof_port = $1|" \
 	    -e "s|^var.pprof_token = .*|var.pprof_token = \"$TOKEN\"|" \
+	    -e "s|^var.pprof_htpasswd = .*|var.pprof_htpasswd = \"$T/htpasswd\"|" \
 	    -e "s|^var.pprof_ui = .*|var.pprof_ui = \"$VIEWER/\"|" \
 	    -e "s|^server.document-root = .*|server.document-root = \"$T\"|" \
 	    -e "s|^server.errorlog = .*|server.errorlog = \"$T/lighttpd.err\"|" \
 	    -e "s|^accesslog.filename = .*|accesslog.filename = \"$T/access.log\"|" \
-	    "${LIGHTTPD_CONF:-$top_srcdir/conf/lighttpd.conf}" | auth_variant |
+	    "${LIGHTTPD_CONF:-$top_srcdir/conf/lighttpd.conf}" | auth_conf |
 	if [ "${NO_TOKEN:-0}" = 1 ]; then
-		# go tool pprof sends no custom header: tests that use it run
-		# without the token check, as run.sh does
-		sed -e '/^# BEGIN token check/,/^# END token check/d'
+		# tests that run go tool pprof run without authentication, as
+		# run.sh does
+		sed -e '/^# BEGIN auth/,/^# END auth/d'
 	else
 		cat
 	fi
@@ -144,7 +143,7 @@ nginx_run() { # PORT
 	    -e "s|listen 127.0.0.1:8200;|listen 127.0.0.1:$1;|" \
 	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|" \
 	    -e "s|\"change-me\"|\"$TOKEN\"|" -e "s|\"Bearer change-me\"|\"Bearer $TOKEN\"|" \
-	    "$top_srcdir/conf/nginx.conf" | auth_variant > "$T/nginx/site.conf"
+	    "$top_srcdir/conf/nginx.conf" | auth_conf > "$T/nginx/site.conf"
 	cat > "$T/nginx/nginx.conf" <<EON
 daemon off;
 master_process off;
@@ -178,7 +177,7 @@ apache_run() { # PORT
 	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
 	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|g" \
 	    -e "s|'change-me'|'$TOKEN'|" -e "s|'Bearer change-me'|'Bearer $TOKEN'|" \
-	    "$top_srcdir/conf/apache.conf" | auth_variant > "$T/apache/site.conf"
+	    "$top_srcdir/conf/apache.conf" | auth_conf > "$T/apache/site.conf"
 	local mods=/usr/lib/apache2/modules
 	cat > "$T/apache/apache.conf" <<EOA
 ServerRoot $T/apache

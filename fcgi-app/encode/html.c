@@ -34,7 +34,8 @@ static void uri_component(struct buf *out, const char *s)
 	}
 }
 
-/* The row's links into the viewer: ui/index.html#profileURL=...; the
+/* The row's links into the viewer: ui/flame.html#profileURL=... (our page
+ * in front of speedscope: an error answer reads as the server wrote it); the
  * profile's URL is relative to the viewer's page, one folder down. */
 static void flame_links(struct buf *out, const struct proc_info *t, const struct html_row *r)
 {
@@ -49,7 +50,7 @@ static void flame_links(struct buf *out, const struct proc_info *t, const struct
 		buf_printf(&title, "%s (pid %d): %s", t->comm[0] ? t->comm : "target", (int)t->pid,
 			   f->title);
 		buf_puts(out, i ? " &middot; " : "");
-		buf_puts(out, "<a class=\"flame\" href=\"ui/index.html#profileURL=");
+		buf_puts(out, "<a class=\"flame\" href=\"ui/flame.html#profileURL=");
 		uri_component(out, buf_cstr(&url));
 		buf_puts(out, "&amp;title=");
 		uri_component(out, buf_cstr(&title));
