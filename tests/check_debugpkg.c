@@ -30,24 +30,16 @@ START_TEST(test_name)
 }
 END_TEST
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 START_TEST(test_owner)
 {
 	char dir[] = "/tmp/check_debugpkg.XXXXXX", path[256], pkg[64];
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/redis-tools.list", dir);
-	write_file(path, "/.\n/usr\n/usr/bin\n/usr/bin/redis-check-rdb\n/usr/bin/redis-cli\n");
+	check_write_file(path, "/.\n/usr\n/usr/bin\n/usr/bin/redis-check-rdb\n/usr/bin/redis-cli\n");
 	snprintf(path, sizeof path, "%s/libc6:amd64.list", dir);
-	write_file(path, "/lib/x86_64-linux-gnu/libc.so.6\n");
+	check_write_file(path, "/lib/x86_64-linux-gnu/libc.so.6\n");
 	snprintf(path, sizeof path, "%s/redis-tools.md5sums", dir);
-	write_file(path, "0123 usr/bin/my-service\n"); /* not a list */
+	check_write_file(path, "0123 usr/bin/my-service\n"); /* not a list */
 
 	ck_assert_int_eq(debugpkg_owner(dir, "/usr/bin/redis-check-rdb", pkg, sizeof pkg), 1);
 	ck_assert_str_eq(pkg, "redis-tools");
