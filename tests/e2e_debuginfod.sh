@@ -6,7 +6,7 @@
 # holds, and says the debug file is being fetched; once released, the file
 # lands in DEBUGINFOD_CACHE_PATH and a later profile names the frames.
 # pprof-fcgi stopped while a fetch is held ends at once, its fetcher with
-# it. --check says whether DEBUGINFOD_URLS is set and where the cache is.
+# it. A server that has none is said in the line. --check says whether DEBUGINFOD_URLS is set and where the cache is.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T"
 P=/v1/sys/pprof
@@ -77,6 +77,28 @@ env -u DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH=$T/cache "$APP" --check --target-pi
 	> "$T/check.txt" 2>&1
 grep -q "debuginfod.*DEBUGINFOD_URLS is not set" "$T/check.txt" \
 	&& pass "--check: DEBUGINFOD_URLS not set" || fail "--check: $(grep -i debuginfod "$T/check.txt")"
+
+# --- a server that has none: the line says so (and the log)
+mv "$T/srv/$ID.debug" "$T/srv/$ID.kept"
+start_app3() {
+	DEBUGINFOD_URLS=$URL1 DEBUGINFOD_CACHE_PATH=$T/cache3 "$APP" --listen "unix:$T/app3.sock" \
+		--target-pid "$TARGET_PID" --debug-dir "$T/debug" 2>> "$T/app3.log" &
+	APP3=$!
+	PIDS+=("$APP3")
+	WATCH=$APP3 wait_for test -S "$T/app3.sock"
+}
+URL1=$URL
+start_app3 || fail "the third pprof-fcgi did not start"
+none_line() {
+	SCRIPT_NAME=$P PATH_INFO=/goroutine REQUEST_METHOD=GET QUERY_STRING=debug=1 \
+		cgi-fcgi -bind -connect "$T/app3.sock" > "$T/body3"
+	grep -q "^# no symbols for $T/demo-stripped .*; DEBUGINFOD_URLS gave none: no server of DEBUGINFOD_URLS has it" "$T/body3"
+}
+wait_for none_line && pass "a server without the file: the line says DEBUGINFOD_URLS gave none" \
+	|| fail "$(grep '^# no symbols' "$T/body3")"
+grep -q "debuginfod: no debug file for build-id $ID from DEBUGINFOD_URLS" "$T/app3.log" \
+	&& pass "and the log" || fail "log: $(cat "$T/app3.log")"
+mv "$T/srv/$ID.kept" "$T/srv/$ID.debug"
 
 # --- stopped while a fetch is held: pprof-fcgi ends at once, its fetch too
 server 2 || exit 1
