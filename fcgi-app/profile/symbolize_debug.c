@@ -148,8 +148,10 @@ static void remember_missing(struct symbolizer *s, const char *bid)
 	for (size_t i = 0; i < s->nmissing; i++)
 		if (strcmp(s->missing[i], bid) == 0)
 			return;
-	if (s->fetch)
-		symbolize_fetch_want(s->fetch, bid, NULL, 0);
+	/* fetched already and still without symbols: watching it would read
+	 * the modules anew at every attach */
+	if (s->fetch && symbolize_fetch_want(s->fetch, bid, NULL, 0) == FETCH_DONE)
+		return;
 	if (s->nmissing >= MISSING_KEPT)
 		return;
 	char **slot = VEC_PUSH(s->missing, s->nmissing, s->missing_cap, 8);
