@@ -12,6 +12,7 @@
 #include "collect/proc.h"
 #include "edge/router.h"
 #include "profile/symbolize.h"
+#include "profile/symbolize_fetch.h"
 #include "selfcheck.h"
 
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
@@ -63,6 +64,9 @@ static bool is_timed(void *arg, const char *script_name, const char *path_info,
 
 int main(int argc, char **argv)
 {
+	/* the background fetch of one debug file (profile/symbolize_fetch.h) */
+	if (argc == 3 && strcmp(argv[1], "--fetch-debuginfo") == 0)
+		return symbolize_fetch_child(argv[2], stdout);
 	struct config cfg;
 	struct err e = { 0 };
 	int action = config_load(&cfg, argc, argv, &e);
@@ -93,6 +97,9 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	log_set_level(cfg.log_level);
+	/* libdwfl would download inside a request: the symbolizer's fetcher
+	 * does it in the background with these */
+	char *debuginfod_urls = symbolize_fetch_take_env();
 	/* the collector keeps a descriptor per target thread */
 	struct rlimit nofile;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
@@ -144,6 +151,7 @@ int main(int argc, char **argv)
 		.symbolizer = symbolizer_new(),
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
+	symbolizer_set_debuginfod(ctx.symbolizer, debuginfod_urls);
 	pthread_mutex_init(&ctx.sym_lock, NULL);
 	pthread_mutex_init(&ctx.agent.lock, NULL);
 	agent_path(cfg.agent_path, ctx.agent_path, sizeof ctx.agent_path);
@@ -159,6 +167,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
 		collector_free(ctx.collector);
 		symbolizer_free(ctx.symbolizer);
+		free(debuginfod_urls);
 		config_release(&cfg);
 		return 2;
 	}
@@ -190,6 +199,7 @@ int main(int argc, char **argv)
 	fcgi_stop(srv);
 	collector_free(ctx.collector);
 	symbolizer_free(ctx.symbolizer);
+	free(debuginfod_urls);
 	pthread_mutex_destroy(&ctx.sym_lock);
 	config_release(&cfg);
 	return rc;

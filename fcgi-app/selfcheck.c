@@ -6,6 +6,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "profile/symbolize.h"
+#include "profile/symbolize_fetch.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -178,6 +179,20 @@ static void check_modules(struct report *r, struct ctx *ctx, pid_t pid)
 	symbolize_modules(ctx->symbolizer, say_module, r);
 }
 
+/* Whether debug files are fetched, and where they are kept. */
+static void check_debuginfod(struct report *r, const char *urls)
+{
+	char cache[PATH_MAX];
+	symbolize_fetch_cache_dir(cache, sizeof cache);
+	if (urls)
+		say(r, "ok", "debuginfod", "DEBUGINFOD_URLS=%s: the debug files of modules without "
+		    "symbols are fetched in the background (never inside a request) into %s, and "
+		    "the next profile names their frames", urls, cache);
+	else
+		say(r, "note", "debuginfod", "DEBUGINFOD_URLS is not set: no debug file is fetched; "
+		    "set it in pprof-fcgi's environment (the units keep the files in %s)", cache);
+}
+
 static void check_agent(struct report *r, struct ctx *ctx, pid_t pid)
 {
 	struct heap_snapshot s = { 0 };
@@ -243,6 +258,8 @@ static void check_socket(struct report *r, const char *listen)
 int selfcheck_run(const struct config *cfg, FILE *out)
 {
 	struct report r = { out, 0 };
+	/* as the service does: no download inside a check either */
+	char *urls = symbolize_fetch_take_env();
 	say(&r, "note", "config", "%s", cfg->config_file ? cfg->config_file
 				       : "no config file: the options only");
 	struct ctx ctx = {
@@ -253,6 +270,7 @@ int selfcheck_run(const struct config *cfg, FILE *out)
 		.symbolizer = symbolizer_new(),
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg->debug_dir);
+	symbolizer_set_debuginfod(ctx.symbolizer, urls);
 	pthread_mutex_init(&ctx.sym_lock, NULL);
 	pid_t pid = check_target(&r, &ctx.target);
 	if (pid) {
@@ -260,6 +278,7 @@ int selfcheck_run(const struct config *cfg, FILE *out)
 		check_seccomp(&r, pid);
 	}
 	check_perf(&r);
+	check_debuginfod(&r, urls);
 	if (pid) {
 		check_modules(&r, &ctx, pid);
 		check_agent(&r, &ctx, pid);
@@ -267,6 +286,7 @@ int selfcheck_run(const struct config *cfg, FILE *out)
 	check_socket(&r, cfg->listen);
 	pthread_mutex_destroy(&ctx.sym_lock);
 	symbolizer_free(ctx.symbolizer);
+	free(urls);
 	fprintf(out, "%s\n", r.failed ? "pprof-fcgi --check: something the config asks for cannot work"
 				      : "pprof-fcgi --check: all the config asks for can work");
 	return r.failed;

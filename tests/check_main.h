@@ -20,6 +20,15 @@
 		return failed ? EXIT_FAILURE : EXIT_SUCCESS;                \
 	}
 
+/* Writes text to path (created or truncated). */
+static inline void check_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 /* A child that holds still as user and group 65534 (nobody, nogroup),
  * with 65533 as a supplementary group, once it has become them, when run
  * by root; as this user otherwise. The caller kills and reaps it. */

@@ -131,14 +131,6 @@ START_TEST(test_resolve_pid)
 }
 END_TEST
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 START_TEST(test_resolve_pidfile)
 {
 	pid_t child = spawn_sleeper(), got = 0;
@@ -152,15 +144,15 @@ START_TEST(test_resolve_pidfile)
 	ck_assert_ptr_nonnull(strstr(e.msg, pidfile));
 	ck_assert_ptr_nonnull(strstr(e.msg, "no such file or directory"));
 	snprintf(text, sizeof text, "%d\n", (int)child);
-	write_file(pidfile, text);
+	check_write_file(pidfile, text);
 	err_clear(&e);
 	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), 0);
 	ck_assert_int_eq(got, child);
-	write_file(pidfile, "garbage");
+	check_write_file(pidfile, "garbage");
 	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "holds no pid"));
 	snprintf(text, sizeof text, "%d", (int)getpid());
-	write_file(pidfile, text);
+	check_write_file(pidfile, text);
 	err_clear(&e);
 	ck_assert_int_eq(resolve(&t, getpid(), &got, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "pprof-fcgi itself"));

@@ -65,6 +65,14 @@ go tool pprof -top "$T/full.pb.gz" > "$T/full.top" 2>&1
 # named as it was run: Debian's redis-server is a link to redis-check-rdb
 grep -q '^File: redis-server$' "$T/full.top" && pass "redis's own mapping first, as it was run" \
 	|| fail "main binary: $(grep '^File:' "$T/full.top")"
+# Debian strips it: the comment names the package with its symbols, from
+# the package dpkg says owns the file (redis-tools: redis-tools-dbgsym)
+exe=$(readlink -f "/proc/$REDIS_PID/exe")
+owner=$(dpkg-query -S "$exe" | sed 's/:.*//')
+go tool pprof -comments "$T/full.pb.gz" > "$T/comments.txt" 2>&1
+grep -q "^no symbols for $exe (build-id [0-9a-f]*): .*; to name them install $owner-dbgsym (from Debian's debug archive), put its debug file at /usr/lib/debug/.build-id/" \
+	"$T/comments.txt" && pass "the comment names $owner-dbgsym for $exe" \
+	|| fail "owner ${owner:-none}: $(grep "^no symbols" "$T/comments.txt")"
 
 redis-cli -s "$RSOCK" flushall sync > /dev/null
 get "$P/heap?debug=1"

@@ -9,6 +9,8 @@ PACKAGES=(
 	autoconf automake libtool pkg-config make gcc
 	libfcgi-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev
 	libunwind-dev libdw-dev libelf-dev libiberty-dev
+	# debug files fetched from DEBUGINFOD_URLS, off the request path
+	libdebuginfod-dev
 	# Debian's libc has no full symbol table: without its debug info,
 	# start_thread, clone3 and __lll_lock_wait have no names
 	libc6-dbg

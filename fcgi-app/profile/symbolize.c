@@ -7,9 +7,12 @@
 #include "profile/modfile.h"
 #include "profile/profile.h"
 #include "profile/symbolize_dwarf.h"
+#include "profile/symbolize_fetch.h"
 
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+
+#include "profile/symbolize_int.h" /* after libdwfl.h: it uses its types */
 
 #include <elf.h>
 #include <errno.h>
@@ -23,40 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UNLOADED_KEPT 16
-#define MISSING_KEPT 64
-
-struct symbolizer {
-	Dwfl *dwfl;
-	pid_t pid;
-	uint64_t maps_hash; /* of /proc/PID/maps when last reported */
-	/* executable mappings of the process, from /proc/PID/maps */
-	struct exec_map {
-		uint64_t start, end, offset;
-		char *file;
-	} *maps;
-	size_t nmaps;
-	/* libraries the target unloaded, opened for naming frames in them,
-	 * by build-id (at the bias of the first seen): kept across requests
-	 * (up to UNLOADED_KEPT, the oldest replaced) */
-	struct unloaded {
-		Dwfl *dwfl;
-		Dwfl_Module *mod;
-		uint64_t bias;
-		unsigned char id[64];
-		size_t id_size;
-	} unloaded[UNLOADED_KEPT];
-	size_t unloaded_next;
-	const char *debug_root; /* where .build-id/ is: /usr/lib/debug */
-	char *debuginfo_path;   /* libdwfl's search path, ending in debug_root */
-	Dwfl_Callbacks callbacks; /* .debuginfo_path points at debuginfo_path */
-	/* build-ids (hex) of modules that left frames unnamed for lack of
-	 * symbols: libdwfl keeps a module's failure to find a debug file, so
-	 * one appearing for any of these makes the next attach report anew */
-	char **missing;
-	size_t nmissing, missing_cap;
-};
-
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp);
 
@@ -67,7 +36,7 @@ struct symbolizer *symbolizer_new(void)
 		abort();
 	s->callbacks = (Dwfl_Callbacks){
 		.find_elf = find_elf,
-		.find_debuginfo = dwfl_standard_find_debuginfo, /* also DEBUG_ROOT/.build-id */
+		.find_debuginfo = symbolize_find_debuginfo, /* also DEBUG_ROOT/.build-id */
 		.debuginfo_path = &s->debuginfo_path,
 	};
 	symbolizer_set_debug_root(s, "/usr/lib/debug");
@@ -108,26 +77,10 @@ void symbolizer_free(struct symbolizer *s)
 	unloaded_free(s);
 	missing_free(s);
 	free(s->missing);
+	symbolize_debug_free(s);
+	symbolize_fetch_free(s->fetch);
 	free(s->debuginfo_path);
 	free(s);
-}
-
-/* Where a separate debug file for build-id hex is looked up first. */
-static void debug_file_path(const struct symbolizer *s, const char *hex, char *out, size_t size)
-{
-	snprintf(out, size, "%s/.build-id/%.2s/%s.debug", s->debug_root, hex, hex + 2);
-}
-
-/* Whether a debug file was put in place for a module that had none. */
-static bool debug_file_appeared(const struct symbolizer *s)
-{
-	char path[PATH_MAX];
-	for (size_t i = 0; i < s->nmissing; i++) {
-		debug_file_path(s, s->missing[i], path, sizeof path);
-		if (access(path, R_OK) == 0)
-			return true;
-	}
-	return false;
 }
 
 /* Executable file-backed mappings: what pprof calls mappings. */
@@ -207,7 +160,7 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e)
 	}
 	int rc = 0;
 	bool same = s->dwfl && s->pid == pid;
-	bool appeared = same && debug_file_appeared(s);
+	bool appeared = same && symbolize_debug_appeared(s);
 	if (same && s->maps_hash == h && !appeared)
 		goto out; /* nothing changed: keep every module and its caches */
 	if (s->dwfl && (!same || appeared)) {
@@ -264,7 +217,7 @@ static char *hex_of(const unsigned char *bits, size_t n)
 	return hex;
 }
 
-static char *build_id_hex(Dwfl_Module *mod)
+char *symbolize_build_id_hex(Dwfl_Module *mod)
 {
 	GElf_Addr bias;
 	dwfl_module_getelf(mod, &bias); /* the build-id is read with the ELF */
@@ -282,7 +235,7 @@ static size_t mapping_id(const struct symbolizer *s, struct profile *p, size_t *
 {
 	size_t mi = (size_t)(m - s->maps);
 	if (!map_ids[mi]) {
-		char *bid = mod ? build_id_hex(mod) : NULL;
+		char *bid = mod ? symbolize_build_id_hex(mod) : NULL;
 		struct profile_mapping pm = {
 			.start = m->start, .limit = m->end, .offset = m->offset,
 			.file = (char *)(file ? file : m->file), .build_id = bid,
@@ -293,143 +246,6 @@ static size_t mapping_id(const struct symbolizer *s, struct profile *p, size_t *
 		free(bid);
 	}
 	return map_ids[mi];
-}
-
-/* Whether mod has more than its dynamic symbols: DWARF or a symbol table,
- * in its file or a separate debug file. */
-static bool has_symbols(Dwfl_Module *mod)
-{
-	Dwarf_Addr bias;
-	if (dwfl_module_getdwarf(mod, &bias))
-		return true;
-	dwfl_module_getsymtab(mod); /* looks for a debug file with a symbol table */
-	const char *debugfile = NULL;
-	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
-	if (debugfile)
-		return true;
-	Elf *elf = dwfl_module_getelf(mod, &bias);
-	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
-		GElf_Shdr sh;
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
-			return true;
-	}
-	return false;
-}
-
-/* glibc's libraries, whose symbols Debian and Ubuntu ship in libc6-dbg. */
-static bool is_glibc(const char *file)
-{
-	static const char *const names[] = { "libc.so", "libc-2.", "ld-linux", "libm.so",
-					     "libpthread.so", "libdl.so", "librt.so",
-					     "libresolv.so" };
-	const char *base = strrchr(file, '/');
-	base = base ? base + 1 : file;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strncmp(base, names[i], strlen(names[i])) == 0)
-			return true;
-	return false;
-}
-
-/* What would name the frames of file (build-id bid, or NULL) into out. */
-static void remedy(const struct symbolizer *s, const char *file, const char *bid, char *out,
-		   size_t size)
-{
-	char debug[PATH_MAX] = "";
-	if (bid)
-		debug_file_path(s, bid, debug, sizeof debug);
-	snprintf(out, size, "install the distribution's debug package for it (Debian, Ubuntu: "
-		 "%s)%s%s, or set DEBUGINFOD_URLS for pprof-fcgi",
-		 is_glibc(file) ? "libc6-dbg" : "its -dbgsym package",
-		 bid ? ", put its debug file at " : "", debug);
-}
-
-/* Remembers build-id bid of a module without symbols, so that a debug
- * file put in place for it is read at the next attach. */
-static void remember_missing(struct symbolizer *s, const char *bid)
-{
-	for (size_t i = 0; i < s->nmissing; i++)
-		if (strcmp(s->missing[i], bid) == 0)
-			return;
-	if (s->nmissing >= MISSING_KEPT)
-		return;
-	char **slot = VEC_PUSH(s->missing, s->nmissing, s->missing_cap, 8);
-	if (!(*slot = strdup(bid)))
-		abort();
-}
-
-/* Says in p, once for mapping m (profile mapping id), how many of its
- * frames no symbol names and what would name them; remembers its
- * build-id so that a debug file put in place is read at the next attach. */
-static void note_unnamed(struct symbolizer *s, struct profile *p, const struct exec_map *m,
-			 size_t id)
-{
-	size_t frames = 0, unnamed = 0, samples = 0;
-	for (size_t i = 0; i < p->nlocations; i++)
-		if (p->locations[i].mapping == id) {
-			frames++;
-			unnamed += p->locations[i].nlines == 0;
-		}
-	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, m->start);
-	if (!unnamed || !mod || has_symbols(mod))
-		return;
-	for (size_t i = 0; i < p->nsamples; i++)
-		for (size_t k = 0; k < p->samples[i].nlocs; k++) {
-			const struct profile_location *l = &p->locations[p->samples[i].locs[k]];
-			if (l->mapping == id && l->nlines == 0) {
-				samples++;
-				break;
-			}
-		}
-	const char *bid = p->mappings[id - 1].build_id;
-	if (bid)
-		remember_missing(s, bid);
-	char what[2 * PATH_MAX];
-	remedy(s, m->file, bid, what, sizeof what);
-	profile_add_comment(p, "no symbols for %s (build-id %s): %zu of its %zu frames, in %zu "
-			    "samples, are unnamed; to name them %s; a debug file put in place is "
-			    "read at the next request", m->file, bid ? bid : "none", unnamed, frames,
-			    samples, what);
-}
-
-struct each_module {
-	struct symbolizer *s;
-	void (*fn)(void *arg, const struct symbolize_debug *d);
-	void *arg;
-};
-
-static int describe_module(Dwfl_Module *mod, void **userdata, const char *name,
-			   Dwarf_Addr start, void *arg)
-{
-	(void)userdata;
-	(void)start;
-	struct each_module *w = arg;
-	Dwarf_Addr bias;
-	/* [vdso] is the kernel's, named by its own symbols; a locale file
-	 * mapped is no ELF and has no code */
-	if (!name || name[0] != '/' || !dwfl_module_getelf(mod, &bias))
-		return DWARF_CB_OK;
-	struct symbolize_debug d = { .file = name, .named = has_symbols(mod) };
-	char *bid = build_id_hex(mod);
-	d.build_id = bid;
-	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &d.debug_file);
-	char what[2 * PATH_MAX];
-	if (!d.named) {
-		if (bid)
-			remember_missing(w->s, bid);
-		remedy(w->s, name, bid, what, sizeof what);
-		d.remedy = what;
-	}
-	w->fn(w->arg, &d);
-	free(bid);
-	return DWARF_CB_OK;
-}
-
-void symbolize_modules(struct symbolizer *s, void (*fn)(void *arg, const struct symbolize_debug *d),
-		       void *arg)
-{
-	struct each_module w = { s, fn, arg };
-	if (s->dwfl)
-		dwfl_getmodules(s->dwfl, describe_module, &w, 0);
 }
 
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
@@ -467,7 +283,7 @@ int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e)
 	}
 	for (size_t mi = 0; mi < s->nmaps; mi++)
 		if (map_ids[mi])
-			note_unnamed(s, p, &s->maps[mi], map_ids[mi]);
+			symbolize_note_unnamed(s, p, &s->maps[mi], map_ids[mi]);
 	free(map_ids);
 	return 0;
 }
@@ -540,7 +356,7 @@ static struct unloaded *find_unloaded(struct symbolizer *s, const struct symboli
 		/* found by build-id, on this machine: the content is vouched for */
 		char debug[PATH_MAX];
 		char *hex = hex_of(m->build_id, m->build_id_size);
-		debug_file_path(s, hex, debug, sizeof debug);
+		symbolize_debug_path(s, hex, debug, sizeof debug);
 		free(hex);
 		struct err ignored = { 0 };
 		if ((fd = modfile_open_as_target(0, debug, &ignored)) >= 0)
@@ -567,6 +383,12 @@ void symbolizer_set_debug_root(struct symbolizer *s, const char *dir)
 	 * in its .debug/, then dir/.build-id/ and dir/PATH */
 	if (asprintf(&s->debuginfo_path, ":.debug:%s", dir) < 0)
 		abort();
+}
+
+void symbolizer_set_debuginfod(struct symbolizer *s, const char *urls)
+{
+	symbolize_fetch_free(s->fetch);
+	s->fetch = urls && urls[0] ? symbolize_fetch_new(urls) : NULL;
 }
 
 int symbolize_unloaded(struct symbolizer *s, struct profile *p, const struct symbolize_module *m,

@@ -49,6 +49,14 @@ struct symbolize_module {
  * the next symbolizer_attach reads the modules anew. */
 void symbolizer_set_debug_root(struct symbolizer *s, const char *dir);
 
+/* Fetches the debug files of modules without symbols from urls
+ * (DEBUGINFOD_URLS, taken from the environment by
+ * symbolize_fetch_take_env; NULL or "": none), in the background: a
+ * profile goes on with what is local and says the file is being fetched;
+ * once it is in debuginfod's cache, the next symbolizer_attach reads the
+ * modules anew, as for a debug file put in the debug root. */
+void symbolizer_set_debuginfod(struct symbolizer *s, const char *urls);
+
 /* Adds m as a mapping of p for the locations in [m->start, m->limit)
  * that have none, and names them from m's file if it is the one that was
  * loaded (same build-id), else from its separate debug file found by
