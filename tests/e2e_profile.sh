@@ -130,6 +130,11 @@ go tool pprof -top "$T/c1" 2>/dev/null | grep -q spin_hot && pass "the running p
 # --- SIGTERM mid-profile: the window ends now, the client gets what there is
 curl -s -o "$T/c1" -w '%{http_code}' "$P/profile?seconds=20" > "$T/c1.status" & c1=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID"
+# something to deliver: a second of the target's CPU in the window (the
+# ptrace sampler keeps a stack only where a thread ran at a tick, and on a
+# busy machine the busy threads are often waiting)
+cpu_past() { [ "$(cpu_ticks "$TARGET_PID")" -ge "$1" ]; }
+WAIT_S=15 wait_for cpu_past $(( $(cpu_ticks "$TARGET_PID") + $(getconf CLK_TCK) ))
 t0=$(date +%s)
 kill -TERM "$APP_PID"
 WAIT_S=10 wait_for sh -c "! kill -0 $APP_PID" && pass "SIGTERM mid-profile: app stops in $(( $(date +%s) - t0 )) s" \
