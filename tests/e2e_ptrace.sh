@@ -14,12 +14,7 @@ TARGET_BIN="$top_builddir/tests/targets/contend" start_target || exit 1
 start_app --target-pid "$TARGET_PID" --cpu-sampler ptrace || exit 1
 NO_TOKEN=1 start_lighttpd || exit 1
 P="$BASE/v1/sys/pprof"
-SECS=${PTRACE_CONTEND_SECONDS:-20}
-curl -s -o "$T/c.pb.gz" "$P/profile?seconds=$SECS&hz=500" & c=$!
-WAIT_S=10 wait_for sampling "$TARGET_PID"
-ran0=$(contend_ran); ticks0=$(cpu_ticks "$TARGET_PID")
-wait $c
-ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(contend_ran)
+contend_profile "$T/c.pb.gz" "${PTRACE_CONTEND_SECONDS:-20}"
 read -r _ a0 b0 c0 <<< "$ran0"; read -r _ a1 b1 c1 <<< "$ran1"
 
 # each function's share of the loop thread's CPU in the profile, and its
@@ -33,13 +28,16 @@ got="$(cum burst_a "$T/cpu.txt") $(cum burst_b "$T/cpu.txt") $(cum burst_c "$T/c
 n=$(( $(cum burst_a "$T/n.txt") + $(cum burst_b "$T/n.txt") + $(cum burst_c "$T/n.txt") ))
 # The bound: 4 standard deviations of a share estimated from n samples,
 # sqrt(p (1 - p) / n), plus BIAS points, the residual bias measured on
-# this test (docs/sampling.md): a thread that woke between the collector's
-# wakeup and its look at that thread is taken as running and stops at the
-# return of its wait, and the moment a wait began is known only to within
-# how late the collector saw the stop. With fewer than 50 samples the
-# bound would pass the old sampler's errors: too few to judge.
-BIAS=${PTRACE_BIAS_POINTS:-5}
-[ "$n" -ge 50 ] && pass "$n samples of the loop thread's bursts kept" \
+# this test (docs/sampling.md): at most 6.7 points from the truth, chance
+# included, in 6 runs at a load average of about 20 on 2 cores. On an
+# overloaded machine (load 40 and more) the collector waits for a CPU
+# itself and gets one when a target thread's turn ends, its ticks are no
+# longer independent of the target, and runs were 14 to 21 points off:
+# the sampler's limit there, which this test then reports. Below 100
+# samples the bound on burst_c would reach the old sampler's error there
+# (25.6 points): too few to tell.
+BIAS=${PTRACE_BIAS_POINTS:-10}
+[ "$n" -ge 100 ] && pass "$n samples of the loop thread's bursts kept" \
 	|| fail "only $n samples of the loop thread's bursts kept: too few to judge"
 i=0
 for f in a b c; do

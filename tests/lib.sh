@@ -276,6 +276,17 @@ contend_ran() {
 	WAIT_S=5 wait_for sh -c "[ \$(grep -c '^ran' '$T/target.out') -gt $before ]"
 	grep '^ran' "$T/target.out" | tail -n1
 }
+# contend_profile FILE SECONDS: a 500 Hz CPU profile of targets/contend
+# ($TARGET_PID, served at $P) into FILE, the truth read around it: sets
+# ran0 and ran1 (contend_ran) and ticks0 and ticks1 (cpu_ticks)
+contend_profile() {
+	local c
+	curl -s -o "$1" "$P/profile?seconds=$2&hz=500" & c=$!
+	WAIT_S=10 wait_for sampling "$TARGET_PID"
+	ran0=$(contend_ran); ticks0=$(cpu_ticks "$TARGET_PID")
+	wait $c
+	ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(contend_ran)
+}
 
 # ---- heap profiles (e2e_heap.sh, e2e_redis.sh)
 # value FILE INDEX FUNC: the flat value of FUNC for sample INDEX, in bytes

@@ -407,8 +407,10 @@ static void *collector_main(void *arg)
 		c->rng ^= c->rng << 17;
 		int64_t period = 1000000000LL / rate;
 		next += period / 2 + (int64_t)(c->rng % (uint64_t)(period > 0 ? period : 1));
-		if (next < now)
-			next = now; /* fell behind: no burst of catch-up ticks */
+		if (next < now) /* fell behind: no burst of catch-up ticks, and still a
+				 * random gap (back to back, ticks lock onto the
+				 * target's phase as its threads wait for our stops) */
+			next = now + (int64_t)((c->rng >> 32) % (uint64_t)(period > 0 ? period : 1));
 		for (int64_t left; (left = next - clock_ns(CLOCK_MONOTONIC)) > 0;)
 			c->ops->drain(c->smp, left, &drained);
 		pthread_mutex_lock(&c->lock);
