@@ -29,11 +29,11 @@ n=$(( $(cum burst_a "$T/n.txt") + $(cum burst_b "$T/n.txt") + $(cum burst_c "$T/
 # The bound: 4 standard deviations of a share estimated from n samples,
 # sqrt(p (1 - p) / n), plus BIAS points, the residual bias measured on
 # this test (docs/sampling.md): at most 6.7 points from the truth, chance
-# included, in 6 runs at a load average of about 20 on 2 cores. On an
-# overloaded machine (load 40 and more) the collector waits for a CPU
-# itself and gets one when a target thread's turn ends, its ticks are no
-# longer independent of the target, and runs were 14 to 21 points off:
-# the sampler's limit there, which this test then reports. Below 100
+# included, in 6 of 7 runs at a load average of about 20 on 2 cores. On an
+# overloaded machine the collector waits for a CPU itself and gets one
+# when a target thread's turn ends, its ticks are no longer independent
+# of the target, and 4 runs of 14 were 14 to 21 points off: the sampler's
+# limit there, which this test may then report. Below 100
 # samples the bound on burst_c would reach the old sampler's error there
 # (25.6 points): too few to tell.
 BIAS=${PTRACE_BIAS_POINTS:-10}

@@ -1,8 +1,8 @@
 #include "collect/collector.h"
 
 #include "base/clock.h"
-#include "collect/deliver.h"
 #include "base/log.h"
+#include "collect/deliver.h"
 #include "collect/proc.h"
 #include "collect/sampler.h"
 #include "collect/tidtab.h"
