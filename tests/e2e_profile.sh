@@ -11,10 +11,17 @@ start_app --target-pid "$TARGET_PID" --threads 1 || exit 1
 NO_TOKEN=1 start_lighttpd || exit 1
 P="$BASE/v1/sys/pprof"
 
-# --- one 5 s profile, every client
+# --- one 5 s profile, every client; the target's CPU time read when
+# sampling begins and when it ends (not around the request: on a busy
+# machine attaching and symbolizing take long enough to skew the total)
+(get /v1/sys/pprof/profile?seconds=5; echo "$STATUS" > "$T/status") & c=$!
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 ticks0=$(cpu_ticks "$TARGET_PID")
-get /v1/sys/pprof/profile?seconds=5
+sampled() { ! sampling "$TARGET_PID"; }
+WAIT_S=20 wait_for sampled
 ticks1=$(cpu_ticks "$TARGET_PID")
+wait $c
+STATUS=$(cat "$T/status")
 expect_status "profile" 200
 expect_header "profile" Content-Type application/octet-stream
 expect_header "profile" Content-Disposition 'attachment; filename="profile"'
