@@ -278,6 +278,40 @@ START_TEST(test_many_samples_merge)
 }
 END_TEST
 
+/* Ticks of a thread share out its CPU time when it is settled: in
+ * proportion, the sum exact; another thread's ticks wait for their own
+ * settling, and a tid seen again after its settling settles apart. */
+START_TEST(test_ticks_settled)
+{
+	struct profile p;
+	profile_init_cpu(&p, 500);
+	uint64_t a[] = { 0x1100, 0x1300 }, b[] = { 0x1200, 0x1300 };
+	for (int i = 0; i < 3; i++)
+		profile_add_tick(&p, a, 2, 7, "loop");
+	profile_add_tick(&p, b, 2, 7, "loop");
+	profile_add_tick(&p, a, 2, 8, "hog");
+	ck_assert_uint_eq(p.nsamples, 3);
+	profile_settle_thread(&p, 7, 1000000001);
+	ck_assert_int_eq(p.samples[0].values[0], 3);
+	ck_assert_int_eq(p.samples[0].values[1], 750000000);
+	ck_assert_int_eq(p.samples[1].values[0], 1);
+	ck_assert_int_eq(p.samples[1].values[1], 250000001);
+	ck_assert_int_eq(p.samples[2].values[1], 0); /* thread 8: not yet */
+	profile_settle_thread(&p, 7, 5); /* no ticks since: nothing */
+	ck_assert_int_eq(p.samples[0].values[1] + p.samples[1].values[1], 1000000001);
+	/* tid 7 again (reused): only its new ticks share the new time */
+	profile_add_tick(&p, b, 2, 7, "loop");
+	profile_settle_thread(&p, 7, 40);
+	ck_assert_int_eq(p.samples[0].values[1], 750000000);
+	ck_assert_int_eq(p.samples[1].values[0], 2);
+	ck_assert_int_eq(p.samples[1].values[1], 250000041);
+	profile_settle_thread(&p, 8, 3);
+	ck_assert_int_eq(p.samples[2].values[1], 3);
+	ck_assert_uint_eq(p.nunsettled, 0);
+	profile_release(&p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pprof");
@@ -288,6 +322,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_split_inlines_and_default);
 	tcase_add_test(tc, test_empty_and_deep);
 	tcase_add_test(tc, test_many_samples_merge);
+	tcase_add_test(tc, test_ticks_settled);
 	suite_add_tcase(s, tc);
 	return s;
 }

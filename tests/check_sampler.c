@@ -1,10 +1,12 @@
 /* sampler: stats arithmetic, and the comment policy of the ptrace
- * sampler's describe (lines only for what a user can act on); the choice
- * of sampler and the perf_event sampler on a live target. */
+ * sampler's describe (lines only for what a user can act on); what a
+ * scaled sampler's subscriber is given (deliver); the choice of sampler
+ * and the perf_event sampler on a live target. */
 #include "check_main.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "collect/collector.h"
+#include "collect/deliver.h"
 #include "collect/sampler.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"
@@ -91,6 +93,77 @@ START_TEST(test_ptrace_describe_actionable)
 	sampler_ptrace.describe(SAMPLER_WAITS, 20, &st, &waits);
 	ck_assert_uint_eq(waits.n, 2);
 	ck_assert_msg(strstr(waits.line[1], "2 threads were stopped briefly"), "%s", waits.line[1]);
+}
+END_TEST
+
+/* Samples dropped as taken while a thread was not running, and threads
+ * with no sample kept: said in plain words, with the numbers. */
+START_TEST(test_ptrace_describe_dropped)
+{
+	struct sampler_stats st = { .stops = 400, .not_running = 250, .late = 10,
+				    .threads_unsampled = 3 };
+	struct sampler_lines out = { 0 };
+	sampler_ptrace.describe(SAMPLER_CPU, 500, &st, &out);
+	ck_assert_uint_eq(out.n, 2);
+	ck_assert_msg(strstr(out.line[0], "260 of 400 samples were dropped as taken while the "
+				     "thread was not running"), "%s", out.line[0]);
+	ck_assert_msg(strstr(out.line[1], "3 threads used CPU but had no sample taken while they "
+				     "ran: their CPU time is shown as [not sampled]"), "%s", out.line[1]);
+}
+END_TEST
+
+struct given {
+	int ticks, settles, others;
+	uint64_t cpu_ns, tick_ns;
+	uint64_t pc;
+};
+
+static void on_given(void *arg, const struct collector_sample *s)
+{
+	struct given *g = arg;
+	if (s->tick) {
+		g->ticks++;
+		g->tick_ns += s->cpu_ns;
+	} else if (s->settle) {
+		g->settles++;
+	} else {
+		g->others++;
+		g->pc = s->npcs ? s->pcs[0] : 0;
+	}
+	g->cpu_ns += s->tick ? 0 : s->cpu_ns;
+}
+
+/* A scaled sampler's subscriber gets ticks without time, then the
+ * thread's CPU time since its last settling once; a thread that used CPU
+ * with no tick gets one [not sampled] frame, never its last stack. */
+START_TEST(test_deliver_settle)
+{
+	struct given g = { 0 };
+	struct collector_sub s = { .hz = 500, .on_sample = on_given, .arg = &g, .slot = 3 };
+	struct thr t = { .tid = 9, .cpu_ns = 1000, .npcs = 1, .pcs = { 0x401000 } };
+	t.base[3] = 1000;
+	t.cpu_ns = 5000;
+	deliver_tick(&t, &s);
+	deliver_tick(&t, &s);
+	ck_assert_int_eq(g.ticks, 2);
+	ck_assert_uint_eq(g.tick_ns, 0);
+	deliver_settle(&t, &s, true);
+	ck_assert_int_eq(g.settles, 1);
+	ck_assert_uint_eq(g.cpu_ns, 4000);
+	deliver_settle(&t, &s, true); /* nothing new: nothing given */
+	ck_assert_int_eq(g.settles + g.others, 1);
+	t.cpu_ns = 7000; /* ran, no tick kept */
+	deliver_settle(&t, &s, true);
+	ck_assert_int_eq(g.others, 1);
+	ck_assert_uint_eq(g.pc, SAMPLER_PC_NOT_SAMPLED);
+	ck_assert_uint_eq(g.cpu_ns, 6000);
+	ck_assert_uint_eq(s.stats.threads_unsampled, 1);
+	/* not scaled: onto the last stack, as before */
+	t.cpu_ns = 8000;
+	deliver_settle(&t, &s, false);
+	ck_assert_int_eq(g.others, 2);
+	ck_assert_uint_eq(g.pc, 0x401000);
+	ck_assert_uint_eq(g.cpu_ns, 7000);
 }
 END_TEST
 
@@ -235,6 +308,8 @@ static Suite *sampler_suite(void)
 	tcase_add_test(tc, test_lines_bounded);
 	tcase_add_test(tc, test_ptrace_describe_quiet);
 	tcase_add_test(tc, test_ptrace_describe_actionable);
+	tcase_add_test(tc, test_ptrace_describe_dropped);
+	tcase_add_test(tc, test_deliver_settle);
 	tcase_add_test(tc, test_pick);
 	tcase_add_test(tc, test_perf_describe);
 	tcase_add_test(tc, test_perf_samples);

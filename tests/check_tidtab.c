@@ -60,6 +60,33 @@ START_TEST(test_renew)
 }
 END_TEST
 
+static void count_drop(void *arg, struct thr *t)
+{
+	int *n = arg;
+	ck_assert(t->dead);
+	(*n)++;
+}
+
+/* Every dead thread a compaction drops is told to on_drop first (the
+ * collector gives out its CPU time), and forgetting keeps the hook. */
+START_TEST(test_on_drop)
+{
+	int dropped = 0;
+	struct tidtab tt = { .on_drop = count_drop, .drop_arg = &dropped };
+	for (pid_t tid = 1; tid <= 10; tid++)
+		tidtab_add(&tt, tid)->dead = tid > 7;
+	tidtab_compact(&tt);
+	ck_assert_int_eq(dropped, 3);
+	ck_assert_uint_eq(tt.n, 7);
+	tidtab_forget(&tt);
+	ck_assert_ptr_eq(tt.drop_arg, &dropped);
+	tidtab_add(&tt, 5)->dead = true;
+	tidtab_compact(&tt);
+	ck_assert_int_eq(dropped, 4);
+	tidtab_forget(&tt);
+}
+END_TEST
+
 START_TEST(test_proc_reads)
 {
 	pid_t self = getpid();
@@ -73,6 +100,7 @@ START_TEST(test_proc_reads)
 	struct thr *t = tidtab_add(&tt, gettid());
 	ck_assert_int_eq(tidtab_cpu(self, t), 0);
 	ck_assert_uint_ge(t->cpu_ns, ns);
+	ck_assert_uint_gt(t->pcount, 0); /* it was put on a CPU, at least once */
 	ck_assert_int_ge(t->cpu_fd, 0); /* kept open for the next read */
 	ck_assert_int_eq(tidtab_state(self, t), 0);
 	ck_assert_int_eq(t->state, 'R');
@@ -108,6 +136,7 @@ static Suite *tidtab_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_add_find_compact);
 	tcase_add_test(tc, test_renew);
+	tcase_add_test(tc, test_on_drop);
 	tcase_add_test(tc, test_proc_reads);
 	tcase_add_test(tc, test_backoff);
 	suite_add_tcase(s, tc);

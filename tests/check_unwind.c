@@ -116,7 +116,7 @@ START_TEST(test_known_chain)
 		struct regs regs;
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ck_assert_int_eq(target_getregs(child, &regs, &e), 0);
+		ck_assert_int_eq(target_getregs(child, &regs, NULL, &e), 0);
 		t_regs += ns_since(&t0);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ck_assert_int_eq(unwind_stack(u, child, &regs, pcs, UNWIND_DEFAULT_DEPTH, &n), 0);
@@ -149,7 +149,7 @@ START_TEST(test_known_chain)
 	ck_assert_int_eq(target_interrupt(child, &e), 0);
 	wait_interrupted(child);
 	struct regs regs;
-	ck_assert_int_eq(target_getregs(child, &regs, &e), 0);
+	ck_assert_int_eq(target_getregs(child, &regs, NULL, &e), 0);
 	static unsigned char stack[16384];
 	struct iovec local = { stack, sizeof stack };
 	struct iovec remote = { (void *)(uintptr_t)regs.r[REGS_SP], sizeof stack };

@@ -39,18 +39,7 @@ kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 TARGET_BIN="$top_builddir/tests/targets/contend" start_target || exit 1
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" --cpu-sampler "${CONTEND_SAMPLER:-perf_event}" || exit 1
-truth() { # the target's "ran A B C" line after asking for it
-	local before; before=$(grep -c '^ran' "$T/target.out")
-	kill -USR1 "$TARGET_PID"
-	WAIT_S=5 wait_for sh -c "[ \$(grep -c '^ran' '$T/target.out') -gt $before ]"
-	grep '^ran' "$T/target.out" | tail -n1
-}
-SECS=${PERF_CONTEND_SECONDS:-20}
-curl -s -o "$T/contend.pb.gz" "$P/profile?seconds=$SECS&hz=500" & c=$!
-WAIT_S=10 wait_for sampling "$TARGET_PID"
-ran0=$(truth); ticks0=$(cpu_ticks "$TARGET_PID")
-wait $c
-ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(truth)
+contend_profile "$T/contend.pb.gz" "${PERF_CONTEND_SECONDS:-20}"
 go tool pprof -top -unit=ms -nodefraction=0 -tagfocus=thread_name=loop "$T/contend.pb.gz" > "$T/contend.txt" 2>&1
 ms() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $4); print $4 + 0; exit }' "$T/contend.txt"; }
 a=$(ms burst_a); b=$(ms burst_b); cc=$(ms burst_c)

@@ -11,10 +11,17 @@ start_app --target-pid "$TARGET_PID" --threads 1 || exit 1
 NO_TOKEN=1 start_lighttpd || exit 1
 P="$BASE/v1/sys/pprof"
 
-# --- one 5 s profile, every client
+# --- one 5 s profile, every client; the target's CPU time read when
+# sampling begins and when it ends (not around the request: on a busy
+# machine attaching and symbolizing take long enough to skew the total)
+(get /v1/sys/pprof/profile?seconds=5; echo "$STATUS" > "$T/status") & c=$!
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 ticks0=$(cpu_ticks "$TARGET_PID")
-get /v1/sys/pprof/profile?seconds=5
+sampled() { ! sampling "$TARGET_PID"; }
+WAIT_S=20 wait_for sampled
 ticks1=$(cpu_ticks "$TARGET_PID")
+wait $c
+STATUS=$(cat "$T/status")
 expect_status "profile" 200
 expect_header "profile" Content-Type application/octet-stream
 expect_header "profile" Content-Disposition 'attachment; filename="profile"'
@@ -130,6 +137,11 @@ go tool pprof -top "$T/c1" 2>/dev/null | grep -q spin_hot && pass "the running p
 # --- SIGTERM mid-profile: the window ends now, the client gets what there is
 curl -s -o "$T/c1" -w '%{http_code}' "$P/profile?seconds=20" > "$T/c1.status" & c1=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID"
+# something to deliver: a second of the target's CPU in the window (the
+# ptrace sampler keeps a stack only where a thread ran at a tick, and on a
+# busy machine the busy threads are often waiting)
+cpu_past() { [ "$(cpu_ticks "$TARGET_PID")" -ge "$1" ]; }
+WAIT_S=15 wait_for cpu_past $(( $(cpu_ticks "$TARGET_PID") + $(getconf CLK_TCK) ))
 t0=$(date +%s)
 kill -TERM "$APP_PID"
 WAIT_S=10 wait_for sh -c "! kill -0 $APP_PID" && pass "SIGTERM mid-profile: app stops in $(( $(date +%s) - t0 )) s" \
@@ -177,7 +189,9 @@ grep -q 'plugin_spin .*plugin.c:[0-9]' "$T/plugin.txt" \
 
 # --- the target exits mid-profile: 200, what was collected, a comment
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
-TARGET_BIN=$SPLIT start_target --exit-after 2 || exit 1
+# (4 s: with ptrace, a stack is kept only where a thread ran at a tick, and
+# on a busy machine the busy threads are often waiting)
+TARGET_BIN=$SPLIT start_target --exit-after 4 || exit 1
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" || exit 1
 t0=$(date +%s)
@@ -218,7 +232,7 @@ grep -q 'split-a' "$T/gdb.txt" && pass "a debugger attaches afterwards" || fail 
 wait $c 2>/dev/null
 rm -f "$SOCK"
 start_app --target-pid "$TARGET_PID" || exit 1
-get /v1/sys/pprof/profile?seconds=1
+get /v1/sys/pprof/profile?seconds=3
 expect_status "a new profile after SIGKILL of $killed" 200
 go tool pprof -top "$T/body" 2>/dev/null | grep -q spin_hot && pass "a new profile after SIGKILL has samples" \
 	|| fail "the profile after SIGKILL has no spin_hot"

@@ -266,6 +266,27 @@ cpu_ticks() {
 	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
+# contend_ran: the "ran A B C" line of targets/contend ($TARGET_PID, its
+# output in $T/target.out) after asking for it: the CPU ns its burst
+# functions ran so far, by the loop thread's own clock
+contend_ran() {
+	local before; before=$(grep -c '^ran' "$T/target.out")
+	kill -USR1 "$TARGET_PID"
+	WAIT_S=5 wait_for sh -c "[ \$(grep -c '^ran' '$T/target.out') -gt $before ]"
+	grep '^ran' "$T/target.out" | tail -n1
+}
+# contend_profile FILE SECONDS: a 500 Hz CPU profile of targets/contend
+# ($TARGET_PID, served at $P) into FILE, the truth read around it: sets
+# ran0 and ran1 (contend_ran) and ticks0 and ticks1 (cpu_ticks)
+contend_profile() {
+	local c
+	curl -s -o "$1" "$P/profile?seconds=$2&hz=500" & c=$!
+	WAIT_S=10 wait_for sampling "$TARGET_PID"
+	ran0=$(contend_ran); ticks0=$(cpu_ticks "$TARGET_PID")
+	wait $c
+	ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(contend_ran)
+}
+
 # ---- heap profiles (e2e_heap.sh, e2e_redis.sh)
 # value FILE INDEX FUNC: the flat value of FUNC for sample INDEX, in bytes
 # or objects, as go tool pprof prints it (0 when FUNC is not listed)

@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "collect/deliver.h"
 #include "collect/proc.h"
 #include "collect/sampler.h"
 #include "collect/tidtab.h"
@@ -54,26 +55,20 @@ static bool sub_cpu(const struct collector_sub *s)
 	return sub_active(s) && !s->offcpu;
 }
 
-static void deliver(struct thr *t, struct collector_sub *s, bool sampled)
-{
-	uint64_t base = t->base[s->slot];
-	if (t->cpu_ns <= base)
-		return;
-	struct collector_sample smp = {
-		.tid = t->tid, .thread_name = t->comm, .pcs = t->pcs, .npcs = t->npcs,
-		.cpu_ns = t->cpu_ns - base, .sampled = sampled,
-		.ts_ns = sampled ? t->pcs_ts : clock_ns(CLOCK_BOOTTIME),
-	};
-	t->base[s->slot] = t->cpu_ns;
-	s->stats.samples++;
-	s->on_sample(s->arg, &smp);
-}
-
 /* Reports every thread's CPU time not yet reported to s. */
 static void flush_sub(struct collector *c, struct collector_sub *s)
 {
 	for (size_t i = 0; i < c->threads.n; i++)
-		deliver(&c->threads.thr[i], s, false);
+		deliver_settle(&c->threads.thr[i], s, c->ops->scaled);
+}
+
+/* A thread leaving the table: what its time was not yet given goes out. */
+static void on_thread_drop(void *arg, struct thr *t)
+{
+	struct collector *c = arg;
+	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
+		if (sub_cpu(c->subs[i]))
+			deliver_settle(t, c->subs[i], c->ops->scaled);
 }
 
 static void end_all(struct collector *c, const struct err *why, bool exited)
@@ -138,9 +133,14 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 	else
 		t->cpu_ns += smp->period_ns;
 	t->pcs_cpu = t->cpu_ns;
-	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
-		if (sub_cpu(c->subs[i]) && c->subs[i]->due)
-			deliver(t, c->subs[i], true);
+	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
+		if (!sub_cpu(c->subs[i]) || !c->subs[i]->due)
+			continue;
+		if (c->ops->scaled)
+			deliver_tick(t, c->subs[i]);
+		else
+			deliver_cpu(t, c->subs[i], true);
+	}
 }
 
 static void on_sampler_event(void *arg, const struct sampler_event *ev)
@@ -155,10 +155,9 @@ static void on_sampler_event(void *arg, const struct sampler_event *ev)
 			t->base[s] = c->first_follow ? t->cpu_ns : 0;
 		break;
 	case SAMPLER_THREAD_EXIT:
-		/* its last CPU time goes onto its last stack */
-		for (int i = 0; t && i < COLLECTOR_MAX_SUBS; i++)
-			if (sub_cpu(c->subs[i]))
-				deliver(t, c->subs[i], false);
+		/* its last CPU time goes out now */
+		if (t)
+			on_thread_drop(c, t);
 		break;
 	case SAMPLER_EXEC:
 		/* the old image's mappings are gone: what was sampled before can
@@ -278,8 +277,10 @@ static long loop_subs(struct collector *c, bool *want_offcpu)
 			continue;
 		if (!s->joined) {
 			/* counts from now for the threads already known */
-			for (size_t j = 0; j < c->threads.n; j++)
+			for (size_t j = 0; j < c->threads.n; j++) {
 				c->threads.thr[j].base[i] = c->threads.thr[j].cpu_ns;
+				c->threads.thr[j].ticks[i] = 0;
+			}
 			/* waits settled up to now go to the others: it counts from here */
 			if (s->offcpu && c->ops->waits && !c->first_follow)
 				c->ops->waits(c->smp, true, &s->stats);
@@ -406,8 +407,10 @@ static void *collector_main(void *arg)
 		c->rng ^= c->rng << 17;
 		int64_t period = 1000000000LL / rate;
 		next += period / 2 + (int64_t)(c->rng % (uint64_t)(period > 0 ? period : 1));
-		if (next < now)
-			next = now; /* fell behind: no burst of catch-up ticks */
+		if (next < now) /* fell behind: no burst of catch-up ticks, and still a
+				 * random gap (back to back, ticks lock onto the
+				 * target's phase as its threads wait for our stops) */
+			next = now + (int64_t)((c->rng >> 32) % (uint64_t)(period > 0 ? period : 1));
 		for (int64_t left; (left = next - clock_ns(CLOCK_MONOTONIC)) > 0;)
 			c->ops->drain(c->smp, left, &drained);
 		pthread_mutex_lock(&c->lock);
@@ -432,6 +435,8 @@ struct collector *collector_new(const struct collector_config *cc)
 		abort();
 	c->cfg = *cc;
 	c->ops = cc->sampler == COLLECTOR_PTRACE ? &sampler_ptrace : &sampler_perf;
+	c->threads.on_drop = on_thread_drop;
+	c->threads.drop_arg = c;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

@@ -32,6 +32,13 @@ struct collector_sample {
 	size_t npcs;
 	uint64_t cpu_ns;       /* CPU time since this subscriber's last sample of tid */
 	bool sampled;          /* a stack taken now; false: time carried onto the last one */
+	/* a scaled sampler's (ptrace): a stack taken now that weighs one
+	 * tick (cpu_ns 0: its time comes later), or, settle (no stack), the
+	 * CPU time of tid since its last settling, to be shared out over the
+	 * ticks it was given meanwhile in proportion. A thread that used CPU
+	 * and was given no tick gets one [not sampled] frame instead. Settled
+	 * when the thread exits and when the subscriber leaves. */
+	bool tick, settle;
 	int64_t ts_ns;         /* CLOCK_BOOTTIME when the stack was taken (or looked at) */
 	/* snapshots only */
 	char state;            /* R S D T t Z ..., from /proc, or: */

@@ -83,6 +83,13 @@ struct sampler_stats {
 	uint32_t held_hist[SAMPLER_HIST];
 	/* off-CPU wait stacks: read with a stop, from memory alone, reused */
 	uint64_t waits_unwound, waits_without_stop, waits_reused;
+	/* ptrace: stops not kept as samples because the thread was waiting
+	 * for a CPU when asked (it stopped where it was next scheduled), or
+	 * stopped too long after the tick */
+	uint64_t not_running, late;
+	/* threads that used CPU in a window and kept no sample (scaled
+	 * samplers: their time is one [not sampled] frame) */
+	uint64_t threads_unsampled;
 };
 
 /* Adds what a pass counted to a subscriber's total. */
@@ -126,6 +133,11 @@ struct sampler; /* a backend's state */
 struct sampler_ops {
 	const char *name;
 	unsigned needs; /* enum sampler_need */
+	/* Each sample weighs one tick, and each thread's samples share out
+	 * its CPU time over the window (from /proc) when its window ends: the
+	 * sampler sees where a thread is, not how long it ran there (ptrace).
+	 * Otherwise a sample's CPU time is its own (period_ns, cpu_total_ns). */
+	bool scaled;
 	/* Attaches to the target's threads there now; NULL with e when it
 	 * cannot (ERR_PERMISSION, ERR_TARGET...). */
 	struct sampler *(*attach)(const struct sampler_host *host, struct err *e);
@@ -161,6 +173,9 @@ extern const struct sampler_ops sampler_perf;
  * sampled (named "[kernel: not sampled]" in profiles): above any user
  * address and any kernel text. */
 #define SAMPLER_PC_KERNEL 0xfffffffffffff000ULL
+/* The frame of a thread's CPU time where none of its samples was kept
+ * (named "[not sampled]"): the time is known, where it went is not. */
+#define SAMPLER_PC_NOT_SAMPLED 0xfffffffffffff001ULL
 
 struct collector_config;
 /* The sampler for pid as configured: perf_event when perf_event_open works

@@ -34,21 +34,66 @@
 
 /* ---- events of the traced threads ---- */
 
-/* What must be read while t is stopped: registers, the top of its stack,
- * its CPU time (exactly the stack's). The unwind itself comes after the
- * thread was resumed (sample_unwind), so it is held only for the copies. */
-static bool sample_stopped(struct sampler *pt, struct thr *t)
+/* Whether a tick's stop of t, seen at seen (CLOCK_MONOTONIC), shows where
+ * t ran when this collector woke for the tick (woke_ns); cpu_read: its
+ * schedstat was read at the stop; in_wait: the stop interrupted a blocked
+ * system call (the thread went to sleep between its look and the ask).
+ * A thread on a CPU stops within an interrupt, its run-queue time
+ * unchanged: kept. A thread waiting for a CPU stops only once it is
+ * scheduled, where it resumes (for one woken from a wait, the return of
+ * that wait), and the kernel adds the whole wait to its run-queue time
+ * then: dropped, unless that one wait began after the wakeup, which itself
+ * preempts the thread on its CPU (dropping those would drop more where a
+ * thread has used up its turn, a bias of its own), and no later than half
+ * a tick after it (the stack is where the thread left the CPU). Counted
+ * in st. */
+static bool stop_kept(struct sampler *pt, struct thr *t, bool cpu_read, bool in_wait,
+		      uint64_t pcount_asked, int64_t seen, struct sampler_stats *st)
 {
+	if (!cpu_read || in_wait) {
+		st->not_running++;
+		return false;
+	}
+	if (t->rq_ns == t->rq_asked)
+		return true;
+	/* when its wait began, at the latest: seen is after it was scheduled */
+	int64_t began = seen - (int64_t)(t->rq_ns - t->rq_asked);
+	if (t->pcount != pcount_asked + 1 || began < pt->woke_ns) {
+		st->not_running++;
+		return false;
+	}
+	int64_t half = pt->hz > 0 ? 500000000LL / pt->hz : STOP_DEADLINE_NS;
+	if (began - pt->woke_ns > half) {
+		st->late++;
+		return false;
+	}
+	return true;
+}
+
+/* What must be read while t is stopped: its CPU time (exactly the
+ * stack's), registers and the top of its stack. The unwind itself comes
+ * after the thread was resumed (sample_unwind), so it is held only for
+ * the copies. At a tick, a stop that does not show where t ran is not
+ * kept (t->dropped; stop_kept). True when a stack was captured. */
+static bool sample_stopped(struct sampler *pt, struct thr *t, int64_t seen,
+			   struct sampler_stats *st)
+{
+	uint64_t pcount_asked = t->pcount_prev_tick;
+	bool cpu_read = tidtab_cpu(pt->pid, t) == 0;
 	struct regs regs;
+	bool in_wait = false;
 	struct err e = { 0 };
-	bool captured = target_getregs(t->tid, &regs, &e) == 0;
+	bool captured = target_getregs(t->tid, &regs, &in_wait, &e) == 0;
+	if (pt->picking && !stop_kept(pt, t, cpu_read, in_wait, pcount_asked, seen, st)) {
+		t->dropped = true;
+		return false;
+	}
 	if (captured)
 		unwind_capture(pt->unw, t->tid, &regs);
 	/* pcs is about to be this stop's stack, not a wait's any more */
 	t->wait_line[0] = '\0';
 	t->pcs_ts = clock_ns(CLOCK_BOOTTIME);
-	if (tidtab_cpu(pt->pid, t) == 0)
-		t->pcs_cpu = t->cpu_ns;
+	t->pcs_cpu = t->cpu_ns;
 	return captured;
 }
 
@@ -69,7 +114,7 @@ static void handle_event(struct sampler *pt, pid_t tid, enum target_event ev, in
 		int64_t seen = clock_ns(CLOCK_MONOTONIC);
 		bool captured = false;
 		if (waited_for) {
-			captured = sample_stopped(pt, t);
+			captured = sample_stopped(pt, t, seen, st);
 			t->sampled = true;
 		}
 		target_resume(tid, 0, &e);
@@ -101,7 +146,7 @@ static void handle_event(struct sampler *pt, pid_t tid, enum target_event ev, in
 		break;
 	case TARGET_EXITING:
 		if (t) {
-			/* its last CPU time goes onto its last stack */
+			/* its last CPU time, given out with the exit */
 			uint64_t ns;
 			if (tidtab_read_cpu(pt->pid, tid, &ns) == 0 && ns > t->cpu_ns)
 				t->cpu_ns = ns;
@@ -148,7 +193,7 @@ static void drain_sigfd(struct sampler *pt)
 static void select_thread(struct sampler *pt, struct thr *t)
 {
 	t->selected = true;
-	t->sampled = false;
+	t->sampled = t->dropped = false;
 	t->stop_start_ns = clock_ns(CLOCK_MONOTONIC);
 	*(pid_t *)VEC_PUSH(pt->sel, pt->nsel, pt->sel_cap, 64) = t->tid;
 }
@@ -306,7 +351,9 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 			t->selected = t->sampled = false;
 	}
 	pt->nsel = 0;
-	/* who ran since the last tick and is running now */
+	/* who may be on a CPU now: running at the last look, or put on a CPU
+	 * since (the CPU time alone lags: the kernel adds a running thread's
+	 * time at its scheduler ticks and switches, 4 ms apart at HZ=250) */
 	size_t pending = 0;
 	for (size_t i = 0; i < pt->tt->n; i++) {
 		struct thr *t = &pt->tt->thr[i];
@@ -316,13 +363,16 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 			t->dead = true;
 			continue;
 		}
-		bool ran = t->cpu_ns != t->cpu_prev_tick;
+		bool ran = t->cpu_ns != t->cpu_prev_tick || t->pcount != t->pcount_prev_tick ||
+			   t->state == 'R';
 		tidtab_backoff_update(&t->idle, &t->skip, ran);
 		if (!ran)
 			continue;
 		t->cpu_prev_tick = t->cpu_ns;
+		t->pcount_prev_tick = t->pcount;
 		if (tidtab_state(pt->pid, t) < 0 || t->state != 'R')
-			continue; /* asleep: its CPU time waits for its next sample */
+			continue; /* asleep: never stopped (EINTR) */
+		t->rq_asked = t->rq_ns;
 		struct err ie = { 0 };
 		if (target_interrupt(t->tid, &ie) == 0) {
 			select_thread(pt, t);
@@ -332,17 +382,19 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 	/* all interrupts first, then waiting: with more runnable threads than
 	 * CPUs an interrupt lands only when the thread next runs */
 	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + STOP_DEADLINE_NS;
+	pt->picking = true;
 	while (pending > 0) {
 		int64_t left = deadline - clock_ns(CLOCK_MONOTONIC);
 		if (left <= 0)
 			break;
 		pump_events(pt, left, &pending, st);
 	}
+	pt->picking = false;
 	st->lost += pending; /* they stop later and are resumed as strays */
-	/* hand out the samples, after every thread runs again */
+	/* hand out the samples kept, after every thread runs again */
 	for (size_t i = 0; i < pt->tt->n; i++) {
 		struct thr *t = &pt->tt->thr[i];
-		if (!t->sampled || t->dead)
+		if (!t->sampled || t->dropped || t->dead)
 			continue;
 		struct sampler_sample smp = {
 			.pid = pt->pid, .tid = t->tid, .time_ns = t->pcs_ts, .cpu_total_ns = t->cpu_ns,
@@ -352,6 +404,7 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 	}
 	tidtab_compact(pt->tt);
 	st->ticks++;
+	pt->woke_ns = clock_ns(CLOCK_MONOTONIC); /* no wait before the next tick: it runs on */
 }
 
 /* ---- one thread, for the passes of ptrace_waits.c ---- */
@@ -388,7 +441,7 @@ bool sampler_ptrace_exit_stop(struct sampler *pt, struct thr *t, struct sampler_
 	pid_t tid = t->tid;
 	if (target_poll_thread(tid, &ev, &sig, &e) != 1)
 		return false;
-	bool exiting = ev == TARGET_EXITING, captured = exiting && sample_stopped(pt, t);
+	bool exiting = ev == TARGET_EXITING, captured = exiting && sample_stopped(pt, t, 0, st);
 	handle_event(pt, tid, ev, sig, &none, st); /* its last CPU time, its exit, resumed */
 	if (captured)
 		sample_unwind(pt, t);
@@ -424,14 +477,14 @@ static int ptrace_follow(struct sampler *pt, struct err *e)
 
 static void ptrace_arm(struct sampler *pt, long hz)
 {
-	(void)pt; /* the collector's clock drives the ticks */
-	(void)hz;
+	pt->hz = hz; /* the collector's clock drives the ticks */
 }
 
 static void ptrace_drain(struct sampler *pt, int64_t timeout_ns, struct sampler_stats *st)
 {
 	size_t none = 0;
 	pump_events(pt, timeout_ns, &none, st);
+	pt->woke_ns = clock_ns(CLOCK_MONOTONIC); /* the last drain before a tick ends as it wakes */
 }
 
 static void ptrace_detach(struct sampler *pt)
@@ -459,19 +512,31 @@ static void ptrace_describe(enum sampler_kind kind, long hz, const struct sample
 	double stops = st->stops ? (double)st->stops : 1.0;
 	log_info("ptrace sampler: %llu ticks at %ld Hz, %llu thread stops held median <%.0f us, "
 		 "p99 <%.0f us, mean %.1f us, longest %.1f us; stop latency mean %.1f us, longest "
-		 "%.1f us; %llu not stopped in time; wait stacks: %llu without a stop, %llu with "
+		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late; wait stacks: %llu without a stop, %llu with "
 		 "one, %llu reused", (unsigned long long)st->ticks, hz,
 		 (unsigned long long)st->stops, sampler_held_quantile(st, 0.5),
 		 sampler_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 		 (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 		 (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost,
+		 (unsigned long long)st->not_running, (unsigned long long)st->late,
 		 (unsigned long long)st->waits_without_stop, (unsigned long long)st->waits_unwound,
 		 (unsigned long long)st->waits_reused);
+	if (kind == SAMPLER_CPU && st->not_running + st->late > 0)
+		sampler_line(out, "pprof-fcgi: %llu of %llu samples were dropped as taken while the "
+			     "thread was not running (it was waiting for a CPU, or stopped over "
+			     "half a tick late); each thread's CPU time is shared out over its "
+			     "samples taken while it ran",
+			     (unsigned long long)(st->not_running + st->late),
+			     (unsigned long long)st->stops);
+	if (kind == SAMPLER_CPU && st->threads_unsampled > 0)
+		sampler_line(out, "pprof-fcgi: %llu threads used CPU but had no sample taken while "
+			     "they ran: their CPU time is shown as [not sampled]",
+			     (unsigned long long)st->threads_unsampled);
 	if (st->lost > 0)
 		sampler_line(out, "pprof-fcgi: %llu of %llu threads asked to stop did not within "
-			     "100 ms (a busy machine, or threads in uninterruptible waits): their "
-			     "CPU time went onto their previous stacks",
-			     (unsigned long long)st->lost, (unsigned long long)(st->stops + st->lost));
+			     "100 ms (a busy machine, or threads in uninterruptible waits): those "
+			     "samples are missing", (unsigned long long)st->lost,
+			     (unsigned long long)(st->stops + st->lost));
 	if (kind == SAMPLER_WAITS && st->waits_unwound > 0)
 		sampler_line(out, "pprof-fcgi: %llu threads were stopped briefly to read where they "
 			     "wait (their stacks could not be read from memory alone)",
@@ -481,6 +546,7 @@ static void ptrace_describe(enum sampler_kind kind, long hz, const struct sample
 const struct sampler_ops sampler_ptrace = {
 	.name = "ptrace",
 	.needs = SAMPLER_NEEDS_READ_MEM | SAMPLER_NEEDS_ATTACH,
+	.scaled = true,
 	.attach = ptrace_attach,
 	.follow = ptrace_follow,
 	.arm = ptrace_arm,

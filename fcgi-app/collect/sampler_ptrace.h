@@ -23,6 +23,10 @@ struct sampler {
 	int sigfd;               /* SIGCHLD: a tracee has something to report */
 	pid_t *sel;              /* threads asked to stop this tick */
 	size_t nsel, sel_cap;
+	long hz;                 /* the ticks' rate (arm) */
+	bool picking;            /* a tick waits for its stops: each is kept or not */
+	int64_t woke_ns;         /* CLOCK_MONOTONIC when the wait before this tick
+				  * ended (or the last tick, if none came between) */
 };
 
 /* Stops t alone, unwinds it, resumes it. */

@@ -46,7 +46,7 @@ int target_detach(pid_t tid, int sig)
 	return ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) < 0 ? -1 : 0;
 }
 
-int target_getregs(pid_t tid, struct regs *regs, struct err *e)
+int target_getregs(pid_t tid, struct regs *regs, bool *in_wait, struct err *e)
 {
 	struct user_regs_struct u;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0)
@@ -57,6 +57,11 @@ int target_getregs(pid_t tid, struct regs *regs, struct err *e)
 	r[8] = u.r8; r[9] = u.r9; r[10] = u.r10; r[11] = u.r11;
 	r[12] = u.r12; r[13] = u.r13; r[14] = u.r14; r[15] = u.r15;
 	r[16] = u.rip;
+	/* in a system call (orig_rax >= 0) that returns ERESTARTSYS (512),
+	 * ERESTARTNOINTR, ERESTARTNOHAND or ERESTART_RESTARTBLOCK (516) */
+	int64_t ret = (int64_t)u.rax;
+	if (in_wait)
+		*in_wait = (int64_t)u.orig_rax >= 0 && ret >= -516 && ret <= -512 && ret != -515;
 	return 0;
 }
 

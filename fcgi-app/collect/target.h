@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct err;
@@ -31,7 +32,11 @@ int target_resume(pid_t tid, int sig, struct err *e);
 int target_listen(pid_t tid, struct err *e);
 /* Detaches a stopped thread, delivering sig. */
 int target_detach(pid_t tid, int sig);
-int target_getregs(pid_t tid, struct regs *regs, struct err *e);
+/* A stopped thread's registers, and (in_wait, if not NULL) whether its
+ * stop interrupted a system call that was blocked (the kernel restarts it
+ * once tid runs on: -ERESTART* in rax): tid was waiting, not running,
+ * when the stop was asked for. */
+int target_getregs(pid_t tid, struct regs *regs, bool *in_wait, struct err *e);
 
 /* All of a stopped thread's user registers (orig_rax, fs_base... too), as
  * the kernel's struct user_regs_struct (<sys/user.h>), for code that must

@@ -65,7 +65,11 @@ void tidtab_forget(struct tidtab *tt)
 			close(tt->thr[i].cpu_fd);
 	free(tt->thr);
 	free(tt->index);
+	void (*on_drop)(void *, struct thr *) = tt->on_drop;
+	void *drop_arg = tt->drop_arg;
 	memset(tt, 0, sizeof *tt);
+	tt->on_drop = on_drop;
+	tt->drop_arg = drop_arg;
 }
 
 struct thr *tidtab_add(struct tidtab *tt, pid_t tid)
@@ -93,6 +97,8 @@ void tidtab_compact(struct tidtab *tt)
 		j++;
 	for (size_t i = j; i < tt->n; i++) {
 		if (tt->thr[i].dead) {
+			if (tt->on_drop)
+				tt->on_drop(tt->drop_arg, &tt->thr[i]);
 			if (tt->thr[i].cpu_fd >= 0)
 				close(tt->thr[i].cpu_fd);
 			continue;
@@ -136,10 +142,11 @@ int tidtab_cpu(pid_t pid, struct thr *t)
 			return -1;
 		text[n] = '\0';
 	}
-	/* "CPU run-queue timeslices", nanoseconds */
+	/* "CPU run-queue timeslices", nanoseconds, nanoseconds, a count */
 	char *end;
 	t->cpu_ns = strtoull(text, &end, 10);
-	t->rq_ns = strtoull(end, NULL, 10);
+	t->rq_ns = strtoull(end, &end, 10);
+	t->pcount = strtoull(end, NULL, 10);
 	return 0;
 }
 

@@ -52,12 +52,26 @@ struct thr {
 	char w_label[64];
 	uint64_t wpcs[UNWIND_DEFAULT_DEPTH];
 	size_t wnpcs;
+	/* the ptrace sampler's pick: times the thread was put on a CPU (the
+	 * third schedstat field, at the same look as cpu_ns), that count at
+	 * the last tick, and rq_ns when it was asked to stop; a stop whose
+	 * rq_ns grew meanwhile came when the thread was next scheduled, not
+	 * where it ran at the tick (dropped) */
+	uint64_t pcount, pcount_prev_tick, rq_asked;
+	bool dropped;             /* this tick's stop was not kept */
+	/* samples kept for each subscriber since its CPU time was last given
+	 * out (a sampler whose samples weigh one tick each: ptrace) */
+	uint32_t ticks[COLLECTOR_MAX_SUBS];
 };
 
 struct tidtab {
 	struct thr *thr;
 	size_t n, cap;
 	size_t *index, index_cap; /* tid -> thr position + 1 */
+	/* called with each dead thread tidtab_compact drops, before it goes
+	 * (the collector gives out the CPU time it has not given yet) */
+	void (*on_drop)(void *arg, struct thr *t);
+	void *drop_arg;
 };
 
 struct thr *tidtab_find(struct tidtab *tt, pid_t tid);
@@ -68,14 +82,16 @@ struct thr *tidtab_add(struct tidtab *tt, pid_t tid);
 void tidtab_renew(struct thr *t);
 /* Drops the dead threads. */
 void tidtab_compact(struct tidtab *tt);
-/* Forgets every thread (another process, or the collector's end). */
+/* Forgets every thread (another process, or the collector's end); keeps
+ * on_drop. */
 void tidtab_forget(struct tidtab *tt);
 
 /* ---- /proc reads of a thread of pid, without stopping anything ---- */
 
 /* Its CPU time so far (schedstat); -1 when it is gone. */
 int tidtab_read_cpu(pid_t pid, pid_t tid, uint64_t *ns);
-/* The same into t->cpu_ns, and its run-queue time into t->rq_ns, through
+/* The same into t->cpu_ns, its run-queue time into t->rq_ns and its
+ * count of turns on a CPU into t->pcount, through
  * t's schedstat file kept open (a pread regenerates it; no path lookup);
  * opened each time when descriptors run out. */
 int tidtab_cpu(pid_t pid, struct thr *t);

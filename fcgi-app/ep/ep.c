@@ -32,10 +32,18 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 {
 	size_t before = p->ncomments;
 	ctx_symbolize(ctx, pid, p);
-	/* a thread's time in the kernel where kernel frames were not sampled */
-	for (size_t i = 0; i < p->nlocations; i++)
-		if (p->locations[i].address == SAMPLER_PC_KERNEL && p->locations[i].nlines == 0)
-			profile_location_add_line(&p->locations[i], "[kernel: not sampled]", NULL, NULL, 0);
+	/* frames of time the sampler knows but has no stack for: a thread's
+	 * time in the kernel where kernel frames were not sampled, and a
+	 * thread's CPU time none of its samples was kept for */
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *l = &p->locations[i];
+		if (l->nlines)
+			continue;
+		if (l->address == SAMPLER_PC_KERNEL)
+			profile_location_add_line(l, "[kernel: not sampled]", NULL, NULL, 0);
+		else if (l->address == SAMPLER_PC_NOT_SAMPLED)
+			profile_location_add_line(l, "[not sampled]", NULL, NULL, 0);
+	}
 	size_t said = p->ncomments;
 	if (how && how->symbolized)
 		how->symbolized(p);

@@ -11,6 +11,14 @@
 static void on_sample(void *arg, const struct collector_sample *s)
 {
 	struct profile *p = arg;
+	if (s->settle) {
+		profile_settle_thread(p, s->tid, (int64_t)s->cpu_ns);
+		return;
+	}
+	if (s->tick) {
+		profile_add_tick(p, s->pcs, s->npcs, s->tid, s->thread_name);
+		return;
+	}
 	int64_t values[2] = { s->sampled ? 1 : 0, (int64_t)s->cpu_ns };
 	profile_add_sample(p, s->pcs, s->npcs, values, s->tid, s->thread_name);
 }

@@ -87,6 +87,7 @@ void profile_release(struct profile *p)
 	free(p->comments);
 	free(p->loc_index);
 	free(p->sample_index);
+	free(p->unsettled);
 	profile_init(p);
 }
 
@@ -163,8 +164,9 @@ static uint64_t sample_hash(const struct profile *p, size_t i)
 	return stack_hash(s->locs, s->nlocs, s->tid, s->thread_name, s->wait, s->bytes);
 }
 
-static void add_sample(struct profile *p, const uint64_t *pcs, size_t n, const int64_t *values,
-		       pid_t tid, const char *thread_name, const char *wait, int64_t bytes);
+static size_t add_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			 const int64_t *values, pid_t tid, const char *thread_name,
+			 const char *wait, int64_t bytes);
 
 void profile_add_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			const int64_t *values, pid_t tid, const char *thread_name)
@@ -185,8 +187,10 @@ void profile_add_sized_sample(struct profile *p, const uint64_t *pcs, size_t n,
 	add_sample(p, pcs, n, values, 0, NULL, NULL, bytes);
 }
 
-static void add_sample(struct profile *p, const uint64_t *pcs, size_t n, const int64_t *values,
-		       pid_t tid, const char *thread_name, const char *wait, int64_t bytes)
+/* The index of the sample the values went to. */
+static size_t add_sample(struct profile *p, const uint64_t *pcs, size_t n,
+			 const int64_t *values, pid_t tid, const char *thread_name,
+			 const char *wait, int64_t bytes)
 {
 	if (n > PROFILE_MAX_DEPTH)
 		n = PROFILE_MAX_DEPTH;
@@ -207,7 +211,7 @@ static void add_sample(struct profile *p, const uint64_t *pcs, size_t n, const i
 		    strcmp(s->wait, w) == 0 && memcmp(s->locs, locs, n * sizeof *locs) == 0) {
 			for (size_t v = 0; v < p->ntypes; v++)
 				s->values[v] += values[v];
-			return;
+			return p->sample_index[slot] - 1;
 		}
 	}
 	struct profile_sample *s = VEC_PUSH(p->samples, p->nsamples, p->samples_cap, 16);
@@ -220,7 +224,45 @@ static void add_sample(struct profile *p, const uint64_t *pcs, size_t n, const i
 	memcpy(s->thread_name, name, sizeof name);
 	memcpy(s->wait, w, sizeof w);
 	s->bytes = bytes;
+	s->ticks = 0;
 	p->sample_index[slot] = p->nsamples;
+	return p->nsamples - 1;
+}
+
+void profile_add_tick(struct profile *p, const uint64_t *pcs, size_t n, pid_t tid,
+		      const char *thread_name)
+{
+	int64_t one[PROFILE_MAX_VALUES] = { 1 };
+	size_t i = add_sample(p, pcs, n, one, tid, thread_name, NULL, 0);
+	if (p->samples[i].ticks++ == 0)
+		*(size_t *)VEC_PUSH(p->unsettled, p->nunsettled, p->unsettled_cap, 64) = i;
+}
+
+void profile_settle_thread(struct profile *p, pid_t tid, int64_t cpu_ns)
+{
+	int64_t total = 0;
+	for (size_t k = 0; k < p->nunsettled; k++)
+		if (p->samples[p->unsettled[k]].tid == tid)
+			total += p->samples[p->unsettled[k]].ticks;
+	if (total == 0)
+		return;
+	/* each gets its share of the running sum, rounded: no ns lost */
+	int64_t seen = 0, given = 0;
+	size_t kept = 0;
+	for (size_t k = 0; k < p->nunsettled; k++) {
+		struct profile_sample *s = &p->samples[p->unsettled[k]];
+		if (s->tid != tid) {
+			p->unsettled[kept++] = p->unsettled[k];
+			continue;
+		}
+		seen += s->ticks;
+		int64_t upto = (int64_t)((__int128)cpu_ns * seen / total);
+		if (p->ntypes > 1)
+			s->values[1] += upto - given;
+		given = upto;
+		s->ticks = 0;
+	}
+	p->nunsettled = kept;
 }
 
 void profile_location_add_line(struct profile_location *loc, const char *function,

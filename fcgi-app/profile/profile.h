@@ -51,6 +51,7 @@ struct profile_sample {
 	char thread_name[16]; /* "": no thread_name label */
 	char wait[64];  /* "": no wait label (off-CPU: what the thread waited in) */
 	int64_t bytes;  /* 0: no bytes label (heap: each block's size, as Go's) */
+	int64_t ticks;  /* CPU: samples whose time its thread's settling gives */
 };
 
 struct profile {
@@ -75,6 +76,8 @@ struct profile {
 	/* hash indexes: address -> location, (stack, thread) -> sample */
 	size_t *loc_index, loc_index_cap;
 	size_t *sample_index, sample_index_cap;
+	/* samples with ticks awaiting their thread's CPU time */
+	size_t *unsettled, nunsettled, unsettled_cap;
 };
 
 /* An empty profile of no kind (a table of locations to symbolize). */
@@ -104,6 +107,14 @@ void profile_add_wait_sample(struct profile *p, const uint64_t *pcs, size_t n,
  * other sizes stay apart, as Go's heap profile keeps them. */
 void profile_add_sized_sample(struct profile *p, const uint64_t *pcs, size_t n,
 			      const int64_t *values, int64_t bytes);
+/* CPU samples that each weigh one tick of their thread, whose CPU time
+ * is known only when its window ends (the ptrace sampler): a tick adds 1
+ * to samples/count of (pcs, tid), and settling tid shares cpu_ns out
+ * over the ticks added since its last settling, in proportion, the sum
+ * exact; a tid reused later settles apart. */
+void profile_add_tick(struct profile *p, const uint64_t *pcs, size_t n, pid_t tid,
+		      const char *thread_name);
+void profile_settle_thread(struct profile *p, pid_t tid, int64_t cpu_ns);
 /* The index of location address (created without symbols if new). */
 size_t profile_location(struct profile *p, uint64_t address);
 /* Adds an inlined-or-not frame to a location (innermost first). */

@@ -1,0 +1,23 @@
+/* deliver: a thread's stacks and CPU time to one CPU subscriber, from
+ * the collector thread. What s was given of t is t->base[s->slot] (CPU
+ * time) and t->ticks[s->slot] (ticks not yet settled). */
+#ifndef PF_DELIVER_H
+#define PF_DELIVER_H
+
+#include <stdbool.h>
+
+struct collector_sub;
+struct thr;
+
+/* t's stack now (sampled) or its last one, with the CPU time t used since
+ * s was last given it. */
+void deliver_cpu(struct thr *t, struct collector_sub *s, bool sampled);
+/* A scaled sampler's sample: t's stack now, weighing one tick; its CPU
+ * time comes when t is settled. */
+void deliver_tick(struct thr *t, struct collector_sub *s);
+/* Gives s the CPU time of t it was not given yet: onto t's last stack,
+ * or (scaled) shared out over the ticks of t since the last settling, or
+ * as one [not sampled] frame when there were none. */
+void deliver_settle(struct thr *t, struct collector_sub *s, bool scaled);
+
+#endif

@@ -1,0 +1,70 @@
+#!/bin/bash
+# The ptrace CPU sampler (the fallback where perf_event is refused) on a
+# busy machine: targets/contend's loop thread runs short bursts in three
+# functions that time themselves by its own CPU clock, with short sleeps,
+# while hogs compete for every core. A stop is kept as a sample only when
+# the thread was running at the tick (not when it was waiting for a CPU
+# and stopped where it was next scheduled: the return of its wait), and
+# each thread's CPU time is shared out over its kept samples. The sampler
+# before gave 42.8/17.1/40.1% for the truth 56.9/28.6/14.5%.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+
+TARGET_BIN="$top_builddir/tests/targets/contend" start_target || exit 1
+start_app --target-pid "$TARGET_PID" --cpu-sampler ptrace || exit 1
+NO_TOKEN=1 start_lighttpd || exit 1
+P="$BASE/v1/sys/pprof"
+contend_profile "$T/c.pb.gz" "${PTRACE_CONTEND_SECONDS:-20}"
+read -r _ a0 b0 c0 <<< "$ran0"; read -r _ a1 b1 c1 <<< "$ran1"
+
+# each function's share of the loop thread's CPU in the profile, and its
+# kept samples (their count makes the statistical bound)
+pprof_loop() { go tool pprof -top -nodefraction=0 -tagfocus=thread_name=loop "$@" "$T/c.pb.gz" 2>/dev/null; }
+pprof_loop -unit=ms > "$T/cpu.txt"
+pprof_loop -sample_index=samples > "$T/n.txt"
+cum() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $4); print $4 + 0; found = 1; exit }
+	END { if (!found) print 0 }' "$2"; }
+got="$(cum burst_a "$T/cpu.txt") $(cum burst_b "$T/cpu.txt") $(cum burst_c "$T/cpu.txt")"
+n=$(( $(cum burst_a "$T/n.txt") + $(cum burst_b "$T/n.txt") + $(cum burst_c "$T/n.txt") ))
+# The bound: 4 standard deviations of a share estimated from n samples,
+# sqrt(p (1 - p) / n), plus BIAS points, the residual bias measured on
+# this test (docs/sampling.md): at most 6.7 points from the truth, chance
+# included, in 6 of 7 runs at a load average of about 20 on 2 cores. On an
+# overloaded machine the collector waits for a CPU itself and gets one
+# when a target thread's turn ends, its ticks are no longer independent
+# of the target, and 4 runs of 14 were 14 to 21 points off: the sampler's
+# limit there, which this test may then report. Below 100
+# samples the bound on burst_c would reach the old sampler's error there
+# (25.6 points): too few to tell.
+BIAS=${PTRACE_BIAS_POINTS:-10}
+[ "$n" -ge 100 ] && pass "$n samples of the loop thread's bursts kept" \
+	|| fail "only $n samples of the loop thread's bursts kept: too few to judge"
+i=0
+for f in a b c; do
+	i=$((i + 1))
+	awk -v got="$got" -v want="$((a1 - a0)) $((b1 - b0)) $((c1 - c0))" -v i=$i -v n="$n" -v f="$f" \
+		-v bias="$BIAS" 'BEGIN {
+		split(got, g); split(want, w)
+		s = g[i] / (g[1] + g[2] + g[3]); p = w[i] / (w[1] + w[2] + w[3])
+		bound = 4 * sqrt(p * (1 - p) / (n > 0 ? n : 1)) + bias / 100
+		printf "ptrace, burst_%s: %.1f%% of the loop thread in %d samples, ran %.1f%% (bound %.1f points)\n",
+			f, 100 * s, n, 100 * p, 100 * bound
+		exit !(s - p <= bound && p - s <= bound) }' > "$T/share.txt" \
+		&& pass "$(cat "$T/share.txt")" || fail "$(cat "$T/share.txt")"
+done
+
+# every thread's CPU time is in the profile: kept samples scaled to the
+# kernel's accounting of the window
+go tool pprof -top -unit=ms "$T/c.pb.gz" > "$T/all.txt" 2>&1
+total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/all.txt")
+kernel_ms=$(( (ticks1 - ticks0) * 1000 / $(getconf CLK_TCK) ))
+[ -n "$total" ] && within "ptrace: cpu/nanoseconds against /proc over the window (ms)" "$total" "$kernel_ms" 5 \
+	|| fail "no total: $(head -5 "$T/all.txt")"
+# what was dropped is said, in words
+gunzip -c "$T/c.pb.gz" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto > "$T/c.txt" 2>&1
+grep -q 'samples were dropped as taken while the thread was not running' "$T/c.txt" \
+	&& pass "the comment says how many samples were dropped" \
+	|| fail "no comment on dropped samples: $(grep -i 'pprof-fcgi:' "$T/c.txt")"
+untraced "$TARGET_PID" && pass "target untraced after the profile" || fail "target still traced"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+finish
