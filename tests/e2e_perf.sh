@@ -30,6 +30,12 @@ grep -q 'split-a' "$T/gdb.txt" && pass "gdb attached and read the threads during
 	|| fail "gdb during the profile: $(tail -3 "$T/gdb.txt")"
 [ "$(cat "$T/fast.status")" = 200 ] && go tool pprof -top "$T/fast.pb.gz" 2>/dev/null | grep -q spin_hot \
 	&& pass "the profile completes with gdb in its window" || fail "profile with gdb: $(cat "$T/fast.status")"
+gunzip -c "$T/fast.pb.gz" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto > "$T/fast.txt" 2>&1
+grep -q '"pprof-fcgi: CPU sampler: perf_event"' "$T/fast.txt" \
+	&& pass "the comment says perf_event ran" || fail "comment: $(grep -i sampler "$T/fast.txt")"
+curl -s -o "$T/index.html" "$P/"
+grep -q 'CPU sampler: perf_event)' "$T/index.html" && pass "the index says perf_event" \
+	|| fail "index: $(grep -o 'CPU sampler[^.]*' "$T/index.html")"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
 # --- attribution under contention: the loop thread's three burst
@@ -86,11 +92,14 @@ PPROF_FCGI_TEST_PERF_EACCES=1 start_app --target-pid "$TARGET_PID" --cpu-sampler
 get /v1/sys/pprof/profile?seconds=1
 expect_status "perf_event refused, auto" 200
 gunzip -c "$T/body" | protoc --proto_path="$top_srcdir/proto" --decode=perftools.profiles.Profile profile.proto > "$T/fb.txt" 2>&1
-grep -q 'sampled with ptrace, not perf_event: perf_event_open: permission denied' "$T/fb.txt" \
+grep -q 'CPU sampler: ptrace (perf_event refused: perf_event_open: permission denied' "$T/fb.txt" \
 	&& pass "fallback: the comment says ptrace ran and why" || fail "fallback comment: $(grep -i ptrace "$T/fb.txt")"
 grep -q '"spin_hot' "$T/fb.txt" && pass "fallback: ptrace profile has samples" || fail "fallback profile empty"
-grep -q 'sampled with ptrace, not perf_event' "$T/app.log" || grep -q 'perf_event_open: permission denied' "$T/app.log" \
+grep -q 'perf_event_open: permission denied' "$T/app.log" \
 	&& pass "fallback: the log says why" || fail "fallback: nothing in the log"
+get /v1/sys/pprof/
+grep -q 'CPU sampler: ptrace (perf_event refused: perf_event_open: permission denied' "$T/body" \
+	&& pass "fallback: the index says ptrace and why" || fail "fallback index: $(grep -o 'CPU sampler[^.]*' "$T/body")"
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
 PPROF_FCGI_TEST_PERF_EACCES=1 start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event || exit 1
 get /v1/sys/pprof/profile?seconds=1

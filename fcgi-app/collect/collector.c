@@ -486,12 +486,45 @@ int collector_check(struct collector *c, pid_t pid, struct err *e)
 	return 0;
 }
 
+/* "perf_event", or "ptrace (...)" with why perf_event did not run */
+static void sampler_said(const struct sampler_ops *ops, const char *why, char *out, size_t size)
+{
+	if (ops != &sampler_ptrace)
+		snprintf(out, size, "%s", ops->name);
+	else if (why[0])
+		snprintf(out, size, "ptrace (perf_event refused: %.340s)", why);
+	else
+		snprintf(out, size, "ptrace (cpu-sampler = ptrace)");
+}
+
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out)
 {
-	if (kind == SAMPLER_CPU && c->ops == &sampler_ptrace && c->why_not_perf[0])
-		sampler_line(out, "pprof-fcgi: sampled with ptrace, not perf_event: %s", c->why_not_perf);
+	if (kind == SAMPLER_CPU) {
+		char said[SAMPLER_LINE];
+		sampler_said(c->ops, c->why_not_perf, said, sizeof said);
+		sampler_line(out, "pprof-fcgi: CPU sampler: %s", said);
+	}
 	c->ops->describe(kind, hz, st, out);
+}
+
+void collector_sampler(struct collector *c, pid_t pid, char *out, size_t size)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->running && c->pid == pid) {
+		sampler_said(c->ops, c->why_not_perf, out, size);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* what a window starting now would get: a probe, nothing kept */
+	char why[SAMPLER_LINE];
+	struct err e = { 0 };
+	const struct sampler_ops *ops = sampler_pick(&c->cfg, pid, why, sizeof why, &e);
+	if (ops)
+		sampler_said(ops, why, out, size);
+	else
+		snprintf(out, size, "none (%s)", e.msg);
 }
 
 /* With the lock held: whether the collector may serve pid now. */

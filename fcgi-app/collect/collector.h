@@ -101,6 +101,11 @@ int collector_check(struct collector *c, pid_t pid, struct err *e);
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out);
 
+/* Which CPU sampler a window of pid gets (the running one's, else what
+ * a probe says now): "perf_event", "ptrace (perf_event refused: why)",
+ * "ptrace (cpu-sampler = ptrace)" or "none (why)". For the index. */
+void collector_sampler(struct collector *c, pid_t pid, char *out, size_t size);
+
 /* Starts delivering samples of pid to sub (from the collector thread). */
 int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,
 			struct err *e);

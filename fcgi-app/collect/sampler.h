@@ -113,8 +113,8 @@ struct sampler_host {
 /* Lines a profile's comment gets: only what a user can act on, in plain
  * words ("12 of 400 stacks were not taken: ..."), none when all went well;
  * the detail (stop latencies, held-time quantiles) goes to the log. */
-#define SAMPLER_LINE 256
-#define SAMPLER_LINES 4
+#define SAMPLER_LINE 400
+#define SAMPLER_LINES 6
 struct sampler_lines {
 	char line[SAMPLER_LINES][SAMPLER_LINE];
 	size_t n;
