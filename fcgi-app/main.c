@@ -97,6 +97,12 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	cc.kernel_frames = strcmp(cfg.kernel_frames, "auto") == 0;
+	if (!cc.kernel_frames && strcmp(cfg.kernel_frames, "off") != 0) {
+		fprintf(stderr, "pprof-fcgi: kernel-frames: %s: not auto or off\n", cfg.kernel_frames);
+		config_release(&cfg);
+		return 2;
+	}
 	/* tests: perf_event_open refused, which this machine's kernel allows */
 	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
 		cc.perf_refused = EACCES;

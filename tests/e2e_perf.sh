@@ -3,7 +3,8 @@
 # a debugger free to attach meanwhile; attribution under contention against
 # the target's own clocks; the profile's CPU time against /proc's; the
 # fallback to ptrace when perf_event_open is refused, and the 503 when
-# perf_event is asked for and refused.
+# perf_event is asked for and refused; kernel frames, on, off, and with
+# the unit's capabilities as another user.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 
@@ -51,12 +52,16 @@ truth() { # the target's "ran A B C" line after asking for it
 	WAIT_S=5 wait_for sh -c "[ \$(grep -c '^ran' '$T/target.out') -gt $before ]"
 	grep '^ran' "$T/target.out" | tail -n1
 }
+not_sampling() { ! sampling "$TARGET_PID"; }
 SECS=${PERF_CONTEND_SECONDS:-20}
 curl -s -o "$T/contend.pb.gz" "$P/profile?seconds=$SECS&hz=500" & c=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID"
-ran0=$(truth); ticks0=$(cpu_ticks "$TARGET_PID")
+ticks0=$(cpu_ticks "$TARGET_PID"); ran0=$(truth)
+# the window ends when pprof-fcgi closes its events, before symbolizing
+WAIT_S=$((SECS + 30)) wait_for not_sampling
+ticks1=$(cpu_ticks "$TARGET_PID")
 wait $c
-ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(truth)
+ran1=$(truth)
 go tool pprof -top -unit=ms -nodefraction=0 -tagfocus=thread_name=loop "$T/contend.pb.gz" > "$T/contend.txt" 2>&1
 ms() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $4); print $4 + 0; exit }' "$T/contend.txt"; }
 a=$(ms burst_a); b=$(ms burst_b); cc=$(ms burst_c)
@@ -106,4 +111,76 @@ get /v1/sys/pprof/profile?seconds=1
 expect_status "perf_event refused, forced" 503
 expect_body_has "perf_event refused, forced" "perf_event_open: permission denied"
 untraced "$TARGET_PID" && pass "target untraced after all" || fail "target still traced"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
+# --- kernel frames: a thread reading /dev/zero spends its time in the
+# kernel. Where perf_event may sample the kernel (root here, or
+# CAP_PERFMON) its frames are in the profile, named from /proc/kallsyms
+# (CAP_SYSLOG at paranoid >= 2); off, or refused, they are one
+# [kernel: not sampled] frame. Each window is timed by pprof-fcgi's events
+# (open from its start to its end) against /proc's count of the target.
+kprofile() { # NAME SECONDS: $T/NAME.pb.gz, .txt (decoded), .top, .ms (/proc)
+	curl -s -o "$T/$1.pb.gz" "$P/profile?seconds=$2&hz=200" & local c=$!
+	WAIT_S=10 wait_for sampling "$TARGET_PID"
+	local t0; t0=$(cpu_ticks "$TARGET_PID")
+	WAIT_S=$(($2 + 30)) wait_for not_sampling
+	local t1; t1=$(cpu_ticks "$TARGET_PID")
+	wait $c
+	echo $(( (t1 - t0) * 1000 / $(getconf CLK_TCK) )) > "$T/$1.ms"
+	gunzip -c "$T/$1.pb.gz" | protoc --proto_path="$top_srcdir/proto" \
+		--decode=perftools.profiles.Profile profile.proto > "$T/$1.txt" 2>&1
+	go tool pprof -top -unit=ms -nodefraction=0 "$T/$1.pb.gz" > "$T/$1.top" 2>&1
+}
+kernel_named() { grep -qE ' (vfs_read|ksys_read|read_zero)$' "$T/$1.top"; }
+restart_app() {
+	kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+	start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event "$@"
+}
+CHURN="$top_builddir/tests/targets/churn"
+TARGET_BIN=$CHURN start_target --read --busy || exit 1
+restart_app || exit 1
+kprofile kauto 6
+kernel_named kauto && grep -q '"\[kernel.kallsyms\]"' "$T/kauto.txt" \
+	&& pass "kernel frames: named from kallsyms, in [kernel.kallsyms]" \
+	|| fail "kernel frames missing: $(head -20 "$T/kauto.top")"
+grep -q 'kernel: not sampled' "$T/kauto.txt" && fail "kernel frames: a [kernel: not sampled] frame besides" \
+	|| pass "kernel frames: no [kernel: not sampled] frame"
+total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/kauto.top")
+[ -n "$total" ] && within "kernel frames: cpu/nanoseconds against /proc over the window (ms)" "$total" "$(cat "$T/kauto.ms")" 5
+restart_app --kernel-frames off || exit 1
+kprofile koff 3
+! grep -q 'kernel.kallsyms' "$T/koff.txt" && ! kernel_named koff && grep -q '"\[kernel: not sampled\]"' "$T/koff.txt" \
+	&& pass "kernel-frames = off: no kernel frame, [kernel: not sampled] instead" \
+	|| fail "kernel-frames = off: $(head -20 "$T/koff.top")"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
+# --- the unit's capabilities, not root: pprof-fcgi and its target as
+# nobody, pprof-fcgi with CAP_SYS_PTRACE, CAP_PERFMON and CAP_SYSLOG as
+# ambient capabilities (conf/pprof-fcgi.service.in); then without
+# CAP_SYSLOG (kernel frames sampled, kallsyms shows no addresses), then
+# without CAP_PERFMON (paranoid 2 refuses the kernel's frames)
+if [ "$(id -u)" = 0 ] && [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -ge 2 ]; then
+	chmod 777 "$T"
+	NOBODY="setpriv --reuid=nobody --regid=nogroup --init-groups"
+	TARGET_BIN=setpriv start_target ${NOBODY#setpriv } "$CHURN" --read --busy || exit 1
+	unit_caps() { echo "$NOBODY --inh-caps=$1 --ambient-caps=$1"; }
+	AS=$(unit_caps +sys_ptrace,+perfmon,+syslog) restart_app || exit 1
+	kprofile kunit 3
+	kernel_named kunit && ! grep -q 'unnamed' "$T/kunit.txt" \
+		&& pass "unit's capabilities: perf_event with kernel frames named" \
+		|| fail "unit's capabilities: $(head -12 "$T/kunit.top"; grep -i 'kernel\|sampler' "$T/kunit.txt" | head -5)"
+	AS=$(unit_caps +sys_ptrace,+perfmon) restart_app || exit 1
+	kprofile knosyslog 3
+	grep -q 'kernel frames are unnamed (\[kernel\]): /proc/kallsyms shows pprof-fcgi no addresses (.*no CAP_SYSLOG)' \
+		"$T/knosyslog.txt" && grep -q '"\[kernel\]"' "$T/knosyslog.txt" && ! kernel_named knosyslog \
+		&& pass "without CAP_SYSLOG: frames [kernel], the comment says why" \
+		|| fail "without CAP_SYSLOG: $(grep -i 'kernel' "$T/knosyslog.txt" | head -5)"
+	AS=$(unit_caps +sys_ptrace) restart_app || exit 1
+	kprofile knoperfmon 3
+	grep -q 'kernel frames not sampled: perf_event_open refused them (kernel.perf_event_paranoid = [0-9]*, no CAP_PERFMON' \
+		"$T/knoperfmon.txt" && grep -q '"\[kernel: not sampled\]"' "$T/knoperfmon.txt" \
+		&& pass "without CAP_PERFMON: [kernel: not sampled], the comment says why" \
+		|| fail "without CAP_PERFMON: $(grep -i 'kernel' "$T/knoperfmon.txt" | head -5)"
+	untraced "$TARGET_PID" && pass "the nobody target untraced after all" || fail "nobody target traced"
+fi
 finish

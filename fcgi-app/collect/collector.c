@@ -129,8 +129,13 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		t->npcs = smp->npcs < UNWIND_DEFAULT_DEPTH ? smp->npcs : UNWIND_DEFAULT_DEPTH;
 		memcpy(t->pcs, smp->pcs, t->npcs * sizeof *t->pcs);
 	} else if (!smp->pcs && smp->has_regs) {
-		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs,
-			    UNWIND_DEFAULT_DEPTH, &t->npcs);
+		/* the kernel's frames above the user stack they were called from */
+		size_t nk = smp->nkernel_pcs < UNWIND_DEFAULT_DEPTH / 2 ? smp->nkernel_pcs
+									 : UNWIND_DEFAULT_DEPTH / 2;
+		memcpy(t->pcs, smp->kernel_pcs, nk * sizeof *t->pcs);
+		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs + nk,
+			    UNWIND_DEFAULT_DEPTH - nk, &t->npcs);
+		t->npcs += nk;
 	}
 	t->pcs_ts = smp->time_ns;
 	if (smp->cpu_total_ns)
@@ -316,6 +321,7 @@ static void *collector_main(void *arg)
 	if (c->unw) {
 		struct sampler_host host = {
 			.pid = c->pid, .threads = &c->threads, .unw = c->unw,
+			.kernel_frames = c->cfg.kernel_frames,
 			.sink = { on_sampler_sample, on_sampler_event, on_sampler_thread, c },
 		};
 		c->smp = c->ops->attach(&host, &e);

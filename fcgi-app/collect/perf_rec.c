@@ -106,6 +106,22 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	p += 8;
 	uint64_t time = *(const uint64_t *)p, period = *(const uint64_t *)(p + 8);
 	p += 16;
+	size_t nk = 0;
+	if (s->kernel) {
+		/* the kernel part of the call chain, after its context marker */
+		uint64_t nr = *(const uint64_t *)p;
+		const uint64_t *ips = (const uint64_t *)(p + 8);
+		p += 8 + 8 * nr;
+		if (p > end)
+			return;
+		for (uint64_t i = 0; i < nr && nk < PERF_REC_KERNEL_DEPTH; i++) {
+			if (ips[i] >= PERF_CONTEXT_MAX)
+				continue;
+			/* callers' return addresses: the call is the byte before */
+			s->kpcs[nk] = nk ? ips[i] - 1 : ips[i];
+			nk++;
+		}
+	}
 	uint64_t abi = *(const uint64_t *)p;
 	p += 8;
 	const uint64_t *regs = (const uint64_t *)p;
@@ -128,7 +144,10 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	struct sampler_sample smp = {
 		.pid = pid, .tid = tid, .time_ns = (int64_t)time, .period_ns = period,
 		.has_regs = abi != 0, .stack = stack, .stack_size = dyn < size ? dyn : size,
+		.kernel_pcs = s->kpcs, .nkernel_pcs = nk,
 	};
+	if (nk)
+		s->counts.kernel_samples++;
 	if (abi)
 		regs_from_sample(regs, &smp.regs);
 	s->counts.samples++;
@@ -221,6 +240,8 @@ void perf_rec_drain(struct sampler *s)
  * with exclude_kernel a tick in the kernel makes no sample at all. */
 void perf_rec_kernel_time(struct sampler *s)
 {
+	if (s->kernel)
+		return; /* sampled: its frames are in the samples */
 	uint64_t total = proc_stime_ns(s->pid, 0);
 	if (total == s->proc_stime_ns)
 		return; /* no thread spent a tick in the kernel: no thread to read */

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* kernel frames kept per sample (perf_event_max_stack is 127 by default) */
+#define PERF_REC_KERNEL_DEPTH 64
+
 struct task {
 	pid_t tid;
 	uint64_t stime_ns; /* its kernel time at the last look */
@@ -35,6 +38,9 @@ struct sampler {
 	struct task *tasks;       /* threads covered: opened or inherited */
 	size_t ntasks, tasks_cap;
 	bool no_inherit_thread;   /* a kernel before 5.13 */
+	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
+	int kernel_refused;       /* or the errno perf_event_open refused them with */
+	uint64_t kpcs[PERF_REC_KERNEL_DEPTH]; /* a sample's kernel frames, leaf first */
 	struct err open_err;      /* why events could not be opened (arm), for follow */
 	uint64_t proc_stime_ns;   /* the process's kernel time at the last look */
 	unsigned char *rec;       /* a record that wraps the ring's end, copied */

@@ -26,6 +26,9 @@ void sampler_stats_add(struct sampler_stats *to, const struct sampler_stats *fro
 	to->waits_unwound += from->waits_unwound;
 	to->waits_without_stop += from->waits_without_stop;
 	to->waits_reused += from->waits_reused;
+	to->kernel_samples += from->kernel_samples;
+	if (from->kernel_refused)
+		to->kernel_refused = from->kernel_refused;
 }
 
 double sampler_held_quantile(const struct sampler_stats *st, double q)

@@ -43,8 +43,8 @@ struct sampler_sample {
 	struct regs regs;           /* user registers at the sample */
 	const void *stack;          /* a copy of the user stack from regs' SP */
 	size_t stack_size;
-	const uint64_t *kernel_pcs; /* the kernel call chain, leaf first, if asked for; */
-	size_t nkernel_pcs;         /* not used yet */
+	const uint64_t *kernel_pcs; /* the kernel call chain, leaf first (perf_event with */
+	size_t nkernel_pcs;         /* kernel frames): put above the user stack */
 };
 
 /* What a sampler reports between samples, where it sees it. */
@@ -83,6 +83,10 @@ struct sampler_stats {
 	uint32_t held_hist[SAMPLER_HIST];
 	/* off-CPU wait stacks: read with a stop, from memory alone, reused */
 	uint64_t waits_unwound, waits_without_stop, waits_reused;
+	/* perf: samples with kernel frames; the errno perf_event_open refused
+	 * kernel frames with (0: sampled, or not asked for) */
+	uint64_t kernel_samples;
+	int kernel_refused;
 };
 
 /* Adds what a pass counted to a subscriber's total. */
@@ -107,6 +111,7 @@ struct sampler_host {
 	pid_t pid;
 	struct tidtab *threads;
 	struct unwinder *unw;
+	bool kernel_frames; /* perf_event: sample the kernel's call chains where permitted */
 	struct sampler_sink sink;
 };
 

@@ -57,7 +57,7 @@ static int perf_open(struct perf_event_attr *a, pid_t tid, int cpu)
 	return (int)syscall(SYS_perf_event_open, a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread)
+static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, bool kernel)
 {
 	memset(a, 0, sizeof *a);
 	a->size = sizeof *a;
@@ -70,7 +70,14 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread)
 			 PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
 	a->sample_regs_user = perf_rec_regs_mask();
 	a->sample_stack_user = STACK_BYTES;
-	a->exclude_kernel = 1;
+	/* the kernel's frames come as a call chain (its user part left out:
+	 * the user stack is unwound from the copy); without them a tick in
+	 * the kernel makes no sample */
+	a->exclude_kernel = !kernel;
+	if (kernel) {
+		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
+		a->exclude_callchain_user = 1;
+	}
 	a->exclude_hv = 1;
 	a->inherit = 1;
 	a->inherit_thread = inherit_thread;
@@ -93,11 +100,11 @@ int sampler_perf_probe(const struct collector_config *cc, pid_t pid, struct err 
 		return err_set(e, ERR_PERMISSION, "perf_event: user registers of this architecture "
 			       "are not supported yet");
 	struct perf_event_attr a;
-	attr_init(&a, 100, true);
+	attr_init(&a, 100, true, false);
 	a.disabled = 1;
 	int fd = perf_open(&a, pid, -1);
 	if (fd < 0 && (errno == EINVAL || errno == E2BIG)) {
-		attr_init(&a, 100, false);
+		attr_init(&a, 100, false, false);
 		a.disabled = 1;
 		fd = perf_open(&a, pid, -1);
 	}
@@ -114,13 +121,13 @@ static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 	long page = sysconf(_SC_PAGESIZE);
 	for (int cpu = 0; cpu < s->ncpu; cpu++) {
 		struct perf_event_attr a;
-		attr_init(&a, s->hz, !s->no_inherit_thread);
+		attr_init(&a, s->hz, !s->no_inherit_thread, s->kernel);
 		int fd = perf_open(&a, tid, cpu);
 		if (fd < 0 && !s->no_inherit_thread && (errno == EINVAL || errno == E2BIG)) {
 			s->no_inherit_thread = true;
 			log_info("perf_event: no inherit_thread in this kernel: forked processes "
 				 "are followed too, their samples dropped");
-			attr_init(&a, s->hz, false);
+			attr_init(&a, s->hz, false, s->kernel);
 			fd = perf_open(&a, tid, cpu);
 		}
 		if (fd < 0 && errno == ENODEV)
@@ -229,6 +236,31 @@ static struct sampler *perf_attach(const struct sampler_host *host, struct err *
 	return s;
 }
 
+/* Whether the kernel's frames are sampled in this window: asked for, and
+ * perf_event_open allows them (root, CAP_PERFMON, or paranoid <= 1). */
+static void kernel_decide(struct sampler *s)
+{
+	s->kernel = false;
+	s->kernel_refused = 0;
+	if (!s->host.kernel_frames)
+		return;
+	struct perf_event_attr a;
+	attr_init(&a, s->hz, !s->no_inherit_thread, true);
+	a.disabled = 1;
+	int fd = perf_open(&a, s->pid, -1);
+	if (fd < 0 && !s->no_inherit_thread && (errno == EINVAL || errno == E2BIG)) {
+		attr_init(&a, s->hz, false, true);
+		a.disabled = 1;
+		fd = perf_open(&a, s->pid, -1);
+	}
+	if (fd < 0) {
+		s->kernel_refused = errno;
+		return;
+	}
+	close(fd);
+	s->kernel = true;
+}
+
 static void perf_arm(struct sampler *s, long hz)
 {
 	if (hz == s->hz)
@@ -241,13 +273,14 @@ static void perf_arm(struct sampler *s, long hz)
 	if (hz <= 0)
 		return;
 	s->proc_stime_ns = proc_stime_ns(s->pid, 0);
+	kernel_decide(s);
 	if (cover_threads(s, &s->open_err) < 0) {
 		log_info("perf_event sampler: %s", s->open_err.msg);
 		close_events(s);
 		return;
 	}
-	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz", s->nfds,
-		 s->ntasks, s->ncpu, hz);
+	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz, %s", s->nfds,
+		 s->ntasks, s->ncpu, hz, s->kernel ? "kernel frames" : "user frames only");
 }
 
 static int perf_follow(struct sampler *s, struct err *e)
@@ -297,6 +330,7 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			perf_rec_drain(s);
 		}
 	}
+	s->counts.kernel_refused = s->kernel_refused;
 	sampler_stats_add(st, &s->counts);
 	memset(&s->counts, 0, sizeof s->counts);
 }
@@ -339,6 +373,12 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 		 "stack copies full", (unsigned long long)st->samples, hz,
 		 (unsigned long long)st->lost, (unsigned long long)st->throttled,
 		 (unsigned long long)st->truncated);
+	if (st->kernel_refused) {
+		char why[SAMPLER_LINE / 2];
+		sampler_pick_kernel_refusal(st->kernel_refused, why, sizeof why);
+		sampler_line(out, "pprof-fcgi: kernel frames not sampled: %s; each thread's time in "
+			     "the kernel is one [kernel: not sampled] frame", why);
+	}
 	if (st->lost > 0)
 		sampler_line(out, "pprof-fcgi: %llu samples were lost (the kernel's ring buffers filled "
 			     "faster than pprof-fcgi read them, a busy machine): their CPU time is "

@@ -7,6 +7,7 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "encode/pprof.h"
+#include "profile/kallsyms.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
@@ -35,6 +36,7 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 	for (size_t i = 0; i < p->nlocations; i++)
 		if (p->locations[i].address == SAMPLER_PC_KERNEL && p->locations[i].nlines == 0)
 			profile_location_add_line(&p->locations[i], "[kernel: not sampled]", NULL, NULL, 0);
+	kallsyms_name(p);
 	size_t said = p->ncomments;
 	if (how && how->symbolized)
 		how->symbolized(p);
