@@ -20,6 +20,7 @@ struct ctx {
 	pid_t self;
 	struct collector *collector;   /* the one sampling loop */
 	struct symbolizer *symbolizer; /* kept across requests, under sym_lock */
+	struct kallsyms *kallsyms;     /* kernel symbols, the same; NULL: none kept */
 	pthread_mutex_t sym_lock;
 };
 
@@ -34,6 +35,8 @@ void ctx_read_modules(struct ctx *ctx, pid_t pid);
 /* Fills p's locations from the target's modules (under sym_lock); a
  * failure is said in a comment of p, never fails the request. */
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);
+/* Names p's kernel frames (kallsyms_name) under sym_lock. */
+void ctx_name_kernel(struct ctx *ctx, struct profile *p);
 /* symbolize_modules (symbolize.h) of pid under sym_lock; nothing when its
  * modules cannot be read. */
 void ctx_modules(struct ctx *ctx, pid_t pid,

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "collect/proc.h"
 #include "edge/router.h"
+#include "profile/kallsyms.h"
 #include "profile/symbolize.h"
 #include "selfcheck.h"
 
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
 		.self = getpid(),
 		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
+		.kallsyms = kallsyms_new(),
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	pthread_mutex_init(&ctx.sym_lock, NULL);
@@ -123,6 +125,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pprof-fcgi: %s\n", e.msg);
 		collector_free(ctx.collector);
 		symbolizer_free(ctx.symbolizer);
+		kallsyms_free(ctx.kallsyms);
 		config_release(&cfg);
 		return 2;
 	}
@@ -154,6 +157,7 @@ int main(int argc, char **argv)
 	fcgi_stop(srv);
 	collector_free(ctx.collector);
 	symbolizer_free(ctx.symbolizer);
+	kallsyms_free(ctx.kallsyms);
 	pthread_mutex_destroy(&ctx.sym_lock);
 	config_release(&cfg);
 	return rc;

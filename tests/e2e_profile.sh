@@ -12,9 +12,16 @@ NO_TOKEN=1 start_lighttpd || exit 1
 P="$BASE/v1/sys/pprof"
 
 # --- one 5 s profile, every client
+# the target's CPU time from the window's start to its end, as /proc
+# counts it (not while the profile is symbolized after)
+get /v1/sys/pprof/profile?seconds=5 & g=$!
+WAIT_S=10 wait_for sampling "$TARGET_PID"
 ticks0=$(cpu_ticks "$TARGET_PID")
-get /v1/sys/pprof/profile?seconds=5
+window_over() { ! kill -0 "$g" 2>/dev/null || ! sampling "$TARGET_PID"; }
+WAIT_S=30 wait_for window_over
 ticks1=$(cpu_ticks "$TARGET_PID")
+wait $g
+STATUS=$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$T/headers")
 expect_status "profile" 200
 expect_header "profile" Content-Type application/octet-stream
 expect_header "profile" Content-Disposition 'attachment; filename="profile"'

@@ -144,8 +144,8 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		t->cpu_ns += smp->period_ns;
 	t->pcs_cpu = t->cpu_ns;
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++)
-		if (sub_cpu(c->subs[i]) && c->subs[i]->due)
-			deliver(t, c->subs[i], true);
+		if (sub_cpu(c->subs[i]) && (c->subs[i]->due || smp->carried))
+			deliver(t, c->subs[i], !smp->carried);
 }
 
 static void on_sampler_event(void *arg, const struct sampler_event *ev)

@@ -90,14 +90,22 @@ void perf_rec_task_add(struct sampler *s, pid_t tid, uint64_t stime_ns)
 	thread_of(s, tid);
 }
 
-static void task_drop(struct sampler *s, pid_t tid)
+/* The thread tid of a record, covered from now if not yet: each CPU's
+ * buffer is read in turn, so its FORK record may come after its samples,
+ * its exit and its counts (READ) written into another CPU's. Born since
+ * the window began: all its kernel time is ours. */
+static struct task *task_seen(struct sampler *s, pid_t tid)
 {
 	struct task *k = perf_rec_task_find(s, tid);
-	if (k)
-		*k = s->tasks[--s->ntasks];
+	if (!k) {
+		perf_rec_task_add(s, tid, 0);
+		k = perf_rec_task_find(s, tid);
+	}
+	return k;
 }
 
 static const uint64_t kernel_pc[1] = { SAMPLER_PC_KERNEL };
+static const uint64_t unsampled_pc[1] = { SAMPLER_PC_UNSAMPLED };
 
 static void on_sample(struct sampler *s, const unsigned char *p, const unsigned char *end)
 {
@@ -139,8 +147,7 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	 * frames out (a shorter one reached the stack's end) */
 	if (size && dyn >= size)
 		s->counts.truncated++;
-	if (!perf_rec_task_find(s, tid))
-		perf_rec_task_add(s, tid, 0); /* born since: all its kernel time is ours */
+	task_seen(s, tid)->sampled_ns += period;
 	struct sampler_sample smp = {
 		.pid = pid, .tid = tid, .time_ns = (int64_t)time, .period_ns = period,
 		.has_regs = abi != 0, .stack = stack, .stack_size = dyn < size ? dyn : size,
@@ -176,17 +183,16 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 		if ((pid_t)u[0] == s->pid)
 			perf_rec_task_add(s, (pid_t)u[2], 0);
 		break;
-	case PERF_RECORD_EXIT:
+	case PERF_RECORD_EXIT: /* pid, ppid, tid, ptid: ended by perf_rec_settle */
 		if ((pid_t)u[0] == s->pid) {
-			pid_t tid = (pid_t)u[2];
-			struct thr *t = tidtab_find(s->host.threads, tid);
-			struct sampler_event ev = { .kind = SAMPLER_THREAD_EXIT, .tid = tid,
-						    .time_ns = clock_ns(CLOCK_BOOTTIME) };
-			s->host.sink.event(s->host.sink.arg, &ev);
-			if (t)
-				t->dead = true;
-			task_drop(s, tid);
+			struct task *k = task_seen(s, (pid_t)u[2]);
+			if (!k->exited)
+				k->exited = 1;
 		}
+		break;
+	case PERF_RECORD_READ: /* pid, tid, value: an inherited event's count at its exit */
+		if ((pid_t)u[0] == s->pid)
+			task_seen(s, (pid_t)u[1])->counted_ns += *(const uint64_t *)(u + 2);
 		break;
 	case PERF_RECORD_COMM: /* pid, tid, comm */
 		if ((pid_t)u[0] != s->pid)
@@ -234,6 +240,45 @@ void perf_rec_drain(struct sampler *s)
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)
 			drain_buffer(s, &s->buf[cpu]);
+}
+
+/* A thread's exit, its CPU time not sampled first: with a period of 1e9/hz
+ * ns, a thread living less than that is never sampled, and each one leaves
+ * up to a period unsampled. Its READ records (inherit_stat) and its EXIT
+ * record are written at its exit into different buffers: a follow later,
+ * all are read. */
+static void task_end(struct sampler *s, struct task *k)
+{
+	/* the kernel time already handed as [kernel: not sampled] */
+	uint64_t given = k->sampled_ns + (s->kernel ? 0 : k->stime_ns);
+	struct thr *t = tidtab_find(s->host.threads, k->tid);
+	if (k->counted_ns > given && t) {
+		struct sampler_sample smp = {
+			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
+			.period_ns = k->counted_ns - given, .carried = true,
+			.pcs = t->npcs ? t->pcs : unsampled_pc, .npcs = t->npcs ? t->npcs : 1,
+		};
+		s->counts.unsampled_ns += smp.period_ns;
+		s->host.sink.sample(s->host.sink.arg, &smp);
+	}
+	struct sampler_event ev = { .kind = SAMPLER_THREAD_EXIT, .tid = k->tid,
+				    .time_ns = clock_ns(CLOCK_BOOTTIME) };
+	s->host.sink.event(s->host.sink.arg, &ev);
+	t = tidtab_find(s->host.threads, k->tid);
+	if (t)
+		t->dead = true;
+	*k = s->tasks[--s->ntasks];
+}
+
+void perf_rec_settle(struct sampler *s, bool all)
+{
+	for (size_t i = 0; i < s->ntasks;) {
+		struct task *k = &s->tasks[i];
+		if (k->exited && (all || k->exited++ >= 2))
+			task_end(s, k); /* the last task moved to i */
+		else
+			i++;
+	}
 }
 
 /* Each thread's kernel time since the last look, as a one-frame sample:

@@ -17,7 +17,10 @@
 
 struct task {
 	pid_t tid;
-	uint64_t stime_ns; /* its kernel time at the last look */
+	uint64_t stime_ns;   /* its kernel time at the last look (0 for one born since) */
+	uint64_t sampled_ns; /* the periods of its samples */
+	uint64_t counted_ns; /* its events' counts at its exit (READ records: inherited) */
+	int exited;          /* 0: alive; else follows since its EXIT record */
 };
 
 struct cpubuf {
@@ -58,6 +61,11 @@ struct task *perf_rec_task_find(struct sampler *s, pid_t tid);
 void perf_rec_task_add(struct sampler *s, pid_t tid, uint64_t stime_ns);
 /* Hands every record in every buffer to the sink, then frees their room. */
 void perf_rec_drain(struct sampler *s);
+/* Ends the threads that exited (EXIT records) a follow ago, or all of them
+ * (all: the events are closed, every record read): the CPU time their
+ * events counted and no sample carried (a thread shorter than a period)
+ * goes onto its last stack, or [not sampled] when it had none. */
+void perf_rec_settle(struct sampler *s, bool all);
 /* Each thread's kernel time since the last look, as a one-frame sample
  * (SAMPLER_PC_KERNEL), where the kernel is not sampled. */
 void perf_rec_kernel_time(struct sampler *s);

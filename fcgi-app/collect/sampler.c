@@ -27,6 +27,7 @@ void sampler_stats_add(struct sampler_stats *to, const struct sampler_stats *fro
 	to->waits_without_stop += from->waits_without_stop;
 	to->waits_reused += from->waits_reused;
 	to->kernel_samples += from->kernel_samples;
+	to->unsampled_ns += from->unsampled_ns;
 	if (from->kernel_refused)
 		to->kernel_refused = from->kernel_refused;
 }

@@ -40,6 +40,7 @@ struct sampler_sample {
 	const uint64_t *pcs;        /* an unwound stack, leaf first; NULL: unwind regs + stack */
 	size_t npcs;
 	bool has_regs;
+	bool carried;               /* CPU time only, onto pcs: no new sample (counted) */
 	struct regs regs;           /* user registers at the sample */
 	const void *stack;          /* a copy of the user stack from regs' SP */
 	size_t stack_size;
@@ -87,6 +88,8 @@ struct sampler_stats {
 	 * kernel frames with (0: sampled, or not asked for) */
 	uint64_t kernel_samples;
 	int kernel_refused;
+	/* perf: CPU time of exited threads that no sample carried */
+	uint64_t unsampled_ns;
 };
 
 /* Adds what a pass counted to a subscriber's total. */
@@ -166,6 +169,9 @@ extern const struct sampler_ops sampler_perf;
  * sampled (named "[kernel: not sampled]" in profiles): above any user
  * address and any kernel text. */
 #define SAMPLER_PC_KERNEL 0xfffffffffffff000ULL
+/* The frame of a thread's CPU time no sample carried, when it has no
+ * stack (a thread that exited before its first sample): "[not sampled]". */
+#define SAMPLER_PC_UNSAMPLED 0xfffffffffffff001ULL
 
 struct collector_config;
 /* The sampler for pid as configured: perf_event when perf_event_open works

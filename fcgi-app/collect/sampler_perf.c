@@ -82,6 +82,7 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, b
 	a->inherit = 1;
 	a->inherit_thread = inherit_thread;
 	a->task = 1;      /* FORK and EXIT records: threads come and go */
+	a->inherit_stat = 1; /* an inherited event's count at its thread's exit (READ) */
 	a->comm = 1;      /* thread names, and exec (comm_exec) */
 	a->comm_exec = 1;
 	a->sample_id_all = 1;
@@ -204,6 +205,7 @@ static int cover_threads(struct sampler *s, struct err *e)
 static void close_events(struct sampler *s)
 {
 	perf_rec_drain(s);
+	perf_rec_settle(s, true);
 	for (size_t i = 0; i < s->nfds; i++)
 		close(s->fds[i]);
 	s->nfds = 0;
@@ -294,6 +296,7 @@ static int perf_follow(struct sampler *s, struct err *e)
 	if (s->hz > 0) {
 		if (cover_threads(s, e) < 0)
 			return -1;
+		perf_rec_settle(s, false);
 		perf_rec_kernel_time(s);
 	}
 	if (s->pt && sampler_ptrace.follow(s->pt, e) < 0)
@@ -370,9 +373,10 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 		return;
 	}
 	log_info("perf_event sampler: %llu samples at %ld Hz, %llu lost, %llu throttled, %llu "
-		 "stack copies full", (unsigned long long)st->samples, hz,
-		 (unsigned long long)st->lost, (unsigned long long)st->throttled,
-		 (unsigned long long)st->truncated);
+		 "stack copies full, %.1f ms of exited threads not sampled",
+		 (unsigned long long)st->samples, hz, (unsigned long long)st->lost,
+		 (unsigned long long)st->throttled, (unsigned long long)st->truncated,
+		 (double)st->unsampled_ns / 1e6);
 	if (st->kernel_refused) {
 		char why[SAMPLER_LINE / 2];
 		sampler_pick_kernel_refusal(st->kernel_refused, why, sizeof why);

@@ -7,7 +7,6 @@
 #include "ctx.h"
 #include "edge/http.h"
 #include "encode/pprof.h"
-#include "profile/kallsyms.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
@@ -32,11 +31,16 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 {
 	size_t before = p->ncomments;
 	ctx_symbolize(ctx, pid, p);
-	/* a thread's time in the kernel where kernel frames were not sampled */
-	for (size_t i = 0; i < p->nlocations; i++)
-		if (p->locations[i].address == SAMPLER_PC_KERNEL && p->locations[i].nlines == 0)
-			profile_location_add_line(&p->locations[i], "[kernel: not sampled]", NULL, NULL, 0);
-	kallsyms_name(p);
+	/* a thread's time in the kernel where kernel frames were not sampled,
+	 * and the time of threads that exited before their first sample */
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct profile_location *l = &p->locations[i];
+		if (l->address == SAMPLER_PC_KERNEL && l->nlines == 0)
+			profile_location_add_line(l, "[kernel: not sampled]", NULL, NULL, 0);
+		if (l->address == SAMPLER_PC_UNSAMPLED && l->nlines == 0)
+			profile_location_add_line(l, "[not sampled]", NULL, NULL, 0);
+	}
+	ctx_name_kernel(ctx, p);
 	size_t said = p->ncomments;
 	if (how && how->symbolized)
 		how->symbolized(p);

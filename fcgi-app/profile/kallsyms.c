@@ -16,11 +16,14 @@ struct ksym {
 	size_t name; /* offset into names */
 };
 
-struct ksyms {
+struct kallsyms {
 	struct ksym *sym; /* text symbols by address */
 	size_t n, cap;
 	char *names;
 	size_t len, names_cap;
+	int err;          /* why /proc/kallsyms could not be read, or 0 */
+	uint64_t key;     /* of the kernel and modules read: reread when it changes */
+	bool read;
 };
 
 static int by_addr(const void *a, const void *b)
@@ -29,12 +32,33 @@ static int by_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-/* The text symbols of /proc/kallsyms; -1 with errno when it cannot be read. */
-static int ksyms_read(struct ksyms *k)
+/* What the symbols depend on: this boot, and the modules loaded (FNV-1a
+ * of boot_id and /proc/modules). */
+static uint64_t kernel_key(void)
 {
+	uint64_t h = 14695981039346656037ULL;
+	const char *files[] = { "/proc/sys/kernel/random/boot_id", "/proc/modules" };
+	for (size_t f = 0; f < 2; f++) {
+		FILE *in = fopen(files[f], "re");
+		int c;
+		while (in && (c = getc(in)) != EOF)
+			h = (h ^ (unsigned char)c) * 1099511628211ULL;
+		if (in)
+			fclose(in);
+	}
+	return h;
+}
+
+/* The text symbols of /proc/kallsyms (k->err: why it cannot be read). */
+static void kallsyms_read(struct kallsyms *k)
+{
+	k->n = k->len = 0;
+	k->err = 0;
 	FILE *f = fopen("/proc/kallsyms", "re");
-	if (!f)
-		return -1;
+	if (!f) {
+		k->err = errno;
+		return;
+	}
 	char line[512];
 	while (fgets(line, sizeof line, f)) {
 		char *end;
@@ -56,11 +80,27 @@ static int ksyms_read(struct ksyms *k)
 	}
 	fclose(f);
 	qsort(k->sym, k->n, sizeof *k->sym, by_addr);
-	return 0;
+}
+
+struct kallsyms *kallsyms_new(void)
+{
+	struct kallsyms *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	return k;
+}
+
+void kallsyms_free(struct kallsyms *k)
+{
+	if (!k)
+		return;
+	free(k->sym);
+	free(k->names);
+	free(k);
 }
 
 /* The symbol pc lies in (the last at or below it), or NULL. */
-static const struct ksym *ksyms_find(const struct ksyms *k, uint64_t pc)
+static const struct ksym *ksyms_find(const struct kallsyms *k, uint64_t pc)
 {
 	size_t lo = 0, hi = k->n;
 	while (lo < hi) {
@@ -73,7 +113,7 @@ static const struct ksym *ksyms_find(const struct ksyms *k, uint64_t pc)
 	return lo ? &k->sym[lo - 1] : NULL;
 }
 
-void kallsyms_name(struct profile *p)
+void kallsyms_name(struct kallsyms *k, struct profile *p)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	for (size_t i = 0; i < p->nlocations; i++) {
@@ -85,11 +125,16 @@ void kallsyms_name(struct profile *p)
 	}
 	if (lo > hi)
 		return; /* no kernel frame */
-	struct ksyms k = { 0 };
-	int err = ksyms_read(&k) < 0 ? errno : 0;
-	bool named = k.n > 0;
+	uint64_t key = kernel_key();
+	if (!k->read || k->err || key != k->key) {
+		kallsyms_read(k);
+		k->key = key;
+		k->read = true;
+	}
+	int err = k->err;
+	bool named = k->n > 0;
 	struct profile_mapping m = {
-		.start = named && k.sym[0].addr < lo ? k.sym[0].addr : lo, .limit = hi + 1,
+		.start = named && k->sym[0].addr < lo ? k->sym[0].addr : lo, .limit = hi + 1,
 		.file = "[kernel.kallsyms]", .has_functions = named,
 	};
 	size_t id = profile_add_mapping(p, &m);
@@ -98,10 +143,10 @@ void kallsyms_name(struct profile *p)
 		if (l->address < KALLSYMS_LOW || l->nlines)
 			continue;
 		l->mapping = id;
-		const struct ksym *s = named ? ksyms_find(&k, l->address) : NULL;
+		const struct ksym *s = named ? ksyms_find(k, l->address) : NULL;
 		if (s) {
 			l->sym_offset = l->address - s->addr;
-			profile_location_add_line(l, k.names + s->name, k.names + s->name, NULL, 0);
+			profile_location_add_line(l, k->names + s->name, k->names + s->name, NULL, 0);
 		} else {
 			profile_location_add_line(l, "[kernel]", NULL, NULL, 0);
 		}
@@ -118,6 +163,4 @@ void kallsyms_name(struct profile *p)
 				    proc_sysctl("kernel/kptr_restrict", -1),
 				    proc_sysctl("kernel/perf_event_paranoid", -1),
 				    proc_has_cap(PROC_CAP_SYSLOG) ? "with" : "no");
-	free(k.sym);
-	free(k.names);
 }
