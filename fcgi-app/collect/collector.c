@@ -132,7 +132,8 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		/* the kernel's frames above the user stack they were called from */
 		size_t nk = smp->nkernel_pcs < UNWIND_DEFAULT_DEPTH / 2 ? smp->nkernel_pcs
 									 : UNWIND_DEFAULT_DEPTH / 2;
-		memcpy(t->pcs, smp->kernel_pcs, nk * sizeof *t->pcs);
+		if (nk)
+			memcpy(t->pcs, smp->kernel_pcs, nk * sizeof *t->pcs);
 		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs + nk,
 			    UNWIND_DEFAULT_DEPTH - nk, &t->npcs);
 		t->npcs += nk;

@@ -79,7 +79,8 @@ static void kallsyms_read(struct kallsyms *k)
 		k->len += len + 1;
 	}
 	fclose(f);
-	qsort(k->sym, k->n, sizeof *k->sym, by_addr);
+	if (k->n)
+		qsort(k->sym, k->n, sizeof *k->sym, by_addr);
 }
 
 struct kallsyms *kallsyms_new(void)
