@@ -93,7 +93,10 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 	struct html_row rows[NROWS];
 	memcpy(rows, rows_template, sizeof rows);
 	char sampler[SAMPLER_LINE], cpu_desc[sizeof profile_desc + SAMPLER_LINE];
-	collector_sampler(ctx->collector, req->pid, sampler, sizeof sampler);
+	if (ctx->collector)
+		collector_sampler(ctx->collector, req->pid, sampler, sizeof sampler);
+	else /* a ctx made without one (tests) */
+		snprintf(sampler, sizeof sampler, "none");
 	snprintf(cpu_desc, sizeof cpu_desc, profile_desc, sampler);
 	for (size_t i = 0; i < NROWS; i++) {
 		if (!strcmp(rows[i].name, "goroutine") || !strcmp(rows[i].name, "threadcreate"))
