@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "collect/proc.h"
 #include "collect/sampler.h"
+#include "collect/sampler_pick.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"
 
@@ -130,8 +131,7 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		memcpy(t->pcs, smp->pcs, t->npcs * sizeof *t->pcs);
 	} else if (!smp->pcs && smp->has_regs) {
 		/* the kernel's frames above the user stack they were called from */
-		size_t nk = smp->nkernel_pcs < UNWIND_DEFAULT_DEPTH / 2 ? smp->nkernel_pcs
-									 : UNWIND_DEFAULT_DEPTH / 2;
+		size_t nk = smp->nkernel_pcs <= UNWIND_DEFAULT_DEPTH / 2 ? smp->nkernel_pcs : 0;
 		if (nk)
 			memcpy(t->pcs, smp->kernel_pcs, nk * sizeof *t->pcs);
 		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs + nk,
@@ -493,23 +493,12 @@ int collector_check(struct collector *c, pid_t pid, struct err *e)
 	return 0;
 }
 
-/* "perf_event", or "ptrace (...)" with why perf_event did not run */
-static void sampler_said(const struct sampler_ops *ops, const char *why, char *out, size_t size)
-{
-	if (ops != &sampler_ptrace)
-		snprintf(out, size, "%s", ops->name);
-	else if (why[0])
-		snprintf(out, size, "ptrace (perf_event refused: %.340s)", why);
-	else
-		snprintf(out, size, "ptrace (cpu-sampler = ptrace)");
-}
-
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out)
 {
 	if (kind == SAMPLER_CPU) {
 		char said[SAMPLER_LINE];
-		sampler_said(c->ops, c->why_not_perf, said, sizeof said);
+		sampler_pick_said(c->ops, c->why_not_perf, said, sizeof said);
 		sampler_line(out, "pprof-fcgi: CPU sampler: %s", said);
 	}
 	c->ops->describe(kind, hz, st, out);
@@ -517,21 +506,7 @@ void collector_comment(const struct collector *c, enum sampler_kind kind, long h
 
 void collector_sampler(struct collector *c, pid_t pid, char *out, size_t size)
 {
-	pthread_mutex_lock(&c->lock);
-	if (c->running && c->pid == pid) {
-		sampler_said(c->ops, c->why_not_perf, out, size);
-		pthread_mutex_unlock(&c->lock);
-		return;
-	}
-	pthread_mutex_unlock(&c->lock);
-	/* what a window starting now would get: a probe, nothing kept */
-	char why[SAMPLER_LINE];
-	struct err e = { 0 };
-	const struct sampler_ops *ops = sampler_pick(&c->cfg, pid, why, sizeof why, &e);
-	if (ops)
-		sampler_said(ops, why, out, size);
-	else
-		snprintf(out, size, "none (%s)", e.msg);
+	sampler_pick_name(&c->cfg, pid, out, size);
 }
 
 /* With the lock held: whether the collector may serve pid now. */

@@ -102,9 +102,9 @@ int collector_check(struct collector *c, pid_t pid, struct err *e);
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out);
 
-/* Which CPU sampler a window of pid gets (the running one's, else what
- * a probe says now): "perf_event", "ptrace (perf_event refused: why)",
- * "ptrace (cpu-sampler = ptrace)" or "none (why)". For the index. */
+/* Which CPU sampler a window of pid gets, as a probe says now:
+ * "perf_event", "ptrace (perf_event refused: why)", "ptrace (cpu-sampler =
+ * ptrace)" or "none (why)". For the index. */
 void collector_sampler(struct collector *c, pid_t pid, char *out, size_t size);
 
 /* Starts delivering samples of pid to sub (from the collector thread). */

@@ -61,6 +61,28 @@ void sampler_pick_kernel_refusal(int err, char *out, size_t size)
 			 "%ld)", strerror(err), paranoid);
 }
 
+void sampler_pick_said(const struct sampler_ops *ops, const char *why, char *out, size_t size)
+{
+	if (ops != &sampler_ptrace)
+		snprintf(out, size, "%s", ops->name);
+	else if (why[0])
+		snprintf(out, size, "ptrace (perf_event refused: %.340s)", why);
+	else
+		snprintf(out, size, "ptrace (cpu-sampler = ptrace)");
+}
+
+void sampler_pick_name(const struct collector_config *cc, pid_t pid, char *out, size_t size)
+{
+	char why[SAMPLER_LINE];
+	struct err e = { 0 };
+	/* what a window starting now would get: a probe, nothing kept */
+	const struct sampler_ops *ops = sampler_pick(cc, pid, why, sizeof why, &e);
+	if (ops)
+		sampler_pick_said(ops, why, out, size);
+	else
+		snprintf(out, size, "none (%s)", e.msg);
+}
+
 const struct sampler_ops *sampler_pick(const struct collector_config *cc, pid_t pid,
 				       char *why, size_t size, struct err *e)
 {
