@@ -43,6 +43,8 @@ static const struct key keys[] = {
 	  "error, warn, info or debug" },
 	{ "cpu-sampler", KEY_STRING, OFF(cpu_sampler), "auto", 0, 0,
 	  "auto (perf_event where it works for the target, else ptrace), perf_event or ptrace" },
+	{ "kernel-frames", KEY_STRING, OFF(kernel_frames), "auto", 0, 0,
+	  "auto (perf_event samples the kernel's frames where permitted) or off" },
 	{ "viewer", KEY_STRING, OFF(viewer), "auto", 0, 0,
 	  "flame-graph links on the index: auto (when the viewer is installed), on or off" },
 	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,

@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "collect/proc.h"
+#include "profile/kallsyms.h"
 #include "profile/profile.h"
 #include "profile/symbolize.h"
 
@@ -30,6 +31,16 @@ void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
 		log_warn("symbolize pid %d: %s", (int)pid, e.msg);
 		profile_add_comment(p, "not symbolized: %s", e.msg);
 	}
+	pthread_mutex_unlock(&ctx->sym_lock);
+}
+
+void ctx_name_kernel(struct ctx *ctx, struct profile *p)
+{
+	pthread_mutex_lock(&ctx->sym_lock);
+	struct kallsyms *k = ctx->kallsyms ? ctx->kallsyms : kallsyms_new();
+	kallsyms_name(k, p);
+	if (k != ctx->kallsyms)
+		kallsyms_free(k);
 	pthread_mutex_unlock(&ctx->sym_lock);
 }
 

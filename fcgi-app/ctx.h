@@ -34,6 +34,7 @@ struct ctx {
 	pid_t self;
 	struct collector *collector;   /* the one sampling loop */
 	struct symbolizer *symbolizer; /* kept across requests, under sym_lock */
+	struct kallsyms *kallsyms;     /* kernel symbols, the same; NULL: none kept */
 	pthread_mutex_t sym_lock;
 	char agent_path[PATH_MAX];     /* agent-path, or the agent built with pprof-fcgi */
 	pid_t agent_test_tid;          /* tests: the thread a load seizes (0: picked) */
@@ -52,6 +53,8 @@ void ctx_read_modules(struct ctx *ctx, pid_t pid);
 /* Fills p's locations from the target's modules (under sym_lock); a
  * failure is said in a comment of p, never fails the request. */
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p);
+/* Names p's kernel frames (kallsyms_name) under sym_lock. */
+void ctx_name_kernel(struct ctx *ctx, struct profile *p);
 /* symbolize_modules (symbolize.h) of pid under sym_lock; nothing when its
  * modules cannot be read. */
 void ctx_modules(struct ctx *ctx, pid_t pid,

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "collect/proc.h"
 #include "edge/router.h"
+#include "profile/kallsyms.h"
 #include "profile/symbolize.h"
 #include "profile/symbolize_fetch.h"
 #include "selfcheck.h"
@@ -140,6 +141,12 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	cc.kernel_frames = strcmp(cfg.kernel_frames, "auto") == 0;
+	if (!cc.kernel_frames && strcmp(cfg.kernel_frames, "off") != 0) {
+		fprintf(stderr, "pprof-fcgi: kernel-frames: %s: not auto or off\n", cfg.kernel_frames);
+		config_release(&cfg);
+		return 2;
+	}
 	/* tests: perf_event_open refused, which this machine's kernel allows */
 	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
 		cc.perf_refused = EACCES;
@@ -149,6 +156,7 @@ int main(int argc, char **argv)
 		.self = getpid(),
 		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
+		.kallsyms = kallsyms_new(),
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	symbolizer_set_debuginfod(ctx.symbolizer, debuginfod_urls);
@@ -168,6 +176,7 @@ int main(int argc, char **argv)
 		collector_free(ctx.collector);
 		symbolizer_free(ctx.symbolizer);
 		free(debuginfod_urls);
+		kallsyms_free(ctx.kallsyms);
 		config_release(&cfg);
 		return 2;
 	}
@@ -200,6 +209,7 @@ int main(int argc, char **argv)
 	collector_free(ctx.collector);
 	symbolizer_free(ctx.symbolizer);
 	free(debuginfod_urls);
+	kallsyms_free(ctx.kallsyms);
 	pthread_mutex_destroy(&ctx.sym_lock);
 	config_release(&cfg);
 	return rc;

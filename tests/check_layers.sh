@@ -23,7 +23,7 @@ BEGIN {
 	n = 0
 	only[++n] = "^(fcgiapp|fcgi_stdio|fcgio|fcgios|fcgi_config)\\.h$"; who[n] = "edge/fcgi.c"
 	only[++n] = "^sys/ptrace\\.h$"; who[n] = "collect/target.c"
-	only[++n] = "^linux/perf_event\\.h$"; who[n] = "collect/sampler_perf.c"
+	only[++n] = "^linux/perf_event\\.h$"; who[n] = "collect/(sampler_perf|perf_rec).c"
 	only[++n] = "^libunwind[^/]*\\.h$"; who[n] = "collect/unwind.c"
 	only[++n] = "^(gelf|libelf)\\.h$"; who[n] = "collect/unwind.c"
 	only[++n] = "^(elfutils/.*|dwarf\\.h|libdw[^/]*\\.h)$"; who[n] = "profile/symbolize*.c"

@@ -31,7 +31,8 @@ grep -q '^RuntimeDirectory=pprof-fcgi$' "$UNIT" && pass "RuntimeDirectory=pprof-
 	|| fail "no RuntimeDirectory=pprof-fcgi"
 grep -q '^CacheDirectory=pprof-fcgi$' "$UNIT" && grep -q '^Environment=DEBUGINFOD_CACHE_PATH=%C/pprof-fcgi/' "$UNIT" \
 	&& pass "debuginfod's cache in the unit's CacheDirectory=" || fail "no debuginfod cache directory"
-grep -q '^AmbientCapabilities=CAP_SYS_PTRACE CAP_PERFMON$' "$UNIT" && pass "CAP_SYS_PTRACE and CAP_PERFMON" \
+grep -q '^AmbientCapabilities=CAP_SYS_PTRACE CAP_PERFMON CAP_SYSLOG$' "$UNIT" \
+	&& ! grep -q '^ProtectKernelTunables=yes' "$UNIT" && pass "CAP_SYS_PTRACE, CAP_PERFMON, CAP_SYSLOG; kallsyms not hidden" \
 	|| fail "capabilities: $(grep Capabilit "$UNIT")"
 out=$(systemd-analyze verify "$UNIT" "$PREFIX/lib/systemd/system/pprof-fcgi@.service" 2>&1) && [ -z "$out" ] \
 	&& pass "systemd-analyze verify the installed units" || fail "verify: $out"

@@ -283,8 +283,11 @@ contend_profile() {
 	curl -s -o "$1" "$P/profile?seconds=$2&hz=500" & c=$!
 	WAIT_S=10 wait_for sampling "$TARGET_PID"
 	ran0=$(contend_ran); ticks0=$(cpu_ticks "$TARGET_PID")
-	wait $c
+	# the window ends when pprof-fcgi stops sampling, before it symbolizes
+	contend_over() { ! kill -0 "$c" 2>/dev/null || ! sampling "$TARGET_PID"; }
+	WAIT_S=$(($2 + 30)) wait_for contend_over
 	ticks1=$(cpu_ticks "$TARGET_PID"); ran1=$(contend_ran)
+	wait $c
 }
 
 # ---- heap profiles (e2e_heap.sh, e2e_redis.sh)

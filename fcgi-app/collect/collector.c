@@ -5,6 +5,7 @@
 #include "collect/deliver.h"
 #include "collect/proc.h"
 #include "collect/sampler.h"
+#include "collect/sampler_pick.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"
 
@@ -124,8 +125,13 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		t->npcs = smp->npcs < UNWIND_DEFAULT_DEPTH ? smp->npcs : UNWIND_DEFAULT_DEPTH;
 		memcpy(t->pcs, smp->pcs, t->npcs * sizeof *t->pcs);
 	} else if (!smp->pcs && smp->has_regs) {
-		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs,
-			    UNWIND_DEFAULT_DEPTH, &t->npcs);
+		/* the kernel's frames above the user stack they were called from */
+		size_t nk = smp->nkernel_pcs <= UNWIND_DEFAULT_DEPTH / 2 ? smp->nkernel_pcs : 0;
+		if (nk)
+			memcpy(t->pcs, smp->kernel_pcs, nk * sizeof *t->pcs);
+		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs + nk,
+			    UNWIND_DEFAULT_DEPTH - nk, &t->npcs);
+		t->npcs += nk;
 	}
 	t->pcs_ts = smp->time_ns;
 	if (smp->cpu_total_ns)
@@ -134,12 +140,15 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		t->cpu_ns += smp->period_ns;
 	t->pcs_cpu = t->cpu_ns;
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
-		if (!sub_cpu(c->subs[i]) || !c->subs[i]->due)
+		struct collector_sub *s = c->subs[i];
+		if (!sub_cpu(s) || (!s->due && !smp->carried))
 			continue;
-		if (c->ops->scaled)
-			deliver_tick(t, c->subs[i]);
+		if (smp->carried)
+			deliver_cpu(t, s, false); /* CPU time only: an exited thread's rest */
+		else if (c->ops->scaled)
+			deliver_tick(t, s);
 		else
-			deliver_cpu(t, c->subs[i], true);
+			deliver_cpu(t, s, true);
 	}
 }
 
@@ -317,6 +326,7 @@ static void *collector_main(void *arg)
 	if (c->unw) {
 		struct sampler_host host = {
 			.pid = c->pid, .threads = &c->threads, .unw = c->unw,
+			.kernel_frames = c->cfg.kernel_frames,
 			.sink = { on_sampler_sample, on_sampler_event, on_sampler_thread, c },
 		};
 		c->smp = c->ops->attach(&host, &e);
@@ -494,9 +504,17 @@ int collector_check(struct collector *c, pid_t pid, struct err *e)
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out)
 {
-	if (kind == SAMPLER_CPU && c->ops == &sampler_ptrace && c->why_not_perf[0])
-		sampler_line(out, "pprof-fcgi: sampled with ptrace, not perf_event: %s", c->why_not_perf);
+	if (kind == SAMPLER_CPU) {
+		char said[SAMPLER_LINE];
+		sampler_pick_said(c->ops, c->why_not_perf, said, sizeof said);
+		sampler_line(out, "pprof-fcgi: CPU sampler: %s", said);
+	}
 	c->ops->describe(kind, hz, st, out);
+}
+
+void collector_sampler(struct collector *c, pid_t pid, char *out, size_t size)
+{
+	sampler_pick_name(&c->cfg, pid, out, size);
 }
 
 /* With the lock held: whether the collector may serve pid now. */

@@ -88,6 +88,7 @@ struct collector_config {
 	enum collector_sampler sampler;
 	pid_t self;       /* this process: its own tracer threads are no other tracer */
 	int perf_refused; /* tests: an errno perf_event_open is taken to fail with */
+	bool kernel_frames; /* perf_event: the kernel's frames too, where permitted */
 };
 
 struct collector *collector_new(const struct collector_config *cc);
@@ -109,6 +110,11 @@ int collector_check(struct collector *c, pid_t pid, struct err *e);
  * detail goes to the log. */
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
 		       const struct sampler_stats *st, struct sampler_lines *out);
+
+/* Which CPU sampler a window of pid gets, as a probe says now:
+ * "perf_event", "ptrace (perf_event refused: why)", "ptrace (cpu-sampler =
+ * ptrace)" or "none (why)". For the index. */
+void collector_sampler(struct collector *c, pid_t pid, char *out, size_t size);
 
 /* Starts delivering samples of pid to sub (from the collector thread). */
 int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *sub,

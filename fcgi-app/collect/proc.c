@@ -45,6 +45,24 @@ int proc_read_small(const char *path, char *out, size_t size)
 	return 0;
 }
 
+bool proc_has_cap(int cap)
+{
+	char text[4096];
+	if (proc_read_small("/proc/self/status", text, sizeof text) < 0)
+		return false;
+	const char *p = strstr(text, "CapEff:");
+	return p && (strtoull(p + 7, NULL, 16) >> cap & 1);
+}
+
+long proc_sysctl(const char *name, long dflt)
+{
+	char path[128], text[32];
+	snprintf(path, sizeof path, "/proc/sys/%s", name);
+	if (proc_read_small(path, text, sizeof text) < 0)
+		return dflt;
+	return strtol(text, NULL, 10);
+}
+
 /* The fields of /proc/PID/stat after the command name, which may itself
  * hold spaces and parentheses: the last ')' ends it. */
 static const char *stat_fields(const char *stat)

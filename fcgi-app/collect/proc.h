@@ -109,6 +109,15 @@ int proc_voluntary_switches(pid_t pid, pid_t tid, uint64_t *n);
  * bytes), retrying on EINTR; -1 with errno set. */
 int proc_read_small(const char *path, char *out, size_t size);
 
+#define PROC_CAP_SYS_ADMIN 21
+#define PROC_CAP_SYSLOG 34
+#define PROC_CAP_PERFMON 38
+/* Whether this process holds capability cap (CapEff of /proc/self/status). */
+bool proc_has_cap(int cap);
+/* A number from a /proc/sys file ("kernel/perf_event_paranoid"), or dflt
+ * when it cannot be read. */
+long proc_sysctl(const char *name, long dflt);
+
 /* /proc/PID/maps into maps (64 MiB at most), and a hash of its text: an
  * equal hash means nothing was mapped or unmapped since. */
 int proc_maps_read(pid_t pid, struct buf *maps, uint64_t *hash, struct err *e);

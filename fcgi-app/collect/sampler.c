@@ -29,6 +29,10 @@ void sampler_stats_add(struct sampler_stats *to, const struct sampler_stats *fro
 	to->not_running += from->not_running;
 	to->late += from->late;
 	to->threads_unsampled += from->threads_unsampled;
+	to->kernel_samples += from->kernel_samples;
+	to->unsampled_ns += from->unsampled_ns;
+	if (from->kernel_refused)
+		to->kernel_refused = from->kernel_refused;
 }
 
 double sampler_held_quantile(const struct sampler_stats *st, double q)

@@ -40,11 +40,12 @@ struct sampler_sample {
 	const uint64_t *pcs;        /* an unwound stack, leaf first; NULL: unwind regs + stack */
 	size_t npcs;
 	bool has_regs;
+	bool carried;               /* CPU time only, onto pcs: no new sample (counted) */
 	struct regs regs;           /* user registers at the sample */
 	const void *stack;          /* a copy of the user stack from regs' SP */
 	size_t stack_size;
-	const uint64_t *kernel_pcs; /* the kernel call chain, leaf first, if asked for; */
-	size_t nkernel_pcs;         /* not used yet */
+	const uint64_t *kernel_pcs; /* the kernel call chain, leaf first (perf_event with */
+	size_t nkernel_pcs;         /* kernel frames): put above the user stack */
 };
 
 /* What a sampler reports between samples, where it sees it. */
@@ -90,6 +91,12 @@ struct sampler_stats {
 	/* threads that used CPU in a window and kept no sample (scaled
 	 * samplers: their time is one [not sampled] frame) */
 	uint64_t threads_unsampled;
+	/* perf: samples with kernel frames; the errno perf_event_open refused
+	 * kernel frames with (0: sampled, or not asked for) */
+	uint64_t kernel_samples;
+	int kernel_refused;
+	/* perf: CPU time of exited threads that no sample carried */
+	uint64_t unsampled_ns;
 };
 
 /* Adds what a pass counted to a subscriber's total. */
@@ -114,14 +121,15 @@ struct sampler_host {
 	pid_t pid;
 	struct tidtab *threads;
 	struct unwinder *unw;
+	bool kernel_frames; /* perf_event: sample the kernel's call chains where permitted */
 	struct sampler_sink sink;
 };
 
 /* Lines a profile's comment gets: only what a user can act on, in plain
  * words ("12 of 400 stacks were not taken: ..."), none when all went well;
  * the detail (stop latencies, held-time quantiles) goes to the log. */
-#define SAMPLER_LINE 256
-#define SAMPLER_LINES 4
+#define SAMPLER_LINE 400
+#define SAMPLER_LINES 6
 struct sampler_lines {
 	char line[SAMPLER_LINES][SAMPLER_LINE];
 	size_t n;

@@ -18,23 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool has_cap(int cap)
-{
-	char text[4096];
-	if (proc_read_small("/proc/self/status", text, sizeof text) < 0)
-		return false;
-	const char *p = strstr(text, "CapEff:");
-	return p && (strtoull(p + 7, NULL, 16) >> cap & 1);
-}
-
 /* Why perf_event_open failed with err, in words a user can act on. */
 int sampler_pick_refusal(int err, pid_t pid, struct err *e)
 {
-	char text[32];
-	long paranoid = 2;
-	if (proc_read_small("/proc/sys/kernel/perf_event_paranoid", text, sizeof text) == 0)
-		paranoid = strtol(text, NULL, 10);
-	bool perfmon = has_cap(38) || has_cap(21); /* CAP_PERFMON, CAP_SYS_ADMIN */
+	long paranoid = proc_sysctl("kernel/perf_event_paranoid", 2);
+	bool perfmon = proc_has_cap(PROC_CAP_PERFMON) || proc_has_cap(PROC_CAP_SYS_ADMIN);
 	switch (err) {
 	case ESRCH:
 		return err_set(e, ERR_TARGET, "target pid %d exited", (int)pid);
@@ -58,6 +46,41 @@ int sampler_pick_refusal(int err, pid_t pid, struct err *e)
 	default:
 		return err_errno(e, ERR_PERMISSION, err, "perf_event_open for pid %d", (int)pid);
 	}
+}
+
+void sampler_pick_kernel_refusal(int err, char *out, size_t size)
+{
+	long paranoid = proc_sysctl("kernel/perf_event_paranoid", 2);
+	if ((err == EACCES || err == EPERM) && !proc_has_cap(PROC_CAP_PERFMON) &&
+	    !proc_has_cap(PROC_CAP_SYS_ADMIN))
+		snprintf(out, size, "perf_event_open refused them (kernel.perf_event_paranoid = %ld, "
+			 "no CAP_PERFMON; CAP_PERFMON, root or a paranoid level <= 1 allow them)",
+			 paranoid);
+	else
+		snprintf(out, size, "perf_event_open refused them: %s (kernel.perf_event_paranoid = "
+			 "%ld)", strerror(err), paranoid);
+}
+
+void sampler_pick_said(const struct sampler_ops *ops, const char *why, char *out, size_t size)
+{
+	if (ops != &sampler_ptrace)
+		snprintf(out, size, "%s", ops->name);
+	else if (why[0])
+		snprintf(out, size, "ptrace (perf_event refused: %.340s)", why);
+	else
+		snprintf(out, size, "ptrace (cpu-sampler = ptrace)");
+}
+
+void sampler_pick_name(const struct collector_config *cc, pid_t pid, char *out, size_t size)
+{
+	char why[SAMPLER_LINE];
+	struct err e = { 0 };
+	/* what a window starting now would get: a probe, nothing kept */
+	const struct sampler_ops *ops = sampler_pick(cc, pid, why, sizeof why, &e);
+	if (ops)
+		sampler_pick_said(ops, why, out, size);
+	else
+		snprintf(out, size, "none (%s)", e.msg);
 }
 
 const struct sampler_ops *sampler_pick(const struct collector_config *cc, pid_t pid,

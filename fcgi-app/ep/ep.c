@@ -44,6 +44,7 @@ int ep_send_profile(struct ctx *ctx, pid_t pid, struct profile *p, const struct 
 		else if (l->address == SAMPLER_PC_NOT_SAMPLED)
 			profile_location_add_line(l, "[not sampled]", NULL, NULL, 0);
 	}
+	ctx_name_kernel(ctx, p);
 	size_t said = p->ncomments;
 	if (how && how->symbolized)
 		how->symbolized(p);

@@ -1,6 +1,7 @@
 #include "ep/ep.h"
 
 #include "ctx.h"
+#include "collect/collector.h"
 #include "collect/heap.h"
 #include "encode/html.h"
 #include "edge/http.h"
@@ -35,9 +36,7 @@ static const struct html_row rows_template[] = {
 	{ "mutex", -1, "Stack traces of threads waiting to acquire a lock (pthread_mutex_lock, "
 	  "pthread_rwlock_*, __lll_lock_wait...) over a window: seconds, default 5.", {
 	  { "5 s", "seconds=5&inlines=split", "mutex 5 s" } } },
-	{ "profile", -1, "CPU profile of all threads, sampled over ptrace. Choose the duration with "
-	  "seconds (default 30) and the rate with hz (default 100). After you get the profile "
-	  "file, use the go tool pprof command to investigate it.", {
+	{ "profile", -1, NULL /* profile_desc */, {
 	  { "5 s", "seconds=5&inlines=split", "CPU 5 s" },
 	  { "10 s", "seconds=10&inlines=split", "CPU 10 s" },
 	  { "30 s", "seconds=30&inlines=split", "CPU 30 s" } } },
@@ -49,6 +48,11 @@ static const struct html_row rows_template[] = {
 };
 
 #define NROWS (sizeof rows_template / sizeof rows_template[0])
+
+/* the profile row's text, with the sampler a window would get now */
+static const char profile_desc[] = "CPU profile of all threads (CPU sampler: %s). Choose the "
+	"duration with seconds (default 30) and the rate with hz (default 100). After you get "
+	"the profile file, use the go tool pprof command to investigate it.";
 
 struct unnamed {
 	char **line;
@@ -88,9 +92,18 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		return -1;
 	struct html_row rows[NROWS];
 	memcpy(rows, rows_template, sizeof rows);
-	for (size_t i = 0; i < NROWS; i++)
+	char sampler[SAMPLER_LINE], cpu_desc[sizeof profile_desc + SAMPLER_LINE];
+	if (ctx->collector)
+		collector_sampler(ctx->collector, req->pid, sampler, sizeof sampler);
+	else /* a ctx made without one (tests) */
+		snprintf(sampler, sizeof sampler, "none");
+	snprintf(cpu_desc, sizeof cpu_desc, profile_desc, sampler);
+	for (size_t i = 0; i < NROWS; i++) {
 		if (!strcmp(rows[i].name, "goroutine") || !strcmp(rows[i].name, "threadcreate"))
 			rows[i].count = info.threads;
+		if (!strcmp(rows[i].name, "profile"))
+			rows[i].desc = cpu_desc;
+	}
 
 	struct err access = { 0 };
 	proc_check_access(req->pid, &access);

@@ -1,0 +1,307 @@
+/* perf_rec: the perf_event sampler's other half (sampler_perf.c opens the
+ * events): its ring buffers read, each record parsed (samples with their
+ * registers and stack copy, forks, exits, exec, lost records), the threads
+ * it covers, and their kernel time from /proc where the kernel is not
+ * sampled. */
+#include "collect/perf_rec.h"
+
+#include "base/clock.h"
+#include "base/vec.h"
+#include "collect/proc.h"
+#include "collect/tidtab.h"
+
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <asm/perf_regs.h>
+#endif
+
+#if defined(__x86_64__)
+/* the sample's registers come in bit order; regs.h numbers them as libunwind */
+static const int perf_reg_of[REGS_N] = {
+	PERF_REG_X86_AX, PERF_REG_X86_DX, PERF_REG_X86_CX, PERF_REG_X86_BX,
+	PERF_REG_X86_SI, PERF_REG_X86_DI, PERF_REG_X86_BP, PERF_REG_X86_SP,
+	PERF_REG_X86_R8, PERF_REG_X86_R9, PERF_REG_X86_R10, PERF_REG_X86_R11,
+	PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14, PERF_REG_X86_R15,
+	PERF_REG_X86_IP,
+};
+#endif
+
+uint64_t perf_rec_regs_mask(void)
+{
+	uint64_t m = 0;
+#if defined(__x86_64__)
+	for (int i = 0; i < REGS_N; i++)
+		m |= 1ULL << perf_reg_of[i];
+#endif
+	return m;
+}
+
+/* The sample's registers (in mask order) as struct regs. */
+static void regs_from_sample(const uint64_t *in, struct regs *out)
+{
+	memset(out, 0, sizeof *out);
+#if defined(__x86_64__)
+	uint64_t m = perf_rec_regs_mask();
+	for (int i = 0; i < REGS_N; i++) {
+		/* the position of this register among the mask's set bits */
+		int at = __builtin_popcountll(m & ((1ULL << perf_reg_of[i]) - 1));
+		out->r[i] = in[at];
+	}
+#else
+	(void)in;
+#endif
+}
+
+struct task *perf_rec_task_find(struct sampler *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].tid == tid)
+			return &s->tasks[i];
+	return NULL;
+}
+
+/* The table's entry for tid, added (and announced) when new. */
+static struct thr *thread_of(struct sampler *s, pid_t tid)
+{
+	struct thr *t = tidtab_find(s->host.threads, tid);
+	if (t && !t->kept)
+		return t;
+	if (t)
+		tidtab_renew(t); /* from an earlier loop: counts from 0 again */
+	else
+		t = tidtab_add(s->host.threads, tid);
+	tidtab_state(s->pid, t);
+	struct sampler_event ev = { .kind = SAMPLER_THREAD_NEW, .tid = tid,
+				    .time_ns = clock_ns(CLOCK_BOOTTIME) };
+	s->host.sink.event(s->host.sink.arg, &ev);
+	return tidtab_find(s->host.threads, tid);
+}
+
+void perf_rec_task_add(struct sampler *s, pid_t tid, uint64_t stime_ns)
+{
+	if (perf_rec_task_find(s, tid))
+		return;
+	struct task *k = VEC_PUSH(s->tasks, s->ntasks, s->tasks_cap, 64);
+	k->tid = tid;
+	k->stime_ns = stime_ns;
+	thread_of(s, tid);
+}
+
+/* The thread tid of a record, covered from now if not yet: each CPU's
+ * buffer is read in turn, so its FORK record may come after its samples,
+ * its exit and its counts (READ) written into another CPU's. Born since
+ * the window began: all its kernel time is ours. */
+static struct task *task_seen(struct sampler *s, pid_t tid)
+{
+	struct task *k = perf_rec_task_find(s, tid);
+	if (!k) {
+		perf_rec_task_add(s, tid, 0);
+		k = perf_rec_task_find(s, tid);
+	}
+	return k;
+}
+
+static const uint64_t kernel_pc[1] = { SAMPLER_PC_KERNEL };
+static const uint64_t unsampled_pc[1] = { SAMPLER_PC_NOT_SAMPLED };
+
+static void on_sample(struct sampler *s, const unsigned char *p, const unsigned char *end)
+{
+	const uint32_t *ids = (const uint32_t *)p;
+	pid_t pid = (pid_t)ids[0], tid = (pid_t)ids[1];
+	p += 8;
+	uint64_t time = *(const uint64_t *)p, period = *(const uint64_t *)(p + 8);
+	p += 16;
+	size_t nk = 0;
+	if (s->kernel) {
+		/* the kernel part of the call chain, after its context marker */
+		uint64_t nr = *(const uint64_t *)p;
+		const uint64_t *ips = (const uint64_t *)(p + 8);
+		p += 8 + 8 * nr;
+		if (p > end)
+			return;
+		for (uint64_t i = 0; i < nr && nk < PERF_REC_KERNEL_DEPTH; i++) {
+			if (ips[i] >= PERF_CONTEXT_MAX)
+				continue;
+			/* callers' return addresses: the call is the byte before */
+			s->kpcs[nk] = nk ? ips[i] - 1 : ips[i];
+			nk++;
+		}
+	}
+	uint64_t abi = *(const uint64_t *)p;
+	p += 8;
+	const uint64_t *regs = (const uint64_t *)p;
+	if (abi)
+		p += 8 * (size_t)__builtin_popcountll(perf_rec_regs_mask());
+	if (p + 8 > end || pid != s->pid)
+		return; /* another process (a kernel without inherit_thread) */
+	uint64_t size = *(const uint64_t *)p;
+	p += 8;
+	const unsigned char *stack = p;
+	uint64_t dyn = 0;
+	if (size && p + size + 8 <= end)
+		dyn = *(const uint64_t *)(p + size);
+	/* a copy that filled all it asked for may have left the stack's outer
+	 * frames out (a shorter one reached the stack's end) */
+	if (size && dyn >= size)
+		s->counts.truncated++;
+	task_seen(s, tid)->sampled_ns += period;
+	struct sampler_sample smp = {
+		.pid = pid, .tid = tid, .time_ns = (int64_t)time, .period_ns = period,
+		.has_regs = abi != 0, .stack = stack, .stack_size = dyn < size ? dyn : size,
+		.kernel_pcs = s->kpcs, .nkernel_pcs = nk,
+	};
+	if (nk)
+		s->counts.kernel_samples++;
+	if (abi)
+		regs_from_sample(regs, &smp.regs);
+	s->counts.samples++;
+	s->counts.ticks++;
+	s->host.sink.sample(s->host.sink.arg, &smp);
+}
+
+static void on_record(struct sampler *s, const struct perf_event_header *h)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1), *end = (const unsigned char *)h + h->size;
+	const uint32_t *u = (const uint32_t *)p;
+	switch (h->type) {
+	case PERF_RECORD_SAMPLE:
+		on_sample(s, p, end);
+		break;
+	case PERF_RECORD_LOST:
+		s->counts.lost += *(const uint64_t *)(p + 8);
+		break;
+	case PERF_RECORD_LOST_SAMPLES:
+		s->counts.lost += *(const uint64_t *)p;
+		break;
+	case PERF_RECORD_THROTTLE:
+		s->counts.throttled++;
+		break;
+	case PERF_RECORD_FORK: /* pid, ppid, tid, ptid */
+		if ((pid_t)u[0] == s->pid)
+			perf_rec_task_add(s, (pid_t)u[2], 0);
+		break;
+	case PERF_RECORD_EXIT: /* pid, ppid, tid, ptid: ended by perf_rec_settle */
+		if ((pid_t)u[0] == s->pid) {
+			struct task *k = task_seen(s, (pid_t)u[2]);
+			if (!k->exited)
+				k->exited = 1;
+		}
+		break;
+	case PERF_RECORD_READ: /* pid, tid, value: an inherited event's count at its exit */
+		if ((pid_t)u[0] == s->pid)
+			task_seen(s, (pid_t)u[1])->counted_ns += *(const uint64_t *)(u + 2);
+		break;
+	case PERF_RECORD_COMM: /* pid, tid, comm */
+		if ((pid_t)u[0] != s->pid)
+			break;
+		if (h->misc & PERF_RECORD_MISC_COMM_EXEC) {
+			struct sampler_event ev = { .kind = SAMPLER_EXEC, .tid = (pid_t)u[1],
+						    .time_ns = clock_ns(CLOCK_BOOTTIME) };
+			s->host.sink.event(s->host.sink.arg, &ev);
+		}
+		struct thr *t = tidtab_find(s->host.threads, (pid_t)u[1]);
+		if (t)
+			snprintf(t->comm, sizeof t->comm, "%.15s", (const char *)(u + 2));
+		break;
+	}
+}
+
+/* Hands every record in b to on_record, then frees its room. */
+static void drain_buffer(struct sampler *s, struct cpubuf *b)
+{
+	struct perf_event_mmap_page *mp = (void *)b->map;
+	unsigned char *data = b->map + mp->data_offset;
+	uint64_t size = mp->data_size;
+	uint64_t head = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = mp->data_tail;
+	while (tail + sizeof(struct perf_event_header) <= head) {
+		const struct perf_event_header *h = (const void *)(data + tail % size);
+		if (h->size < sizeof *h || tail + h->size > head)
+			break;
+		if (tail % size + h->size > size) {
+			/* wraps the end: one piece */
+			VEC_RESERVE(s->rec, s->rec_cap, h->size, 65536);
+			size_t first = (size_t)(size - tail % size);
+			memcpy(s->rec, data + tail % size, first);
+			memcpy(s->rec + first, data, h->size - first);
+			h = (const void *)s->rec;
+		}
+		on_record(s, h);
+		tail += h->size;
+	}
+	__atomic_store_n(&mp->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+void perf_rec_drain(struct sampler *s)
+{
+	for (int cpu = 0; cpu < s->ncpu; cpu++)
+		if (s->buf[cpu].map)
+			drain_buffer(s, &s->buf[cpu]);
+}
+
+/* A thread's exit, its CPU time not sampled first: with a period of 1e9/hz
+ * ns, a thread living less than that is never sampled, and each one leaves
+ * up to a period unsampled. Its READ records (inherit_stat) and its EXIT
+ * record are written at its exit into different buffers: a follow later,
+ * all are read. */
+static void task_end(struct sampler *s, struct task *k)
+{
+	/* the kernel time already handed as [kernel: not sampled] */
+	uint64_t given = k->sampled_ns + (s->kernel ? 0 : k->stime_ns);
+	struct thr *t = tidtab_find(s->host.threads, k->tid);
+	if (k->counted_ns > given && t) {
+		struct sampler_sample smp = {
+			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
+			.period_ns = k->counted_ns - given, .carried = true,
+			.pcs = t->npcs ? t->pcs : unsampled_pc, .npcs = t->npcs ? t->npcs : 1,
+		};
+		s->counts.unsampled_ns += smp.period_ns;
+		s->host.sink.sample(s->host.sink.arg, &smp);
+	}
+	struct sampler_event ev = { .kind = SAMPLER_THREAD_EXIT, .tid = k->tid,
+				    .time_ns = clock_ns(CLOCK_BOOTTIME) };
+	s->host.sink.event(s->host.sink.arg, &ev);
+	t = tidtab_find(s->host.threads, k->tid);
+	if (t)
+		t->dead = true;
+	*k = s->tasks[--s->ntasks];
+}
+
+void perf_rec_settle(struct sampler *s, bool all)
+{
+	for (size_t i = 0; i < s->ntasks;) {
+		struct task *k = &s->tasks[i];
+		if (k->exited && (all || k->exited++ >= 2))
+			task_end(s, k); /* the last task moved to i */
+		else
+			i++;
+	}
+}
+
+/* Each thread's kernel time since the last look, as a one-frame sample:
+ * with exclude_kernel a tick in the kernel makes no sample at all. */
+void perf_rec_kernel_time(struct sampler *s)
+{
+	if (s->kernel)
+		return; /* sampled: its frames are in the samples */
+	uint64_t total = proc_stime_ns(s->pid, 0);
+	if (total == s->proc_stime_ns)
+		return; /* no thread spent a tick in the kernel: no thread to read */
+	s->proc_stime_ns = total;
+	for (size_t i = 0; i < s->ntasks; i++) {
+		struct task *k = &s->tasks[i];
+		uint64_t now = proc_stime_ns(s->pid, k->tid);
+		if (now <= k->stime_ns)
+			continue;
+		struct sampler_sample smp = {
+			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
+			.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
+		};
+		k->stime_ns = now;
+		s->host.sink.sample(s->host.sink.arg, &smp);
+	}
+}
+
