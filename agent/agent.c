@@ -20,6 +20,7 @@
  * its own core holds. Stacks are looked up without a lock. */
 #define _GNU_SOURCE
 #include "pprof-agent.h"
+#include "got.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,6 +43,11 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define HIDDEN __attribute__((visibility("hidden")))
+/* agent_NAME: the agent's own NAME, also where the agent was loaded late
+ * and NAME binds to the allocator's for everybody, the agent included */
+#define OWN(name) \
+	extern __typeof__(name) agent_##name \
+		__attribute__((copy(name), alias(#name), visibility("hidden")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -161,6 +167,8 @@ struct agent {
 	uint8_t tables;         /* the tables below exist: sampling can run */
 	uint8_t walk_slow;      /* a forked child that may hold libunwind's
 				 * pool lock for good: see before_fork */
+	uint8_t late;           /* loaded into the running process: routes
+				 * through GOT entries (got.c), once attached */
 	int64_t rate;           /* pprof_agent.rate while sampling, else 0 */
 	uint32_t *index;        /* bucket hash -> bucket + 1; read without a lock */
 	struct pprof_agent_bucket *buckets; /* as published */
@@ -183,6 +191,8 @@ struct agent {
 	 * them; NULL if that mapping failed */
 	int dl_busy;
 	struct dl_lists *dl_lists;
+	int attached;           /* late: 1 routed, -1 refused, 2 attaching */
+	struct got got;         /* late: the slots' functions and the agent's */
 
 	struct shard shards[NSHARDS];
 };
@@ -191,6 +201,7 @@ _Static_assert(offsetof(struct agent, real.free) + sizeof(void *) <= 64,
 	       "what a sample reads shares one line with the real malloc and free");
 
 static void free_early(void *p);
+static bool preloaded(void);
 
 /* adaptive: held for well under a microsecond, so spin before sleeping */
 static struct agent A = {
@@ -877,6 +888,8 @@ static inline __attribute__((always_inline)) void sample_here(void *p, size_t si
 {
 	if (T.busy)
 		return;
+	if (UNLIKELY(A.late))
+		got_tick(&A.got); /* a module the C library loaded itself */
 	if (!T.init) {
 		T.init = 1;
 		T.rng = ((uint64_t)syscall(SYS_gettid) << 32) ^ (uint64_t)(uintptr_t)&T ^
@@ -944,6 +957,7 @@ EXPORT void *malloc(size_t n)
 		return A.real.malloc(n);
 	return malloc_slow(n);
 }
+OWN(malloc);
 
 EXPORT void *calloc(size_t n, size_t size)
 {
@@ -998,7 +1012,7 @@ EXPORT void *realloc(void *p, size_t n)
 	if (UNLIKELY(is_boot(p))) {
 		/* out of the bootstrap area for good */
 		size_t had = boot_size(p);
-		void *q = malloc(n);
+		void *q = agent_malloc(n);
 		if (q)
 			memcpy(q, p, n < had ? n : had);
 		return q;
@@ -1013,6 +1027,7 @@ EXPORT void *realloc(void *p, size_t n)
 		untrack_undo(had); /* it failed: p lives on, still counted */
 	return allocated(q, n);
 }
+OWN(realloc);
 
 /* Bootstrap blocks are the agent's; every other block is the real
  * allocator's, whole (a sampled block is not moved or padded). */
@@ -1034,7 +1049,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, total);
+	return agent_realloc(p, total);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -1071,13 +1086,14 @@ EXPORT void *memalign(size_t align, size_t n)
 		return boot_alloc(n, align);
 	return allocated(A.real.memalign(align, n), n);
 }
+OWN(memalign);
 
 EXPORT void *valloc(size_t n)
 {
 	if (UNLIKELY(!A.ready))
 		init();
 	if (!A.ready || !A.real.valloc)
-		return memalign((size_t)sysconf(_SC_PAGESIZE), n);
+		return agent_memalign((size_t)sysconf(_SC_PAGESIZE), n);
 	return allocated(A.real.valloc(n), n);
 }
 
@@ -1088,7 +1104,7 @@ EXPORT void *pvalloc(size_t n)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t rounded = (n + page - 1) & ~(page - 1);
 	if (!A.ready || !A.real.pvalloc)
-		return memalign(page, rounded ? rounded : page);
+		return agent_memalign(page, rounded ? rounded : page);
 	return allocated(A.real.pvalloc(n), rounded);
 }
 
@@ -1380,9 +1396,12 @@ EXPORT int dlclose(void *handle)
 		munmap(lists, bytes);
 	if (kept)
 		__atomic_store_n(&A.dl_busy, 0, __ATOMIC_RELEASE);
+	if (A.late)
+		got_tick(&A.got);
 	errno = saved;
 	return rc;
 }
+OWN(dlclose);
 
 /* ---- process life ---- */
 
@@ -1459,6 +1478,12 @@ static void load_unwinder(void)
 
 __attribute__((constructor)) static void agent_start(void)
 {
+	if (!preloaded()) {
+		/* loaded into a running process: nothing is touched until
+		 * pprof_agent_attach */
+		A.late = 1;
+		return;
+	}
 	init();
 	load_unwinder();
 	/* environ exists only now: a malloc before this point used the default */
@@ -1483,4 +1508,141 @@ __attribute__((constructor)) static void agent_start(void)
 	T.init = 0;
 	T.left = 0;
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+/* ---- loaded into a running process ---- */
+
+OWN(free);
+OWN(calloc);
+OWN(reallocarray);
+OWN(posix_memalign);
+OWN(aligned_alloc);
+OWN(valloc);
+OWN(pvalloc);
+OWN(malloc_usable_size);
+OWN(pthread_create);
+
+/* The routed dlopen: modules it loads are routed before it returns (their
+ * constructors' allocations, made inside it, are not counted). glibc names
+ * the caller by dlopen's return address, to search its DT_RUNPATH and
+ * expand $ORIGIN: a caller whose module has paths of its own, or a name
+ * with a $, gets the real dlopen by a tail call, its frame unchanged, and
+ * its module is routed at the next sample (got_tick). */
+static void *agent_dlopen(const char *file, int mode)
+{
+	void *(*real)(const char *, int) = (void *(*)(const char *, int))A.got.real[GOT_DLOPEN];
+	if ((file && strchr(file, '$')) ||
+	    got_caller_has_paths((uintptr_t)__builtin_return_address(0)))
+		return real(file, mode);
+	void *h = real(file, mode);
+	int saved = errno;
+	got_route(&A.got);
+	errno = saved;
+	return h;
+}
+
+OWN(pprof_agent_attach);
+
+/* Whether the agent is in the program's own symbol scope (preloaded, or
+ * linked), where its functions interpose the allocator's; not when
+ * dlopened (RTLD_LOCAL) into the running process. */
+static bool preloaded(void)
+{
+	void *main = dlopen(NULL, RTLD_LAZY);
+	return main && dlsym(main, "pprof_agent_attach") == (void *)agent_pprof_agent_attach;
+}
+
+/* Routes the process's allocator through the agent (got.c) and counts from
+ * now on; pprof-agent.h says what it answers. Called once the loader's
+ * dlopen has returned, on a thread that was waiting (not in the allocator
+ * or the loader), with its signals blocked. */
+EXPORT int pprof_agent_attach(int64_t rate)
+{
+	if (!A.late)
+		return 0; /* preloaded: counting since the start */
+	int done = 0;
+	if (!__atomic_compare_exchange_n(&A.attached, &done, 2, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return done == 1 ? 0 : -1; /* once only; -1 too while another call runs */
+	int rc = -1;
+	void *main = dlopen(NULL, RTLD_LAZY);
+	void *present = main ? dlsym(main, PPROF_AGENT_SYMBOL) : NULL;
+	if (present && present != &pprof_agent) {
+		rc = 0; /* a preloaded agent counts already */
+		goto out;
+	}
+	A.got.self = (uintptr_t)&agent_dlopen;
+	void *const wrap[GOT_N] = {
+		[GOT_MALLOC] = agent_malloc, [GOT_FREE] = agent_free,
+		[GOT_CALLOC] = agent_calloc, [GOT_REALLOC] = agent_realloc,
+		[GOT_REALLOCARRAY] = agent_reallocarray,
+		[GOT_POSIX_MEMALIGN] = agent_posix_memalign,
+		[GOT_ALIGNED_ALLOC] = agent_aligned_alloc, [GOT_MEMALIGN] = agent_memalign,
+		[GOT_VALLOC] = agent_valloc, [GOT_PVALLOC] = agent_pvalloc,
+		[GOT_MALLOC_USABLE_SIZE] = agent_malloc_usable_size,
+		[GOT_PTHREAD_CREATE] = agent_pthread_create, [GOT_DLOPEN] = agent_dlopen,
+		[GOT_DLCLOSE] = agent_dlclose,
+	};
+	memcpy(A.got.wrap, wrap, sizeof wrap);
+	char why[sizeof pprof_agent.message];
+	int collected = got_collect(&A.got, why, sizeof why);
+	if (collected > 0) {
+		rc = 0; /* another copy of the agent routes the slots: no header here */
+		goto out;
+	}
+	/* the header, for the reader to see a refusal too */
+	make_tables();
+	pprof_agent.origin = PPROF_AGENT_LOADED;
+	if (pprof_agent.state == PPROF_AGENT_FAILED)
+		goto out;
+	if (rate < 0) {
+		fail("the rate is negative: want mean bytes between samples, 1 for all, 0 for none");
+		goto out;
+	}
+	if (dlsym(RTLD_DEFAULT, "__asan_init")) {
+		fail("the target runs AddressSanitizer, whose allocator the agent cannot wrap");
+		goto out;
+	}
+	if (collected < 0) {
+		fail(why);
+		goto out;
+	}
+	load_unwinder();
+	if (pprof_agent.state == PPROF_AGENT_FAILED)
+		goto out;
+	/* the functions every wrapper forwards to, before any slot points at
+	 * a wrapper */
+	__atomic_store_n(&A.real.malloc, A.got.real[GOT_MALLOC], __ATOMIC_RELEASE);
+	__atomic_store_n(&A.real.free, A.got.real[GOT_FREE], __ATOMIC_RELEASE);
+	A.real.calloc = A.got.real[GOT_CALLOC];
+	A.real.realloc = A.got.real[GOT_REALLOC];
+	A.real.reallocarray = A.got.real[GOT_REALLOCARRAY];
+	A.real.posix_memalign = A.got.real[GOT_POSIX_MEMALIGN];
+	A.real.aligned_alloc = A.got.real[GOT_ALIGNED_ALLOC];
+	A.real.memalign = A.got.real[GOT_MEMALIGN];
+	A.real.valloc = A.got.real[GOT_VALLOC];
+	A.real.pvalloc = A.got.real[GOT_PVALLOC];
+	A.real.malloc_usable_size = A.got.real[GOT_MALLOC_USABLE_SIZE];
+	A.real.dlclose = A.got.real[GOT_DLCLOSE];
+	A.real.pthread_create = A.got.real[GOT_PTHREAD_CREATE];
+	if (!A.real.calloc || !A.real.realloc || !A.real.posix_memalign || !A.real.memalign ||
+	    !A.real.pthread_create || !A.got.real[GOT_DLOPEN]) {
+		fail("the process lacks an allocation function the agent forwards to: not routed");
+		goto out;
+	}
+	pprof_agent.since_ns = now_realtime_ns();
+	__atomic_store_n(&pprof_agent.rate, rate, __ATOMIC_RELAXED);
+	if (rate == 0)
+		pprof_agent.state = PPROF_AGENT_OFF;
+	__atomic_store_n(&A.rate, rate, __ATOMIC_RELAXED);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	__atomic_store_n(&A.ready, 1, __ATOMIC_RELEASE);
+	got_route(&A.got);
+	/* once more: another thread's first call through an unbound slot may
+	 * have bound it over the agent's */
+	got_route(&A.got);
+	rc = 0;
+out:
+	__atomic_store_n(&A.attached, rc == 0 ? 1 : -1, __ATOMIC_RELEASE);
+	return rc;
 }

@@ -141,4 +141,17 @@ struct pprof_agent_header {
 	char message[128];       /* why state is FAILED */
 };
 
+/* Exported by the agent for pprof-fcgi's loader, which dlopens it into a
+ * running process (RTLD_LOCAL, where its allocator functions interpose
+ * nothing) and calls this once, on a thread it interrupted in a wait, with
+ * that thread's signals blocked. It routes the process's allocator and
+ * pthread_create, dlopen and dlclose through the agent by rewriting the
+ * modules' GOT entries, and counts from then on, sampling at rate (as
+ * PPROF_MEMRATE: mean bytes between samples, 1 every block, 0 dormant:
+ * the late agent cannot read the process's environment). 0: it counts now,
+ * or did already (a second call, or a preloaded agent); -1: refused, the
+ * reason in pprof_agent.message (state FAILED), nothing routed. */
+#define PPROF_AGENT_ATTACH "pprof_agent_attach"
+int pprof_agent_attach(int64_t rate);
+
 #endif

@@ -67,6 +67,15 @@ static void add_snapshot(struct profile *p, const struct heap_snapshot *s,
 
 static void describe_agent(struct profile *p, const struct heap_snapshot *s)
 {
+	if (s->h.origin == PPROF_AGENT_LOADED) {
+		char when[32] = "?";
+		time_t t = (time_t)(s->h.since_ns / 1000000000u);
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		profile_add_comment(p, "allocations since %s only (agent loaded into the running "
+				    "process)", when);
+	}
 	if (s->h.state == PPROF_AGENT_OFF)
 		profile_add_comment(p, "allocation sampling is off in the target (PPROF_MEMRATE=0)");
 	else if (s->h.state == PPROF_AGENT_FAILED)

@@ -1,0 +1,129 @@
+#!/bin/bash
+# The heap agent loaded into a running process (late-target does what
+# pprof-fcgi's loader does: a memfd copy of the agent, dlopen, then
+# pprof_agent_attach) while 8 threads allocate at full speed: /heap through
+# lighttpd shows what was allocated since, exactly at rate 1 and within
+# sampling noise at a small rate; blocks from before the load are freed and
+# reallocated without error or count; a library dlopened after the load is
+# counted; a lazily bound build whose first malloc comes after the load too;
+# a second attach, and a second copy of the agent, change nothing.
+. "$(dirname "$0")/lib.sh"
+export HOME="$T" PPROF_TMPDIR="$T"
+AGENT="$top_builddir/agent/.libs/libpprof-agent.so"
+LATE="$top_builddir/tests/targets/late-target"
+PLUGIN="$top_builddir/tests/targets/.libs/late-plugin.so"
+P=/v1/sys/pprof
+[ -f "$AGENT" ] || { fail "no agent at $AGENT"; exit 1; }
+
+# late BIN [ARGS]: starts BIN reading commands from a fifo (fd 7)
+late() {
+	rm -f "$T/cmd" "$T/target.out"
+	mkfifo "$T/cmd"
+	"$@" < "$T/cmd" > "$T/target.out" 2> "$T/target.err" &
+	TARGET_PID=$!
+	PIDS+=("$TARGET_PID")
+	exec 7> "$T/cmd"
+	WATCH=$TARGET_PID wait_for grep -q '^ready' "$T/target.out"
+}
+# say COMMAND ANSWER: sends COMMAND, waits for a line starting with ANSWER
+say() {
+	echo "$1" >&7
+	WATCH=$TARGET_PID WAIT_S=60 wait_for grep -q "^$2" "$T/target.out" || fail "no answer $2 to $1"
+}
+held() { awk -v s="$1" -v f="${2:-3}" '$1 == "held" && $2 == s { v = $f } END { print v }' "$T/target.out"; }
+serve() { start_app --target-pid "$TARGET_PID" && NO_TOKEN=1 start_lighttpd; }
+unserve() {
+	exec 7>&-
+	kill ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
+	wait ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
+	rm -f "$SOCK"
+}
+alive() {
+	kill -0 "$TARGET_PID" 2>/dev/null && pass "$1: the target runs on" || fail "$1: the target died: $(tail -n 3 "$T/target.err")"
+}
+
+# --- rate 1: every allocation since the load, exactly
+# the agent from a memfd, as the loader puts it there: routed, counting
+late "$LATE" "$AGENT" || exit 1
+say "attach 1" "attach "
+equal "attach from a memfd" "$(grep '^attach ' "$T/target.out")" "attach 0 "
+say "copy 1" "copy "
+equal "a second copy of the agent is a no-op" "$(grep '^copy ' "$T/target.out")" "copy 0"
+say pause paused
+say resume resumed
+alive "memfd"
+unserve
+# pprof-fcgi finds the agent by its file's name in the target's maps, which
+# a memfd's is not yet: the rest loads the file itself
+export LATE_FROM_FILE=1
+
+late "$LATE" "$AGENT" || exit 1
+serve || exit 1
+get "$P/heap"
+expect_status "heap before the load" 200
+say "attach 1" "attach "
+equal "attach" "$(grep '^attach ' "$T/target.out")" "attach 0 "
+say "again 1" "again "
+equal "a second attach is a no-op" "$(grep '^again ' "$T/target.out")" "again 0"
+say "copy 1" "copy "
+equal "a second copy of the agent is a no-op" "$(grep '^copy ' "$T/target.out")" "copy 0"
+say old "held old_realloc_here"
+grep -q '^old ok$' "$T/target.out" && pass "malloc_usable_size of blocks from before the load" \
+	|| fail "old blocks: $(grep '^old' "$T/target.out")"
+say "plugin $PLUGIN" "held late_plugin_here"
+say pause paused
+get "$P/heap"
+expect_status "heap after the load" 200
+cp "$T/body" "$T/heap.pb.gz"
+equal "late_alloc_here inuse_space (8 threads, held)" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
+equal "late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
+equal "late_plugin_here (dlopened after the load) inuse_space" "$(value "$T/heap.pb.gz" inuse_space late_plugin_here)" "$(held late_plugin_here)"
+equal "old_realloc_here (realloc of blocks from before) inuse_space" "$(value "$T/heap.pb.gz" inuse_space old_realloc_here)" "$(held old_realloc_here)"
+get "$P/allocs"
+cp "$T/body" "$T/allocs.pb.gz"
+equal "old_here (before the load) is not counted" "$(value "$T/allocs.pb.gz" alloc_objects old_here)" 0
+gzip -dc "$T/heap.pb.gz" | grep -aq 'allocations since [0-9T:Z-]* only (agent loaded into the running process)' \
+	&& pass "heap comment: since the load" || fail "heap comment: no 'since'"
+say resume resumed
+alive "rate 1"
+for s in /proc/"$TARGET_PID"/task/*/status; do
+	grep -q '^TracerPid:[[:space:]]*0$' "$s" || fail "traced: $s"
+done
+unserve
+
+# --- a small rate: within 3 standard deviations
+late "$LATE" "$AGENT" || exit 1
+serve || exit 1
+say "attach 4096" "attach "
+equal "attach at 4096" "$(grep '^attach ' "$T/target.out")" "attach 0 "
+say pause paused
+get "$P/heap"
+cp "$T/body" "$T/heap.pb.gz"
+got=$(value "$T/heap.pb.gz" inuse_space late_alloc_here)
+want=$(held late_alloc_here)
+sd=$(held late_alloc_here 5)
+if awk -v g="$got" -v w="$want" -v sd="$sd" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 3 * sd && g > 0) }'; then
+	pass "late_alloc_here inuse_space at 4096: $got (want $want ±3 x $sd)"
+else
+	fail "late_alloc_here inuse_space at 4096: $got, want $want ±3 x $sd"
+fi
+say resume resumed
+alive "rate 4096"
+unserve
+
+# --- a lazily bound build: its first malloc after the load
+readelf -d "$LATE-lazy" | grep -q BIND_NOW && fail "late-target-lazy is bound at start"
+late "$LATE-lazy" "$AGENT" --lazy || exit 1
+serve || exit 1
+say "attach 1" "attach "
+equal "attach (lazy)" "$(grep '^attach ' "$T/target.out")" "attach 0 "
+say start started
+say pause paused
+get "$P/heap"
+cp "$T/body" "$T/heap.pb.gz"
+equal "late_alloc_here inuse_space (lazy binding)" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
+say resume resumed
+alive "lazy"
+unserve
+
+finish
