@@ -53,9 +53,6 @@ say pause paused
 say resume resumed
 alive "memfd"
 unserve
-# pprof-fcgi finds the agent by its file's name in the target's maps, which
-# a memfd's is not yet: the rest loads the file itself
-export LATE_FROM_FILE=1
 
 late "$LATE" "$AGENT" || exit 1
 serve || exit 1
@@ -65,8 +62,6 @@ say "attach 1" "attach "
 equal "attach" "$(grep '^attach ' "$T/target.out")" "attach 0 "
 say "again 1" "again "
 equal "a second attach is a no-op" "$(grep '^again ' "$T/target.out")" "again 0"
-say "copy 1" "copy "
-equal "a second copy of the agent is a no-op" "$(grep '^copy ' "$T/target.out")" "copy 0"
 say old "held old_realloc_here"
 grep -q '^old ok$' "$T/target.out" && pass "malloc_usable_size of blocks from before the load" \
 	|| fail "old blocks: $(grep '^old' "$T/target.out")"
@@ -124,6 +119,33 @@ cp "$T/body" "$T/heap.pb.gz"
 equal "late_alloc_here inuse_space (lazy binding)" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
 say resume resumed
 alive "lazy"
+unserve
+
+# --- the real loader: POST /agent into the running program (its lender
+# thread waits on a condition variable; the 8 workers never stop)
+late "$LATE" "$AGENT" || exit 1
+start_app --target-pid "$TARGET_PID" --agent-rate 1 && NO_TOKEN=1 start_lighttpd || exit 1
+get "$P/agent" -d ''
+expect_status "POST /agent" 200
+expect_body_has "POST /agent" "agent loaded into pid $TARGET_PID at "
+say "loaded 1" loaded
+for s in /proc/"$TARGET_PID"/task/*/status; do
+	grep -q '^TracerPid:[[:space:]]*0$' "$s" || fail "traced after the load: $s"
+done
+get "$P/agent" -d ''
+expect_status "POST /agent again" 200
+expect_body_has "POST /agent again" "agent already present since "
+expect_body_has "POST /agent again" "(loaded)"
+say pause paused
+get "$P/heap"
+expect_status "heap after POST /agent" 200
+cp "$T/body" "$T/heap.pb.gz"
+equal "POST /agent: late_alloc_here inuse_space (rate 1, exact)" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
+equal "POST /agent: late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
+gzip -dc "$T/heap.pb.gz" | grep -aq 'allocations since [0-9T:Z-]* only (agent loaded into the running process)' \
+	&& pass "POST /agent: heap comment says since the load" || fail "POST /agent: heap comment has no 'since'"
+say resume resumed
+alive "POST /agent"
 unserve
 
 finish

@@ -18,6 +18,8 @@
  *                 (SD: the standard deviation of /heap's estimate of BYTES
  *                 at the rate attached), then "paused"
  *   resume        "resumed"
+ *   loaded RATE   the agent was loaded from outside (POST /agent) at RATE:
+ *                 "pause" counts from now: "loaded"
  *   old           the blocks allocated before the attach: checks their
  *                 malloc_usable_size, frees half and reallocs the rest
  *                 (in old_realloc_here): "old ok", then "held
@@ -101,6 +103,19 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* A thread that waits on a condition variable for good: the one
+ * pprof-fcgi's loader may borrow (it never lends a busy thread). */
+static void *lender(void *arg)
+{
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+	(void)arg;
+	pthread_mutex_lock(&m);
+	for (;;)
+		pthread_cond_wait(&never, &m);
+	return NULL;
+}
+
 static void start_workers(void)
 {
 	for (int t = 0; t < THREADS; t++)
@@ -111,15 +126,6 @@ static void start_workers(void)
 static void *load(const char *agent, int64_t rate, int *rc)
 {
 	*rc = -2;
-	/* LATE_FROM_FILE: dlopen the file itself (pprof-fcgi finds the agent
-	 * by its file name in the maps, which a memfd's is not yet) */
-	const char *from_file = getenv("LATE_FROM_FILE");
-	if (from_file && *from_file) {
-		void *h = dlopen(agent, RTLD_NOW | RTLD_LOCAL);
-		int (*attach)(int64_t) = h ? (int (*)(int64_t))dlsym(h, PPROF_AGENT_ATTACH) : NULL;
-		*rc = attach ? attach(rate) : -2;
-		return h;
-	}
 	int in = open(agent, O_RDONLY | O_CLOEXEC);
 	int fd = memfd_create("libpprof-agent.so", MFD_CLOEXEC);
 	if (in < 0 || fd < 0)
@@ -243,6 +249,8 @@ int main(int argc, char **argv)
 		old[i] = old_here(OLD_SIZE, lazy);
 		old_held[i] = malloc_usable_size(old[i]);
 	}
+	pthread_t idle;
+	pthread_create(&idle, NULL, lender, NULL);
 	if (!lazy)
 		start_workers();
 	printf("ready %d\n", (int)getpid());
@@ -277,6 +285,11 @@ int main(int argc, char **argv)
 			}
 			report_held();
 			printf("paused\n");
+		} else if (strcmp(line, "loaded") == 0) {
+			rate_attached = arg ? atoll(arg) : 1;
+			for (int t = 0; t < THREADS; t++)
+				W[t].at_attach = atomic_load(&W[t].iters);
+			printf("loaded\n");
 		} else if (strcmp(line, "resume") == 0) {
 			atomic_store(&pause_req, 0);
 			printf("resumed\n");
