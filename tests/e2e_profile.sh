@@ -3,6 +3,7 @@
 # read by go tool pprof and protoc. Then the faults: concurrent profiles,
 # the target exiting mid-profile, the app killed mid-profile.
 . "$(dirname "$0")/lib.sh"
+cpu_exclusive
 export HOME="$T" PPROF_TMPDIR="$T"
 
 TARGET_BIN=$SPLIT start_target || exit 1

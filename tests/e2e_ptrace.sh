@@ -8,6 +8,7 @@
 # each thread's CPU time is shared out over its kept samples. The sampler
 # before gave 42.8/17.1/40.1% for the truth 56.9/28.6/14.5%.
 . "$(dirname "$0")/lib.sh"
+cpu_exclusive
 export HOME="$T" PPROF_TMPDIR="$T"
 
 TARGET_BIN="$top_builddir/tests/targets/contend" start_target || exit 1

@@ -12,6 +12,7 @@
 # the threads that alternate. epoll_wait is never interrupted. Once on an
 # idle machine, once with two CPU hogs running.
 . "$(dirname "$0")/lib.sh"
+cpu_exclusive
 export HOME="$T" PPROF_TMPDIR="$T"
 
 TARGET_BIN="$top_builddir/tests/targets/waits" start_target "$T/window" || exit 1

@@ -30,6 +30,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# cpu_exclusive: this test measures how CPU time is shared under a load it
+# makes itself (hogs, busy threads); two such tests at once (make -j)
+# would skew each other's shares. Holds a lock until the test exits.
+cpu_exclusive() {
+	exec 9> "$top_builddir/tests/.cpu-exclusive.lock"
+	flock 9
+}
+
 pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
 
