@@ -38,6 +38,16 @@ unserve() {
 	wait ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
 	rm -f "$SOCK"
 }
+# exact_heap WHAT: once every worker replaced its blocks since the load,
+# /heap's late_alloc_here equals what the target holds (rate 1)
+exact_heap() {
+	say pause paused
+	get "$P/heap"
+	expect_status "$1: heap" 200
+	cp "$T/body" "$T/heap.pb.gz"
+	equal "$1: late_alloc_here inuse_space" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
+	equal "$1: late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
+}
 alive() {
 	kill -0 "$TARGET_PID" 2>/dev/null && pass "$1: the target runs on" || fail "$1: the target died: $(tail -n 3 "$T/target.err")"
 }
@@ -66,12 +76,7 @@ say old "held old_realloc_here"
 grep -q '^old ok$' "$T/target.out" && pass "malloc_usable_size of blocks from before the load" \
 	|| fail "old blocks: $(grep '^old' "$T/target.out")"
 say "plugin $PLUGIN" "held late_plugin_here"
-say pause paused
-get "$P/heap"
-expect_status "heap after the load" 200
-cp "$T/body" "$T/heap.pb.gz"
-equal "late_alloc_here inuse_space (8 threads, held)" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
-equal "late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
+exact_heap "8 threads, rate 1"
 equal "late_plugin_here (dlopened after the load) inuse_space" "$(value "$T/heap.pb.gz" inuse_space late_plugin_here)" "$(held late_plugin_here)"
 equal "old_realloc_here (realloc of blocks from before) inuse_space" "$(value "$T/heap.pb.gz" inuse_space old_realloc_here)" "$(held old_realloc_here)"
 get "$P/allocs"
@@ -136,12 +141,7 @@ get "$P/agent" -d ''
 expect_status "POST /agent again" 200
 expect_body_has "POST /agent again" "agent already present since "
 expect_body_has "POST /agent again" "(loaded)"
-say pause paused
-get "$P/heap"
-expect_status "heap after POST /agent" 200
-cp "$T/body" "$T/heap.pb.gz"
-equal "POST /agent: late_alloc_here inuse_space (rate 1, exact)" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
-equal "POST /agent: late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
+exact_heap "POST /agent"
 gzip -dc "$T/heap.pb.gz" | grep -aq 'allocations since [0-9T:Z-]* only (agent loaded into the running process)' \
 	&& pass "POST /agent: heap comment says since the load" || fail "POST /agent: heap comment has no 'since'"
 say resume resumed
