@@ -143,12 +143,10 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 		struct collector_sub *s = c->subs[i];
 		if (!sub_cpu(s) || (!s->due && !smp->carried))
 			continue;
-		if (smp->carried)
-			deliver_cpu(t, s, false); /* CPU time only: an exited thread's rest */
-		else if (c->ops->scaled)
+		if (c->ops->scaled && !smp->carried)
 			deliver_tick(t, s);
-		else
-			deliver_cpu(t, s, true);
+		else /* carried: CPU time only, an exited thread's rest */
+			deliver_cpu(t, s, !smp->carried);
 	}
 }
 
