@@ -181,9 +181,12 @@ start_nginx() {
 # www-data, which reaches the socket through its group, as deployed.
 apache_run() { # PORT
 	mkdir -p "$T/apache"
+	# www-data reads the viewer: a copy in $T, since the build tree may lie
+	# under a directory only root can enter (a clone in a mktemp -d)
+	[ -d "$T/apache/ui" ] || { cp -rL "$VIEWER" "$T/apache/ui" && chmod -R a+rX "$T/apache/ui"; }
 	sed -e "s|unix:/run/pprof-fcgi/pprof-fcgi.sock|unix:$SOCK|g" \
 	    -e "s|127.0.0.1:8200|127.0.0.1:$1|g" \
-	    -e "s|/usr/local/share/pprof-fcgi/ui|$VIEWER|g" \
+	    -e "s|/usr/local/share/pprof-fcgi/ui|$T/apache/ui|g" \
 	    -e "s|'change-me'|'$TOKEN'|" -e "s|'Bearer change-me'|'Bearer $TOKEN'|" \
 	    "$top_srcdir/conf/apache.conf" | auth_conf > "$T/apache/site.conf"
 	local mods=/usr/lib/apache2/modules
