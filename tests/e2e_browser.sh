@@ -42,7 +42,7 @@ start_lighttpd || exit 1
 
 mkdir -p "$T/chromium"
 # make screenshot's picture can be taken: a PNG of the CPU flame graph
-PROFILE_DIR="$T/chromium" CHROMIUM="$CHROMIUM" BASIC_USER="$BASIC_USER" BASIC_PASSWORD="$BASIC_PASSWORD" \
+PROFILE_DIR="$T/chromium-shot" CHROMIUM="$CHROMIUM" BASIC_USER="$BASIC_USER" BASIC_PASSWORD="$BASIC_PASSWORD" \
 	node "$top_srcdir/tests/browser/screenshot.cjs" "$MODULES" "$BASE" /v1/sys/pprof "$T/flame.png" > "$T/shot.out" 2>&1
 png=$(python3 -c 'import struct, sys
 b = open(sys.argv[1], "rb").read()

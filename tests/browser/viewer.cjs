@@ -69,7 +69,9 @@ async function newPage(browser, { login: logIn = true } = {}) {
 	page.on('pageerror', e => errors.push(String(e)));
 	page.on('response', r => {
 		const p = new URL(r.url()).pathname;
-		if (p.startsWith(`${mount}/ui/`))
+		// the first answer: a later visit may revalidate (304), which a
+		// fresh checkout's new files make likely
+		if (p.startsWith(`${mount}/ui/`) && !served.has(p))
 			served.set(p, [r.status(), r.headers()['content-type']]);
 	});
 	return page;
