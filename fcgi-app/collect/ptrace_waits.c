@@ -213,8 +213,11 @@ void ptrace_waits_offcpu(struct sampler *pt, bool settle, struct sampler_stats *
 			continue;
 		}
 		bool ran = t->cpu_ns != t->w_cpu;
-		uint64_t nvcsw = t->w_nvcsw; /* no switch without running */
-		if (ran && proc_voluntary_switches(pt->pid, t->tid, &nvcsw) < 0) {
+		/* no switch without running; but a thread runnable at the last
+		 * look may have run too little for its lagging CPU count to move
+		 * before it blocked: whether it did is read, not assumed */
+		uint64_t nvcsw = t->w_nvcsw;
+		if ((ran || t->w_runnable) && proc_voluntary_switches(pt->pid, t->tid, &nvcsw) < 0) {
 			t->dead = true;
 			continue;
 		}
