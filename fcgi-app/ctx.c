@@ -124,7 +124,6 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 	static const char *libc = "libc.so.6";
 	struct { uint64_t *addr; const char *name, *module, *fallback; } want[] = {
 		{ &s->memfd_create, "memfd_create", libc, NULL },
-		{ &s->close, "close", libc, NULL },
 		/* glibc 2.34 moved these from libdl into libc */
 		{ &s->dlopen, "dlopen", libc, "libdl.so" },
 		{ &s->dlerror, "dlerror", libc, "libdl.so" },
@@ -145,7 +144,7 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 							want[i].addr, e);
 		if (found < 0)
 			rc = -1;
-		else if (found == 1 && i < 2)
+		else if (found == 1 && i == 0)
 			rc = err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it has no glibc "
 				     "(a static binary?); start it with LD_PRELOAD instead, if it can",
 				     (int)pid);

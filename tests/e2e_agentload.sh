@@ -32,7 +32,14 @@ after_load() {
 	equal "$1: threads left stopped" "$stopped" 0
 	if grep -q FAIL "$T/target.out"; then fail "$1: $(grep -m1 FAIL "$T/target.out")"
 	else pass "$1: registers, vector state, mask and waits intact"; fi
+	# closed by the trampoline as it leaves, at the latest after its idle
+	# timeout when pprof-fcgi is gone
+	WAIT_S=20 wait_for no_memfd && pass "$1: no memfd left open in the target" \
+		|| fail "$1: $(memfds) memfd left open in the target"
 }
+# the load's memfds open in the target (a link "/memfd:NAME (deleted)")
+memfds() { ls -l /proc/"$TARGET_PID"/fd 2>/dev/null | grep -c '/memfd:'; }
+no_memfd() { [ "$(memfds)" = 0 ]; }
 attaches() { cat "$LOAD_PROBE_OUT" 2>/dev/null | grep -c '^attach'; }
 # fresh TARGET_ARGS...: a new regs-target and a new app (options in APP_OPTS)
 fresh() {

@@ -190,7 +190,8 @@ static void read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 		}
 }
 
-/* The calls, on the entered thread. */
+/* The calls, on the entered thread. The memfd is closed by the trampoline
+ * as it leaves, whatever happens after it was made. */
 static int load(struct inject *in, const struct agentload_req *req, struct agentload_result *r,
 		struct err *e)
 {
@@ -198,6 +199,7 @@ static int load(struct inject *in, const struct agentload_req *req, struct agent
 	uint64_t name, path, sym, ret;
 	if (inject_put(in, 0, MEMFD_NAME, sizeof MEMFD_NAME, &name, e) < 0 ||
 	    inject_put(in, 64, ATTACH_SYMBOL, sizeof ATTACH_SYMBOL, &sym, e) < 0 ||
+	    inject_close_result(in, e) < 0 ||
 	    inject_call(in, s->memfd_create, (uint64_t[]){ name, MFD_CLOEXEC }, 2, &ret, e) < 0)
 		return -1;
 	long fd = (int)ret;
@@ -206,41 +208,31 @@ static int load(struct inject *in, const struct agentload_req *req, struct agent
 			       "create files in memory (seccomp?)", (int)req->pid);
 	char fdpath[64];
 	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%ld", fd);
-	int rc = -1;
 	if (write_agent(req->pid, fd, req->path, e) < 0 ||
 	    inject_put(in, 128, fdpath, strlen(fdpath) + 1, &path, e) < 0 ||
 	    inject_call(in, s->dlopen, (uint64_t[]){ path, RTLD_NOW | RTLD_LOCAL }, 2, &ret, e) < 0)
-		goto out;
+		return -1;
 	uint64_t handle = ret;
 	if (!handle) {
 		char why[400];
 		if (inject_call(in, s->dlerror, NULL, 0, &ret, e) < 0)
-			goto out;
+			return -1;
 		read_string(req->pid, ret, why, sizeof why);
-		err_set(e, ERR_INVALID, "dlopen of the agent in pid %d failed: %s (its libraries "
-			"must exist in the target's root)", (int)req->pid, why[0] ? why : "no reason given");
-		goto out;
+		return err_set(e, ERR_INVALID, "dlopen of the agent in pid %d failed: %s (its libraries "
+			       "must exist in the target's root)", (int)req->pid,
+			       why[0] ? why : "no reason given");
 	}
 	if (inject_call(in, s->dlsym, (uint64_t[]){ handle, sym }, 2, &ret, e) < 0)
-		goto out;
-	if (!ret) {
-		err_set(e, ERR_INVALID, "the agent %s has no " ATTACH_SYMBOL ": it is older than "
-			"this pprof-fcgi; set agent-path to the libpprof-agent.so it was built with",
-			req->path);
-		goto out;
-	}
+		return -1;
+	if (!ret)
+		return err_set(e, ERR_INVALID, "the agent %s has no " ATTACH_SYMBOL ": it is older "
+			       "than this pprof-fcgi; set agent-path to the libpprof-agent.so it was "
+			       "built with", req->path);
 	if (inject_call(in, ret, (uint64_t[]){ (uint64_t)req->rate }, 1, &ret, e) < 0)
-		goto out;
+		return -1;
 	r->attach_rc = (int)ret;
 	inject_pause(req->pause_at, "after");
-	rc = 0;
-out:
-	/* after a timeout or the target's exit, no further call */
-	if (e->kind != ERR_BUSY && e->kind != ERR_TARGET) {
-		struct err ignored = { 0 };
-		inject_call(in, s->close, (uint64_t[]){ (uint64_t)fd }, 1, &ret, &ignored);
-	}
-	return rc;
+	return 0;
 }
 
 int agentload_run(struct collector *c, const struct agentload_req *req,

@@ -2,7 +2,7 @@
  * (one thread lent, the others running on): a memfd made in the target,
  * the agent's file written into it from here (the target's root may not
  * hold it), dlopen("/proc/self/fd/N"), dlsym of pprof_agent_attach and its
- * call with the rate, the memfd closed. */
+ * call with the rate, the memfd closed by the trampoline as it leaves. */
 #ifndef PF_AGENTLOAD_H
 #define PF_AGENTLOAD_H
 
@@ -17,7 +17,7 @@ struct err;
 /* The target's functions the load calls (found by the caller in the
  * target's C library: collect/ reads no symbol tables). */
 struct agentload_syms {
-	uint64_t memfd_create, dlopen, dlerror, dlsym, close;
+	uint64_t memfd_create, dlopen, dlerror, dlsym;
 };
 
 struct agentload_req {

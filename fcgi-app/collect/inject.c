@@ -43,6 +43,8 @@ enum {
 	D_STATE = 80,    /* 1 in the trampoline, 2 left (trampoline) */
 	D_SLEEP = 88,    /* struct timespec of its idle futex wait */
 	D_MASK = 104,    /* all signals */
+	D_CLOSE_SEQ = 112, /* the call whose result is a descriptor to close (pprof-fcgi) */
+	D_CLOSE_FD = 120,  /* that descriptor, closed on leaving; -1 none (trampoline) */
 	D_SCRATCH = 2048,
 };
 #define STATE_IN 1
@@ -92,9 +94,14 @@ __asm__(
 	"mov 8(%r14), %r11\n mov 16(%r14), %rdi\n mov 24(%r14), %rsi\n mov 32(%r14), %rdx\n"
 	"mov 40(%r14), %rcx\n mov 48(%r14), %r8\n mov 56(%r14), %r9\n"
 	"call *%r11\n"                    /* rsp is 16-byte aligned here */
-	"mov %rax, 64(%r14)\n mov %r15, 72(%r14)\n"
+	"mov %rax, 64(%r14)\n"
+	"cmp 112(%r14), %r15\n jne 4f\n mov %rax, 120(%r14)\n"
+	"4: mov %r15, 72(%r14)\n"
 	"jmp 1b\n"
-	"3: movq $2, 80(%r14)\n"
+	/* leaving, with pprof-fcgi there or not: close the descriptor (an
+	 * int: its upper half is undefined) */
+	"3: mov 120(%r14), %edi\n test %edi, %edi\n js 5f\n mov $3, %eax\n syscall\n"
+	"5: movq $2, 80(%r14)\n"
 	"mov $2, %edi\n mov %r13, %rsi\n xor %edx, %edx\n mov $8, %r10d\n mov $14, %eax\n syscall\n"
 	"9: mov $-1, %eax\n mov $-1, %edx\n xrstor64 (%r12)\n"
 	"mov %rbx, %rsp\n"
@@ -313,6 +320,7 @@ static int enter(struct inject *in, struct seized *s, const struct user_regs_str
 	struct timespec idle = { 0, IDLE_SLEEP_NS };
 	memcpy(data + D_SLEEP, &idle, sizeof idle);
 	memset(data + D_MASK, 0xff, 8);
+	memset(data + D_CLOSE_FD, 0xff, 8);
 	uint64_t ret_rax, ret_rip;
 	restart_fixup(orig, &ret_rax, &ret_rip);
 	uint64_t retsp = orig->rsp - 8 - RET_SKIP;
@@ -403,6 +411,12 @@ int inject_put(struct inject *in, size_t off, const void *buf, size_t len, uint6
 			       len, off);
 	*addr = in->data + D_SCRATCH + off;
 	return target_write_mem(in->pid, *addr, buf, len, e);
+}
+
+int inject_close_result(struct inject *in, struct err *e)
+{
+	uint64_t seq = in->seq + 1;
+	return target_write_mem(in->pid, in->data + D_CLOSE_SEQ, &seq, sizeof seq, e);
 }
 
 /* Polls the data page word at off until it is want, the deadline passes

@@ -60,6 +60,11 @@ int inject_put(struct inject *in, size_t off, const void *buf, size_t len, uint6
 int inject_call(struct inject *in, uint64_t fn, const uint64_t *args, size_t nargs,
 		uint64_t *ret, struct err *e);
 
+/* Makes the result of the next inject_call a descriptor that the
+ * trampoline closes when it leaves: after inject_leave, the timeout, or
+ * pprof-fcgi's death, so that none is left open in the target. */
+int inject_close_result(struct inject *in, struct err *e);
+
 /* Tells the trampoline to return the thread to its own code, and waits
  * (up to the timeout) to see it leave: left_ns set then. */
 void inject_leave(struct inject *in);
