@@ -50,7 +50,11 @@ static const struct key keys[] = {
 	{ "allow-insecure-listen", KEY_BOOL, OFF(allow_insecure_listen), "no", 0, 0,
 	  "yes: listen on a non-loopback address or a world-writable socket anyway" },
 	{ "agent-load", KEY_STRING, OFF(agent_load), "on-request", 0, 0,
-	  "on-request (POST MOUNT/agent loads the heap agent into the running target) or never" },
+	  "on-request (POST MOUNT/agent loads the heap agent into the running target), at-start "
+	  "(loaded as soon as the target is found, and again after it execs or is replaced; POST "
+	  "too) or never" },
+	{ "agent-load-poll", KEY_INT, OFF(agent_load_poll), "10", 1, 3600,
+	  "with agent-load = at-start: seconds between looks for a target without the agent" },
 	{ "agent-path", KEY_STRING, OFF(agent_path), NULL, 0, 0,
 	  "the agent file to load (default: the libpprof-agent.so built with pprof-fcgi)" },
 	{ "agent-rate", KEY_INT, OFF(agent_rate), "524288", 0, INT_MAX,

@@ -26,7 +26,8 @@ struct config {
 	char *kernel_frames;  /* "auto" or "off" */
 	char *debug_dir;      /* separate debug files: DIR/.build-id/xx/yyyy.debug */
 	char *viewer;         /* flame-graph links on the index: "auto", "on" or "off" */
-	char *agent_load;     /* "on-request" or "never" */
+	char *agent_load;     /* "on-request", "at-start" or "never" */
+	long agent_load_poll; /* seconds, at-start's */
 	char *agent_path;     /* NULL: the agent built with pprof-fcgi */
 	long agent_rate;
 	long agent_load_timeout;   /* seconds */

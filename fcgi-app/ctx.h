@@ -22,7 +22,8 @@ struct symbolizer;
 struct ctx_agent {
 	pthread_mutex_t lock;
 	pid_t pid;
-	unsigned long long start;   /* proc_starttime: with pid, one process */
+	unsigned long long start;   /* proc_starttime: with pid, one process, */
+	uint64_t exec;              /* proc_exec_id: one program of it */
 	int status;                 /* 200: loaded; else the failure's */
 	char line[640];             /* the answer */
 	int64_t at_ns;              /* CLOCK_REALTIME of the load */

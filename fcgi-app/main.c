@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "collect/proc.h"
 #include "edge/router.h"
+#include "ep/ep.h"
 #include "profile/kallsyms.h"
 #include "profile/symbolize.h"
 #include "profile/symbolize_fetch.h"
@@ -20,6 +21,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -54,6 +57,41 @@ static void agent_path(const char *configured, char *out, size_t size)
 		}
 	}
 	snprintf(out, size, "%s", PF_AGENT_PATH);
+}
+
+/* agent-load = at-start: looks for the target every agent-load-poll
+ * seconds and loads the agent where it is missing: at start, and into a
+ * new process or program after a restart or exec. A failed load is
+ * remembered for that process and logged once (ep_agent_load); one that
+ * found no thread fit to lend itself is tried again at the next look. */
+struct poller {
+	struct ctx *ctx;
+	atomic_bool stop;
+};
+
+static void *agent_poller(void *arg)
+{
+	struct poller *p = arg;
+	struct ctx *ctx = p->ctx;
+	char last[sizeof ctx->agent.line] = "";
+	while (!atomic_load(&p->stop)) {
+		struct proc_found found;
+		struct err e = { 0 };
+		char line[sizeof ctx->agent.line];
+		/* a target not running is said by the requests (503) */
+		if (proc_find(&ctx->target, ctx->self, &found, &e) == 0) {
+			int status = ep_agent_load(ctx, found.pid, "- (agent-load = at-start)", false,
+						   true, line, sizeof line, &e);
+			if (status < 0 && strcmp(e.msg, last) != 0) {
+				log_warn("agent-load = at-start: pid %d: %s", (int)found.pid, e.msg);
+				snprintf(last, sizeof last, "%s", e.msg);
+			}
+			log_debug("agent-load = at-start: pid %d: %d %s", (int)found.pid, status,
+				  status < 0 ? e.msg : line);
+		}
+		ctx_sleep(ctx, ctx->cfg->agent_load_poll);
+	}
+	return NULL;
 }
 
 static bool is_timed(void *arg, const char *script_name, const char *path_info,
@@ -130,8 +168,10 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
-	if (strcmp(cfg.agent_load, "on-request") != 0 && strcmp(cfg.agent_load, "never") != 0) {
-		fprintf(stderr, "pprof-fcgi: agent-load: %s: not on-request or never\n", cfg.agent_load);
+	if (strcmp(cfg.agent_load, "on-request") != 0 && strcmp(cfg.agent_load, "at-start") != 0 &&
+	    strcmp(cfg.agent_load, "never") != 0) {
+		fprintf(stderr, "pprof-fcgi: agent-load: %s: not on-request, at-start or never\n",
+			cfg.agent_load);
 		config_release(&cfg);
 		return 2;
 	}
@@ -181,6 +221,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int rc = 0;
+	struct poller poll = { .ctx = &ctx };
+	pthread_t poller;
+	bool polling = false;
 	if (fcgi_start(srv, (int)cfg.threads, (int)cfg.max_timed, handle, is_timed, &ctx, &e) < 0) {
 		log_error("%s", e.msg);
 		rc = 1;
@@ -200,11 +243,21 @@ int main(int argc, char **argv)
 		}
 		log_info("pprof-fcgi %s serving %s on %s with %ld threads", PACKAGE_VERSION, what,
 			 cfg.listen ? cfg.listen : "fd 0", cfg.threads);
+		if (strcmp(cfg.agent_load, "at-start") == 0) {
+			if (pthread_create(&poller, NULL, agent_poller, &poll) == 0)
+				polling = true;
+			else
+				log_error("agent-load = at-start: cannot start its thread: the agent "
+					  "loads on POST only");
+		}
 		int sig = 0;
 		sigwait(&stop, &sig);
 		log_info("%s: stopping", strsignal(sig));
 	}
-	collector_close(ctx.collector); /* ends profiles in progress now */
+	atomic_store(&poll.stop, true);
+	collector_close(ctx.collector); /* ends profiles in progress now, and the poller's sleep */
+	if (polling)
+		pthread_join(poller, NULL);
 	fcgi_stop(srv);
 	collector_free(ctx.collector);
 	symbolizer_free(ctx.symbolizer);

@@ -195,17 +195,23 @@ static void check_debuginfod(struct report *r, const char *urls)
 
 static void check_agent(struct report *r, struct ctx *ctx, pid_t pid)
 {
+	const char *mode = ctx->cfg->agent_load ? ctx->cfg->agent_load : "on-request";
 	struct heap_snapshot s = { 0 };
 	struct err e = { 0 };
 	if (ctx_heap_read(ctx, pid, &s, &e) < 0)
 		say(r, "warn", "agent", "%s", e.msg);
+	else if (!s.present && strcmp(mode, "at-start") == 0)
+		say(r, "note", "agent", "not loaded yet: agent-load = at-start loads it into the "
+		    "running target within %ld s of pprof-fcgi's start (and after the target execs "
+		    "or is replaced)", ctx->cfg->agent_load_poll);
 	else if (!s.present)
 		say(r, "note", "agent", "not loaded: /heap and /allocs are empty, the rest works; start "
-		    "the target with LD_PRELOAD=<libdir>/libpprof-agent.so for them");
+		    "the target with LD_PRELOAD=<libdir>/libpprof-agent.so for them%s (agent-load = %s)",
+		    strcmp(mode, "never") ? ", or POST MOUNT/agent" : "", mode);
 	else
 		say(r, "ok", "agent", "loaded (version %u), one sample per %lld bytes allocated, "
-		    "%llu stacks", (unsigned)s.h.version, (long long)s.h.rate,
-		    (unsigned long long)s.h.nbuckets);
+		    "%llu stacks (agent-load = %s)", (unsigned)s.h.version, (long long)s.h.rate,
+		    (unsigned long long)s.h.nbuckets, mode);
 	heap_snapshot_release(&s);
 }
 

@@ -6,8 +6,11 @@
 # own registers, vector state, MXCSR, signal mask and that its wait ran
 # its full time, every round. Faults: pprof-fcgi killed at each step, a
 # call longer than agent-load-timeout, a signal during the call, the
-# target exiting during it; afterwards the target runs on, untraced, and
-# the agent is loaded once or not at all. Each refusal has its line.
+# target exiting during it; afterwards the target runs on, untraced, with
+# no memfd of the load left open, and the agent is loaded once or not at
+# all. Each refusal has its line. agent-load = at-start: loaded with no
+# POST (the real agent into the demo target), again after an exec and a
+# restart; killed mid-load; a failure logged once.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 
@@ -48,8 +51,9 @@ fresh() {
 	rm -f "$SOCK" "$LOAD_PROBE_OUT"
 	TARGET_BIN=${BIN:-$REGS} start_target "$@" || exit 1
 	LENDER=$(awk '/^lender/ { print $2 }' "$T/target.out")
-	start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" ${APP_OPTS:-} || exit 1
+	# before pprof-fcgi: one with agent-load = at-start loads at once
 	WAIT_S=10 wait_for past_round 1 || fail "the lender did not start"
+	start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" ${APP_OPTS:-} || exit 1
 }
 
 fresh
@@ -183,5 +187,67 @@ get "$P/agent?retry=1" -d ''
 expect_status "retry=1" 501
 grep -q "the last load's answer" "$T/body" && fail "retry=1 answered the remembered failure" \
 	|| pass "retry=1 tries again"
+
+# --- agent-load = at-start, pprof-fcgi killed during its load (no POST):
+# the target runs on untraced, the agent loaded once or not at all
+for step in seized after; do
+	export PPROF_FCGI_TEST_AGENT_PAUSE=$step
+	APP_OPTS="--agent-load at-start --agent-load-poll 1" fresh
+	WAIT_S=20 wait_for grep -q "agent load: paused at $step" "$T/app.log" \
+		|| fail "at-start, kill at $step: never paused there"
+	kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null
+	unset PPROF_FCGI_TEST_AGENT_PAUSE
+	after_load "at-start, killed at $step"
+	equal "at-start, killed at $step: attach calls" "$(attaches)" "$([ $step = after ] && echo 1 || echo 0)"
+done
+
+# --- at-start, a failure: logged once, not every look
+BIN="$top_builddir/tests/targets/regs-static" APP_OPTS="--agent-load at-start --agent-load-poll 1 --log-level debug" fresh
+looks() { grep -c "agent-load = at-start: pid $TARGET_PID: " "$T/app.log"; }
+looked() { [ "$(looks)" -ge "$1" ]; }
+WAIT_S=30 wait_for looked 3 || fail "at-start: fewer than 3 looks in 30 s"
+equal "at-start: a failed load logged once in $(looks) looks" \
+	"$(grep -c "agent load: pid $TARGET_PID user - (agent-load = at-start): 501" "$T/app.log")" 1
+get $P/
+expect_body_has "at-start: the index says the mode and the failure" \
+	"not loaded yet (agent-load = at-start looks every 1 s); the last load: cannot load"
+
+# --- at-start with the real agent into the demo target: /allocs has data
+# with no POST, and again after the target execs itself (same pid, a new
+# program) and after it is replaced under the same pid file
+kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
+TARGET_BIN=$DEMO start_target --pidfile "$T/demo.pid" --exec-on-hup || exit 1
+start_app --target-pidfile "$T/demo.pid" --agent-load at-start --agent-load-poll 1 --agent-rate 1 \
+	--agent-path "$top_builddir/agent/.libs/libpprof-agent.so" || exit 1
+loads() { grep -c "agent load: pid $TARGET_PID user - (agent-load = at-start): 200 agent loaded into pid $TARGET_PID at" "$T/app.log"; }
+loaded() { [ "$(loads)" -ge "$1" ]; }
+readies() { [ "$(grep -c '^ready' "$T/target.out")" -ge "$1" ]; }
+# allocs_data NAME: /allocs counts remember_result's allocations since a load
+has_results() { get $P/allocs; RESULTS=$(value "$T/body" alloc_space remember_result); [ "${RESULTS%.*}" -gt 0 ]; }
+allocs_data() {
+	WAIT_S=30 wait_for has_results && pass "$1: /allocs counts remember_result ($RESULTS B)" \
+		|| fail "$1: /allocs has no remember_result"
+}
+WAIT_S=30 wait_for loaded 1 && pass "at-start: loaded with no POST" \
+	|| fail "at-start: not loaded: $(grep 'agent load' "$T/app.log" | tail -2)"
+allocs_data "at-start"
+get $P/
+expect_body_has "at-start: the index says the mode" "(agent-load = at-start)"
+"$APP" --check --target-pid "$TARGET_PID" --agent-load at-start > "$T/check.out" 2>&1
+grep -q "^ok   agent: loaded .*(agent-load = at-start)" "$T/check.out" && pass "at-start: --check says the mode" \
+	|| fail "at-start: --check: $(grep agent "$T/check.out")"
+kill -HUP "$TARGET_PID"
+WAIT_S=30 wait_for readies 2 || fail "the target did not exec itself"
+WAIT_S=30 wait_for loaded 2 && pass "at-start: loaded again after an exec" \
+	|| fail "at-start: not loaded after the exec"
+allocs_data "at-start, after the exec"
+old=$TARGET_PID
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+TARGET_BIN=$DEMO start_target --pidfile "$T/demo.pid" || exit 1
+WAIT_S=30 wait_for loaded 1 && pass "at-start: loaded into the new process ($old, then $TARGET_PID)" \
+	|| fail "at-start: not loaded into the new process"
+allocs_data "at-start, a new process"
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "at-start: untraced" || fail "at-start: traced"
+WAIT_S=20 wait_for no_memfd && pass "at-start: no memfd left open" || fail "at-start: $(memfds) memfd left open"
 
 finish

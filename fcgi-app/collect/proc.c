@@ -109,6 +109,27 @@ unsigned long long proc_starttime(pid_t pid)
 	return stat_field(path, 22);
 }
 
+/* FNV-1a of len bytes at p */
+static uint64_t fnv(const void *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+	return h;
+}
+
+uint64_t proc_exec_id(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/auxv", (int)pid);
+	struct buf auxv;
+	buf_init(&auxv, "auxv", 64 * 1024);
+	struct err ignored = { 0 };
+	uint64_t h = buf_read_file(&auxv, path, &ignored) == 0 && auxv.len ? fnv(auxv.data, auxv.len) : 0;
+	buf_release(&auxv);
+	return h;
+}
+
 uint64_t proc_stime_ns(pid_t pid, pid_t tid)
 {
 	char path[80];
@@ -646,10 +667,7 @@ int proc_maps_read(pid_t pid, struct buf *maps, uint64_t *hash, struct err *e)
 	buf_init(maps, "maps", 64u << 20);
 	if (buf_read_file(maps, path, e) < 0)
 		return -1;
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (size_t i = 0; i < maps->len; i++)
-		h = (h ^ (unsigned char)maps->data[i]) * 1099511628211ULL;
-	*hash = h;
+	*hash = fnv(maps->data, maps->len);
 	return 0;
 }
 

@@ -62,6 +62,10 @@ void proc_execfn(pid_t pid, char *out, size_t size);
 /* pid's start time in clock ticks since boot, 0 when unknown: with the
  * pid, it names one process (a pid is reused, never with the same start). */
 unsigned long long proc_starttime(pid_t pid);
+/* What tells pid's programs apart across an exec (which keeps the pid and
+ * start time): a hash of its auxiliary vector, whose stack, vDSO and
+ * AT_RANDOM addresses each exec randomizes; 0 when unreadable. */
+uint64_t proc_exec_id(pid_t pid);
 /* Thread tid's (0: the whole process's) time in the kernel so far (stat's
  * stime, to the clock tick), 0 when unknown. */
 uint64_t proc_stime_ns(pid_t pid, pid_t tid);

@@ -38,6 +38,15 @@ int ep_goroutine(struct ctx *ctx, const struct req *req, struct resp *resp, stru
 void ep_utc(int64_t ns, char *out, size_t size);
 /* POST: loads the heap agent into the running target (collect/agentload). */
 int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
+/* POST /agent's work, for agent-load = at-start's poller too: loads the
+ * agent into pid unless it is there, or the last load into that process
+ * (pid, start time, exec) failed and retry is false; logs a load with
+ * who. polled (the poller): a 503 (no thread could lend itself) is tried
+ * again, and a try that ends as the last did is not logged again. The
+ * answer's status and line, or -1 with e (the target's modules could not
+ * be read). */
+int ep_agent_load(struct ctx *ctx, pid_t pid, const char *who, bool retry, bool polled,
+		  char *line, size_t size, struct err *e);
 int ep_threadcreate(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e);
 
 /* What a builder adds to the tail every profile ends with; all optional. */

@@ -111,6 +111,62 @@ static void load(struct ctx *ctx, pid_t pid, int *status, char *line, size_t siz
 		 (int)r.tid, (double)r.stop_ns / 1e6, (double)r.lent_ns / 1e6);
 }
 
+int ep_agent_load(struct ctx *ctx, pid_t pid, const char *who, bool retry, bool polled,
+		  char *line, size_t size, struct err *e)
+{
+	struct heap_snapshot s;
+	if (ctx_heap_read(ctx, pid, &s, e) < 0) {
+		heap_snapshot_release(&s); /* what was read before the failure */
+		return -1;
+	}
+	char since[32];
+	if (s.present) {
+		ep_utc((int64_t)s.h.since_ns, since, sizeof since);
+		snprintf(line, size, "agent already present since %s (%s)", since,
+			 s.h.origin == PPROF_AGENT_LOADED ? "loaded" : "preloaded");
+		heap_snapshot_release(&s);
+		return 200;
+	}
+	heap_snapshot_release(&s);
+	/* one process: an exec keeps the pid and start time, not the auxv */
+	unsigned long long start = proc_starttime(pid);
+	uint64_t exec = proc_exec_id(pid);
+	int status = 0;
+	pthread_mutex_lock(&ctx->agent.lock);
+	struct ctx_agent *a = &ctx->agent;
+	bool same = a->pid == pid && a->start == start && a->exec == exec && start;
+	/* a poller tries again where no thread could lend itself (503) */
+	if (same && polled && a->status == 503)
+		retry = true;
+	if (same) {
+		if (a->status == 200) {
+			ep_utc(a->at_ns, since, sizeof since);
+			snprintf(line, size, "agent already present since %s (loaded)", since);
+			status = 200;
+		} else if (!retry) {
+			snprintf(line, size, "%.560s (the last load's answer: POST with ?retry=1 to "
+				 "try again)", a->line);
+			status = a->status;
+		}
+	}
+	if (!status) {
+		int before = same ? a->status : 0;
+		/* under the lock: one load at a time */
+		load(ctx, pid, &status, line, size);
+		a->pid = pid;
+		a->start = start;
+		a->exec = exec;
+		a->status = status;
+		a->at_ns = clock_ns(CLOCK_REALTIME);
+		snprintf(a->line, sizeof a->line, "%s", line);
+		/* a poller's tries that end as the last did are said once */
+		if (!polled || status != before)
+			log_info("agent load: pid %d user %s: %d %s", (int)pid, who, status, line);
+	}
+	pthread_mutex_unlock(&ctx->agent.lock);
+	return status;
+}
+
 int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct err *e)
 {
 	pid_t pid = req->pid;
@@ -121,47 +177,10 @@ int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 			   "target with LD_PRELOAD=libpprof-agent.so for heap profiles");
 		return 0;
 	}
-	struct heap_snapshot s;
-	if (ctx_heap_read(ctx, pid, &s, e) < 0) {
-		heap_snapshot_release(&s); /* what was read before the failure */
+	char line[sizeof ctx->agent.line];
+	int status = ep_agent_load(ctx, pid, user, req->params.retry, false, line, sizeof line, e);
+	if (status < 0)
 		return -1;
-	}
-	char line[sizeof ctx->agent.line], since[32];
-	if (s.present) {
-		ep_utc((int64_t)s.h.since_ns, since, sizeof since);
-		snprintf(line, sizeof line, "agent already present since %s (%s)", since,
-			 s.h.origin == PPROF_AGENT_LOADED ? "loaded" : "preloaded");
-		heap_snapshot_release(&s);
-		resp_error(resp, 200, line);
-		return 0;
-	}
-	heap_snapshot_release(&s);
-	unsigned long long start = proc_starttime(pid);
-	int status = 0;
-	pthread_mutex_lock(&ctx->agent.lock);
-	struct ctx_agent *a = &ctx->agent;
-	if (a->pid == pid && a->start == start && start) {
-		if (a->status == 200) {
-			ep_utc(a->at_ns, since, sizeof since);
-			snprintf(line, sizeof line, "agent already present since %s (loaded)", since);
-			status = 200;
-		} else if (!req->params.retry) {
-			snprintf(line, sizeof line, "%.560s (the last load's answer: POST with "
-				 "?retry=1 to try again)", a->line);
-			status = a->status;
-		}
-	}
-	if (!status) {
-		/* under the lock: one load at a time */
-		load(ctx, pid, &status, line, sizeof line);
-		a->pid = pid;
-		a->start = start;
-		a->status = status;
-		a->at_ns = clock_ns(CLOCK_REALTIME);
-		snprintf(a->line, sizeof a->line, "%s", line);
-		log_info("agent load: pid %d user %s: %d %s", (int)pid, user, status, line);
-	}
-	pthread_mutex_unlock(&ctx->agent.lock);
 	resp_error(resp, status, line);
 	return 0;
 }

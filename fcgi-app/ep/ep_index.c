@@ -128,12 +128,21 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		: !agent.present ? "heap and allocs are empty: the target runs without the preload agent; "
 				   "start it with LD_PRELOAD=<libdir>/libpprof-agent.so"
 		: NULL;
-	char state[128] = "";
+	bool at_start = ctx->cfg->agent_load && strcmp(ctx->cfg->agent_load, "at-start") == 0;
+	char state[sizeof ctx->agent.line + 160] = "";
 	if (agent.present) {
 		char at[32];
 		ep_utc((int64_t)agent.h.since_ns, at, sizeof at);
-		snprintf(state, sizeof state, "%s since %s", agent.h.origin == PPROF_AGENT_LOADED ?
-			 "loaded into the running process" : "preloaded", at);
+		snprintf(state, sizeof state, "%s since %s%s", agent.h.origin == PPROF_AGENT_LOADED ?
+			 "loaded into the running process" : "preloaded", at,
+			 at_start ? " (agent-load = at-start)" : "");
+	} else if (at_start && access.kind == ERR_NONE) {
+		pthread_mutex_lock(&ctx->agent.lock);
+		bool failed = ctx->agent.pid == req->pid && ctx->agent.status != 200;
+		snprintf(state, sizeof state, "not loaded yet (agent-load = at-start looks every "
+			 "%ld s)%s%.640s", ctx->cfg->agent_load_poll,
+			 failed ? "; the last load: " : "", failed ? ctx->agent.line : "");
+		pthread_mutex_unlock(&ctx->agent.lock);
 	}
 
 	struct buf cmd, path;

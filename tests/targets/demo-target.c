@@ -7,11 +7,12 @@
  * thread in epoll_wait that counts the EINTRs it sees (a profiler must
  * never cause one) and prints "eintr N" at exit.
  *
- *   demo-target [--pidfile FILE] [--idle-threads N] [--churn]
+ *   demo-target [--pidfile FILE] [--idle-threads N] [--churn] [--exec-on-hup]
  *
  * --churn adds a thread that keeps creating and joining short threads and
  * forking children that exec /bin/true (and are waited for), printing
- * "churn N" (rounds done) at exit.
+ * "churn N" (rounds done) at exit. --exec-on-hup: SIGHUP makes it exec
+ * itself anew with the same arguments (same pid, a new program).
  *
  * Prints "ready PID" on stdout once every thread runs, so a test waits for
  * that line instead of sleeping. Runs until SIGTERM or SIGINT. */
@@ -39,10 +40,14 @@ static volatile int epoll_eintr;
 static volatile int churn_rounds, churn_errors;
 static int epoll_pipe[2];
 
+static volatile sig_atomic_t exec_requested;
+
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		exec_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static void sleep_ms(long ms)
@@ -312,7 +317,7 @@ int main(int argc, char **argv)
 {
 	const char *pidfile = NULL;
 	long idle = 0;
-	int churn = 0;
+	int churn = 0, exec_on_hup = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc)
 			pidfile = argv[++i];
@@ -320,14 +325,19 @@ int main(int argc, char **argv)
 			idle = strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--churn") == 0)
 			churn = 1;
+		else if (strcmp(argv[i], "--exec-on-hup") == 0)
+			exec_on_hup = 1;
 		else {
-			fprintf(stderr, "usage: demo-target [--pidfile FILE] [--idle-threads N] [--churn]\n");
+			fprintf(stderr, "usage: demo-target [--pidfile FILE] [--idle-threads N] [--churn] "
+				"[--exec-on-hup]\n");
 			return 2;
 		}
 	}
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (exec_on_hup)
+		sigaction(SIGHUP, &sa, NULL);
 	if (pipe(pipe_fds) < 0 || pipe(epoll_pipe) < 0) {
 		perror("pipe");
 		return 1;
@@ -361,8 +371,14 @@ int main(int argc, char **argv)
 	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
-	while (!stop_requested)
+	while (!stop_requested) {
 		sleep_ms(200);
+		if (exec_requested) {
+			execv("/proc/self/exe", argv);
+			perror("execv");
+			return 1;
+		}
+	}
 	/* wake the blocked threads so every one can be joined */
 	close(pipe_fds[1]);
 	close(epoll_pipe[1]);
