@@ -133,9 +133,19 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 		return err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it runs on musl, "
 			       "and the agent needs glibc", (int)pid);
 	int rc = 0;
+	uint64_t asan;
 	pthread_mutex_lock(&ctx->sym_lock);
 	if (symbolizer_attach(ctx->symbolizer, pid, e) < 0)
 		rc = -1;
+	/* ASan's runtime is the allocator, and it must come first in the
+	 * library list: a preloaded agent is shadowed (0 stacks), one before
+	 * it (verify_asan_link_order=0) crashed the target */
+	else if (symbolize_find_function(ctx->symbolizer, "", "__asan_init", &asan, e) == 0)
+		rc = err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it is built with "
+			     "ASan (-fsanitize=address), whose allocator the agent cannot wrap "
+			     "(preloading does not help: ASan's malloc comes first and the agent sees "
+			     "nothing); for heap profiles run a build without ASan, with "
+			     "LD_PRELOAD=libpprof-agent.so or POST /agent", (int)pid);
 	for (size_t i = 0; rc == 0 && i < sizeof want / sizeof want[0]; i++) {
 		int found = symbolize_find_function(ctx->symbolizer, want[i].module, want[i].name,
 						    want[i].addr, e);

@@ -74,7 +74,7 @@ int ctx_heap_read(struct ctx *ctx, pid_t pid, struct heap_snapshot *s, struct er
 struct agentload_syms;
 /* The functions of pid's C library a load calls (under sym_lock):
  * ERR_INVALID saying why the target cannot load (musl, a static binary,
- * a glibc without dlopen). */
+ * a glibc without dlopen, ASan). */
 int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct err *e);
 /* Whether a thread waiting with stack pcs[0..n) (leaf first) may lend
  * itself to a load (agentload_req's vet; arg is the ctx, for the target

@@ -188,6 +188,14 @@ expect_status "retry=1" 501
 grep -q "the last load's answer" "$T/body" && fail "retry=1 answered the remembered failure" \
 	|| pass "retry=1 tries again"
 
+BIN="$top_builddir/tests/targets/regs-asan" fresh
+get $P/agent -d ''
+expect_status "an ASan build" 501
+expect_body_has "an ASan build: why" "it is built with ASan (-fsanitize=address), whose allocator the agent cannot wrap"
+expect_body_has "an ASan build: what instead" "run a build without ASan, with LD_PRELOAD=libpprof-agent.so or POST /agent"
+equal "an ASan build: no attach" "$(attaches)" 0
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "an ASan build: untraced" || fail "an ASan build: traced"
+
 # --- agent-load = at-start, pprof-fcgi killed during its load (no POST):
 # the target runs on untraced, the agent loaded once or not at all
 for step in seized after; do

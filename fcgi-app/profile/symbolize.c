@@ -461,7 +461,9 @@ static int find_symbol_in(Dwfl_Module *mod, void **userdata, const char *modname
 		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
 		/* a symbol table names versioned symbols "dlopen@@GLIBC_2.34" */
 		size_t len = strlen(f->name);
-		if (name && GELF_ST_TYPE(sym.st_info) == f->type && strncmp(name, f->name, len) == 0 &&
+		/* an undefined symbol (a module calling it) is not where it is */
+		if (name && GELF_ST_TYPE(sym.st_info) == f->type && sym.st_shndx != SHN_UNDEF &&
+		    strncmp(name, f->name, len) == 0 &&
 		    (name[len] == '\0' || name[len] == '@')) {
 			Dwarf_Addr end;
 			dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
