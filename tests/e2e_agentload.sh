@@ -196,6 +196,25 @@ expect_body_has "an ASan build: what instead" "run a build without ASan, with LD
 equal "an ASan build: no attach" "$(attaches)" 0
 WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "an ASan build: untraced" || fail "an ASan build: traced"
 
+# --- no thread may lend itself (every one in epoll_wait or pause): a 503
+# (curl's bound only catches a hang) saying what to do, the next requests
+# answered, and a second POST tries again rather than repeating it
+kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK" "$LOAD_PROBE_OUT"
+TARGET_BIN=$REGS start_target --epoll 3 || exit 1
+start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" || exit 1
+for try in 1 2; do
+	code=$(curl -s -m 60 -o "$T/busy.body" -w '%{http_code}' -d '' "$BASE$P/agent")
+	equal "no thread fit, POST $try: status" "$code" 503
+	grep -q "could lend itself to the load in .* POST again when one waits on a lock" "$T/busy.body" \
+		&& pass "no thread fit, POST $try: says what to do" || fail "no thread fit, POST $try: $(cat "$T/busy.body")"
+	get $P/
+	expect_status "no thread fit, POST $try: the index after it" 200
+done
+equal "no thread fit: both POSTs tried" "$(grep -c "agent load: pid $TARGET_PID user -: 503 no thread" "$T/app.log")" 2
+grep -q "the last load's answer" "$T/busy.body" && fail "no thread fit: a 503 was kept" || pass "no thread fit: a 503 is not kept"
+equal "no thread fit: no attach" "$(attaches)" 0
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "no thread fit: untraced" || fail "no thread fit: traced"
+
 # --- agent-load = at-start, pprof-fcgi killed during its load (no POST):
 # the target runs on untraced, the agent loaded once or not at all
 for step in seized after; do

@@ -24,6 +24,9 @@
 #define MEMFD_NAME "libpprof-agent.so"
 #define ATTACH_SYMBOL "pprof_agent_attach"
 #define PICK_TRIES 5
+/* What to do when no thread may lend itself now */
+#define RETRY_HINT "POST again when one waits on a lock, a condition variable, a join or a " \
+	"sleep, or start the target with LD_PRELOAD=libpprof-agent.so"
 
 struct enter_job {
 	const struct agentload_req *req;
@@ -101,14 +104,18 @@ static int enter_fn(struct collector_job *job, struct err *e)
 
 /* Seizes a thread and enters the trampoline on the tracer thread; a thread
  * whose stack is unfit is skipped, and one that woke up between its pick
- * and its stop is let go; another is picked, a few times. */
+ * and its stop is let go; another is picked, a few times, within the
+ * timeout. */
 static int enter(struct collector *c, const struct agentload_req *req, struct inject *in,
 		 struct err *e)
 {
 	pid_t skip[PICK_TRIES];
 	size_t nskip = 0;
 	char why[256] = "";
-	for (int i = 0; i < PICK_TRIES; i++) {
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + req->timeout_ms * 1000000;
+	int tries = 0;
+	while (tries < PICK_TRIES && (tries == 0 || clock_ns(CLOCK_MONOTONIC) < deadline)) {
+		tries++;
 		struct enter_job ej = { req, req->tid, 0, in };
 		if (!ej.tid && inject_pick_thread(req->pid, skip, nskip, &ej.tid, e) < 0) {
 			if (e->kind != ERR_BUSY)
@@ -116,7 +123,7 @@ static int enter(struct collector *c, const struct agentload_req *req, struct in
 			if (why[0]) {
 				err_clear(e);
 				return err_set(e, ERR_BUSY, "no thread of pid %d can lend itself to the "
-					       "load now (%s): retry later", (int)req->pid, why);
+					       "load now (%s): " RETRY_HINT, (int)req->pid, why);
 			}
 			err_clear(e);
 			/* let the threads run a little, then look again */
@@ -146,7 +153,10 @@ static int enter(struct collector *c, const struct agentload_req *req, struct in
 		err_clear(e);
 	}
 	return err_set(e, ERR_BUSY, "no thread of pid %d could lend itself to the load in %d tries "
-		       "(last: %s): retry later", (int)req->pid, PICK_TRIES, why[0] ? why : "none waits");
+		       "(last: %s): " RETRY_HINT, (int)req->pid, tries,
+		       why[0] ? why : "no thread waits in futex, nanosleep or clock_nanosleep with "
+		       "64 KiB of stack free; threads in epoll_wait, poll, select or read are never "
+		       "lent");
 }
 
 /* Copies the agent's file into the target's memfd fd through /proc. */

@@ -41,8 +41,8 @@ int ep_agent(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 /* POST /agent's work, for agent-load = at-start's poller too: loads the
  * agent into pid unless it is there, or the last load into that process
  * (pid, start time, exec) failed and retry is false; logs a load with
- * who. polled (the poller): a 503 (no thread could lend itself) is tried
- * again, and a try that ends as the last did is not logged again. The
+ * who; a 503 (no thread could lend itself now) is not kept. polled (the
+ * poller): a try that ends as the last did is not logged again. The
  * answer's status and line, or -1 with e (the target's modules could not
  * be read). */
 int ep_agent_load(struct ctx *ctx, pid_t pid, const char *who, bool retry, bool polled,

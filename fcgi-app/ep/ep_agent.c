@@ -135,8 +135,9 @@ int ep_agent_load(struct ctx *ctx, pid_t pid, const char *who, bool retry, bool 
 	pthread_mutex_lock(&ctx->agent.lock);
 	struct ctx_agent *a = &ctx->agent;
 	bool same = a->pid == pid && a->start == start && a->exec == exec && start;
-	/* a poller tries again where no thread could lend itself (503) */
-	if (same && polled && a->status == 503)
+	/* a 503 (no thread could lend itself now, the target busy) says
+	 * "retry later": not an answer to keep */
+	if (same && a->status == 503)
 		retry = true;
 	if (same) {
 		if (a->status == 200) {

@@ -137,12 +137,15 @@ int ep_index(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 			 "loaded into the running process" : "preloaded", at,
 			 at_start ? " (agent-load = at-start)" : "");
 	} else if (at_start && access.kind == ERR_NONE) {
-		pthread_mutex_lock(&ctx->agent.lock);
-		bool failed = ctx->agent.pid == req->pid && ctx->agent.status != 200;
+		/* held through a load: the page does not wait for it */
+		bool loading = pthread_mutex_trylock(&ctx->agent.lock) != 0;
+		bool failed = !loading && ctx->agent.pid == req->pid && ctx->agent.status != 200;
 		snprintf(state, sizeof state, "not loaded yet (agent-load = at-start looks every "
 			 "%ld s)%s%.640s", ctx->cfg->agent_load_poll,
-			 failed ? "; the last load: " : "", failed ? ctx->agent.line : "");
-		pthread_mutex_unlock(&ctx->agent.lock);
+			 loading ? "; being loaded now" : failed ? "; the last load: " : "",
+			 failed ? ctx->agent.line : "");
+		if (!loading)
+			pthread_mutex_unlock(&ctx->agent.lock);
 	}
 
 	struct buf cmd, path;

@@ -10,7 +10,9 @@
  * kill -USR1 of the process reaches the lender: it counts them. With
  * --seccomp it runs under a seccomp filter (one that allows everything);
  * with --unfit its only waiting thread waits inside a function named as
- * the dynamic loader's; --idle N adds N threads waiting in pause(). */
+ * the dynamic loader's; --idle N adds N threads waiting in pause();
+ * --epoll N has no lender, only N threads in epoll_wait beside main: no
+ * thread may lend itself. */
 #include <errno.h>
 #include <stdbool.h>
 #include <linux/filter.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -175,6 +178,15 @@ static void *idler(void *arg)
 	return arg;
 }
 
+static void *epoller(void *arg)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev;
+	for (;;)
+		epoll_wait(ep, &ev, 1, -1);
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--seccomp") == 0) {
@@ -190,7 +202,11 @@ int main(int argc, char **argv)
 	signal(SIGUSR1, on_usr1);
 	pthread_t t;
 	bool unfit = argc > 1 && strcmp(argv[1], "--unfit") == 0;
-	if (pthread_create(&t, NULL, unfit ? _dl_stand_in : lender, NULL) != 0)
+	int epollers = argc > 2 && strcmp(argv[1], "--epoll") == 0 ? atoi(argv[2]) : 0;
+	for (int i = 0; i < epollers; i++)
+		if (pthread_create(&t, NULL, epoller, NULL) != 0)
+			return 1;
+	if (!epollers && pthread_create(&t, NULL, unfit ? _dl_stand_in : lender, NULL) != 0)
 		return 1;
 	/* --idle N (benches): N more threads, in pause(), never lent */
 	int idle = argc > 2 && strcmp(argv[1], "--idle") == 0 ? atoi(argv[2]) : 0;
