@@ -219,9 +219,11 @@ WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "no thread fit: untraced" || f
 # the target runs on untraced, the agent loaded once or not at all
 for step in seized after; do
 	export PPROF_FCGI_TEST_AGENT_PAUSE=$step
+	# app.log holds the earlier pauses at this step: wait for one more
+	paused=$(grep -c "agent load: paused at $step" "$T/app.log")
+	paused_again() { [ "$(grep -c "agent load: paused at $step" "$T/app.log")" -gt "$paused" ]; }
 	APP_OPTS="--agent-load at-start --agent-load-poll 1" fresh
-	WAIT_S=20 wait_for grep -q "agent load: paused at $step" "$T/app.log" \
-		|| fail "at-start, kill at $step: never paused there"
+	WAIT_S=20 wait_for paused_again || fail "at-start, kill at $step: never paused there"
 	kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null
 	unset PPROF_FCGI_TEST_AGENT_PAUSE
 	after_load "at-start, killed at $step"
