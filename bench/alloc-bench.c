@@ -1,6 +1,6 @@
 /* alloc-bench: an allocation-heavy workload for the agent's benchmark.
  *
- *   alloc-bench THREADS SECONDS [pair|use|service]
+ *   alloc-bench THREADS SECONDS [pair|use|service] [ticks]
  *
  * Each thread keeps 1,024 slots and replaces a random one at every step:
  * free the old block, malloc a new one of 16..1,024 bytes (one in 64 up to
@@ -11,7 +11,12 @@
  * nothing else: malloc and free are still about 40% of the time.
  * "service": each step also does about 200 ns of other work first (a hash
  * over its block), so that malloc and free are about a tenth of the time,
- * as in a service that allocates a lot but does something with it. */
+ * as in a service that allocates a lot but does something with it.
+ * "ticks": the main thread also prints "tick NS OPS CPU_NS" every 100 ms
+ * (the monotonic clock, the operations done so far, the process's CPU
+ * time), for a bench that measures the throughput of windows of a run
+ * (before and after the agent is loaded into it); the workers publish
+ * their count every 4,096 operations. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -26,6 +31,7 @@ struct worker {
 	double seconds;
 	int pair, use, service;
 	uint64_t ops;
+	uint64_t done;          /* ops so far, for "ticks" */
 };
 
 static double now(void)
@@ -77,6 +83,7 @@ static void *run(void *arg)
 			slots[i] = p;
 		}
 		ops += 4096;
+		__atomic_store_n(&w->done, ops, __ATOMIC_RELAXED);
 	}
 	for (int i = 0; i < 1024; i++)
 		free(slots[i]);
@@ -87,12 +94,19 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair|use|service]\n");
+		fprintf(stderr, "usage: alloc-bench THREADS SECONDS [pair|use|service] [ticks]\n");
 		return 2;
 	}
 	const char *mode = argc > 3 ? argv[3] : "";
-	if (*mode && strcmp(mode, "pair") && strcmp(mode, "use") && strcmp(mode, "service")) {
-		fprintf(stderr, "alloc-bench: unknown mode \"%s\" (pair, use or service)\n", mode);
+	int ticks = argc > 4 && !strcmp(argv[4], "ticks");
+	if (!strcmp(mode, "ticks")) {
+		mode = "";
+		ticks = 1;
+	}
+	if ((*mode && strcmp(mode, "pair") && strcmp(mode, "use") && strcmp(mode, "service")) ||
+	    (argc > 4 && !ticks)) {
+		fprintf(stderr, "alloc-bench: unknown mode \"%s\" (pair, use or service, then ticks)\n",
+			argc > 4 && !ticks ? argv[4] : mode);
 		return 2;
 	}
 	int n = atoi(argv[1]);
@@ -104,6 +118,18 @@ int main(int argc, char **argv)
 					.use = !strcmp(mode, "use"),
 					.service = !strcmp(mode, "service") };
 		pthread_create(&w[i].t, NULL, run, &w[i]);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (double end = t0 + atof(argv[2]); ticks && now() < end;) {
+		struct timespec tick = { 0, 100 * 1000 * 1000 };
+		nanosleep(&tick, NULL);
+		uint64_t sum = 0;
+		for (int i = 0; i < n; i++)
+			sum += __atomic_load_n(&w[i].done, __ATOMIC_RELAXED);
+		struct timespec cpu;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		printf("tick %.0f %llu %.0f\n", now() * 1e9, (unsigned long long)sum,
+		       cpu.tv_sec * 1e9 + cpu.tv_nsec);
 	}
 	uint64_t ops = 0;
 	for (int i = 0; i < n; i++) {

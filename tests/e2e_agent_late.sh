@@ -15,43 +15,6 @@ PLUGIN="$top_builddir/tests/targets/.libs/late-plugin.so"
 P=/v1/sys/pprof
 [ -f "$AGENT" ] || { fail "no agent at $AGENT"; exit 1; }
 
-# late BIN [ARGS]: starts BIN reading commands from a fifo (fd 7)
-late() {
-	rm -f "$T/cmd" "$T/target.out"
-	mkfifo "$T/cmd"
-	"$@" < "$T/cmd" > "$T/target.out" 2> "$T/target.err" &
-	TARGET_PID=$!
-	PIDS+=("$TARGET_PID")
-	exec 7> "$T/cmd"
-	WATCH=$TARGET_PID wait_for grep -q '^ready' "$T/target.out"
-}
-# say COMMAND ANSWER: sends COMMAND, waits for a line starting with ANSWER
-say() {
-	echo "$1" >&7
-	WATCH=$TARGET_PID WAIT_S=60 wait_for grep -q "^$2" "$T/target.out" || fail "no answer $2 to $1"
-}
-held() { awk -v s="$1" -v f="${2:-3}" '$1 == "held" && $2 == s { v = $f } END { print v }' "$T/target.out"; }
-serve() { start_app --target-pid "$TARGET_PID" && NO_TOKEN=1 start_lighttpd; }
-unserve() {
-	exec 7>&-
-	kill ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
-	wait ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
-	rm -f "$SOCK"
-}
-# exact_heap WHAT: once every worker replaced its blocks since the load,
-# /heap's late_alloc_here equals what the target holds (rate 1)
-exact_heap() {
-	say pause paused
-	get "$P/heap"
-	expect_status "$1: heap" 200
-	cp "$T/body" "$T/heap.pb.gz"
-	equal "$1: late_alloc_here inuse_space" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
-	equal "$1: late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
-}
-alive() {
-	kill -0 "$TARGET_PID" 2>/dev/null && pass "$1: the target runs on" || fail "$1: the target died: $(tail -n 3 "$T/target.err")"
-}
-
 # --- rate 1: every allocation since the load, exactly
 # the agent from a memfd, as the loader puts it there: routed, counting
 late "$LATE" "$AGENT" || exit 1

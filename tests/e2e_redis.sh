@@ -13,54 +13,17 @@
 export HOME="$T" PPROF_TMPDIR="$T"
 AGENT="$top_builddir/agent/.libs/libpprof-agent.so"
 P=/v1/sys/pprof
-MiB=1048576
-RSOCK=$T/redis.sock
 for c in redis-server redis-cli; do
 	command -v "$c" > /dev/null ||
 		{ fail "no $c: tools/install-deps.sh installs redis-server and redis-tools"; finish; exit 1; }
 done
 
-PPROF_MEMRATE=1 LD_PRELOAD="$AGENT" redis-server --port 0 --unixsocket "$RSOCK" --save '' \
-	--appendonly no --logfile "$T/redis.log" > /dev/null 2>&1 &
-REDIS_PID=$!
-PIDS+=("$REDIS_PID")
-WATCH=$REDIS_PID wait_for redis-cli -s "$RSOCK" ping ||
-	{ fail "redis-server did not start: $(tail -n 5 "$T/redis.log")"; finish; exit 1; }
+start_redis env PPROF_MEMRATE=1 LD_PRELOAD="$AGENT" || { finish; exit 1; }
 equal "redis-server is the process started" \
 	"$(redis-cli -s "$RSOCK" info server | tr -d '\r' | sed -n 's/^process_id://p')" "$REDIS_PID"
 start_app --target-pid "$REDIS_PID" && NO_TOKEN=1 start_lighttpd || { finish; exit 1; }
 
-# inuse: the bytes in use the last debug=1 answer's header gives; used:
-# redis's own count, INFO memory's used_memory
-inuse() { sed -n '1s/^heap profile: [0-9]*: \([0-9]*\) \[.*/\1/p' "$T/body"; }
-used() { redis-cli -s "$RSOCK" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
-get "$P/heap?debug=1"
-expect_status "heap debug=1 before" 200
-before=$(inuse) used_before=$(used)
-[ -n "$before" ] && pass "in use at the start: $before B" || fail "no heap header: $(head -c 200 "$T/body")"
-
-# 64 SETs of 1 MiB each, in redis's wire protocol
-head -c "$MiB" /dev/zero | tr '\0' v > "$T/value"
-for i in $(seq 0 63); do
-	printf '*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n' $((4 + ${#i})) "big:$i" "$MiB"
-	cat "$T/value"
-	printf '\r\n'
-done > "$T/set.resp"
-redis-cli -s "$RSOCK" --pipe < "$T/set.resp" > "$T/pipe.out" 2>&1
-grep -q 'errors: 0, replies: 64$' "$T/pipe.out" && pass "redis stored 64 values" \
-	|| fail "redis-cli --pipe: $(tail -n 2 "$T/pipe.out")"
-
-# a value of 1 MiB asked is 1.25 MiB held in jemalloc's size classes: what
-# used_memory counts, and /heap
-get "$P/heap?debug=1"
-held=$(inuse) rose=$(($(used) - used_before))
-[ "$rose" -ge $((64 * MiB)) ] && pass "used_memory rose by $rose B" || fail "used_memory rose by $rose B"
-within "in use after 64 values of 1 MiB, over the start, against used_memory's rise" \
-	$((${held:-0} - ${before:-0})) $rose 1
-get "$P/heap"
-cp "$T/body" "$T/full.pb.gz"
-within "inuse_space under readQueryFromClient" \
-	"$(cum "$T/full.pb.gz" inuse_space readQueryFromClient)" $rose 10
+redis_values preloaded
 go tool pprof -top "$T/full.pb.gz" > "$T/full.top" 2>&1
 # named as it was run: Debian's redis-server is a link to redis-check-rdb
 grep -q '^File: redis-server$' "$T/full.top" && pass "redis's own mapping first, as it was run" \
@@ -74,17 +37,7 @@ grep -q "^no symbols for $exe (build-id [0-9a-f]*): .*; to name them install $ow
 	"$T/comments.txt" && pass "the comment names $owner-dbgsym for $exe" \
 	|| fail "owner ${owner:-none}: $(grep "^no symbols" "$T/comments.txt")"
 
-redis-cli -s "$RSOCK" flushall sync > /dev/null
-get "$P/heap?debug=1"
-left=$(inuse)
-gone=$((${left:-0} - ${before:-0}))
-[ -n "$left" ] && [ "$gone" -lt $((4 * MiB)) ] && pass "deleted: in use $gone B over the start" \
-	|| fail "after FLUSHALL, in use $left B (start $before B)"
-get "$P/heap"
-cp "$T/body" "$T/empty.pb.gz"
-v=$(cum "$T/empty.pb.gz" inuse_space readQueryFromClient)
-[ "${v%.*}" -lt $((2 * MiB)) ] && pass "nothing left in use under readQueryFromClient ($v B)" \
-	|| fail "in use under readQueryFromClient after FLUSHALL: $v B"
+redis_values_gone preloaded
 get "$P/allocs"
 cp "$T/body" "$T/allocs.pb.gz"
 v=$(cum "$T/allocs.pb.gz" alloc_space readQueryFromClient)
@@ -92,39 +45,8 @@ awk -v v="$v" -v w=$((64 * MiB)) 'BEGIN { exit !(v >= w * 0.9) }' &&
 	pass "allocs keeps what was allocated under readQueryFromClient ($v B)" ||
 	fail "alloc_space under readQueryFromClient: $v B, want >= 64 MiB"
 
-# N keys of 1 KiB: /heap counts what jemalloc holds for each block, as
-# redis's own used_memory does (zmalloc_size: malloc_usable_size), so the
-# two rise by the same bytes (1 KiB asked is 1,280 B held, with the key, its
-# object and its dict entry besides); the difference is allocations redis
-# makes outside zmalloc. Bytes asked for fell ~20% short of used_memory.
 N=20000
-head -c 1024 /dev/zero | tr '\0' k > "$T/kvalue"
-awk -v n=$N -v v="$(cat "$T/kvalue")" 'BEGIN {
-	for (i = 0; i < n; i++) {
-		k = "key:" i
-		printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
-	}
-}' > "$T/keys.resp"
-get "$P/heap?debug=1"
-heap0=$(inuse) used0=$(used)
-get "$P/heap"
-cp "$T/body" "$T/keys0.pb.gz"
-redis-cli -s "$RSOCK" --pipe < "$T/keys.resp" > "$T/pipe.out" 2>&1
-grep -q "errors: 0, replies: $N\$" "$T/pipe.out" && pass "redis stored $N keys of 1 KiB" \
-	|| fail "redis-cli --pipe: $(tail -n 2 "$T/pipe.out")"
-get "$P/heap?debug=1"
-heap1=$(inuse) used1=$(used)
-get "$P/heap"
-cp "$T/body" "$T/keys1.pb.gz"
-within "in use after $N keys of 1 KiB, against used_memory's rise ($((used1 - used0)) B)" \
-	$((heap1 - heap0)) $((used1 - used0)) 1
-redis-cli -s "$RSOCK" flushall sync > /dev/null
-get "$P/heap?debug=1"
-heap2=$(inuse) used2=$(used)
-d=$((heap2 - heap0)) u=$((used2 - used0))
-[ "${d#-}" -le $(((heap1 - heap0) / 100)) ] && [ "${u#-}" -le $(((used1 - used0) / 100)) ] \
-	&& pass "after FLUSHALL: in use back to the start ($d B), as used_memory ($u B)" \
-	|| fail "after FLUSHALL: in use $d B from the start, used_memory $u B"
+redis_keys preloaded $N
 
 get "$P/threadcreate?debug=1"
 expect_body_has "threadcreate: redis's background threads" bioInit
@@ -175,11 +97,7 @@ alloc() {
 }
 est=0 truth=0
 for run in $(seq $runs); do
-	LD_PRELOAD="$AGENT" redis-server --port 0 --unixsocket "$RSOCK" --save '' \
-		--appendonly no --logfile "$T/redis.log" > /dev/null 2>&1 &
-	REDIS_PID=$!
-	PIDS+=("$REDIS_PID")
-	WATCH=$REDIS_PID wait_for redis-cli -s "$RSOCK" ping && start_app --target-pid "$REDIS_PID" ||
+	start_redis env LD_PRELOAD="$AGENT" && start_app --target-pid "$REDIS_PID" ||
 		{ fail "redis-server at the default rate did not start"; finish; exit 1; }
 	a0=$(alloc) used0=$(used)
 	redis-cli -s "$RSOCK" --pipe < "$T/keys.resp" > "$T/pipe.out" 2>&1

@@ -324,6 +324,152 @@ within() {
 # equal NAME GOT WANT
 equal() { [ "$2" = "$3" ] && pass "$1: $2" || fail "$1: $2, want $3"; }
 
+# ---- the agent in Debian's redis-server (e2e_redis.sh, e2e_agent_redis.sh):
+# its allocations go through jemalloc; /heap read at $P (rate 1)
+MiB=1048576
+RSOCK=$T/redis.sock
+# start_redis [PREFIX...]: redis-server on $RSOCK without persistence, run
+# by PREFIX (env LD_PRELOAD=... for the preloaded agent); sets REDIS_PID,
+# ready once it answers
+start_redis() {
+	"$@" redis-server --port 0 --unixsocket "$RSOCK" --save '' \
+		--appendonly no --logfile "$T/redis.log" > /dev/null 2>&1 &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	WATCH=$REDIS_PID wait_for redis-cli -s "$RSOCK" ping ||
+		{ fail "redis-server did not start: $(tail -n 5 "$T/redis.log")"; return 1; }
+}
+# inuse: the bytes in use the last debug=1 answer's header gives; used:
+# redis's own count, INFO memory's used_memory
+inuse() { sed -n '1s/^heap profile: [0-9]*: \([0-9]*\) \[.*/\1/p' "$T/body"; }
+used() { redis-cli -s "$RSOCK" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
+# redis_pipe WHAT FILE N: FILE's N commands into redis, every one answered
+# without an error
+redis_pipe() {
+	redis-cli -s "$RSOCK" --pipe < "$2" > "$T/pipe.out" 2>&1
+	grep -q "errors: 0, replies: $3\$" "$T/pipe.out" && pass "$1: redis answered $3 commands" \
+		|| fail "$1: redis-cli --pipe: $(tail -n 2 "$T/pipe.out")"
+}
+# redis_values WHAT: 64 SETs of 1 MiB: /heap rises with used_memory, all
+# under readQueryFromClient (a value of 1 MiB asked is 1.25 MiB held in
+# jemalloc's size classes: what used_memory counts, and /heap); sets before
+# (in use at the start) and leaves the profile in $T/full.pb.gz
+redis_values() {
+	get "$P/heap?debug=1"
+	expect_status "$1: heap debug=1 before" 200
+	before=$(inuse)
+	local used_before held rose i
+	used_before=$(used)
+	[ -n "$before" ] && pass "$1: in use at the start: $before B" || fail "$1: no heap header: $(head -c 200 "$T/body")"
+	head -c "$MiB" /dev/zero | tr '\0' v > "$T/value"
+	for i in $(seq 0 63); do
+		printf '*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n' $((4 + ${#i})) "big:$i" "$MiB"
+		cat "$T/value"
+		printf '\r\n'
+	done > "$T/set.resp"
+	redis_pipe "$1: 64 values of 1 MiB" "$T/set.resp" 64
+	get "$P/heap?debug=1"
+	held=$(inuse) rose=$(($(used) - used_before))
+	[ "$rose" -ge $((64 * MiB)) ] && pass "$1: used_memory rose by $rose B" || fail "$1: used_memory rose by $rose B"
+	within "$1: in use after 64 values of 1 MiB, over the start, against used_memory's rise" \
+		$((${held:-0} - ${before:-0})) $rose 1
+	get "$P/heap"
+	cp "$T/body" "$T/full.pb.gz"
+	within "$1: inuse_space under readQueryFromClient" \
+		"$(cum "$T/full.pb.gz" inuse_space readQueryFromClient)" $rose 10
+}
+# redis_values_gone WHAT: after FLUSHALL, redis_values' values are gone
+# from /heap; leaves the profile in $T/empty.pb.gz
+redis_values_gone() {
+	redis-cli -s "$RSOCK" flushall sync > /dev/null
+	get "$P/heap?debug=1"
+	local left gone v
+	left=$(inuse)
+	gone=$((${left:-0} - ${before:-0}))
+	[ -n "$left" ] && [ "$gone" -lt $((4 * MiB)) ] && pass "$1: deleted: in use $gone B over the start" \
+		|| fail "$1: after FLUSHALL, in use $left B (start $before B)"
+	get "$P/heap"
+	cp "$T/body" "$T/empty.pb.gz"
+	v=$(cum "$T/empty.pb.gz" inuse_space readQueryFromClient)
+	[ "${v%.*}" -lt $((2 * MiB)) ] && pass "$1: nothing left in use under readQueryFromClient ($v B)" \
+		|| fail "$1: in use under readQueryFromClient after FLUSHALL: $v B"
+}
+# redis_keys WHAT N: N keys of 1 KiB (their commands left in $T/keys.resp):
+# /heap counts what jemalloc holds for each block, as redis's own
+# used_memory does (zmalloc_size: malloc_usable_size), so the two rise by
+# the same bytes (1 KiB asked is 1,280 B held, with the key, its object
+# and its dict entry besides); the difference is allocations redis makes
+# outside zmalloc. Bytes asked for fell ~20% short of used_memory. After
+# FLUSHALL both are back where they were. The profiles before and after
+# the keys are left in $T/keys0.pb.gz and $T/keys1.pb.gz.
+redis_keys() {
+	local heap0 used0 heap1 used1 heap2 used2 d u
+	head -c 1024 /dev/zero | tr '\0' k > "$T/kvalue"
+	awk -v n="$2" -v v="$(cat "$T/kvalue")" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			k = "key:" i
+			printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
+		}
+	}' > "$T/keys.resp"
+	get "$P/heap?debug=1"
+	heap0=$(inuse) used0=$(used)
+	get "$P/heap"
+	cp "$T/body" "$T/keys0.pb.gz"
+	redis_pipe "$1: $2 keys of 1 KiB" "$T/keys.resp" "$2"
+	get "$P/heap?debug=1"
+	heap1=$(inuse) used1=$(used)
+	get "$P/heap"
+	cp "$T/body" "$T/keys1.pb.gz"
+	within "$1: in use after $2 keys of 1 KiB, against used_memory's rise ($((used1 - used0)) B)" \
+		$((heap1 - heap0)) $((used1 - used0)) 1
+	redis-cli -s "$RSOCK" flushall sync > /dev/null
+	get "$P/heap?debug=1"
+	heap2=$(inuse) used2=$(used)
+	d=$((heap2 - heap0)) u=$((used2 - used0))
+	[ "${d#-}" -le $(((heap1 - heap0) / 100)) ] && [ "${u#-}" -le $(((used1 - used0) / 100)) ] \
+		&& pass "$1: after FLUSHALL: in use back to the start ($d B), as used_memory ($u B)" \
+		|| fail "$1: after FLUSHALL: in use $d B from the start, used_memory $u B"
+}
+
+# ---- targets/late-target, into which the agent is loaded while 8
+# threads allocate (e2e_agent_late.sh, e2e_agent_mntns.sh); /heap read at $P
+# late BIN [ARGS]: starts BIN reading commands from a fifo (fd 7)
+late() {
+	rm -f "$T/cmd" "$T/target.out"
+	mkfifo "$T/cmd"
+	"$@" < "$T/cmd" > "$T/target.out" 2> "$T/target.err" &
+	TARGET_PID=$!
+	PIDS+=("$TARGET_PID")
+	exec 7> "$T/cmd"
+	WATCH=$TARGET_PID wait_for grep -q '^ready' "$T/target.out"
+}
+# say COMMAND ANSWER: sends COMMAND, waits for a line starting with ANSWER
+say() {
+	echo "$1" >&7
+	WATCH=$TARGET_PID WAIT_S=60 wait_for grep -q "^$2" "$T/target.out" || fail "no answer $2 to $1"
+}
+held() { awk -v s="$1" -v f="${2:-3}" '$1 == "held" && $2 == s { v = $f } END { print v }' "$T/target.out"; }
+serve() { start_app --target-pid "$TARGET_PID" && NO_TOKEN=1 start_lighttpd; }
+unserve() {
+	exec 7>&-
+	kill ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
+	wait ${APP_PID:-} ${LIGHTTPD_PID:-} "$TARGET_PID" 2>/dev/null
+	rm -f "$SOCK"
+}
+# exact_heap WHAT: once every worker replaced its blocks since the load,
+# /heap's late_alloc_here equals what the target holds (rate 1)
+exact_heap() {
+	say pause paused
+	get "$P/heap"
+	expect_status "$1: heap" 200
+	cp "$T/body" "$T/heap.pb.gz"
+	equal "$1: late_alloc_here inuse_space" "$(value "$T/heap.pb.gz" inuse_space late_alloc_here)" "$(held late_alloc_here)"
+	equal "$1: late_alloc_here inuse_objects" "$(value "$T/heap.pb.gz" inuse_objects late_alloc_here)" "$(held late_alloc_here 4)"
+}
+alive() {
+	kill -0 "$TARGET_PID" 2>/dev/null && pass "$1: the target runs on" || fail "$1: the target died: $(tail -n 3 "$T/target.err")"
+}
+
 # Ends the test: stops the app so a sanitizer build reports leaks, fails on
 # any sanitizer report in its log, and prints the summary line CI reads.
 finish() {
