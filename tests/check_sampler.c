@@ -7,14 +7,17 @@
 #include "base/err.h"
 #include "collect/collector.h"
 #include "collect/deliver.h"
+#include "collect/perf_rec.h"
 #include "collect/sampler.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/perf_event.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +286,89 @@ START_TEST(test_perf_samples)
 }
 END_TEST
 
+/* A record into a ring buffer made by hand (struct perf_event_mmap_page,
+ * then the data), as the kernel writes it. */
+static void put_rec(struct perf_event_mmap_page *mp, uint32_t type, const void *body, uint16_t len)
+{
+	unsigned char *data = (unsigned char *)mp + mp->data_offset + mp->data_head;
+	struct perf_event_header h = { .type = type, .size = (uint16_t)(sizeof h + len) };
+	memcpy(data, &h, sizeof h);
+	memcpy(data + sizeof h, body, len);
+	mp->data_head += h.size;
+}
+
+static void put_task(struct perf_event_mmap_page *mp, uint32_t type, pid_t pid, pid_t tid, pid_t by)
+{
+	uint32_t u[6] = { (uint32_t)pid, (uint32_t)pid, (uint32_t)tid, (uint32_t)by, 0, 0 };
+	put_rec(mp, type, u, sizeof u);
+}
+
+static void put_read(struct perf_event_mmap_page *mp, pid_t pid, pid_t tid, uint64_t ns)
+{
+	uint32_t u[4] = { (uint32_t)pid, (uint32_t)tid };
+	memcpy(u + 2, &ns, sizeof ns);
+	put_rec(mp, PERF_RECORD_READ, u, sizeof u);
+}
+
+/* pid, tid, time, period, no registers (abi 0), no stack */
+static void put_sample(struct perf_event_mmap_page *mp, pid_t pid, pid_t tid, uint64_t period)
+{
+	uint64_t u[5] = { (uint64_t)(uint32_t)pid | (uint64_t)(uint32_t)tid << 32, 1, period, 0, 0 };
+	put_rec(mp, PERF_RECORD_SAMPLE, u, sizeof u);
+}
+
+/* Threads created by a thread whose events were opened (a head) inherit
+ * them, and the kernel swaps the contexts of such threads at a switch
+ * between them with their counts but not their sample timers: a 5 ms
+ * sample of a thread that counted 1 ms holds 4 ms another thread counted.
+ * The sampler hands out the threads' counts, each once: 1 + 4 ms, not
+ * 5 + 4. A READ record read after its thread was ended (2 ms, another
+ * CPU's event) is handed out alone, and its thread ended again. */
+START_TEST(test_perf_counts)
+{
+	struct err e = { 0 };
+	struct tidtab tt = { 0 };
+	struct seen seen = { 0 };
+	pid_t pid = getpid(), head = pid + 1, a = pid + 2, b = pid + 3;
+	struct sampler_host host = { .pid = pid, .threads = &tt,
+				     .sink = { seen_sample, seen_event, NULL, &seen } };
+	struct sampler *s = sampler_perf.attach(&host, &e);
+	ck_assert_ptr_nonnull(s);
+	size_t len = 4096 + 65536;
+	struct perf_event_mmap_page *mp = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(mp, MAP_FAILED);
+	mp->data_offset = 4096;
+	mp->data_size = 65536;
+	s->buf[0] = (struct cpubuf){ .fd = -1, .map = (unsigned char *)mp, .len = len };
+	/* the head's own event: no descriptor here, so no count to read */
+	s->fds = malloc(sizeof *s->fds);
+	s->fds[0] = -1;
+	s->nfds = s->fds_cap = 1;
+	perf_rec_task_add(s, head, 0);
+	perf_rec_task_find(s, head)->nfd = 1;
+	put_task(mp, PERF_RECORD_FORK, pid, a, head);
+	put_task(mp, PERF_RECORD_FORK, pid, b, head);
+	put_sample(mp, pid, a, 5000000);
+	put_task(mp, PERF_RECORD_EXIT, pid, a, head);
+	put_read(mp, pid, a, 1000000);
+	put_task(mp, PERF_RECORD_EXIT, pid, b, head);
+	put_read(mp, pid, b, 4000000);
+	for (int i = 0; i < 3; i++)
+		perf_rec_drain(s);
+	ck_assert_ptr_null(perf_rec_task_find(s, a));
+	ck_assert_ptr_null(perf_rec_task_find(s, b));
+	ck_assert_uint_eq(seen.cpu_ns, 5000000);
+	put_read(mp, pid, a, 2000000);
+	for (int i = 0; i < 3; i++)
+		perf_rec_drain(s);
+	ck_assert_ptr_null(perf_rec_task_find(s, a));
+	ck_assert_uint_eq(seen.cpu_ns, 7000000);
+	sampler_perf.detach(s);
+	tidtab_forget(&tt);
+}
+END_TEST
+
 /* The perf_event sampler's comment: nothing when all went well; lost,
  * throttled and cut stacks said with their numbers. */
 START_TEST(test_perf_describe)
@@ -314,6 +400,7 @@ static Suite *sampler_suite(void)
 	tcase_add_test(tc, test_deliver_settle);
 	tcase_add_test(tc, test_pick);
 	tcase_add_test(tc, test_perf_describe);
+	tcase_add_test(tc, test_perf_counts);
 	tcase_add_test(tc, test_perf_samples);
 	suite_add_tcase(s, tc);
 	return s;

@@ -115,12 +115,21 @@ kprofile() { # NAME SECONDS: $T/NAME.pb.gz, .txt (decoded), .top, .ms (/proc)
 	curl -s -o "$T/$1.pb.gz" "$P/profile?seconds=$2&hz=200" & local c=$!
 	# /proc's count of the target with the time it was read, until the
 	# profile is in: the count over the profile's own window is
-	# interpolated from them (a poll's delay on a loaded machine is not)
+	# interpolated from them (a poll's delay on a loaded machine is not).
+	# Builtins only, and ahead of the load where allowed: with a fork per
+	# read, a storm target on both CPUs once left a 10 s gap between reads.
 	local ticks_ms=$((1000 / $(getconf CLK_TCK)))
-	while kill -0 $c 2>/dev/null; do
-		echo "$(date +%s%N) $(cpu_ticks "$TARGET_PID")"
-		sleep 0.02 # the poll's rate, not a wait for anything
-	done > "$T/$1.ticks"
+	mkfifo "$T/nap.$1"
+	(
+		renice -n -10 -p "$BASHPID" > /dev/null 2>&1
+		exec 8<> "$T/nap.$1"
+		while kill -0 $c 2>/dev/null; do
+			read -r stat < "/proc/$TARGET_PID/stat" || break
+			f=(${stat##*) })
+			echo "${EPOCHREALTIME/./}000 $((f[11] + f[12]))"
+			read -r -t 0.02 -u 8 # the poll's rate, not a wait for anything
+		done
+	) > "$T/$1.ticks"
 	wait $c
 	gunzip -c "$T/$1.pb.gz" | protoc --proto_path="$top_srcdir/proto" \
 		--decode=perftools.profiles.Profile profile.proto > "$T/$1.txt" 2>&1
@@ -169,24 +178,31 @@ grep -q 'busy' "$T/ksleep.tags" && ! grep -q 'sleeper' "$T/ksleep.tags" \
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
 # --- 2,000 threads a second, each living ~1 ms of CPU in storm_work (a
-# fifth of the 5 ms period): what no sample carried is counted by the
-# kernel at each exit (inherit_stat) and goes onto the thread's last
-# stack, or [not sampled]; the profile's CPU time against /proc's, which
-# counts reaped threads too
+# fifth of the 5 ms period), against /proc's count of the process over the
+# profile's window (which counts reaped threads too). The time comes from
+# counts, not from a few samples: each exit's count (inherit_stat's READ
+# records), the counts of the events the threads inherited (read every
+# 10 ms), and what /proc counts beyond the task clock (exits, switches),
+# docs/sampling.md. Measured on 2026-12-06 at load 64-99 on this 2-CPU
+# machine: 100.0-101.7% in six runs; without the /proc rest 91.4-100.4%.
+# Before: 68-117%, once 5%.
 TARGET_BIN=$CHURN start_target --storm 2000 || exit 1
 restart_app || exit 1
-kprofile kstorm 6
+logged=$(wc -l < "$T/app.log")
+kprofile kstorm 10
 total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/kstorm.top")
-# The goal is 5% and is not met: measured 68-114% of /proc in five runs at
-# load 25-80, 50% and 117% at load 2-4 and 5% once in a clean-clone run
-# of check.sh beside chromium (2026-12-06): the exit counts of threads
-# whose records the reader does not drain in time are lost, and the
-# window's edges are not yet matched to /proc's. What is checked
-# meanwhile: the profile has some of the storm's time, and not half as
-# much again as /proc counted (a count taken twice).
-awk -v g="${total:-0}" -v w="$(cat "$T/kstorm.ms")" 'BEGIN {
-	printf "2,000 threads a second: cpu/nanoseconds %d ms of /proc'"'"'s %d ms (%.0f%%), under 150%%\n", g, w, w ? 100 * g / w : 0
-	exit !(g > 0 && g <= w * 1.5) }' > "$T/stormcpu.txt" && pass "$(cat "$T/stormcpu.txt")" || fail "$(cat "$T/stormcpu.txt")"
+[ -n "$total" ] && within "2,000 threads a second: cpu/nanoseconds against /proc over the window (ms)" \
+	"$total" "$(cat "$T/kstorm.ms")" 5 || fail "2,000 threads a second: no total: $(head -5 "$T/kstorm.top")"
+# and the kernel's counts carry it: /proc only tops up what the task clock
+# does not count (measured 1-3% of the storm's time; perf stat's task
+# clock read 0.7-9% under /proc on such windows)
+storm_log() { tail -n +$((logged + 1)) "$T/app.log" | grep 'threads created meanwhile'; }
+WAIT_S=10 wait_for storm_log
+storm_log | sed -n 's/.* of all \([0-9.]*\) ms .*, \([0-9.]*\) ms from \/proc.*/\1 \2/p' |
+	awk '{ all = $1; proc = $2 }
+	END { printf "2,000 threads a second: %.1f of %.1f ms from /proc beyond the task clock, under 10%%\n", proc, all
+	exit !(all > 0 && proc <= 0.1 * all) }' > "$T/procrest.txt" \
+	&& pass "$(cat "$T/procrest.txt")" || fail "$(cat "$T/procrest.txt")"
 top_ms() { # NAME FUNCTION COLUMN (1: flat, 4: cum) from $T/NAME.top, 0 when absent
 	awk -v f="  $2" -v col="$3" 'substr($0, length($0) - length(f) + 1) == f {
 		v = $col; sub(/ms$/, "", v); print v + 0; found = 1; exit } END { if (!found) print 0 }' "$T/$1.top"
@@ -195,6 +211,24 @@ awk -v c="$(top_ms kstorm __clone3 1)" -v w="$(top_ms kstorm storm_work 4)" -v u
 	printf "2,000 threads a second: storm_work %.1f%%, [not sampled] %.1f%%, __clone3 alone %.1f%% of %d ms\n",
 		100 * w / t, 100 * u / t, 100 * c / t, t
 	exit !(t > 0 && c <= 0.05 * t) }' > "$T/storm.txt" && pass "$(cat "$T/storm.txt")" || fail "$(cat "$T/storm.txt")"
+kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
+
+# --- threads there when sampling began have events of their own (one per
+# CPU); those whose events no thread inherited are closed at their exit,
+# their counts read first, not when the window ends
+TARGET_BIN=$CHURN start_target --leavers 100 --busy || exit 1
+restart_app || exit 1
+curl -s -o "$T/leave.pb.gz" -w '%{http_code}' "$P/profile?seconds=8&hz=200" > "$T/leave.status" & c=$!
+fds_at_least() { [ "$(perf_fds "$APP_PID")" -ge "$1" ]; }
+WAIT_S=10 wait_for fds_at_least 200; before=$(perf_fds "$APP_PID")
+kill -USR2 "$TARGET_PID"
+WAIT_S=6 wait_for eval '! fds_at_least 11'; after=$(perf_fds "$APP_PID")
+[ "$before" -ge 200 ] && [ "$after" -le 10 ] && kill -0 $c 2>/dev/null \
+	&& pass "100 threads exiting mid-window: $before perf descriptors, then $after before the window ended" \
+	|| fail "descriptors of exited threads: $before, then $after (window over: $(kill -0 $c 2>/dev/null || echo yes))"
+wait $c
+[ "$(cat "$T/leave.status")" = 200 ] && go tool pprof -top "$T/leave.pb.gz" 2>/dev/null | grep -q busy_spin \
+	&& pass "the profile completes after their exit" || fail "profile after the exits: $(cat "$T/leave.status")"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
 # --- the unit's capabilities, not root: pprof-fcgi and its target as

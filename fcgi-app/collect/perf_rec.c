@@ -1,8 +1,10 @@
 /* perf_rec: the perf_event sampler's other half (sampler_perf.c opens the
  * events): its ring buffers read, each record parsed (samples with their
  * registers and stack copy, forks, exits, exec, lost records), the threads
- * it covers, and their kernel time from /proc where the kernel is not
- * sampled. */
+ * it covers, the CPU time their counts hold beyond their samples (exit
+ * counts, and the counts of the events threads inherited: docs/sampling.md,
+ * "Short-lived threads"), and their kernel time from /proc where the
+ * kernel is not sampled. */
 #include "collect/perf_rec.h"
 
 #include "base/clock.h"
@@ -13,6 +15,7 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <asm/perf_regs.h>
@@ -104,6 +107,24 @@ static struct task *task_seen(struct sampler *s, pid_t tid)
 	return k;
 }
 
+/* ns handed out for k, counted for its kin too */
+static void give(struct sampler *s, struct task *k, uint64_t ns)
+{
+	k->given_ns += ns;
+	s->given_ns += ns;
+	if (k->kin)
+		s->kin_given_ns += ns;
+}
+
+/* k's time is in a head's count from now: so is what it was given */
+static void kin_join(struct sampler *s, struct task *k)
+{
+	if (k->kin)
+		return;
+	k->kin = true;
+	s->kin_given_ns += k->given_ns;
+}
+
 static const uint64_t kernel_pc[1] = { SAMPLER_PC_KERNEL };
 static const uint64_t unsampled_pc[1] = { SAMPLER_PC_NOT_SAMPLED };
 
@@ -147,7 +168,9 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	 * frames out (a shorter one reached the stack's end) */
 	if (size && dyn >= size)
 		s->counts.truncated++;
-	task_seen(s, tid)->sampled_ns += period;
+	struct task *k = task_seen(s, tid);
+	k->sampled_ns += period;
+	give(s, k, period);
 	struct sampler_sample smp = {
 		.pid = pid, .tid = tid, .time_ns = (int64_t)time, .period_ns = period,
 		.has_regs = abi != 0, .stack = stack, .stack_size = dyn < size ? dyn : size,
@@ -160,6 +183,26 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	s->counts.samples++;
 	s->counts.ticks++;
 	s->host.sink.sample(s->host.sink.arg, &smp);
+}
+
+/* The count of a thread's own events (when count), which are closed: no
+ * thread inherited them. A CPU's buffer stays with its event. */
+static void own_events_end(struct sampler *s, struct task *k, bool count)
+{
+	for (size_t i = k->fd_at; i < k->fd_at + k->nfd; i++) {
+		uint64_t v;
+		if (s->fds[i] < 0)
+			continue;
+		if (count && read(s->fds[i], &v, sizeof v) == (ssize_t)sizeof v)
+			k->counted_ns += v;
+		bool buffer = false;
+		for (int cpu = 0; cpu < s->ncpu; cpu++)
+			buffer |= s->buf[cpu].fd == s->fds[i];
+		if (!buffer) {
+			close(s->fds[i]);
+			s->fds[i] = -1;
+		}
+	}
 }
 
 static void on_record(struct sampler *s, const struct perf_event_header *h)
@@ -180,8 +223,31 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 		s->counts.throttled++;
 		break;
 	case PERF_RECORD_FORK: /* pid, ppid, tid, ptid */
-		if ((pid_t)u[0] == s->pid)
+		if ((pid_t)u[0] == s->pid) {
+			struct task *twice = perf_rec_task_find(s, (pid_t)u[2]);
+			if (twice && twice->nfd && !twice->parent) {
+				/* listed before its FORK was written: it has inherited
+				 * events too, which count and sample it alone from now */
+				own_events_end(s, twice, false);
+				twice->nfd = 0;
+			}
 			perf_rec_task_add(s, (pid_t)u[2], 0);
+			/* an inherited event links to the event its creator's line
+			 * was opened with, whose count then holds the child's too */
+			struct task *by = perf_rec_task_find(s, (pid_t)u[3]);
+			pid_t origin = by ? (by->nfd ? by->tid : by->origin) : 0;
+			struct task *o = origin ? perf_rec_task_find(s, origin) : NULL;
+			if (o && !o->parent) {
+				o->parent = true;
+				*(struct perf_head *)VEC_PUSH(s->heads, s->nheads, s->heads_cap, 8) =
+					(struct perf_head){ o->tid, o->fd_at, o->nfd };
+				kin_join(s, o);
+			}
+			struct task *k = perf_rec_task_find(s, (pid_t)u[2]);
+			k->origin = origin;
+			if (o)
+				kin_join(s, k);
+		}
 		break;
 	case PERF_RECORD_EXIT: /* pid, ppid, tid, ptid: ended by perf_rec_settle */
 		if ((pid_t)u[0] == s->pid) {
@@ -191,8 +257,16 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 		}
 		break;
 	case PERF_RECORD_READ: /* pid, tid, value: an inherited event's count at its exit */
-		if ((pid_t)u[0] == s->pid)
-			task_seen(s, (pid_t)u[1])->counted_ns += *(const uint64_t *)(u + 2);
+		if ((pid_t)u[0] == s->pid) {
+			/* written after the EXIT record, so possibly read after the
+			 * thread was ended: then it comes alone, and ends again */
+			struct task *k = task_seen(s, (pid_t)u[1]);
+			k->counted_ns += *(const uint64_t *)(u + 2);
+			if (!k->nfd)
+				kin_join(s, k); /* only inherited events write READ */
+			if (!k->exited)
+				k->exited = 1;
+		}
 		break;
 	case PERF_RECORD_COMM: /* pid, tid, comm */
 		if ((pid_t)u[0] != s->pid)
@@ -240,25 +314,42 @@ void perf_rec_drain(struct sampler *s)
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)
 			drain_buffer(s, &s->buf[cpu]);
+	perf_rec_settle(s, false);
 }
 
 /* A thread's exit, its CPU time not sampled first: with a period of 1e9/hz
  * ns, a thread living less than that is never sampled, and each one leaves
- * up to a period unsampled. Its READ records (inherit_stat) and its EXIT
- * record are written at its exit into different buffers: a follow later,
- * all are read. */
+ * up to a period unsampled. Its EXIT record and then its READ records
+ * (inherit_stat) are written at its exit into different buffers: a drain
+ * later, all are read (a READ read after that ends its thread again). */
 static void task_end(struct sampler *s, struct task *k)
 {
-	/* the kernel time already handed as [kernel: not sampled] */
-	uint64_t given = k->sampled_ns + (s->kernel ? 0 : k->stime_ns);
+	if (k->nfd && !k->parent)
+		own_events_end(s, k, true);
+	uint64_t given = k->given_ns, rest = 0;
 	struct thr *t = tidtab_find(s->host.threads, k->tid);
-	if (k->counted_ns > given && t) {
+	if (k->kin && !k->parent) {
+		/* Inherited contexts of related threads are swapped at a switch
+		 * between them, with their counts but not their sample timers:
+		 * one thread's sample can carry a period that others ran (and
+		 * counted). What was handed out beyond a count is owed by the
+		 * others, as is what perf_rec_kin_rest handed out early. */
+		rest = k->counted_ns > given ? k->counted_ns - given : 0;
+		s->debt_ns += given > k->counted_ns ? given - k->counted_ns : 0;
+		uint64_t paid = rest < s->debt_ns ? rest : s->debt_ns;
+		rest -= paid;
+		s->debt_ns -= paid;
+	} else if (!k->parent) {
+		rest = k->counted_ns > given ? k->counted_ns - given : 0;
+	}
+	if (rest && t) {
 		struct sampler_sample smp = {
 			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
-			.period_ns = k->counted_ns - given, .carried = true,
+			.period_ns = rest, .carried = true,
 			.pcs = t->npcs ? t->pcs : unsampled_pc, .npcs = t->npcs ? t->npcs : 1,
 		};
 		s->counts.unsampled_ns += smp.period_ns;
+		give(s, k, rest);
 		s->host.sink.sample(s->host.sink.arg, &smp);
 	}
 	struct sampler_event ev = { .kind = SAMPLER_THREAD_EXIT, .tid = k->tid,
@@ -301,7 +392,69 @@ void perf_rec_kernel_time(struct sampler *s)
 			.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
 		};
 		k->stime_ns = now;
+		give(s, k, smp.period_ns);
 		s->host.sink.sample(s->host.sink.arg, &smp);
 	}
 }
 
+static struct task *head_alive(struct sampler *s)
+{
+	struct task *k = NULL;
+	for (size_t h = 0; h < s->nheads && !k; h++)
+		k = perf_rec_task_find(s, s->heads[h].tid);
+	return k;
+}
+
+/* ns of CPU time no sample carried, as [not sampled] on thread tid */
+static void hand_unsampled(struct sampler *s, pid_t tid, uint64_t ns)
+{
+	struct sampler_sample smp = {
+		.pid = s->pid, .tid = tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
+		.period_ns = ns, .carried = true, .pcs = unsampled_pc, .npcs = 1,
+	};
+	s->counts.unsampled_ns += ns;
+	s->host.sink.sample(s->host.sink.arg, &smp);
+}
+
+void perf_rec_kin_rest(struct sampler *s)
+{
+	if (s->no_inherit_thread || !s->nheads)
+		return; /* (without inherit_thread, the counts hold forked processes) */
+	/* every 10 ms: a window's last exits are not left out for long */
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+	if (now - s->kin_read_ns < 10000000)
+		return;
+	s->kin_read_ns = now;
+	uint64_t total = 0;
+	for (size_t h = 0; h < s->nheads; h++)
+		for (size_t i = s->heads[h].fd_at; i < s->heads[h].fd_at + s->heads[h].nfd; i++) {
+			uint64_t v;
+			if (s->fds[i] >= 0 && read(s->fds[i], &v, sizeof v) == (ssize_t)sizeof v)
+				total += v;
+		}
+	if (total <= s->kin_given_ns)
+		return;
+	uint64_t rest = total - s->kin_given_ns;
+	struct task *k = head_alive(s);
+	if (!k)
+		return; /* every head gone: no thread to hand it to */
+	give(s, k, rest);
+	s->kin_rest_ns += rest;
+	s->debt_ns += rest;
+	hand_unsampled(s, k->tid, rest);
+}
+
+void perf_rec_proc_rest(struct sampler *s)
+{
+	struct task *k = head_alive(s);
+	if (!k)
+		return; /* no thread created in the window (or none left to name) */
+	uint64_t now = proc_cpu_ns(s->pid);
+	if (now <= s->proc_cpu_ns + s->given_ns)
+		return;
+	uint64_t rest = now - s->proc_cpu_ns - s->given_ns;
+	/* not given to the head: that is the count of its family's events */
+	s->given_ns += rest;
+	s->proc_rest_ns += rest;
+	hand_unsampled(s, k->tid, rest);
+}

@@ -20,7 +20,19 @@ struct task {
 	uint64_t stime_ns;   /* its kernel time at the last look (0 for one born since) */
 	uint64_t sampled_ns; /* the periods of its samples */
 	uint64_t counted_ns; /* its events' counts at its exit (READ records: inherited) */
-	int exited;          /* 0: alive; else follows since its EXIT record */
+	uint64_t given_ns;   /* handed out: sample periods, kernel time, carried */
+	int exited;          /* 0: alive; else follows since its EXIT or READ record */
+	size_t fd_at, nfd;   /* its own events in fds (opened, not inherited) */
+	pid_t origin;        /* created in the window: whose own events it inherited */
+	bool parent;         /* threads it created inherited its own events */
+	bool kin;            /* a parent, or created by one: its time is in its count */
+};
+
+/* A thread whose own events threads created later inherited: their counts
+ * hold its time and all of theirs, exited or not. */
+struct perf_head {
+	pid_t tid;
+	size_t fd_at, nfd;
 };
 
 struct cpubuf {
@@ -40,6 +52,14 @@ struct sampler {
 	size_t nfds, fds_cap;     /* one frees the events its thread's children inherited */
 	struct task *tasks;       /* threads covered: opened or inherited */
 	size_t ntasks, tasks_cap;
+	struct perf_head *heads;
+	size_t nheads, heads_cap;
+	uint64_t kin_given_ns;    /* handed out for kin threads, ended ones too */
+	int64_t kin_read_ns;      /* when the heads' counts were last read */
+	uint64_t debt_ns;         /* handed out for kin threads before their exit counts */
+	uint64_t given_ns;        /* handed out in all since the events were opened */
+	uint64_t proc_cpu_ns;     /* /proc's count of the process then */
+	uint64_t kin_rest_ns, proc_rest_ns; /* handed out by perf_rec_kin_rest, _proc_rest */
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
 	int kernel_refused;       /* or the errno perf_event_open refused them with */
@@ -66,6 +86,14 @@ void perf_rec_drain(struct sampler *s);
  * events counted and no sample carried (a thread shorter than a period)
  * goes onto its last stack, or [not sampled] when it had none. */
 void perf_rec_settle(struct sampler *s, bool all);
+/* What the heads' counts hold beyond what was handed out for their kin
+ * (threads alive, exits not read, exit counts not written), handed out as
+ * [not sampled] on a head. */
+void perf_rec_kin_rest(struct sampler *s);
+/* Where threads were created in the window: what /proc counted of the
+ * process beyond all that was handed out (their exits and switches, which
+ * the task clock does not count), handed out as [not sampled] on a head. */
+void perf_rec_proc_rest(struct sampler *s);
 /* Each thread's kernel time since the last look, as a one-frame sample
  * (SAMPLER_PC_KERNEL), where the kernel is not sampled. */
 void perf_rec_kernel_time(struct sampler *s);

@@ -141,6 +141,14 @@ uint64_t proc_stime_ns(pid_t pid, pid_t tid)
 	return stat_field(path, 15) * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
 }
 
+uint64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	long hz = sysconf(_SC_CLK_TCK);
+	return (stat_field(path, 14) + stat_field(path, 15)) * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+}
+
 static int resolve_pidfile(const char *file, pid_t self, pid_t *pid, struct err *e)
 {
 	char text[64];

@@ -69,6 +69,9 @@ uint64_t proc_exec_id(pid_t pid);
 /* Thread tid's (0: the whole process's) time in the kernel so far (stat's
  * stime, to the clock tick), 0 when unknown. */
 uint64_t proc_stime_ns(pid_t pid, pid_t tid);
+/* The process's CPU time so far, exited threads' included (stat's utime +
+ * stime, each to the clock tick), 0 when unknown. */
+uint64_t proc_cpu_ns(pid_t pid);
 
 /* Whether pid is a live (not zombie) process. */
 int proc_alive(pid_t pid);

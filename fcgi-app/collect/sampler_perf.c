@@ -190,7 +190,13 @@ static int cover_threads(struct sampler *s, struct err *e)
 			if (perf_rec_task_find(s, found[i]))
 				continue;
 			perf_rec_task_add(s, found[i], proc_stime_ns(s->pid, found[i]));
+			size_t at = s->nfds;
 			rc = open_thread(s, found[i], e);
+			struct task *k = perf_rec_task_find(s, found[i]);
+			k->fd_at = at;
+			k->nfd = s->nfds - at;
+			if (rc == 0 && !k->nfd && !k->exited)
+				k->exited = 1; /* gone (listed while it exited): ended as such */
 			opened++;
 		}
 		free(found);
@@ -206,8 +212,14 @@ static void close_events(struct sampler *s)
 {
 	perf_rec_drain(s);
 	perf_rec_settle(s, true);
+	if (s->nheads)
+		log_info("perf_event sampler: threads created meanwhile: %.1f ms of all %.1f ms from the "
+			 "counts of the events they inherited, %.1f ms from /proc beyond the task clock",
+			 (double)s->kin_rest_ns / 1e6, (double)s->given_ns / 1e6,
+			 (double)s->proc_rest_ns / 1e6);
 	for (size_t i = 0; i < s->nfds; i++)
-		close(s->fds[i]);
+		if (s->fds[i] >= 0)
+			close(s->fds[i]);
 	s->nfds = 0;
 	for (int cpu = 0; cpu < s->ncpu; cpu++) {
 		struct cpubuf *b = &s->buf[cpu];
@@ -216,6 +228,8 @@ static void close_events(struct sampler *s)
 		*b = (struct cpubuf){ .fd = -1 };
 	}
 	s->ntasks = 0;
+	s->nheads = 0;
+	s->kin_given_ns = s->debt_ns = s->given_ns = s->kin_rest_ns = s->proc_rest_ns = 0;
 }
 
 /* ---- the ops ---- */
@@ -275,6 +289,7 @@ static void perf_arm(struct sampler *s, long hz)
 	if (hz <= 0)
 		return;
 	s->proc_stime_ns = proc_stime_ns(s->pid, 0);
+	s->proc_cpu_ns = proc_cpu_ns(s->pid);
 	kernel_decide(s);
 	if (cover_threads(s, &s->open_err) < 0) {
 		log_info("perf_event sampler: %s", s->open_err.msg);
@@ -296,8 +311,8 @@ static int perf_follow(struct sampler *s, struct err *e)
 	if (s->hz > 0) {
 		if (cover_threads(s, e) < 0)
 			return -1;
-		perf_rec_settle(s, false);
 		perf_rec_kernel_time(s);
+		perf_rec_proc_rest(s);
 	}
 	if (s->pt && sampler_ptrace.follow(s->pt, e) < 0)
 		return -1;
@@ -333,6 +348,8 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			perf_rec_drain(s);
 		}
 	}
+	if (s->hz > 0)
+		perf_rec_kin_rest(s);
 	s->counts.kernel_refused = s->kernel_refused;
 	sampler_stats_add(st, &s->counts);
 	memset(&s->counts, 0, sizeof s->counts);
@@ -360,6 +377,7 @@ static void perf_detach(struct sampler *s)
 	}
 	free(s->fds);
 	free(s->tasks);
+	free(s->heads);
 	free(s->buf);
 	free(s->rec);
 	free(s);
@@ -373,7 +391,7 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 		return;
 	}
 	log_info("perf_event sampler: %llu samples at %ld Hz, %llu lost, %llu throttled, %llu "
-		 "stack copies full, %.1f ms of exited threads not sampled",
+		 "stack copies full, %.1f ms counted and not sampled",
 		 (unsigned long long)st->samples, hz, (unsigned long long)st->lost,
 		 (unsigned long long)st->throttled, (unsigned long long)st->truncated,
 		 (double)st->unsampled_ns / 1e6);

@@ -1,11 +1,12 @@
 /* churn: threads that test a CPU sampler's thread handling and kernel
  * frames. Each option starts its own threads; "ready PID" once they run.
  *
- *   churn [--read] [--sleepers N] [--storm PER_SECOND] [--busy]
+ *   churn [--read] [--sleepers N] [--leavers N] [--storm PER_SECOND] [--busy]
  *
  * --read: a thread "reader" reads /dev/zero into a 4 MiB buffer in a loop
  *   (its CPU time is nearly all the kernel's: clearing user memory).
  * --sleepers N: N threads "sleeper" blocked in pause() for good.
+ * --leavers N: N threads "leaver" blocked until SIGUSR2, then exiting.
  * --storm R: a thread "spawner" creates R threads a second, each spending
  *   ~1 ms of its own CPU time (CLOCK_THREAD_CPUTIME_ID) in storm_work and
  *   exiting; short-lived threads a sampler must not lose.
@@ -15,6 +16,7 @@
 #endif
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,25 @@ static void *sleeper(void *arg)
 	pthread_setname_np(pthread_self(), "sleeper");
 	for (;;)
 		pause();
+	return NULL;
+}
+
+/* SIGUSR2 closes its write end: every leaver's read returns 0 */
+static int leave_pipe[2] = { -1, -1 };
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	close(leave_pipe[1]);
+}
+
+static void *leaver(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "leaver");
+	char c;
+	while (read(leave_pipe[0], &c, 1) != 0)
+		;
 	return NULL;
 }
 
@@ -130,13 +151,22 @@ int main(int argc, char **argv)
 			long n = strtol(argv[++i], NULL, 10);
 			for (long k = 0; k < n; k++)
 				start(sleeper, NULL);
+		} else if (strcmp(argv[i], "--leavers") == 0 && i + 1 < argc) {
+			long n = strtol(argv[++i], NULL, 10);
+			if (pipe(leave_pipe) != 0 || signal(SIGUSR2, on_usr2) == SIG_ERR) {
+				perror("leavers");
+				return 1;
+			}
+			for (long k = 0; k < n; k++)
+				start(leaver, NULL);
 		} else if (strcmp(argv[i], "--storm") == 0 && i + 1 < argc) {
 			long rate = strtol(argv[++i], NULL, 10);
 			if (rate < 1)
 				rate = 1;
 			start(spawner, (void *)(intptr_t)rate);
 		} else {
-			fprintf(stderr, "usage: churn [--read] [--sleepers N] [--storm PER_SECOND] [--busy]\n");
+			fprintf(stderr, "usage: churn [--read] [--sleepers N] [--leavers N] [--storm PER_SECOND] "
+				"[--busy]\n");
 			return 2;
 		}
 	}
