@@ -3,6 +3,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "collect/proc.h"
 #include "collect/target.h"
 
@@ -196,7 +197,12 @@ struct seized {
 	int64_t deadline_ns;
 	int held[MAX_HELD];   /* signals that came meanwhile: delivered at detach */
 	int nheld;
+	bool running;         /* a stop was asked for and not seen in time */
 };
+
+/* How long a stop asked for and missed is still waited for before the
+ * thread is let go: it comes at the thread's next return to user space. */
+#define SETTLE_NS (5 * 1000000000LL)
 
 /* Waits for the thread's next stop of kind want (TARGET_INTERRUPTED, or
  * TARGET_SIGNAL with SIGTRAP for a step), keeping other signals for later. */
@@ -209,8 +215,10 @@ static int wait_stop(struct seized *s, enum target_event want, struct err *e)
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
-			if (clock_ns(CLOCK_MONOTONIC) > s->deadline_ns)
+			if (clock_ns(CLOCK_MONOTONIC) > s->deadline_ns) {
+				s->running = true;
 				return err_set(e, ERR_BUSY, "thread %d did not stop in time", (int)s->tid);
+			}
 			struct timespec ts = { 0, 20000 };
 			nanosleep(&ts, NULL);
 			continue;
@@ -235,6 +243,36 @@ static int wait_stop(struct seized *s, enum target_event want, struct err *e)
 			if (target_resume(s->tid, 0, e) < 0)
 				return -1;
 		}
+	}
+}
+
+/* Waits out a stop that was asked for and missed: a thread merely left
+ * seized would stop there later and stay stopped while the tracer thread
+ * lives, with nothing to put its registers back. Only a thread that does
+ * not come back to user space in SETTLE_NS (uninterruptible sleep) stays
+ * seized, until the collector thread ends; the log says so. */
+static void settle(struct seized *s)
+{
+	int64_t end = clock_ns(CLOCK_MONOTONIC) + SETTLE_NS;
+	while (s->running) {
+		enum target_event ev;
+		int sig;
+		struct err e = { 0 };
+		int rc = target_poll_thread(s->tid, &ev, &sig, &e);
+		if (rc != 0) {
+			s->running = false; /* stopped, or gone */
+			if (rc > 0 && ev == TARGET_SIGNAL && sig != SIGTRAP && s->nheld < MAX_HELD)
+				s->held[s->nheld++] = sig;
+			return;
+		}
+		if (clock_ns(CLOCK_MONOTONIC) > end) {
+			log_warn("agent load: thread %d of pid %d did not stop within %lld s of the "
+				 "request; it stays seized, and is let go when pprof-fcgi's tracer "
+				 "thread ends", (int)s->tid, (int)s->pid, SETTLE_NS / 1000000000LL);
+			return;
+		}
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -385,6 +423,7 @@ int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, lo
 	return 0;
 fail:
 	/* the registers as they were (a no-op when they are), then go */
+	settle(&s);
 	if (have_orig)
 		target_setregs_all(tid, &orig, &(struct err){ 0 });
 	release(&s);
