@@ -3,6 +3,7 @@
  * SIGTERM or SIGINT in this thread (blocked in every other), so a stop
  * always runs the one cleanup path. */
 #include "collect/collector.h"
+#include "collect/maphist.h"
 #include "config.h"
 #include "ctx.h"
 #include "base/err.h"
@@ -150,6 +151,10 @@ int main(int argc, char **argv)
 	/* tests: perf_event_open refused, which this machine's kernel allows */
 	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
 		cc.perf_refused = EACCES;
+	/* the collector adds to it, the symbolizer reads a copy; outlives both */
+	struct maphist maps;
+	maphist_init(&maps);
+	cc.maps = &maps;
 	struct ctx ctx = {
 		.cfg = &cfg,
 		.target = { .pid = cfg.target_pid, .pidfile = cfg.target_pidfile, .exe = cfg.target_exe },
@@ -157,6 +162,7 @@ int main(int argc, char **argv)
 		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
 		.kallsyms = kallsyms_new(),
+		.maps = &maps,
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	symbolizer_set_debuginfod(ctx.symbolizer, debuginfod_urls);
@@ -177,6 +183,7 @@ int main(int argc, char **argv)
 		symbolizer_free(ctx.symbolizer);
 		free(debuginfod_urls);
 		kallsyms_free(ctx.kallsyms);
+		maphist_release(&maps);
 		config_release(&cfg);
 		return 2;
 	}
@@ -210,6 +217,7 @@ int main(int argc, char **argv)
 	symbolizer_free(ctx.symbolizer);
 	free(debuginfod_urls);
 	kallsyms_free(ctx.kallsyms);
+	maphist_release(&maps);
 	pthread_mutex_destroy(&ctx.sym_lock);
 	config_release(&cfg);
 	return rc;

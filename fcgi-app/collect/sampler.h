@@ -17,6 +17,7 @@
 
 struct collector_sample;
 struct err;
+struct maphist;
 struct tidtab;
 struct unwinder;
 
@@ -122,6 +123,7 @@ struct sampler_host {
 	struct tidtab *threads;
 	struct unwinder *unw;
 	bool kernel_frames; /* perf_event: sample the kernel's call chains where permitted */
+	struct maphist *maps; /* perf_event: where MMAP2 and exec records go; NULL: nowhere */
 	struct sampler_sink sink;
 };
 

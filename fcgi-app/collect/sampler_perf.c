@@ -57,6 +57,17 @@ static int perf_open(struct perf_event_attr *a, pid_t tid, int cpu)
 	return (int)syscall(SYS_perf_event_open, a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* MMAP2 records of executable mappings, with their build-ids where the
+ * kernel gives them (5.12, as inherit_thread's 5.13): the mapping history
+ * a sample is named from (maphist.h) */
+static void perf_attr_maps(struct perf_event_attr *a, bool build_id)
+{
+	a->mmap = 1;
+	a->mmap2 = 1;
+	a->mmap_data = 0;
+	a->build_id = build_id;
+}
+
 static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, bool kernel)
 {
 	memset(a, 0, sizeof *a);
@@ -85,6 +96,7 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, b
 	a->inherit_stat = 1; /* an inherited event's count at its thread's exit (READ) */
 	a->comm = 1;      /* thread names, and exec (comm_exec) */
 	a->comm_exec = 1;
+	perf_attr_maps(a, inherit_thread);
 	a->sample_id_all = 1;
 	a->use_clockid = 1;
 	a->clockid = CLOCK_BOOTTIME; /* the clock of every sample timestamp here */
