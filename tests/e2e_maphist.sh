@@ -74,8 +74,12 @@ go tool pprof -raw "$T/gone.pb.gz" 2>/dev/null | grep -q '/gone2\.so ' \
 TARGET_BIN=$SPLIT start_target || exit 1
 follow
 old=$(ls /proc/"$TARGET_PID"/task | tr '\n' ' ')
-curl -s -o "$T/exec.pb.gz" "$P/profile?seconds=4" & c=$!
+curl -s -o "$T/exec.pb.gz" "$P/profile?seconds=5" & c=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
+# the old image runs a CPU-second into the window first
+c0=$(cpu_ticks "$TARGET_PID")
+WAIT_S=20 wait_for sh -c "[ \$(sed 's/.*) //' /proc/$TARGET_PID/stat | awk '{print \$12+\$13}') -gt $((c0 + 100)) ]" \
+	|| fail "the old image made no progress"
 kill -USR2 "$TARGET_PID"
 WAIT_S=10 wait_for sh -c "[ \$(grep -c '^ready' '$T/target.out') -ge 2 ]" \
 	&& pass "target exec'd itself mid-profile" || fail "target did not exec: $(cat "$T/target.err")"
@@ -89,4 +93,12 @@ go tool pprof -traces "$T/exec.pb.gz" > "$T/exec.txt" 2>&1
 awk -v tids=" $tids" '/^ *thread_id:/ { mine = index(tids, " " $2 " ") > 0 } mine && /spin_hot/ { n++ }
 	END { exit !n }' "$T/exec.txt" && pass "exec: the new image's functions named (spin_hot on its threads)" \
 	|| fail "exec: no spin_hot on the new threads $tids: $(head -30 "$T/exec.txt")"
+# and the old image's, sampled before the exec, from its mappings then
+# (there before the window: seeded from /proc/PID/maps)
+olds=$(for t in $old; do [ "$t" = "$TARGET_PID" ] || echo "$t"; done | tr '\n' ' ')
+awk -v tids=" $olds " '/^ *thread_id:/ { mine = index(tids, " " $2 " ") > 0 } mine && /spin_hot/ { n++ }
+	END { exit !n }' "$T/exec.txt" && pass "exec: the old image's functions named too (spin_hot on $olds)" \
+	|| fail "exec: no spin_hot on the old threads $olds: $(head -30 "$T/exec.txt")"
+gunzip -c "$T/exec.pb.gz" | tr -c '[:print:]' '\n' | grep -q 'cpu-split, unmapped since they were sampled, are named' \
+	&& pass "exec: the comment says the old image was named from its file" || fail "exec: no comment on the old image"
 finish

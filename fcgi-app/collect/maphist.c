@@ -1,8 +1,12 @@
 /* maphist: the target's executable mappings by time (see maphist.h). */
 #include "collect/maphist.h"
 
+#include "base/buf.h"
+#include "base/err.h"
 #include "base/vec.h"
+#include "collect/proc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,14 +33,27 @@ void maphist_release(struct maphist *h)
 
 void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, int64_t t)
 {
-	if (!h || !m->len || m->len >= 1ULL << MAPHIST_SHIFT)
-		return; /* a tag holds offsets below 1 TiB */
+	/* files only: the vDSO and anonymous code ("//anon") have none to
+	 * name them from later; a tag holds offsets below 1 TiB */
+	if (!h || !m->len || m->len >= 1ULL << MAPHIST_SHIFT || !m->file || m->file[0] != '/' ||
+	    m->file[1] == '/')
+		return;
 	pthread_mutex_lock(&h->lock);
 	if (h->pid != pid)
 		forget(h, pid);
-	/* no munmap record: what this mapping covers was unmapped before */
 	for (size_t i = 0; i < h->n; i++) {
 		struct maphist_entry *o = &h->e[i];
+		if (o->to_ns == INT64_MAX && o->start == m->start && o->len == m->len &&
+		    o->pgoff == m->pgoff && strcmp(o->file, m->file) == 0) {
+			/* known (seeded, or recorded by an earlier window) */
+			if (!o->build_id_size && m->build_id_size) {
+				memcpy(o->build_id, m->build_id, m->build_id_size);
+				o->build_id_size = m->build_id_size;
+			}
+			pthread_mutex_unlock(&h->lock);
+			return;
+		}
+		/* no munmap record: what this mapping covers was unmapped before */
 		if (o->to_ns > t && o->start < m->start + m->len && m->start < o->start + o->len)
 			o->to_ns = t;
 	}
@@ -50,6 +67,28 @@ void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, in
 			abort();
 	}
 	pthread_mutex_unlock(&h->lock);
+}
+
+void maphist_seed(struct maphist *h, pid_t pid, int64_t t)
+{
+	if (!h)
+		return;
+	struct buf text;
+	uint64_t hash;
+	struct err e = { 0 };
+	if (proc_maps_read(pid, &text, &hash, &e) == 0) {
+		struct proc_map m;
+		for (const char *l = buf_cstr(&text); proc_maps_next(&l, &m);) {
+			if (m.perms[2] != 'x' || !m.path_len || m.path_len >= 4096)
+				continue;
+			char file[4096];
+			snprintf(file, sizeof file, "%.*s", (int)m.path_len, m.path);
+			struct maphist_entry x = { .start = m.start, .len = m.end - m.start,
+						   .pgoff = m.offset, .file = file };
+			maphist_add(h, pid, &x, t);
+		}
+	}
+	buf_release(&text);
 }
 
 void maphist_exec(struct maphist *h, pid_t pid, int64_t t)

@@ -46,6 +46,9 @@ void maphist_release(struct maphist *h);
 
 /* A mapping of pid appeared at time t (a new pid forgets the old one's). */
 void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, int64_t t);
+/* The executable mappings in /proc/PID/maps, as there from time t (before
+ * any event is opened: what was mapped before has no record). */
+void maphist_seed(struct maphist *h, pid_t pid, int64_t t);
 /* pid exec'd at time t: every mapping recorded so far ends. */
 void maphist_exec(struct maphist *h, pid_t pid, int64_t t);
 /* Tags each of pcs that lies, at time t, in a recorded mapping of pid. */

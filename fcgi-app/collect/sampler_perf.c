@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "base/vec.h"
 #include "collect/collector.h"
+#include "collect/maphist.h"
 #include "collect/perf_lend.h"
 #include "collect/perf_rec.h"
 #include "collect/proc.h"
@@ -287,6 +288,8 @@ static void perf_arm(struct sampler *s, long hz)
 	if (hz <= 0)
 		return;
 	s->proc_stime_ns = proc_stime_ns(s->pid, 0);
+	/* what is mapped before the events exist has no MMAP2 record */
+	maphist_seed(s->host.maps, s->pid, clock_ns(CLOCK_BOOTTIME));
 	kernel_decide(s);
 	if (cover_threads(s, &s->open_err) < 0) {
 		log_info("perf_event sampler: %s", s->open_err.msg);

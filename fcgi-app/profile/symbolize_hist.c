@@ -8,6 +8,7 @@
 #include "collect/maphist.h"
 #include "profile/modfile.h"
 #include "profile/profile.h"
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include "profile/symbolize_int.h" /* after libdwfl.h: it uses its types */
 #include <elf.h>
@@ -45,8 +46,23 @@ static bool mapped_now(const struct symbolizer *s, uint64_t a)
 	return false;
 }
 
-/* The load bias of m's file: the PT_LOAD its file offset maps. */
-static int load_bias(pid_t pid, const struct maphist_entry *m, uint64_t *bias, struct err *e)
+/* The build-id of the ELF file in fd into id (up to MAPHIST_ID_MAX). */
+static size_t file_build_id(int fd, unsigned char *id)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	const void *bits;
+	ssize_t n = elf ? dwelf_elf_gnu_build_id(elf, &bits) : -1;
+	if (n > 0 && n <= MAPHIST_ID_MAX)
+		memcpy(id, bits, (size_t)n);
+	elf_end(elf);
+	return n > 0 && n <= MAPHIST_ID_MAX ? (size_t)n : 0;
+}
+
+/* The load bias of m's file: the PT_LOAD its file offset maps; with the
+ * file's build-id into id where m has none (a mapping there before the
+ * window: the file now is taken for the file then). */
+static int load_bias(pid_t pid, const struct maphist_entry *m, uint64_t *bias,
+		     unsigned char *id, size_t *id_size, struct err *e)
 {
 	int fd = modfile_open_as_target(pid, m->file, e);
 	if (fd < 0)
@@ -68,6 +84,8 @@ static int load_bias(pid_t pid, const struct maphist_entry *m, uint64_t *bias, s
 			rc = 0;
 			break;
 		}
+	if (rc == 0 && !*id_size)
+		*id_size = file_build_id(fd, id);
 	close(fd);
 	return rc;
 }
@@ -83,11 +101,15 @@ static void name_gone(struct symbolizer *s, struct profile *p, const struct maph
 		.build_id = m->build_id, .build_id_size = m->build_id_size,
 	};
 	struct err e = { 0 };
+	unsigned char id[MAPHIST_ID_MAX];
+	size_t id_size = m->build_id_size;
+	memcpy(id, m->build_id, sizeof id);
 	int named = -1;
-	if (m->file[0] != '/')
-		err_set(&e, ERR_TARGET, "%s is no file", m->file[0] ? m->file : "the mapping");
-	else if (load_bias(s->pid, m, &mod.bias, &e) == 0)
+	if (load_bias(s->pid, m, &mod.bias, id, &id_size, &e) == 0) {
+		mod.build_id = id;
+		mod.build_id_size = id_size;
 		named = symbolize_unloaded(s, p, &mod, &e);
+	}
 	if (named < 0) {
 		/* a mapping for the frames all the same: pprof shows the file */
 		struct err ignored = { 0 };
@@ -99,7 +121,8 @@ static void name_gone(struct symbolizer *s, struct profile *p, const struct maph
 	} else {
 		profile_add_comment(p, "frames in %s, unmapped since they were sampled, are named "
 				    "from the file at its path (%s)", m->file,
-				    m->build_id_size ? "the same build-id" : "no build-id to check");
+				    m->build_id_size ? "the same build-id" : "mapped before the window: "
+				    "taken to be the same file");
 	}
 }
 
