@@ -142,6 +142,15 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	if (strcmp(cfg.perf_layout, "per-cpu") == 0)
+		cc.perf_layout = SAMPLER_LAYOUT_PER_CPU;
+	else if (strcmp(cfg.perf_layout, "per-thread") == 0)
+		cc.perf_layout = SAMPLER_LAYOUT_PER_THREAD;
+	else if (strcmp(cfg.perf_layout, "auto") != 0) {
+		fprintf(stderr, "pprof-fcgi: perf-layout: %s: not auto, per-cpu or per-thread\n", cfg.perf_layout);
+		config_release(&cfg);
+		return 2;
+	}
 	cc.kernel_frames = strcmp(cfg.kernel_frames, "auto") == 0;
 	if (!cc.kernel_frames && strcmp(cfg.kernel_frames, "off") != 0) {
 		fprintf(stderr, "pprof-fcgi: kernel-frames: %s: not auto or off\n", cfg.kernel_frames);

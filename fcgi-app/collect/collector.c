@@ -323,7 +323,7 @@ static void *collector_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	if (c->unw) {
 		struct sampler_host host = {
-			.pid = c->pid, .threads = &c->threads, .unw = c->unw,
+			.pid = c->pid, .threads = &c->threads, .unw = c->unw, .perf_layout = c->cfg.perf_layout,
 			.kernel_frames = c->cfg.kernel_frames, .maps = c->cfg.maps,
 			.sink = { on_sampler_sample, on_sampler_event, on_sampler_thread, c },
 		};

@@ -226,6 +226,8 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 	case PERF_RECORD_FORK: /* pid, ppid, tid, ptid */
 		if ((pid_t)u[0] == s->pid)
 			perf_rec_task_add(s, (pid_t)u[2], 0);
+		if ((pid_t)u[0] == s->pid && s->per_thread) /* its event: opened after the drain */
+			*(pid_t *)VEC_PUSH(s->fresh, s->nfresh, s->fresh_cap, 64) = (pid_t)u[2];
 		break;
 	case PERF_RECORD_EXIT: /* pid, ppid, tid, ptid: ended by perf_rec_settle */
 		if ((pid_t)u[0] == s->pid) {
@@ -288,6 +290,8 @@ void perf_rec_drain(struct sampler *s)
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)
 			drain_buffer(s, &s->buf[cpu]);
+	for (size_t i = 0; i < s->ntbufs; i++)
+		drain_buffer(s, &s->tbufs[i].b);
 }
 
 /* A thread's exit, its CPU time not sampled first: with a period of 1e9/hz
