@@ -74,17 +74,20 @@ go tool pprof -raw "$T/gone.pb.gz" 2>/dev/null | grep -q '/gone2\.so ' \
 TARGET_BIN=$SPLIT start_target || exit 1
 follow
 old=$(ls /proc/"$TARGET_PID"/task | tr '\n' ' ')
-curl -s -o "$T/exec.pb.gz" "$P/profile?seconds=5" & c=$!
+curl -s -o "$T/exec.pb.gz" "$P/profile?seconds=10" & c=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
-# the old image runs a CPU-second into the window first
+# the old image runs 0.3 CPU-seconds into the window first (some 30
+# samples at 100 Hz), and the new one has most of the window
 c0=$(cpu_ticks "$TARGET_PID")
-WAIT_S=20 wait_for sh -c "[ \$(sed 's/.*) //' /proc/$TARGET_PID/stat | awk '{print \$12+\$13}') -gt $((c0 + 100)) ]" \
+WAIT_S=8 wait_for sh -c "[ \$(sed 's/.*) //' /proc/$TARGET_PID/stat | awk '{print \$12+\$13}') -gt $((c0 + 30)) ]" \
 	|| fail "the old image made no progress"
 kill -USR2 "$TARGET_PID"
 WAIT_S=10 wait_for sh -c "[ \$(grep -c '^ready' '$T/target.out') -ge 2 ]" \
 	&& pass "target exec'd itself mid-profile" || fail "target did not exec: $(cat "$T/target.err")"
 new=$(ls /proc/"$TARGET_PID"/task | tr '\n' ' ')
 wait $c
+gunzip -c "$T/exec.pb.gz" | tr -c '[:print:]' '\n' | grep -q "exec'd a new image" \
+	&& pass "exec: inside the window" || fail "exec: not inside the window (no comment)"
 # tids of the new image's workers (not the main thread, whose tid is the pid)
 tids=$(for t in $new; do case " $old " in *" $t "*) ;; *) echo "$t" ;; esac; done | tr '\n' ' ')
 [ -n "$tids" ] && pass "new threads after the exec: $tids" || fail "no new thread after exec: $old / $new"
