@@ -15,18 +15,23 @@ follow() {
 	start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event || exit 1
 }
 
-# profile_plugin LIB: a 4 s profile of cpu-split while it dlopens LIB, spins
-# in it 1.5 s and dlcloses it, into $T/plugin.pb.gz
+# in_window WHAT: passes when the profile ($c) still runs, as WHAT is done
+in_window() {
+	kill -0 "$c" 2>/dev/null && pass "$1 inside the window" || fail "$1 after the window ended (a loaded machine?)"
+}
+
+# profile_plugin LIB: a 10 s profile of cpu-split while it dlopens LIB,
+# spins in it 1.5 s and dlcloses it, into $T/plugin.pb.gz
 profile_plugin() {
 	TARGET_BIN=$SPLIT start_target --plugin "$1" --unload-after 1500 || exit 1
 	follow
-	curl -s -o "$T/plugin.pb.gz" "$P/profile?seconds=4" & c=$!
+	curl -s -o "$T/plugin.pb.gz" "$P/profile?seconds=10" & c=$!
 	WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
 	kill -USR1 "$TARGET_PID"
 	WAIT_S=10 wait_for grep -q '^plugin unloaded' "$T/target.out" \
 		&& pass "$(basename "$1") loaded and unloaded mid-profile" \
 		|| fail "plugin not unloaded: $(cat "$T/target.err")"
-	! grep -q "$(basename "$1")" "/proc/$TARGET_PID/maps" && pass "$(basename "$1") unmapped before the window ended" \
+	! grep -q "$(basename "$1")" "/proc/$TARGET_PID/maps" && in_window "$(basename "$1") unmapped" \
 		|| fail "$(basename "$1") still mapped"
 	wait $c
 	kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
@@ -53,11 +58,12 @@ gunzip -c "$T/plugin.pb.gz" | tr -c '[:print:]' '\n' | grep -q 'plugin.so, unmap
 cp "$PLUGIN" "$T/gone2.so"
 TARGET_BIN=$SPLIT start_target --plugin "$T/gone2.so" --unload-after 1000 || exit 1
 follow
-curl -s -o "$T/gone.pb.gz" "$P/profile?seconds=4" & c=$!
+curl -s -o "$T/gone.pb.gz" "$P/profile?seconds=10" & c=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
 kill -USR1 "$TARGET_PID"
 WAIT_S=10 wait_for grep -q '^plugin unloaded' "$T/target.out" && rm -f "$T/gone2.so" \
 	|| fail "gone2.so not unloaded: $(cat "$T/target.err")"
+in_window "gone2.so unloaded and removed"
 wait $c
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 gunzip -c "$T/gone.pb.gz" | tr -c '[:print:]' '\n' | tr '\n' ' ' |
