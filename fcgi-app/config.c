@@ -43,6 +43,9 @@ static const struct key keys[] = {
 	  "error, warn, info or debug" },
 	{ "cpu-sampler", KEY_STRING, OFF(cpu_sampler), "auto", 0, 0,
 	  "auto (perf_event where it works for the target, else ptrace), perf_event or ptrace" },
+	{ "perf-layout", KEY_STRING, OFF(perf_layout), "auto", 0, 0,
+	  "perf_event's ring buffers: auto (one per CPU; one per thread where threads x CPUs events "
+	  "would pass the open-file limit or per-CPU buffers are refused), per-cpu or per-thread" },
 	{ "kernel-frames", KEY_STRING, OFF(kernel_frames), "auto", 0, 0,
 	  "auto (perf_event samples the kernel's frames where permitted) or off" },
 	{ "viewer", KEY_STRING, OFF(viewer), "auto", 0, 0,

@@ -24,6 +24,7 @@ struct config {
 	bool allow_insecure_listen; /* a non-loopback or world-writable socket */
 	char *cpu_sampler;    /* "auto", "perf_event" or "ptrace" */
 	char *kernel_frames;  /* "auto" or "off" */
+	char *perf_layout;    /* "auto", "per-cpu" or "per-thread" */
 	char *debug_dir;      /* separate debug files: DIR/.build-id/xx/yyyy.debug */
 	char *viewer;         /* flame-graph links on the index: "auto", "on" or "off" */
 	char *agent_load;     /* "on-request", "at-start" or "never" */

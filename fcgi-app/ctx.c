@@ -3,6 +3,7 @@
 #include "collect/agentload.h"
 #include "collect/collector.h"
 #include "collect/heap.h"
+#include "collect/maphist.h"
 #include "base/err.h"
 #include "base/buf.h"
 #include "base/log.h"
@@ -25,13 +26,16 @@ void ctx_read_modules(struct ctx *ctx, pid_t pid)
 void ctx_symbolize(struct ctx *ctx, pid_t pid, struct profile *p)
 {
 	struct err e = { 0 };
+	size_t nh;
+	struct maphist_entry *h = maphist_copy(ctx->maps, pid, &nh);
 	pthread_mutex_lock(&ctx->sym_lock);
 	if (symbolizer_attach(ctx->symbolizer, pid, &e) < 0 ||
-	    symbolize_profile(ctx->symbolizer, p, &e) < 0) {
+	    symbolize_profile_history(ctx->symbolizer, p, h, nh, &e) < 0) {
 		log_warn("symbolize pid %d: %s", (int)pid, e.msg);
 		profile_add_comment(p, "not symbolized: %s", e.msg);
 	}
 	pthread_mutex_unlock(&ctx->sym_lock);
+	maphist_free_copy(h, nh);
 }
 
 void ctx_name_kernel(struct ctx *ctx, struct profile *p)

@@ -36,6 +36,7 @@ struct ctx {
 	struct collector *collector;   /* the one sampling loop */
 	struct symbolizer *symbolizer; /* kept across requests, under sym_lock */
 	struct kallsyms *kallsyms;     /* kernel symbols, the same; NULL: none kept */
+	struct maphist *maps;          /* the target's mappings by time (the collector adds) */
 	pthread_mutex_t sym_lock;
 	char agent_path[PATH_MAX];     /* agent-path, or the agent built with pprof-fcgi */
 	pid_t agent_test_tid;          /* tests: the thread a load seizes (0: picked) */

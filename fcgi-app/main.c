@@ -3,6 +3,7 @@
  * SIGTERM or SIGINT in this thread (blocked in every other), so a stop
  * always runs the one cleanup path. */
 #include "collect/collector.h"
+#include "collect/maphist.h"
 #include "config.h"
 #include "ctx.h"
 #include "base/err.h"
@@ -181,6 +182,15 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
+	if (strcmp(cfg.perf_layout, "per-cpu") == 0)
+		cc.perf_layout = SAMPLER_LAYOUT_PER_CPU;
+	else if (strcmp(cfg.perf_layout, "per-thread") == 0)
+		cc.perf_layout = SAMPLER_LAYOUT_PER_THREAD;
+	else if (strcmp(cfg.perf_layout, "auto") != 0) {
+		fprintf(stderr, "pprof-fcgi: perf-layout: %s: not auto, per-cpu or per-thread\n", cfg.perf_layout);
+		config_release(&cfg);
+		return 2;
+	}
 	cc.kernel_frames = strcmp(cfg.kernel_frames, "auto") == 0;
 	if (!cc.kernel_frames && strcmp(cfg.kernel_frames, "off") != 0) {
 		fprintf(stderr, "pprof-fcgi: kernel-frames: %s: not auto or off\n", cfg.kernel_frames);
@@ -190,6 +200,10 @@ int main(int argc, char **argv)
 	/* tests: perf_event_open refused, which this machine's kernel allows */
 	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
 		cc.perf_refused = EACCES;
+	/* the collector adds to it, the symbolizer reads a copy; outlives both */
+	struct maphist maps;
+	maphist_init(&maps);
+	cc.maps = &maps;
 	struct ctx ctx = {
 		.cfg = &cfg,
 		.target = { .pid = cfg.target_pid, .pidfile = cfg.target_pidfile, .exe = cfg.target_exe },
@@ -197,6 +211,7 @@ int main(int argc, char **argv)
 		.collector = collector_new(&cc),
 		.symbolizer = symbolizer_new(),
 		.kallsyms = kallsyms_new(),
+		.maps = &maps,
 	};
 	symbolizer_set_debug_root(ctx.symbolizer, cfg.debug_dir);
 	symbolizer_set_debuginfod(ctx.symbolizer, debuginfod_urls);
@@ -217,6 +232,7 @@ int main(int argc, char **argv)
 		symbolizer_free(ctx.symbolizer);
 		free(debuginfod_urls);
 		kallsyms_free(ctx.kallsyms);
+		maphist_release(&maps);
 		config_release(&cfg);
 		return 2;
 	}
@@ -263,6 +279,7 @@ int main(int argc, char **argv)
 	symbolizer_free(ctx.symbolizer);
 	free(debuginfod_urls);
 	kallsyms_free(ctx.kallsyms);
+	maphist_release(&maps);
 	pthread_mutex_destroy(&ctx.sym_lock);
 	config_release(&cfg);
 	return rc;

@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "collect/heap.h"
 #include "collect/proc.h"
+#include "collect/sampler_perf.h"
 #include "config.h"
 #include "ctx.h"
 #include "profile/symbolize.h"
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -129,6 +131,41 @@ static void check_perf(struct report *r)
 	    "in /proc/kallsyms are %s", kptr[0] ? kptr : "unreadable", syslog ? "yes" : "no",
 	    strcmp(kptr, "0") == 0 || (strcmp(kptr, "1") == 0 && syslog) ? "readable"
 	    : strcmp(kptr, "1") == 0 ? "hidden (1: readable with CAP_SYSLOG)" : "hidden");
+}
+
+/* Reported only: the perf_event sampler's ring buffers for this target
+ * (perf-layout), and what bounds them. */
+static void check_layout(struct report *r, const struct config *cfg, pid_t pid)
+{
+	if (strcmp(cfg->perf_layout, "auto") != 0 && strcmp(cfg->perf_layout, "per-cpu") != 0 &&
+	    strcmp(cfg->perf_layout, "per-thread") != 0) {
+		say(r, "FAIL", "perf layout", "perf-layout %s: not auto, per-cpu or per-thread",
+		    cfg->perf_layout);
+		return;
+	}
+	struct proc_info pi;
+	struct err e = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	struct rlimit nofile, memlock;
+	char mlock_kb[16];
+	if (proc_info(pid, &pi, &e) < 0 || getrlimit(RLIMIT_NOFILE, &nofile) < 0 ||
+	    getrlimit(RLIMIT_MEMLOCK, &memlock) < 0)
+		return;
+	sysctl_value("kernel/perf_event_mlock_kb", mlock_kb, sizeof mlock_kb);
+	bool per_thread = strcmp(cfg->perf_layout, "per-thread") == 0 ||
+			  (strcmp(cfg->perf_layout, "auto") == 0 && perf_thread_too_many(pi.threads, ncpu));
+	if (!per_thread)
+		say(r, "note", "perf layout", "perf-layout %s: a ring buffer per CPU, %ld threads x %ld "
+		    "CPUs = %ld events of the open-file limit %llu", cfg->perf_layout, pi.threads, ncpu,
+		    pi.threads * ncpu, (unsigned long long)nofile.rlim_max);
+	else
+		say(r, "note", "perf layout", "perf-layout %s: a ring buffer per thread (%s), up to "
+		    "260 KiB of locked memory each: kernel.perf_event_mlock_kb %s per CPU, then "
+		    "RLIMIT_MEMLOCK %lld KiB (without CAP_IPC_LOCK); threads past it are not sampled",
+		    cfg->perf_layout, strcmp(cfg->perf_layout, "auto") == 0
+		    ? "threads x CPUs events would pass the open-file limit" : "as configured",
+		    mlock_kb[0] ? mlock_kb : "unreadable",
+		    memlock.rlim_cur == RLIM_INFINITY ? -1LL : (long long)(memlock.rlim_cur / 1024));
 }
 
 static void check_seccomp(struct report *r, pid_t pid)
@@ -284,6 +321,8 @@ int selfcheck_run(const struct config *cfg, FILE *out)
 		check_seccomp(&r, pid);
 	}
 	check_perf(&r);
+	if (pid)
+		check_layout(&r, cfg, pid);
 	check_debuginfod(&r, urls);
 	if (pid) {
 		check_modules(&r, &ctx, pid);

@@ -66,7 +66,6 @@ grep -q '^File: cpu-split$' "$T/top.txt" && pass "main binary first: File: cpu-s
 # GCC may name a clone spin_hot.constprop.0: match the name and any suffix.
 # Cumulative time: the target splits its CPU time including the clock reads
 # each function makes (flat time leaves those to __vdso_clock_gettime).
-ms_of() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $4); print $4 + 0; exit }' "${TOP:-$T/top.txt}"; }
 hot=$(ms_of spin_hot); cold=$(ms_of spin_cold)
 if [ -n "$hot" ] && [ -n "$cold" ] && [ "$(echo "$hot + $cold > 0" | bc)" = 1 ]; then
 	pass "spin_hot and spin_cold both in the profile"

@@ -69,10 +69,11 @@ start_target() {
 
 # Starts pprof-fcgi on $SOCK ($T/app.sock) with the given options; $AS may
 # hold a command prefix (setpriv ...) to run it as another user, and
-# $CPU_SAMPLER a cpu-sampler to force.
+# $CPU_SAMPLER a cpu-sampler to force, $PERF_LAYOUT a perf-layout.
 SOCK="$T/app.sock"
 start_app() {
-	${AS:-} "$APP" --listen "unix:$SOCK" ${CPU_SAMPLER:+--cpu-sampler "$CPU_SAMPLER"} "$@" 2>> "$T/app.log" &
+	${AS:-} "$APP" --listen "unix:$SOCK" ${CPU_SAMPLER:+--cpu-sampler "$CPU_SAMPLER"} \
+		${PERF_LAYOUT:+--perf-layout "$PERF_LAYOUT"} "$@" 2>> "$T/app.log" &
 	APP_PID=$!
 	PIDS+=("$APP_PID")
 	WATCH=$APP_PID wait_for test -S "$SOCK" || { cat "$T/app.log"; return 1; }
@@ -313,6 +314,9 @@ cum() {
 	go tool pprof -unit=B -sample_index="$2" -top -nodecount=1000 -nodefraction=0 "$1" 2>/dev/null |
 		awk -v f="$3" '$6 == f { v = $4; sub(/B$/, "", v); print v; found = 1 } END { if (!found) print 0 }'
 }
+# ms_of FUNC: FUNC's cumulative ms in go tool pprof -top -unit=ms output
+# ($TOP, or $T/top.txt); a clone suffix (".constprop.0") is the same FUNC
+ms_of() { awk -v f="$1" '$NF == f || index($NF, f ".") == 1 { sub(/ms$/, "", $4); print $4 + 0; exit }' "${TOP:-$T/top.txt}"; }
 # within NAME GOT WANT PERCENT
 within() {
 	if awk -v g="$2" -v w="$3" -v p="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }'; then

@@ -6,6 +6,7 @@
 #include "collect/collector.h"
 #include "collect/inject.h"
 #include "collect/proc.h"
+#include "collect/proc_syscall.h"
 #include "collect/regs.h"
 #include "collect/unwind.h"
 

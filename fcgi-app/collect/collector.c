@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "collect/deliver.h"
+#include "collect/maphist.h"
 #include "collect/proc.h"
 #include "collect/sampler.h"
 #include "collect/sampler_pick.h"
@@ -131,6 +132,7 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 			memcpy(t->pcs, smp->kernel_pcs, nk * sizeof *t->pcs);
 		unwind_copy(c->unw, &smp->regs, smp->stack, smp->stack_size, t->pcs + nk,
 			    UNWIND_DEFAULT_DEPTH - nk, &t->npcs);
+		maphist_tag(c->cfg.maps, smp->pid, smp->time_ns, t->pcs + nk, t->npcs);
 		t->npcs += nk;
 	}
 	t->pcs_ts = smp->time_ns;
@@ -161,8 +163,7 @@ static void on_sampler_event(void *arg, const struct sampler_event *ev)
 		for (int s = 0; t && s < COLLECTOR_MAX_SUBS; s++)
 			t->base[s] = c->first_follow ? t->cpu_ns : 0;
 		break;
-	case SAMPLER_THREAD_EXIT:
-		/* its last CPU time goes out now */
+	case SAMPLER_THREAD_EXIT: /* its last CPU time goes out now */
 		if (t)
 			on_thread_drop(c, t);
 		break;
@@ -176,8 +177,7 @@ static void on_sampler_event(void *arg, const struct sampler_event *ev)
 				clock_gettime(CLOCK_REALTIME, &s->execd_at);
 			}
 		}
-		c->last_refresh_ns = 0; /* read the new maps at once */
-		break;
+		/* fall through - the new maps are read at once */
 	case SAMPLER_MMAP:
 		c->last_refresh_ns = 0;
 		break;
@@ -323,8 +323,8 @@ static void *collector_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	if (c->unw) {
 		struct sampler_host host = {
-			.pid = c->pid, .threads = &c->threads, .unw = c->unw,
-			.kernel_frames = c->cfg.kernel_frames,
+			.pid = c->pid, .threads = &c->threads, .unw = c->unw, .perf_layout = c->cfg.perf_layout,
+			.kernel_frames = c->cfg.kernel_frames, .maps = c->cfg.maps,
 			.sink = { on_sampler_sample, on_sampler_event, on_sampler_thread, c },
 		};
 		c->smp = c->ops->attach(&host, &e);

@@ -89,6 +89,8 @@ struct collector_config {
 	pid_t self;       /* this process: its own tracer threads are no other tracer */
 	int perf_refused; /* tests: an errno perf_event_open is taken to fail with */
 	bool kernel_frames; /* perf_event: the kernel's frames too, where permitted */
+	struct maphist *maps; /* the mappings by time, the owner's (maphist.h); NULL: none */
+	int perf_layout;      /* enum sampler_layout */
 };
 
 struct collector *collector_new(const struct collector_config *cc);

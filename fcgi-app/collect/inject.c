@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "collect/proc.h"
+#include "collect/proc_syscall.h"
 #include "collect/target.h"
 
 #include <dirent.h>

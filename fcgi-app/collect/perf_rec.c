@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/vec.h"
+#include "collect/maphist.h"
 #include "collect/proc.h"
 #include "collect/tidtab.h"
 
@@ -205,6 +206,49 @@ static void own_events_end(struct sampler *s, struct task *k, bool count)
 	}
 }
 
+/* A record's time: the last field of its sample_id (sample_id_all, with
+ * TID and TIME the only sample_id fields asked for). */
+static int64_t record_time(const struct perf_event_header *h)
+{
+	uint64_t t;
+	memcpy(&t, (const unsigned char *)h + h->size - 8, 8);
+	return (int64_t)t;
+}
+
+/* An executable mapping (mmap_data = 0): into the mapping history, by its
+ * time, and announced (the unwinder reads the maps anew). */
+static void on_mmap2(struct sampler *s, const struct perf_event_header *h)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1), *end = (const unsigned char *)h + h->size;
+	/* pid, tid; addr, len, pgoff; maj, min, ino, ino_generation or
+	 * build_id_size, 3 reserved, build_id[20]; prot, flags; filename */
+	const size_t file_at = 8 + 24 + 24 + 8;
+	if (p + file_at + 16 > end)
+		return;
+	uint32_t ids[2];
+	uint64_t v[3];
+	memcpy(ids, p, sizeof ids);
+	memcpy(v, p + 8, sizeof v);
+	if ((pid_t)ids[0] != s->pid)
+		return;
+	struct maphist_entry m = { .start = v[0], .len = v[1], .pgoff = v[2] };
+	const unsigned char *id = p + 32;
+	if ((h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) && id[0] <= MAPHIST_ID_MAX) {
+		m.build_id_size = id[0];
+		memcpy(m.build_id, id + 4, m.build_id_size);
+	}
+	char file[4096];
+	size_t room = (size_t)(end - 16 - (p + file_at));
+	snprintf(file, sizeof file, "%.*s", (int)(room < sizeof file ? room : sizeof file - 1),
+		 (const char *)(p + file_at));
+	m.file = file;
+	int64_t t = record_time(h);
+	maphist_add(s->host.maps, s->pid, &m, t);
+	struct sampler_event ev = { .kind = SAMPLER_MMAP, .tid = (pid_t)ids[1], .time_ns = t,
+				    .start = m.start, .len = m.len, .pgoff = m.pgoff, .path = file };
+	s->host.sink.event(s->host.sink.arg, &ev);
+}
+
 static void on_record(struct sampler *s, const struct perf_event_header *h)
 {
 	const unsigned char *p = (const unsigned char *)(h + 1), *end = (const unsigned char *)h + h->size;
@@ -247,6 +291,8 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 			k->origin = origin;
 			if (o)
 				kin_join(s, k);
+			if (s->per_thread) /* its event: opened after the drain */
+				*(pid_t *)VEC_PUSH(s->fresh, s->nfresh, s->fresh_cap, 64) = (pid_t)u[2];
 		}
 		break;
 	case PERF_RECORD_EXIT: /* pid, ppid, tid, ptid: ended by perf_rec_settle */
@@ -268,12 +314,16 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 				k->exited = 1;
 		}
 		break;
+	case PERF_RECORD_MMAP2:
+		on_mmap2(s, h);
+		break;
 	case PERF_RECORD_COMM: /* pid, tid, comm */
 		if ((pid_t)u[0] != s->pid)
 			break;
 		if (h->misc & PERF_RECORD_MISC_COMM_EXEC) {
 			struct sampler_event ev = { .kind = SAMPLER_EXEC, .tid = (pid_t)u[1],
 						    .time_ns = clock_ns(CLOCK_BOOTTIME) };
+			maphist_exec(s->host.maps, s->pid, record_time(h));
 			s->host.sink.event(s->host.sink.arg, &ev);
 		}
 		struct thr *t = tidtab_find(s->host.threads, (pid_t)u[1]);
@@ -314,6 +364,8 @@ void perf_rec_drain(struct sampler *s)
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)
 			drain_buffer(s, &s->buf[cpu]);
+	for (size_t i = 0; i < s->ntbufs; i++)
+		drain_buffer(s, &s->tbufs[i].b);
 	perf_rec_settle(s, false);
 }
 

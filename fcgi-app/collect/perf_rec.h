@@ -70,7 +70,22 @@ struct sampler {
 	size_t rec_cap;
 	struct sampler_stats counts; /* handed out by the next drain */
 	struct sampler *pt;       /* ptrace, only for waits and dumps asked meanwhile */
+	/* the per-thread layout (perf_thread.c): each thread's own event and
+	 * buffer; threads whose FORK record was read, to open next */
+	bool per_thread;
+	int layout_why;           /* enum sampler_layout_why */
+	struct tbuf {
+		pid_t tid;
+		struct cpubuf b;
+	} *tbufs;
+	size_t ntbufs, tbufs_cap;
+	pid_t *fresh;
+	size_t nfresh, fresh_cap;
 };
+
+/* sampler_perf.c: an event of tid alone (no inherit), on every CPU, to be
+ * mmapped on its own; -1 with errno. */
+int sampler_perf_open_own(struct sampler *s, pid_t tid);
 
 /* The sample registers asked for (PERF_SAMPLE_REGS_USER's mask); 0 on an
  * architecture not supported yet. */

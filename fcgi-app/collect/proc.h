@@ -90,23 +90,6 @@ bool proc_status_value(pid_t pid, const char *key, char *out, size_t size);
  * which touches nothing in the target. */
 int proc_check_access(pid_t pid, struct err *e);
 
-/* What /proc/PID/task/TID/syscall says of a thread, read without stopping
- * it: the syscall it is blocked in (nr -1: running, not in a syscall), its
- * arguments, stack pointer and program counter. line is the text as read:
- * equal lines mean the same wait. */
-struct proc_syscall {
-	long nr;
-	uint64_t args[6];
-	uint64_t sp, pc;
-	char line[256];
-};
-int proc_syscall(pid_t pid, pid_t tid, struct proc_syscall *sc);
-/* The x86_64 name of a syscall ("futex"), or NULL. */
-const char *proc_syscall_name(long nr);
-/* Syscalls that return EINTR to the caller when the thread is merely
- * stopped and resumed by a tracer (they are not restarted), so a thread
- * blocked in one must never be interrupted. */
-bool proc_syscall_eintr_prone(long nr);
 
 /* How many times thread tid of pid gave up its CPU to wait (its status's
  * voluntary_ctxt_switches): each wait that blocked, once; -1 when gone. */

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "collect/collector.h"
 #include "collect/proc.h"
+#include "collect/proc_syscall.h"
 #include "collect/sampler_ptrace.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"

@@ -33,6 +33,13 @@ void sampler_stats_add(struct sampler_stats *to, const struct sampler_stats *fro
 	to->unsampled_ns += from->unsampled_ns;
 	if (from->kernel_refused)
 		to->kernel_refused = from->kernel_refused;
+	if (from->layout) {
+		to->layout = from->layout;
+		to->layout_why = from->layout_why;
+	}
+	to->threads_unbuffered += from->threads_unbuffered;
+	if (from->unbuffered_errno)
+		to->unbuffered_errno = from->unbuffered_errno;
 }
 
 double sampler_held_quantile(const struct sampler_stats *st, double q)

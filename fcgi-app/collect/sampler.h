@@ -17,6 +17,7 @@
 
 struct collector_sample;
 struct err;
+struct maphist;
 struct tidtab;
 struct unwinder;
 
@@ -47,6 +48,13 @@ struct sampler_sample {
 	const uint64_t *kernel_pcs; /* the kernel call chain, leaf first (perf_event with */
 	size_t nkernel_pcs;         /* kernel frames): put above the user stack */
 };
+
+/* How the perf_event sampler lays out its events and ring buffers
+ * (perf-layout): one buffer per CPU that every thread's inherited events
+ * write into, or, the fallback, an event and a buffer per thread. */
+enum sampler_layout { SAMPLER_LAYOUT_AUTO, SAMPLER_LAYOUT_PER_CPU, SAMPLER_LAYOUT_PER_THREAD };
+/* why the per-thread layout ran */
+enum sampler_layout_why { LAYOUT_WHY_NONE, LAYOUT_WHY_FORCED, LAYOUT_WHY_NOFILE, LAYOUT_WHY_MMAP };
 
 /* What a sampler reports between samples, where it sees it. */
 enum sampler_event_kind {
@@ -97,6 +105,12 @@ struct sampler_stats {
 	int kernel_refused;
 	/* perf: CPU time of exited threads that no sample carried */
 	uint64_t unsampled_ns;
+	/* perf: the layout that ran (enum sampler_layout, 0: none yet) and
+	 * why (enum sampler_layout_why); per-thread: threads left unsampled
+	 * for want of locked memory for their buffer, and the errno */
+	int layout, layout_why;
+	uint64_t threads_unbuffered;
+	int unbuffered_errno;
 };
 
 /* Adds what a pass counted to a subscriber's total. */
@@ -122,6 +136,8 @@ struct sampler_host {
 	struct tidtab *threads;
 	struct unwinder *unw;
 	bool kernel_frames; /* perf_event: sample the kernel's call chains where permitted */
+	struct maphist *maps; /* perf_event: where MMAP2 and exec records go; NULL: nowhere */
+	int perf_layout;      /* perf_event: enum sampler_layout */
 	struct sampler_sink sink;
 };
 

@@ -25,8 +25,10 @@
 #include "base/log.h"
 #include "base/vec.h"
 #include "collect/collector.h"
+#include "collect/maphist.h"
 #include "collect/perf_lend.h"
 #include "collect/perf_rec.h"
+#include "collect/perf_thread.h"
 #include "collect/proc.h"
 #include "collect/sampler_perf.h"
 #include "collect/sampler_pick.h"
@@ -57,6 +59,17 @@ static int perf_open(struct perf_event_attr *a, pid_t tid, int cpu)
 	return (int)syscall(SYS_perf_event_open, a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* MMAP2 records of executable mappings, with their build-ids where the
+ * kernel gives them (5.12, as inherit_thread's 5.13): the mapping history
+ * a sample is named from (maphist.h) */
+static void perf_attr_maps(struct perf_event_attr *a, bool build_id)
+{
+	a->mmap = 1;
+	a->mmap2 = 1;
+	a->mmap_data = 0;
+	a->build_id = build_id;
+}
+
 static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, bool kernel)
 {
 	memset(a, 0, sizeof *a);
@@ -85,6 +98,7 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, b
 	a->inherit_stat = 1; /* an inherited event's count at its thread's exit (READ) */
 	a->comm = 1;      /* thread names, and exec (comm_exec) */
 	a->comm_exec = 1;
+	perf_attr_maps(a, inherit_thread);
 	a->sample_id_all = 1;
 	a->use_clockid = 1;
 	a->clockid = CLOCK_BOOTTIME; /* the clock of every sample timestamp here */
@@ -115,10 +129,22 @@ int sampler_perf_probe(const struct collector_config *cc, pid_t pid, struct err 
 	return 0;
 }
 
+int sampler_perf_open_own(struct sampler *s, pid_t tid)
+{
+	struct perf_event_attr a;
+	attr_init(&a, s->hz, false, s->kernel);
+	a.inherit = 0; /* an inherited event cannot have a buffer of its own */
+	a.inherit_stat = 0;
+	perf_attr_maps(&a, !s->no_inherit_thread);
+	return perf_open(&a, tid, -1);
+}
+
 /* Events for tid on every CPU; 0 also when it is gone, -1 with e when
  * perf_event_open refuses. */
 static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 {
+	if (s->per_thread)
+		return perf_thread_open(s, tid, e);
 	long page = sysconf(_SC_PAGESIZE);
 	for (int cpu = 0; cpu < s->ncpu; cpu++) {
 		struct perf_event_attr a;
@@ -135,6 +161,8 @@ static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 			continue; /* an offline CPU */
 		if (fd < 0 && errno == ESRCH)
 			return 0; /* exited meanwhile */
+		if (fd < 0 && errno == EMFILE)
+			s->layout_why = LAYOUT_WHY_NOFILE;
 		if (fd < 0)
 			return sampler_pick_refusal(errno, s->pid, e);
 		*(int *)VEC_PUSH(s->fds, s->nfds, s->fds_cap, 64) = fd;
@@ -155,8 +183,10 @@ static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 				break;
 			}
 		}
-		if (b->fd < 0)
+		if (b->fd < 0) {
+			s->layout_why = LAYOUT_WHY_MMAP;
 			return err_errno(e, ERR_PERMISSION, errno, "perf_event: ring buffer for CPU %d", cpu);
+		}
 	}
 	return 0;
 }
@@ -208,15 +238,10 @@ static int cover_threads(struct sampler *s, struct err *e)
 	return 0;
 }
 
-static void close_events(struct sampler *s)
+/* Every event and buffer closed, nothing settled (none was read yet). */
+static void drop_events(struct sampler *s)
 {
-	perf_rec_drain(s);
-	perf_rec_settle(s, true);
-	if (s->nheads)
-		log_info("perf_event sampler: threads created meanwhile: %.1f ms of all %.1f ms from the "
-			 "counts of the events they inherited, %.1f ms from /proc beyond the task clock",
-			 (double)s->kin_rest_ns / 1e6, (double)s->given_ns / 1e6,
-			 (double)s->proc_rest_ns / 1e6);
+	perf_thread_close_all(s);
 	for (size_t i = 0; i < s->nfds; i++)
 		if (s->fds[i] >= 0)
 			close(s->fds[i]);
@@ -230,6 +255,44 @@ static void close_events(struct sampler *s)
 	s->ntasks = 0;
 	s->nheads = 0;
 	s->kin_given_ns = s->debt_ns = s->given_ns = s->kin_rest_ns = s->proc_rest_ns = 0;
+}
+
+static void close_events(struct sampler *s)
+{
+	perf_rec_drain(s);
+	perf_rec_settle(s, true);
+	if (s->nheads)
+		log_info("perf_event sampler: threads created meanwhile: %.1f ms of all %.1f ms from the "
+			 "counts of the events they inherited, %.1f ms from /proc beyond the task clock",
+			 (double)s->kin_rest_ns / 1e6, (double)s->given_ns / 1e6,
+			 (double)s->proc_rest_ns / 1e6);
+	drop_events(s);
+}
+
+/* The threads covered in the layout perf-layout asks for: per-CPU buffers,
+ * or (auto) per-thread ones when threads x CPUs events would pass the
+ * open-file limit or the per-CPU events or buffers are refused for it. */
+static int cover_layout(struct sampler *s, struct err *e)
+{
+	int want = s->host.perf_layout;
+	s->layout_why = LAYOUT_WHY_NONE;
+	if (want == SAMPLER_LAYOUT_PER_THREAD)
+		s->layout_why = LAYOUT_WHY_FORCED;
+	struct proc_info pi;
+	struct err ignored = { 0 };
+	if (want == SAMPLER_LAYOUT_AUTO && proc_info(s->pid, &pi, &ignored) == 0 &&
+	    perf_thread_too_many(pi.threads, s->ncpu))
+		s->layout_why = LAYOUT_WHY_NOFILE;
+	s->per_thread = s->layout_why != LAYOUT_WHY_NONE;
+	if (cover_threads(s, e) == 0)
+		return 0;
+	if (s->per_thread || want != SAMPLER_LAYOUT_AUTO || s->layout_why == LAYOUT_WHY_NONE)
+		return -1;
+	log_info("perf_event sampler: %s: a buffer per thread instead", e->msg);
+	drop_events(s);
+	err_clear(e);
+	s->per_thread = true;
+	return cover_threads(s, e);
 }
 
 /* ---- the ops ---- */
@@ -290,14 +353,18 @@ static void perf_arm(struct sampler *s, long hz)
 		return;
 	s->proc_stime_ns = proc_stime_ns(s->pid, 0);
 	s->proc_cpu_ns = proc_cpu_ns(s->pid);
+	/* what is mapped before the events exist has no MMAP2 record */
+	maphist_seed(s->host.maps, s->pid, clock_ns(CLOCK_BOOTTIME));
 	kernel_decide(s);
-	if (cover_threads(s, &s->open_err) < 0) {
+	if (cover_layout(s, &s->open_err) < 0) {
 		log_info("perf_event sampler: %s", s->open_err.msg);
 		close_events(s);
 		return;
 	}
-	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz, %s", s->nfds,
-		 s->ntasks, s->ncpu, hz, s->kernel ? "kernel frames" : "user frames only");
+	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz, %s, %s",
+		 s->nfds + s->ntbufs, s->ntasks, s->per_thread ? 1 : s->ncpu, hz,
+		 s->kernel ? "kernel frames" : "user frames only",
+		 s->per_thread ? "a buffer per thread" : "a buffer per CPU");
 }
 
 static int perf_follow(struct sampler *s, struct err *e)
@@ -348,8 +415,12 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			perf_rec_drain(s);
 		}
 	}
-	if (s->hz > 0)
+	perf_thread_tend(s);
+	if (s->hz > 0) {
 		perf_rec_kin_rest(s);
+		s->counts.layout = s->per_thread ? SAMPLER_LAYOUT_PER_THREAD : SAMPLER_LAYOUT_PER_CPU;
+		s->counts.layout_why = s->layout_why;
+	}
 	s->counts.kernel_refused = s->kernel_refused;
 	sampler_stats_add(st, &s->counts);
 	memset(&s->counts, 0, sizeof s->counts);
@@ -376,11 +447,35 @@ static void perf_detach(struct sampler *s)
 			s->host.threads->thr[i].kept = true;
 	}
 	free(s->fds);
+	free(s->tbufs);
+	free(s->fresh);
 	free(s->tasks);
 	free(s->heads);
 	free(s->buf);
 	free(s->rec);
 	free(s);
+}
+
+/* The per-thread layout, why it ran, and the threads it left unsampled. */
+static void perf_describe_layout(const struct sampler_stats *st, struct sampler_lines *out)
+{
+	static const char *const why[] = {
+		[LAYOUT_WHY_FORCED] = "perf-layout = per-thread",
+		[LAYOUT_WHY_NOFILE] = "an event per thread and CPU would pass the open-file limit "
+				      "(RLIMIT_NOFILE: raise LimitNOFILE for a buffer per CPU)",
+		[LAYOUT_WHY_MMAP] = "the buffers per CPU were refused (locked memory: RLIMIT_MEMLOCK, "
+				    "kernel.perf_event_mlock_kb)",
+	};
+	if (st->layout == SAMPLER_LAYOUT_PER_THREAD && st->layout_why > LAYOUT_WHY_NONE &&
+	    st->layout_why <= LAYOUT_WHY_MMAP)
+		sampler_line(out, "pprof-fcgi: perf_event layout: a buffer per thread (%s); a thread "
+			     "created in the window is sampled from when its creation is read, "
+			     "a few ms after its start", why[st->layout_why]);
+	if (st->threads_unbuffered)
+		sampler_line(out, "pprof-fcgi: %llu threads were not sampled: no locked memory was left "
+			     "for their ring buffers (%s; RLIMIT_MEMLOCK, kernel.perf_event_mlock_kb): "
+			     "their CPU time is missing", (unsigned long long)st->threads_unbuffered,
+			     strerror(st->unbuffered_errno));
 }
 
 static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_stats *st,
@@ -401,6 +496,7 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 		sampler_line(out, "pprof-fcgi: kernel frames not sampled: %s; each thread's time in "
 			     "the kernel is one [kernel: not sampled] frame", why);
 	}
+	perf_describe_layout(st, out);
 	if (st->lost > 0)
 		sampler_line(out, "pprof-fcgi: %llu samples were lost (the kernel's ring buffers filled "
 			     "faster than pprof-fcgi read them, a busy machine): their CPU time is "

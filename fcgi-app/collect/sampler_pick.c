@@ -77,7 +77,9 @@ void sampler_pick_name(const struct collector_config *cc, pid_t pid, char *out, 
 	struct err e = { 0 };
 	/* what a window starting now would get: a probe, nothing kept */
 	const struct sampler_ops *ops = sampler_pick(cc, pid, why, sizeof why, &e);
-	if (ops)
+	if (ops == &sampler_perf && cc->perf_layout == SAMPLER_LAYOUT_PER_THREAD)
+		snprintf(out, size, "perf_event, a ring buffer per thread (perf-layout = per-thread)");
+	else if (ops)
 		sampler_pick_said(ops, why, out, size);
 	else
 		snprintf(out, size, "none (%s)", e.msg);

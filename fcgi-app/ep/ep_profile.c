@@ -49,8 +49,9 @@ int ep_profile(struct ctx *ctx, const struct req *req, struct resp *resp, struct
 				    (int)pid, w.exited_after_s, req->params.seconds);
 	if (w.target_execd)
 		profile_add_comment(&p, "target pid %d exec'd a new image %.1f s into the %ld s "
-				    "profile: samples from before have no symbols (their "
-				    "mappings are gone)", (int)pid, w.execd_after_s,
+				    "profile: samples from before are named from the old image's "
+				    "files where the perf_event sampler recorded its mappings, else "
+				    "they have no symbols", (int)pid, w.execd_after_s,
 				    req->params.seconds);
 	ctx_comment_sampling(ctx, SAMPLER_CPU, req->params.hz, &sub.stats, &p);
 	if ((rc = ep_send_profile(ctx, pid, &p, NULL, &resp->body, e)) < 0)

@@ -30,6 +30,14 @@ int symbolizer_attach(struct symbolizer *s, pid_t pid, struct err *e);
  * stores a caller's return address minus one. */
 int symbolize_profile(struct symbolizer *s, struct profile *p, struct err *e);
 
+struct maphist_entry;
+/* symbolize_profile with the target's mappings by time (h, nh: maphist.h):
+ * frames sampled in a mapping still there as recorded are given back their
+ * address; those in one gone since are named from its file (by build-id)
+ * or said in a comment of p. */
+int symbolize_profile_history(struct symbolizer *s, struct profile *p,
+			      const struct maphist_entry *h, size_t nh, struct err *e);
+
 /* A library the target has unloaded, as it was loaded. */
 struct symbolize_module {
 	uint64_t start, limit; /* the addresses p's locations give its frames */

@@ -5,11 +5,12 @@
  * (batches of ~20 us), so the split it really ran is counted and printed
  * at exit: "split HOT_NS COLD_NS", what a profile is checked against.
  *
- *   cpu-split [--exit-after SECONDS] [--plugin PATH]
+ *   cpu-split [--exit-after SECONDS] [--plugin PATH [--unload-after MS]]
  *
  * Prints "ready PID" once both threads run. --plugin: on SIGUSR1, loads
  * the library PATH with dlopen and runs its plugin_spin on a third thread
- * ("plugin"), then prints "plugin loaded". On SIGUSR2 it execs itself
+ * ("plugin"), then prints "plugin loaded"; --unload-after: MS later, ends
+ * that thread, dlcloses the library and prints "plugin unloaded". On SIGUSR2 it execs itself
  * (/proc/self/exe, no arguments) from its main thread while the workers
  * spin: the same pid, a new image, "ready" again. */
 #ifndef _GNU_SOURCE
@@ -26,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile int stop_requested;
+static volatile int stop_requested, plugin_stop;
 static volatile sig_atomic_t plugin_requested, exec_requested;
 static pthread_barrier_t started;
 static volatile uint64_t sink;
@@ -82,14 +83,14 @@ static void *plugin_thread(void *arg)
 {
 	void (*spin)(volatile int *) = (void (*)(volatile int *))arg;
 	pthread_setname_np(pthread_self(), "plugin");
-	spin(&stop_requested);
+	spin(&plugin_stop);
 	return NULL;
 }
 
 /* Loads the plugin and starts its thread; 0 on success. */
-static int load_plugin(const char *path, pthread_t *t)
+static int load_plugin(const char *path, pthread_t *t, void **handle)
 {
-	void *h = dlopen(path, RTLD_NOW);
+	void *h = *handle = dlopen(path, RTLD_NOW);
 	void *fn = h ? dlsym(h, "plugin_spin") : NULL;
 	if (!fn) {
 		fprintf(stderr, "cpu-split: %s\n", dlerror());
@@ -114,15 +115,18 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-	long exit_after = 0;
+	long exit_after = 0, unload_after_ms = 0;
 	const char *plugin = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--exit-after") == 0 && i + 1 < argc) {
 			exit_after = strtol(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--plugin") == 0 && i + 1 < argc) {
 			plugin = argv[++i];
+		} else if (strcmp(argv[i], "--unload-after") == 0 && i + 1 < argc) {
+			unload_after_ms = strtol(argv[++i], NULL, 10);
 		} else {
-			fprintf(stderr, "usage: cpu-split [--exit-after SECONDS] [--plugin PATH]\n");
+			fprintf(stderr, "usage: cpu-split [--exit-after SECONDS] [--plugin PATH "
+				"[--unload-after MS]]\n");
 			return 2;
 		}
 	}
@@ -141,6 +145,8 @@ int main(int argc, char **argv)
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_t p;
+	void *handle = NULL;
+	struct timespec loaded_at = { 0, 0 };
 	bool plugin_running = false;
 	int rc = 0;
 	while (!stop_requested) {
@@ -156,17 +162,32 @@ int main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		if (plugin && plugin_requested && !plugin_running) {
-			if (load_plugin(plugin, &p) < 0) {
+		if (plugin && plugin_requested && !plugin_running && !handle) {
+			if (load_plugin(plugin, &p, &handle) < 0) {
 				rc = 1;
 				break;
 			}
 			plugin_running = true;
+			loaded_at = now;
+		}
+		if (plugin_running && unload_after_ms &&
+		    (now.tv_sec - loaded_at.tv_sec) * 1000 + (now.tv_nsec - loaded_at.tv_nsec) / 1000000 >=
+			    unload_after_ms) {
+			plugin_stop = 1;
+			pthread_join(p, NULL);
+			plugin_running = false;
+			if (dlclose(handle) != 0) {
+				fprintf(stderr, "cpu-split: dlclose: %s\n", dlerror());
+				rc = 1;
+				break;
+			}
+			printf("plugin unloaded\n");
+			fflush(stdout);
 		}
 		if (exit_after && now.tv_sec - t0.tv_sec >= exit_after)
 			break;
 	}
-	stop_requested = 1;
+	stop_requested = plugin_stop = 1;
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	if (plugin_running)

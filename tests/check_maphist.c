@@ -1,0 +1,117 @@
+/* maphist: a PC is tagged with the mapping there at the sample's time; a
+ * later mapping over the same range ends the earlier one (munmap makes no
+ * record), exec ends them all, a mapping seen again is not added twice,
+ * another pid's history is forgotten, and what has no file is not kept. */
+#include "collect/maphist.h"
+#include "check_main.h"
+
+static struct maphist_entry lib(uint64_t start, const char *file)
+{
+	return (struct maphist_entry){ .start = start, .len = 0x2000, .pgoff = 0x1000,
+				       .file = (char *)file };
+}
+
+static uint64_t tag(size_t i, uint64_t off)
+{
+	return MAPHIST_BIT | (uint64_t)i << MAPHIST_SHIFT | off;
+}
+
+START_TEST(test_tag_by_time)
+{
+	struct maphist h;
+	maphist_init(&h);
+	struct maphist_entry a = lib(0x7000000000, "/lib/a.so"), b = lib(0x7000001000, "/lib/b.so");
+	maphist_add(&h, 10, &a, 100);
+	maphist_add(&h, 10, &b, 200); /* over a's second page: a is gone */
+	uint64_t pcs[4] = { 0x7000000010, 0x7000001010, 0x5000, 0x7000000010 };
+	maphist_tag(&h, 10, 150, pcs, 2);
+	ck_assert_uint_eq(pcs[0], tag(0, 0x10));
+	ck_assert_uint_eq(pcs[1], tag(0, 0x1010));
+	ck_assert(maphist_tagged(pcs[0]));
+	maphist_tag(&h, 10, 250, pcs + 2, 2);
+	ck_assert_uint_eq(pcs[2], 0x5000); /* in nothing recorded */
+	ck_assert_uint_eq(pcs[3], 0x7000000010); /* a ended at 200 */
+	ck_assert(!maphist_tagged(pcs[3]));
+	uint64_t before[1] = { 0x7000000010 };
+	maphist_tag(&h, 10, 50, before, 1); /* before a appeared */
+	ck_assert_uint_eq(before[0], 0x7000000010);
+	uint64_t other[1] = { 0x7000001010 };
+	maphist_tag(&h, 11, 250, other, 1); /* another process */
+	ck_assert_uint_eq(other[0], 0x7000001010);
+	maphist_release(&h);
+}
+END_TEST
+
+START_TEST(test_exec_seen_again_forget)
+{
+	struct maphist h;
+	maphist_init(&h);
+	struct maphist_entry a = lib(0x7000000000, "/lib/a.so");
+	maphist_add(&h, 10, &a, 100);
+	a.build_id_size = 2;
+	a.build_id[0] = 0xab;
+	maphist_add(&h, 10, &a, 150); /* the same mapping: its build-id taken */
+	struct maphist_entry vdso = lib(0x7100000000, "[vdso]"), anon = lib(0x7200000000, "//anon");
+	maphist_add(&h, 10, &vdso, 150);
+	maphist_add(&h, 10, &anon, 150);
+	size_t n;
+	struct maphist_entry *c = maphist_copy(&h, 10, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(c[0].file, "/lib/a.so");
+	ck_assert_uint_eq(c[0].build_id_size, 2);
+	ck_assert_uint_eq(c[0].build_id[0], 0xab);
+	maphist_free_copy(c, n);
+	maphist_exec(&h, 10, 300);
+	uint64_t pcs[2] = { 0x7000000010, 0x7000000010 };
+	maphist_tag(&h, 10, 299, pcs, 1);
+	maphist_tag(&h, 10, 300, pcs + 1, 1);
+	ck_assert_uint_eq(pcs[0], tag(0, 0x10));
+	ck_assert_uint_eq(pcs[1], 0x7000000010);
+	maphist_add(&h, 11, &a, 400); /* a new pid: the old one's forgotten */
+	c = maphist_copy(&h, 10, &n);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(c);
+	c = maphist_copy(&h, 11, &n);
+	ck_assert_uint_eq(n, 1);
+	maphist_free_copy(c, n);
+	maphist_release(&h);
+}
+END_TEST
+
+START_TEST(test_seed_from_proc)
+{
+	struct maphist h;
+	maphist_init(&h);
+	maphist_seed(&h, getpid(), 100);
+	size_t n;
+	struct maphist_entry *c = maphist_copy(&h, getpid(), &n);
+	/* this program's own text is among them, from the start of time t */
+	uint64_t here = (uint64_t)(uintptr_t)&tag;
+	bool found = false;
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(c[i].file[0], '/');
+		found |= here - c[i].start < c[i].len && c[i].from_ns == 100;
+	}
+	ck_assert(found);
+	maphist_free_copy(c, n);
+	maphist_seed(&h, getpid(), 200); /* again: nothing new */
+	size_t n2;
+	c = maphist_copy(&h, getpid(), &n2);
+	ck_assert_uint_eq(n2, n);
+	maphist_free_copy(c, n2);
+	maphist_release(&h);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("maphist");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_tag_by_time);
+	tcase_add_test(tc, test_exec_seen_again_forget);
+	tcase_add_test(tc, test_seed_from_proc);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(suite)
