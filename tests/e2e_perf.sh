@@ -47,10 +47,10 @@ kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 # here (4 points: burst_b 23.5-26.0% for 28.6%) was the target's rounds
 # all alike: a fixed period locks onto them (perf record too), see
 # targets/contend.c. With rounds of varying length (2026-12-06, 500 Hz x
-# 20 s, load 25-75) burst_b read 29.9/27.5/27.8/29.9% with kernel frames
-# (pooled 28.8% of 9,217 samples) and 28.1/28.9% without (28.5% of 3,382)
-# for 28.6%, burst_c pooled 14.3 and 15.2% for 14.6%: within 1 sd of
-# chance (docs/sampling.md). BIAS is 1 point for a busier machine.
+# 20 s, load 25-75) burst_b read 27.5-29.9% in 6 windows with kernel
+# frames (pooled 29.0% of 14,232 samples) and 28.1/28.9% without (28.5% of
+# 3,382) for 28.6%, burst_c pooled 14.4 and 15.2% for 14.6%: within 1 sd
+# of chance (docs/sampling.md). BIAS is 1 point for a busier machine.
 BIAS=${PERF_BIAS:-1}
 TARGET_BIN="$top_builddir/tests/targets/contend" start_target || exit 1
 kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
