@@ -5,7 +5,17 @@
  * threads ("hog") that compete with it for every core: the case where a
  * sampler that stops threads at a tick misattributes CPU time.
  *
- *   contend [HOGS]   (default: one per online CPU)
+ *   contend [HOGS [steady]]   (HOGS default: one per online CPU)
+ *
+ * Each round's bursts are scaled by one pseudo-random factor in [0.5, 1.5),
+ * as an event loop's work varies from event to event: the shares stay
+ * 4:2:1, the round's length does not repeat. "steady" leaves every round
+ * alike to a few microseconds (the target before 2026-12-06), which a
+ * sampler with a fixed period locks onto: at 500 Hz (2 periods ~ 5 rounds
+ * of ~793 us of CPU) `perf record -e task-clock -c 2000000` read burst_b
+ * 25.0-27.2% of the bursts' samples in 12 windows for 28.6% run, pprof-fcgi
+ * 26.2-26.9%; on varying rounds both are within chance of the truth
+ * (docs/sampling.md: the measurements, and why the samples gather).
  *
  * Prints "ready PID" once every thread runs; on SIGUSR1 prints
  * "ran A B C": the CPU ns each burst function really ran so far. */
@@ -14,9 +24,11 @@
 #endif
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,22 +58,25 @@ static inline int64_t burn(int64_t ns)
 	return now - start;
 }
 
-/* A round of 759 us: a sampling period of whole milliseconds falls on
- * 759 phases of it, not a few (400 + 200 + 100 = 700 us against 2 ms
- * would be 7, and the shares would wander far more than by chance). */
-__attribute__((noinline)) static void burst_a(void) { ran[0] += burn(433000); }
-__attribute__((noinline)) static void burst_b(void) { ran[1] += burn(217000); }
-__attribute__((noinline)) static void burst_c(void) { ran[2] += burn(109000); }
+/* Bursts of 433, 217 and 109 us times the round's scale in thousandths:
+ * 759 us of bursts a round on average. */
+__attribute__((noinline)) static void burst_a(int64_t k) { ran[0] += burn(433 * k); }
+__attribute__((noinline)) static void burst_b(int64_t k) { ran[1] += burn(217 * k); }
+__attribute__((noinline)) static void burst_c(int64_t k) { ran[2] += burn(109 * k); }
 
 static void *loop(void *arg)
 {
-	(void)arg;
+	bool steady = *(const bool *)arg;
 	pthread_setname_np(pthread_self(), "loop");
 	struct timespec nap = { 0, 200000 };
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
 	for (;;) {
-		burst_a();
-		burst_b();
-		burst_c();
+		/* xorshift64: a scale in [500, 1500) thousandths, 1000 if steady */
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		int64_t k = steady ? 1000 : 500 + (int64_t)(seed % 1000);
+		burst_a(k);
+		burst_b(k);
+		burst_c(k);
 		nanosleep(&nap, NULL); /* waiting for the next event */
 	}
 	return NULL;
@@ -80,12 +95,13 @@ static void *hog(void *arg)
 int main(int argc, char **argv)
 {
 	long hogs = argc > 1 ? strtol(argv[1], NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	bool steady = argc > 2 && strcmp(argv[2], "steady") == 0;
 	sigset_t usr1;
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL); /* taken by sigwait below */
 	pthread_t t;
-	pthread_create(&t, NULL, loop, NULL);
+	pthread_create(&t, NULL, loop, &steady);
 	for (long i = 0; i < hogs; i++)
 		pthread_create(&t, NULL, hog, NULL);
 	printf("ready %d\n", (int)getpid());
