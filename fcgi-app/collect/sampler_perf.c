@@ -225,8 +225,10 @@ static int cover_threads(struct sampler *s, struct err *e)
 			struct task *k = perf_rec_task_find(s, found[i]);
 			k->fd_at = at;
 			k->nfd = s->nfds - at;
-			if (rc == 0 && !k->nfd && !k->exited)
-				k->exited = 1; /* gone (listed while it exited): ended as such */
+			/* gone (listed while it exited): ended as such; a buffer per
+			 * thread keeps its descriptor in tbufs, not fds */
+			if (rc == 0 && !s->per_thread && !k->nfd && !k->exited)
+				k->exited = 1;
 			opened++;
 		}
 		free(found);
