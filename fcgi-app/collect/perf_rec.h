@@ -21,6 +21,7 @@ struct task {
 	uint64_t sampled_ns; /* the periods of its samples */
 	uint64_t counted_ns; /* its events' counts at its exit (READ records: inherited) */
 	int exited;          /* 0: alive; else follows since its EXIT record */
+	int64_t blocked_ns;  /* its last switch off a CPU to wait, not yet named (0: none) */
 };
 
 struct cpubuf {
@@ -42,6 +43,7 @@ struct sampler {
 	size_t ntasks, tasks_cap;
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
+	bool switches;            /* context-switch records asked for (context_switch) */
 	int kernel_refused;       /* or the errno perf_event_open refused them with */
 	uint64_t kpcs[PERF_REC_KERNEL_DEPTH]; /* a sample's kernel frames, leaf first */
 	struct err open_err;      /* why events could not be opened (arm), for follow */
@@ -66,6 +68,13 @@ void perf_rec_drain(struct sampler *s);
  * events counted and no sample carried (a thread shorter than a period)
  * goes onto its last stack, or [not sampled] when it had none. */
 void perf_rec_settle(struct sampler *s, bool all);
+/* Where each covered thread is as its switch records begin, as a
+ * SAMPLER_SWITCH_START_* event: running, or waiting in which syscall. */
+void perf_rec_switch_start(struct sampler *s);
+/* Names the waits of the threads switched out to wait at their last
+ * record (SAMPLER_SWITCH_LABEL): the syscall each is in now. One /proc
+ * read per wait seen at a drain, however many waits came and went. */
+void perf_rec_switch_labels(struct sampler *s);
 /* Each thread's kernel time since the last look, as a one-frame sample
  * (SAMPLER_PC_KERNEL), where the kernel is not sampled. */
 void perf_rec_kernel_time(struct sampler *s);
