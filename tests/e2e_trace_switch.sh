@@ -26,7 +26,7 @@ watch_tracer() {
 	echo "$polls $bad" > "$T/watch"
 }
 watch_tracer & watcher=$!
-get "/v1/sys/pprof/trace?seconds=3&hz=1000"
+get "/v1/sys/pprof/trace?seconds=5&hz=1000"
 touch "$T/window.done"; wait "$watcher"
 expect_status trace 200
 read -r polls bad < "$T/watch"
@@ -56,7 +56,8 @@ awk 'NR == FNR { if ($3 == "running") { n++; rs[n] = $1; re[n] = $2 }
 		  if (NR == 1 || $1 < lo) lo = $1; if ($2 > hi) hi = $2; next }
      $2 > lo && $3 < hi { k++; ss[k] = $2; se[k] = $3; cpu[k] = $4 }
      END {
-	if (k < 50) { print "too few sleeps in the window:", k; exit 1 }
+	# at load ~75 on 2 cores it got 17 (85 ms of CPU in 3 s)
+	if (k < 10) { print "too few sleeps in the window:", k; exit 1 }
 	a = ss[1]; b = ss[k]; ran = 0
 	for (i = 1; i <= n; i++) { s = rs[i] < a ? a : rs[i]; e = re[i] > b ? b : re[i]; if (e > s) ran += e - s }
 	worst = 0; inside = 0
@@ -65,7 +66,7 @@ awk 'NR == FNR { if ($3 == "running") { n++; rs[n] = $1; re[n] = $2 }
 		if (e > s) { inside += e - s; if (e - s > worst) worst = e - s }
 	}
 	printf "%d %.3f %.3f %.1f %.1f\n", k, ran / 1e6, (cpu[k] - cpu[1]) / 1e6, worst / 1e3, inside / 1e3
-     }' "$T/slices" "$T/sleeps" > "$T/sums" || fail "$(cat "$T/sums")"
+     }' "$T/slices" "$T/sleeps" > "$T/sums" || { fail "$(cat "$T/sums")"; finish; exit 1; }
 read -r nsleeps ran cpu worst inside < "$T/sums"
 echo "over $nsleeps sleeps: running slices $ran ms, CPU by the thread's clock $cpu ms;" \
 	"running inside sleeps: $inside us in all, $worst us at most"
