@@ -4,7 +4,8 @@
 # truth is targets/duty: a thread that runs 5 ms of its own CPU and sleeps
 # 5 ms, timing both itself, beside a busy thread that takes its CPU now
 # and then. Its running slices between two of its sleeps add up to the
-# CPU its own clock says it ran (within 2% + 1 ms, a few us per switch),
+# CPU its own clock says it ran (less the kernel's switch path, up to 20 us
+# a slice; never more than 1% + 1 ms over),
 # and no running slice lies inside a sleep (beyond the us it takes to go
 # to sleep and wake: 200 us at most per sleep).
 . "$(dirname "$0")/lib.sh"
@@ -59,20 +60,22 @@ awk 'NR == FNR { if ($3 == "running") { n++; rs[n] = $1; re[n] = $2 }
 	# at load ~75 on 2 cores it got 17 (85 ms of CPU in 3 s)
 	if (k < 10) { print "too few sleeps in the window:", k; exit 1 }
 	a = ss[1]; b = ss[k]; ran = 0
-	for (i = 1; i <= n; i++) { s = rs[i] < a ? a : rs[i]; e = re[i] > b ? b : re[i]; if (e > s) ran += e - s }
+	for (i = 1; i <= n; i++) { s = rs[i] < a ? a : rs[i]; e = re[i] > b ? b : re[i]; if (e > s) { ran += e - s; runs++ } }
 	worst = 0; inside = 0
 	for (j = 1; j <= k; j++) for (i = 1; i <= n; i++) {
 		s = rs[i] < ss[j] ? ss[j] : rs[i]; e = re[i] > se[j] ? se[j] : re[i]
 		if (e > s) { inside += e - s; if (e - s > worst) worst = e - s }
 	}
-	printf "%d %.3f %.3f %.1f %.1f\n", k, ran / 1e6, (cpu[k] - cpu[1]) / 1e6, worst / 1e3, inside / 1e3
+	printf "%d %.3f %.3f %.1f %.1f %d\n", k, ran / 1e6, (cpu[k] - cpu[1]) / 1e6, worst / 1e3, inside / 1e3, runs
      }' "$T/slices" "$T/sleeps" > "$T/sums" || { fail "$(cat "$T/sums")"; finish; exit 1; }
-read -r nsleeps ran cpu worst inside < "$T/sums"
-echo "over $nsleeps sleeps: running slices $ran ms, CPU by the thread's clock $cpu ms;" \
+read -r nsleeps ran cpu worst inside runs < "$T/sums"
+echo "over $nsleeps sleeps: $runs running slices, $ran ms, CPU by the thread's clock $cpu ms;" \
 	"running inside sleeps: $inside us in all, $worst us at most"
-awk -v r="$ran" -v c="$cpu" 'BEGIN { d = r - c; if (d < 0) d = -d; exit !(c > 0 && d <= c * 0.02 + 1) }' \
-	&& pass "running slices $ran ms for $cpu ms of CPU (2% + 1 ms)" \
-	|| fail "running slices $ran ms for $cpu ms of CPU (2% + 1 ms)"
+# the kernel's switch path between a record and the switch is CPU time of
+# the thread outside its slices: measured 4-11 us a slice at load 30-100
+awk -v r="$ran" -v c="$cpu" -v n="$runs" 'BEGIN { exit !(c > 0 && r <= c * 1.01 + 1 && c - r <= 1 + n * 0.02) }' \
+	&& pass "running slices $ran ms for $cpu ms of CPU (1% + 1 ms over, 1 ms + 20 us a slice under)" \
+	|| fail "running slices $ran ms for $cpu ms of CPU in $runs slices (1% + 1 ms over, 1 ms + 20 us a slice under)"
 awk -v w="$worst" 'BEGIN { exit !(w <= 200) }' && pass "no running slice in a sleep: $worst us at most" \
 	|| fail "a running slice lies $worst us inside a sleep"
 untraced "$TARGET_PID" && pass "target untraced after" || fail "target traced after"
