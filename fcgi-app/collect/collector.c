@@ -93,27 +93,6 @@ static void end_all(struct collector *c, const struct err *why, bool exited)
 	pthread_cond_broadcast(&c->cond);
 }
 
-/* Which CPU subscribers this tick's stacks go to. The loop ticks at the
- * fastest subscriber's rate; a slower one takes the stacks of a tick only
- * once its own period has passed, so its samples are its rate's (period
- * 1e9/hz means what it says) and the CPU time of the ticks it skips goes
- * onto its next stack of each thread. */
-static void decimate(struct collector *c, long loop_hz, int64_t now)
-{
-	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
-		struct collector_sub *s = c->subs[i];
-		if (!sub_cpu(s))
-			continue;
-		s->due = s->hz >= loop_hz || now >= s->next_ns;
-		if (!s->due || s->hz >= loop_hz)
-			continue;
-		int64_t period = 1000000000LL / s->hz;
-		s->next_ns = (s->next_ns ? s->next_ns : now) + period;
-		if (s->next_ns <= now)
-			s->next_ns = now + period; /* fell behind: no burst */
-	}
-}
-
 /* ---- what the sampler hands in (on the collector thread) ---- */
 
 static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
@@ -181,6 +160,9 @@ static void on_sampler_event(void *arg, const struct sampler_event *ev)
 	case SAMPLER_MMAP:
 		c->last_refresh_ns = 0;
 		break;
+	case SAMPLER_SWITCH:
+		deliver_switch(c->subs, COLLECTOR_MAX_SUBS, ev);
+		break;
 	}
 }
 
@@ -196,7 +178,7 @@ static void on_sampler_thread(void *arg, const struct collector_sample *smp)
 	}
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
 		struct collector_sub *s = c->subs[i];
-		if (!sub_active(s) || !s->offcpu)
+		if (!sub_active(s) || !s->offcpu || s->switched)
 			continue;
 		s->stats.samples++;
 		s->on_sample(s->arg, smp);
@@ -273,11 +255,11 @@ static void loop_prepare(struct collector *c, struct err *e)
 }
 
 /* Joins and removes subscribers; the fastest CPU rate, and whether any
- * wants waits. */
-static long loop_subs(struct collector *c, bool *want_offcpu)
+ * wants waits passes, or context switches. */
+static long loop_subs(struct collector *c, bool *want_offcpu, bool *want_switches)
 {
 	long hz = 0;
-	*want_offcpu = false;
+	*want_offcpu = *want_switches = false;
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
 		struct collector_sub *s = c->subs[i];
 		if (!s)
@@ -288,13 +270,16 @@ static long loop_subs(struct collector *c, bool *want_offcpu)
 				c->threads.thr[j].base[i] = c->threads.thr[j].cpu_ns;
 				c->threads.thr[j].ticks[i] = 0;
 			}
+			s->switched = s->offcpu && s->switches && c->ops->switches;
 			/* waits settled up to now go to the others: it counts from here */
-			if (s->offcpu && c->ops->waits && !c->first_follow)
+			if (s->offcpu && !s->switched && c->ops->waits && !c->first_follow)
 				c->ops->waits(c->smp, true, &s->stats);
 			s->joined = true;
 		}
 		if (s->leaving) {
-			if (s->offcpu && c->ops->waits && !c->first_follow)
+			if (s->switched) /* the switches up to its end */
+				c->ops->drain(c->smp, 0, &s->stats);
+			if (s->offcpu && !s->switched && c->ops->waits && !c->first_follow)
 				c->ops->waits(c->smp, true, &s->stats); /* to its end */
 			if (sub_cpu(s))
 				flush_sub(c, s);
@@ -304,7 +289,7 @@ static long loop_subs(struct collector *c, bool *want_offcpu)
 			continue;
 		}
 		if (s->offcpu)
-			*want_offcpu = true;
+			*(s->switched ? want_switches : want_offcpu) = true;
 		else if (s->hz > hz)
 			hz = s->hz;
 	}
@@ -343,8 +328,8 @@ static void *collector_main(void *arg)
 	long armed = -1;
 	struct sampler_stats drained = { 0 }; /* counted by drains, for the next turn */
 	for (;;) {
-		bool want_offcpu;
-		long hz = loop_subs(c, &want_offcpu);
+		bool want_offcpu, want_switches;
+		long hz = loop_subs(c, &want_offcpu, &want_switches);
 		if (c->stopping) {
 			end_all(c, NULL, false);
 			struct err closing = { 0 };
@@ -354,12 +339,14 @@ static void *collector_main(void *arg)
 		}
 		run_jobs(c);
 		long rate = hz;
-		if (want_offcpu && rate < COLLECTOR_OFFCPU_HZ)
+		if ((want_offcpu || want_switches) && rate < COLLECTOR_OFFCPU_HZ)
 			rate = COLLECTOR_OFFCPU_HZ;
 		if (c->jobs && rate < COLLECTOR_JOB_HZ)
 			rate = COLLECTOR_JOB_HZ;
 		if (rate == 0)
 			break;
+		if (c->ops->switches) /* first: arm opens the events with it */
+			c->ops->switches(c->smp, want_switches);
 		if (hz != armed)
 			c->ops->arm(c->smp, armed = hz);
 		struct sampler_stats st = drained;
@@ -376,7 +363,7 @@ static void *collector_main(void *arg)
 			rc = err_set(&e, ERR_TARGET, "target pid %d exited", (int)c->pid);
 		}
 		if (rc == 0 && hz > 0)
-			decimate(c, hz, clock_ns(CLOCK_MONOTONIC));
+			deliver_decimate(c->subs, COLLECTOR_MAX_SUBS, hz, clock_ns(CLOCK_MONOTONIC));
 		if (rc == 0 && hz > 0 && c->ops->tick)
 			c->ops->tick(c->smp, &st);
 		int64_t tnow = clock_ns(CLOCK_MONOTONIC);

@@ -60,7 +60,12 @@ struct collector_sub {
 	/* set by the subscriber */
 	long hz;               /* CPU sampling rate */
 	bool offcpu;           /* waiting threads at COLLECTOR_OFFCPU_HZ, wall clock */
+	/* with offcpu: when and where threads ran and waited from context
+	 * switches where the sampler has them (perf_event: no thread is
+	 * traced), handed to on_switch; the waits passes otherwise */
+	bool switches;
 	void (*on_sample)(void *arg, const struct collector_sample *s);
+	void (*on_switch)(void *arg, const struct sampler_event *ev);
 	void *arg;
 	/* set by the collector; read after collector_unsubscribe */
 	bool target_exited;
@@ -69,6 +74,7 @@ struct collector_sub {
 	struct timespec execd_at;    /* CLOCK_REALTIME, the first time */
 	struct err error;            /* why sampling stopped early, if it did */
 	struct sampler_stats stats;
+	bool switched;               /* switches: got on_switch, never waits */
 	/* private */
 	int slot;
 	bool due;              /* this tick's stacks are this subscriber's */
@@ -143,6 +149,7 @@ struct collector_job {
 	struct sampler *sampler;
 	const struct sampler_ops *ops;
 	struct sampler_stats stats;
+	bool switched;               /* switches: got on_switch, never waits */
 	/* private */
 	int rc;
 	bool done;

@@ -1,5 +1,6 @@
 /* deliver: a thread's stacks and CPU time to one CPU subscriber, as the
- * collector hands them out (collector.c decides who and when). */
+ * collector hands them out (collector.c decides when), which subscribers
+ * a tick is due to, and context switches to those that take them. */
 #include "collect/deliver.h"
 
 #include "base/clock.h"
@@ -58,4 +59,35 @@ void deliver_settle(struct thr *t, struct collector_sub *s, bool scaled)
 		s->stats.threads_unsampled++;
 	}
 	s->on_sample(s->arg, &smp);
+}
+
+/* A CPU profile's subscriber there now (collector.c's sub_cpu). */
+static bool cpu_sub(const struct collector_sub *s)
+{
+	return s && s->joined && !s->removed && !s->offcpu;
+}
+
+void deliver_decimate(struct collector_sub **subs, size_t n, long loop_hz, int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct collector_sub *s = subs[i];
+		if (!cpu_sub(s))
+			continue;
+		s->due = s->hz >= loop_hz || now >= s->next_ns;
+		if (!s->due || s->hz >= loop_hz)
+			continue;
+		int64_t period = 1000000000LL / s->hz;
+		s->next_ns = (s->next_ns ? s->next_ns : now) + period;
+		if (s->next_ns <= now)
+			s->next_ns = now + period; /* fell behind: no burst */
+	}
+}
+
+void deliver_switch(struct collector_sub **subs, size_t n, const struct sampler_event *ev)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct collector_sub *s = subs[i];
+		if (s && s->joined && !s->removed && s->switched && s->on_switch)
+			s->on_switch(s->arg, ev);
+	}
 }

@@ -5,8 +5,11 @@
 #define PF_DELIVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct collector_sub;
+struct sampler_event;
 struct thr;
 
 /* t's stack now (sampled) or its last one, with the CPU time t used since
@@ -19,5 +22,14 @@ void deliver_tick(struct thr *t, struct collector_sub *s);
  * or (scaled) shared out over the ticks of t since the last settling, or
  * as one [not sampled] frame when there were none. */
 void deliver_settle(struct thr *t, struct collector_sub *s, bool scaled);
+
+/* Which CPU subscribers of subs[0..n) this tick's stacks go to (their
+ * due). The loop ticks at the fastest subscriber's rate; a slower one
+ * takes the stacks of a tick only once its own period has passed, so its
+ * samples are its rate's (period 1e9/hz means what it says) and the CPU
+ * time of the ticks it skips goes onto its next stack of each thread. */
+void deliver_decimate(struct collector_sub **subs, size_t n, long loop_hz, int64_t now);
+/* A context switch to the subscribers of subs[0..n) that take them. */
+void deliver_switch(struct collector_sub **subs, size_t n, const struct sampler_event *ev);
 
 #endif

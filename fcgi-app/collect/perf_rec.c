@@ -1,16 +1,17 @@
 /* perf_rec: the perf_event sampler's other half (sampler_perf.c opens the
  * events): its ring buffers read, each record parsed (samples with their
- * registers and stack copy, forks, exits, exec, lost records), the threads
- * it covers, the CPU time their counts hold beyond their samples (exit
- * counts, and the counts of the events threads inherited: docs/sampling.md,
- * "Short-lived threads"), and their kernel time from /proc where the
- * kernel is not sampled. */
+ * registers and stack copy, forks, exits, exec, context switches with
+ * the wait each began, lost records), the threads it covers, the CPU time
+ * their counts hold beyond their samples (exit counts, and the counts of
+ * the events threads inherited: docs/sampling.md, "Short-lived threads"),
+ * and their kernel time from /proc where the kernel is not sampled. */
 #include "collect/perf_rec.h"
 
 #include "base/clock.h"
 #include "base/vec.h"
 #include "collect/maphist.h"
 #include "collect/proc.h"
+#include "collect/proc_syscall.h"
 #include "collect/tidtab.h"
 
 #include <linux/perf_event.h>
@@ -249,6 +250,68 @@ static void on_mmap2(struct sampler *s, const struct perf_event_header *h)
 	s->host.sink.event(s->host.sink.arg, &ev);
 }
 
+static void switch_event(struct sampler *s, pid_t tid, int64_t time_ns, enum sampler_switch sw,
+			 const char *label)
+{
+	struct sampler_event ev = { .kind = SAMPLER_SWITCH, .tid = tid, .time_ns = time_ns,
+				    .sw = sw, .label = label };
+	s->host.sink.event(s->host.sink.arg, &ev);
+}
+
+/* A PERF_RECORD_SWITCH of a thread's own event: no body, its sample_id
+ * (pid, tid, time) only. */
+static void on_switch(struct sampler *s, const struct perf_event_header *h)
+{
+	const uint32_t *u = (const uint32_t *)(h + 1);
+	if (h->size < sizeof *h + 16 || (pid_t)u[0] != s->pid)
+		return;
+	pid_t tid = (pid_t)u[1];
+	int64_t time = (int64_t)*(const uint64_t *)(u + 2);
+	enum sampler_switch sw = !(h->misc & PERF_RECORD_MISC_SWITCH_OUT) ? SAMPLER_SWITCH_IN
+		: h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT ? SAMPLER_SWITCH_PREEMPTED
+		: SAMPLER_SWITCH_BLOCKED;
+	struct task *k = task_seen(s, tid);
+	/* the records of different CPUs are read in turn: the latest counts */
+	if (sw == SAMPLER_SWITCH_BLOCKED && time > k->blocked_ns)
+		k->blocked_ns = time;
+	else if (sw != SAMPLER_SWITCH_BLOCKED && time > k->blocked_ns)
+		k->blocked_ns = 0;
+	switch_event(s, tid, time, sw, NULL);
+}
+
+/* The syscall tid waits in now as a wait's name; false when it is not in one. */
+static bool wait_now(struct sampler *s, pid_t tid, char *label, size_t size)
+{
+	struct proc_syscall sc;
+	if (proc_syscall(s->pid, tid, &sc) < 0 || sc.nr < 0)
+		return false;
+	proc_wait_label(s->pid, &sc, label, size);
+	return true;
+}
+
+void perf_rec_switch_start(struct sampler *s)
+{
+	char label[64];
+	for (size_t i = 0; i < s->ntasks; i++) {
+		struct task *k = &s->tasks[i];
+		int64_t now = clock_ns(CLOCK_BOOTTIME);
+		bool waits = wait_now(s, k->tid, label, sizeof label);
+		switch_event(s, k->tid, now, waits ? SAMPLER_SWITCH_START_WAITING
+			     : SAMPLER_SWITCH_START_RUNNING, waits ? label : NULL);
+	}
+}
+
+void perf_rec_switch_labels(struct sampler *s)
+{
+	char label[64];
+	for (size_t i = 0; i < s->ntasks; i++) {
+		struct task *k = &s->tasks[i];
+		if (k->blocked_ns && wait_now(s, k->tid, label, sizeof label))
+			switch_event(s, k->tid, k->blocked_ns, SAMPLER_SWITCH_LABEL, label);
+		k->blocked_ns = 0;
+	}
+}
+
 static void on_record(struct sampler *s, const struct perf_event_header *h)
 {
 	const unsigned char *p = (const unsigned char *)(h + 1), *end = (const unsigned char *)h + h->size;
@@ -262,6 +325,9 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 		break;
 	case PERF_RECORD_LOST_SAMPLES:
 		s->counts.lost += *(const uint64_t *)p;
+		break;
+	case PERF_RECORD_SWITCH:
+		on_switch(s, h);
 		break;
 	case PERF_RECORD_THROTTLE:
 		s->counts.throttled++;

@@ -23,6 +23,7 @@ struct task {
 	uint64_t given_ns;   /* handed out: sample periods, kernel time, carried */
 	int exited;          /* 0: alive; else follows since its EXIT or READ record */
 	size_t fd_at, nfd;   /* its own events in fds (opened, not inherited) */
+	int64_t blocked_ns;  /* its last switch off a CPU to wait, not yet named (0: none) */
 	pid_t origin;        /* created in the window: whose own events it inherited */
 	bool parent;         /* threads it created inherited its own events */
 	bool kin;            /* a parent, or created by one: its time is in its count */
@@ -62,6 +63,7 @@ struct sampler {
 	uint64_t kin_rest_ns, proc_rest_ns; /* handed out by perf_rec_kin_rest, _proc_rest */
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
+	bool switches;            /* context-switch records asked for (context_switch) */
 	int kernel_refused;       /* or the errno perf_event_open refused them with */
 	uint64_t kpcs[PERF_REC_KERNEL_DEPTH]; /* a sample's kernel frames, leaf first */
 	struct err open_err;      /* why events could not be opened (arm), for follow */
@@ -109,6 +111,13 @@ void perf_rec_kin_rest(struct sampler *s);
  * process beyond all that was handed out (their exits and switches, which
  * the task clock does not count), handed out as [not sampled] on a head. */
 void perf_rec_proc_rest(struct sampler *s);
+/* Where each covered thread is as its switch records begin, as a
+ * SAMPLER_SWITCH_START_* event: running, or waiting in which syscall. */
+void perf_rec_switch_start(struct sampler *s);
+/* Names the waits of the threads switched out to wait at their last
+ * record (SAMPLER_SWITCH_LABEL): the syscall each is in now. One /proc
+ * read per wait seen at a drain, however many waits came and went. */
+void perf_rec_switch_labels(struct sampler *s);
 /* Each thread's kernel time since the last look, as a one-frame sample
  * (SAMPLER_PC_KERNEL), where the kernel is not sampled. */
 void perf_rec_kernel_time(struct sampler *s);

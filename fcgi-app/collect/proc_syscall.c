@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int proc_syscall(pid_t pid, pid_t tid, struct proc_syscall *sc)
 {
@@ -63,6 +64,27 @@ const char *proc_syscall_name(long nr)
 		if (syscalls[i].nr == nr)
 			return syscalls[i].name;
 	return NULL;
+}
+
+void proc_wait_label(pid_t pid, const struct proc_syscall *sc, char *out, size_t size)
+{
+	const char *name = proc_syscall_name(sc->nr);
+	static const long fd_calls[] = { 0, 17, 19, 43, 45, 47, 232, 281, 288, 299, 441 };
+	for (size_t i = 0; name && i < sizeof fd_calls / sizeof fd_calls[0]; i++) {
+		if (sc->nr != fd_calls[i])
+			continue;
+		char path[64], target[128];
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)sc->args[0]);
+		ssize_t n = readlink(path, target, sizeof target - 1);
+		target[n > 0 ? n : 0] = '\0';
+		snprintf(out, size, "%s fd %d%s%.40s%s", name, (int)sc->args[0], n > 0 ? " (" : "",
+			 target, n > 0 ? ")" : "");
+		return;
+	}
+	if (name)
+		snprintf(out, size, "%s", name);
+	else
+		snprintf(out, size, "syscall %ld", sc->nr);
 }
 
 bool proc_syscall_eintr_prone(long nr)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* What /proc/PID/task/TID/syscall says of a thread, read without stopping
@@ -20,6 +21,9 @@ struct proc_syscall {
 int proc_syscall(pid_t pid, pid_t tid, struct proc_syscall *sc);
 /* The x86_64 name of a syscall ("futex"), or NULL. */
 const char *proc_syscall_name(long nr);
+/* What a thread blocked in sc waits for: "read fd 7 (pipe:[1234])" for a
+ * wait on a descriptor, the syscall's name otherwise ("futex"). */
+void proc_wait_label(pid_t pid, const struct proc_syscall *sc, char *out, size_t size);
 /* Syscalls that return EINTR to the caller when the thread is merely
  * stopped and resumed by a tracer (they are not restarted), so a thread
  * blocked in one must never be interrupted. */

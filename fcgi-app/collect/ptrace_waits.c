@@ -101,29 +101,6 @@ void ptrace_waits_snapshot(struct sampler *pt, struct sampler_stats *st)
 
 /* ---- off-CPU ---- */
 
-/* "read fd 7 (pipe:[1234])" for a wait on a descriptor, the syscall name
- * otherwise. */
-static void wait_label(pid_t pid, const struct proc_syscall *sc, char *out, size_t size)
-{
-	const char *name = proc_syscall_name(sc->nr);
-	static const long fd_calls[] = { 0, 17, 19, 43, 45, 47, 232, 281, 288, 299, 441 };
-	for (size_t i = 0; name && i < sizeof fd_calls / sizeof fd_calls[0]; i++) {
-		if (sc->nr != fd_calls[i])
-			continue;
-		char path[64], target[128];
-		snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)sc->args[0]);
-		ssize_t n = readlink(path, target, sizeof target - 1);
-		target[n > 0 ? n : 0] = '\0';
-		snprintf(out, size, "%s fd %d%s%.40s%s", name, (int)sc->args[0], n > 0 ? " (" : "",
-			 target, n > 0 ? ")" : "");
-		return;
-	}
-	if (name)
-		snprintf(out, size, "%s", name);
-	else
-		snprintf(out, size, "syscall %ld", sc->nr);
-}
-
 /* Whether t waits now (asleep in a syscall); if so its wait stack and
  * label are in wpcs and w_label: unwound again only when the wait changed,
  * without a stop where the stack can be read from /proc and memory. */
@@ -165,7 +142,7 @@ static bool look_wait(struct sampler *pt, struct thr *t, struct sampler_stats *s
 		t->w_line[0] = '\0';
 		return false;
 	}
-	wait_label(pt->pid, &sc, t->w_label, sizeof t->w_label);
+	proc_wait_label(pt->pid, &sc, t->w_label, sizeof t->w_label);
 	snprintf(t->w_line, sizeof t->w_line, "%s", sc.line);
 	return true;
 }

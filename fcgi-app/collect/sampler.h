@@ -62,6 +62,20 @@ enum sampler_event_kind {
 	SAMPLER_THREAD_EXIT, /* a thread is exiting: its last CPU time is in the table */
 	SAMPLER_EXEC,        /* the target exec'd a new image: old stacks lose their maps */
 	SAMPLER_MMAP,        /* a mapping was added (start, len, pgoff, path) */
+	SAMPLER_SWITCH,      /* tid went onto a CPU or off it (switch), at time_ns */
+};
+/* What a SAMPLER_SWITCH says (a context-switch record, or a look). */
+enum sampler_switch {
+	SAMPLER_SWITCH_IN,        /* onto a CPU */
+	SAMPLER_SWITCH_PREEMPTED, /* off it, still runnable (waits for a CPU) */
+	SAMPLER_SWITCH_BLOCKED,   /* off it to wait (a syscall, a page fault...) */
+	/* the wait begun by the SWITCH_BLOCKED at time_ns is label: the
+	 * thread was found in it when the records were read */
+	SAMPLER_SWITCH_LABEL,
+	/* where the thread was when its records began (time_ns): running, or
+	 * waiting in label; records earlier than time_ns come first */
+	SAMPLER_SWITCH_START_RUNNING,
+	SAMPLER_SWITCH_START_WAITING,
 };
 struct sampler_event {
 	enum sampler_event_kind kind;
@@ -69,6 +83,8 @@ struct sampler_event {
 	int64_t time_ns; /* CLOCK_BOOTTIME */
 	uint64_t start, len, pgoff;
 	const char *path;
+	enum sampler_switch sw; /* SAMPLER_SWITCH */
+	const char *label;      /* SAMPLER_SWITCH_LABEL, _START_WAITING: "futex", ... */
 };
 
 #define SAMPLER_HIST 1024
@@ -170,6 +186,10 @@ struct sampler_ops {
 	int (*follow)(struct sampler *s, struct err *e);
 	/* The CPU sampling rate, the fastest subscriber's (0: none). */
 	void (*arm)(struct sampler *s, long hz);
+	/* Whether context switches are reported (SAMPLER_SWITCH events), for
+	 * a timeline's running slices; called before arm, which opens with
+	 * it; NULL when the sampler has no switch records (ptrace). */
+	void (*switches)(struct sampler *s, bool on);
 	/* One tick of a sampler the collector's clock drives (ptrace: stop
 	 * the running threads, unwind, resume); NULL when the kernel samples. */
 	void (*tick)(struct sampler *s, struct sampler_stats *st);

@@ -14,7 +14,9 @@
  * User frames only for now (exclude_kernel): a tick landing in the kernel
  * makes no sample, so each thread's time in the kernel is read from /proc
  * (stime) and handed as one [kernel: not sampled] frame, and the profile's
- * CPU time still adds up to the kernel's accounting. Off-CPU passes and
+ * CPU time still adds up to the kernel's accounting. A trace asks for
+ * context-switch records too (switches: context_switch on the same
+ * events), so its slices need no tracer either. Off-CPU passes and
  * thread dumps asked for meanwhile are lent to the ptrace sampler
  * (perf_lend.c). The buffers' records are read in perf_rec.c; which
  * sampler a window gets, and a refusal in words, in sampler_pick.c. */
@@ -135,6 +137,7 @@ int sampler_perf_open_own(struct sampler *s, pid_t tid)
 	attr_init(&a, s->hz, false, s->kernel);
 	a.inherit = 0; /* an inherited event cannot have a buffer of its own */
 	a.inherit_stat = 0;
+	a.context_switch = s->switches;
 	perf_attr_maps(&a, !s->no_inherit_thread);
 	return perf_open(&a, tid, -1);
 }
@@ -149,12 +152,14 @@ static int open_thread(struct sampler *s, pid_t tid, struct err *e)
 	for (int cpu = 0; cpu < s->ncpu; cpu++) {
 		struct perf_event_attr a;
 		attr_init(&a, s->hz, !s->no_inherit_thread, s->kernel);
+		a.context_switch = s->switches;
 		int fd = perf_open(&a, tid, cpu);
 		if (fd < 0 && !s->no_inherit_thread && (errno == EINVAL || errno == E2BIG)) {
 			s->no_inherit_thread = true;
 			log_info("perf_event: no inherit_thread in this kernel: forked processes "
 				 "are followed too, their samples dropped");
 			attr_init(&a, s->hz, false, s->kernel);
+			a.context_switch = s->switches;
 			fd = perf_open(&a, tid, cpu);
 		}
 		if (fd < 0 && errno == ENODEV)
@@ -363,10 +368,27 @@ static void perf_arm(struct sampler *s, long hz)
 		close_events(s);
 		return;
 	}
-	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz, %s, %s",
+	if (s->switches)
+		perf_rec_switch_start(s);
+	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz, %s, %s%s",
 		 s->nfds + s->ntbufs, s->ntasks, s->per_thread ? 1 : s->ncpu, hz,
 		 s->kernel ? "kernel frames" : "user frames only",
-		 s->per_thread ? "a buffer per thread" : "a buffer per CPU");
+		 s->per_thread ? "a buffer per thread" : "a buffer per CPU",
+		 s->switches ? ", context switches" : "");
+}
+
+/* Switch records are an attribute of the events: a change opens them
+ * afresh (at the rate they have; arm opens them when none are open). */
+static void perf_switches(struct sampler *s, bool on)
+{
+	if (on == s->switches)
+		return;
+	s->switches = on;
+	long hz = s->hz;
+	if (hz > 0) {
+		s->hz = 0;
+		perf_arm(s, hz);
+	}
 }
 
 static int perf_follow(struct sampler *s, struct err *e)
@@ -423,6 +445,8 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 		s->counts.layout = s->per_thread ? SAMPLER_LAYOUT_PER_THREAD : SAMPLER_LAYOUT_PER_CPU;
 		s->counts.layout_why = s->layout_why;
 	}
+	if (s->switches)
+		perf_rec_switch_labels(s);
 	s->counts.kernel_refused = s->kernel_refused;
 	sampler_stats_add(st, &s->counts);
 	memset(&s->counts, 0, sizeof s->counts);
@@ -520,6 +544,7 @@ const struct sampler_ops sampler_perf = {
 	.attach = perf_attach,
 	.follow = perf_follow,
 	.arm = perf_arm,
+	.switches = perf_switches,
 	.tick = NULL,
 	.drain = perf_drain,
 	.waits = perf_waits,

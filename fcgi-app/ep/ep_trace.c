@@ -26,6 +26,8 @@ struct obs {
 	int64_t ts, since;
 	int64_t waited;
 	bool running, blocked;
+	bool is_switch;       /* a context switch (sw), or a look at where it was */
+	enum sampler_switch sw;
 	char label[64];
 	char name[16];
 	uint64_t *pcs; /* running only */
@@ -76,12 +78,27 @@ static void on_wait(void *arg, const struct collector_sample *s)
 	o->blocked = s->blocked;
 }
 
+/* A context switch, or the name of the wait a switch began. */
+static void on_switch(void *arg, const struct sampler_event *ev)
+{
+	struct collector_sample s = { .tid = ev->tid, .ts_ns = ev->time_ns, .thread_name = "" };
+	struct obs *o = add_obs(arg, &s);
+	if (!o)
+		return;
+	o->is_switch = true;
+	o->sw = ev->sw;
+	snprintf(o->label, sizeof o->label, "%s", ev->label ? ev->label : "");
+}
+
 static int by_tid_ts(const void *a, const void *b)
 {
 	const struct obs *x = a, *y = b;
 	if (x->tid != y->tid)
 		return (x->tid > y->tid) - (x->tid < y->tid);
-	return (x->ts > y->ts) - (x->ts < y->ts);
+	if (x->ts != y->ts)
+		return (x->ts > y->ts) - (x->ts < y->ts);
+	/* a wait's name after the switch that began it */
+	return (x->sw > y->sw) - (x->sw < y->sw);
 }
 
 struct span {
@@ -221,8 +238,63 @@ static void build_thread(const struct obs *o, size_t n, int64_t cadence, struct 
 		add_slice(out, o->tid, w->v[k].start, w->v[k].end, w->v[k].name);
 }
 
-static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread **threads,
-		  size_t *nthreads, struct trace_slice **slices, size_t *nslices)
+/* A thread's slices from its context switches (perf_event): running from
+ * each switch onto a CPU to the next off it, waiting from there ("runnable"
+ * when preempted, else the wait it was found in, or "blocked") to the next
+ * onto one. Before its first record, where the look at its start found it;
+ * no slice where neither says (a thread born in the window, records that
+ * came before the look). */
+static void build_switched(const struct obs *o, size_t n, struct out *out)
+{
+	enum { UNKNOWN, RUNNING, WAITING } st = UNKNOWN;
+	int64_t since = 0;
+	const char *label = NULL;
+	bool recorded = false;
+	out->done = INT64_MIN;
+	for (size_t i = 0; i < n; i++) {
+		if (!o[i].is_switch)
+			continue;
+		enum sampler_switch sw = o[i].sw;
+		if (sw == SAMPLER_SWITCH_START_RUNNING || sw == SAMPLER_SWITCH_START_WAITING) {
+			if (st == UNKNOWN && !recorded) {
+				st = sw == SAMPLER_SWITCH_START_RUNNING ? RUNNING : WAITING;
+				since = o[i].ts;
+				label = o[i].label;
+			}
+			continue;
+		}
+		if (sw == SAMPLER_SWITCH_LABEL) {
+			if (st == WAITING && since == o[i].ts)
+				label = o[i].label;
+			continue;
+		}
+		recorded = true;
+		if (st == RUNNING)
+			add_slice(out, o->tid, since, o[i].ts, "running");
+		else if (st == WAITING && sw == SAMPLER_SWITCH_IN)
+			add_slice(out, o->tid, since, o[i].ts, label);
+		else if (st == WAITING)
+			continue; /* off a CPU again after a gap in the records: waits on */
+		st = sw == SAMPLER_SWITCH_IN ? RUNNING : WAITING;
+		since = o[i].ts;
+		label = sw == SAMPLER_SWITCH_PREEMPTED ? "runnable" : "blocked";
+	}
+	if (st != UNKNOWN)
+		add_slice(out, o->tid, since, out->end_ns, st == RUNNING ? "running" : label);
+}
+
+/* The thread's name from /proc when no sample named it (one that only waited). */
+static void thread_name(pid_t pid, pid_t tid, char *name, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	if (proc_read_small(path, name, size) == 0)
+		name[strcspn(name, "\n")] = '\0';
+}
+
+static void build(struct window *w, pid_t pid, bool switched, long hz, int64_t end_ns,
+		  struct trace_thread **threads, size_t *nthreads, struct trace_slice **slices,
+		  size_t *nslices)
 {
 	qsort(w->o, w->n, sizeof *w->o, by_tid_ts);
 	*threads = calloc(w->n + 1, sizeof **threads);
@@ -237,8 +309,14 @@ static void build(struct window *w, long hz, int64_t end_ns, struct trace_thread
 			j++;
 		struct trace_thread *t = &(*threads)[(*nthreads)++];
 		t->tid = w->o[i].tid;
-		snprintf(t->name, sizeof t->name, "%s", w->o[i].name);
-		build_thread(&w->o[i], j - i, 1000000000LL / hz, &waits, &runs, &out);
+		for (size_t k = i; k < j && !t->name[0]; k++)
+			snprintf(t->name, sizeof t->name, "%s", w->o[k].name);
+		if (!t->name[0])
+			thread_name(pid, t->tid, t->name, sizeof t->name);
+		if (switched)
+			build_switched(&w->o[i], j - i, &out);
+		else
+			build_thread(&w->o[i], j - i, 1000000000LL / hz, &waits, &runs, &out);
 		i = j;
 	}
 	free(waits.v);
@@ -271,14 +349,18 @@ int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		goto out;
 
 	struct collector_sub cpu = { .hz = req->params.hz, .on_sample = on_cpu, .arg = &w };
-	struct collector_sub off = { .offcpu = true, .on_sample = on_wait, .arg = &w };
+	/* perf_event: running and waiting from context switches, and no
+	 * thread traced; ptrace: the waits passes */
+	struct collector_sub off = { .offcpu = true, .switches = true, .on_sample = on_wait,
+				     .on_switch = on_switch, .arg = &w };
 	struct collector_sub *subs[] = { &cpu, &off };
 	struct collector_window win;
 	if ((rc = collector_window(ctx->collector, pid, subs, 2, req->params.seconds, &win, e)) < 0)
 		goto out;
 
 	size_t nthreads, nslices, nsamples = 0;
-	build(&w, req->params.hz, clock_ns(CLOCK_BOOTTIME), &threads, &nthreads, &slices, &nslices);
+	build(&w, pid, off.switched, req->params.hz, clock_ns(CLOCK_BOOTTIME), &threads, &nthreads,
+	      &slices, &nslices);
 	samples = calloc(w.n + 1, sizeof *samples);
 	if (!samples)
 		abort();
