@@ -55,6 +55,10 @@ static int stack_fn(struct collector_job *job, struct err *e)
 	struct proc_syscall sc, again;
 	if (unwind_refresh(u, e) < 0 || proc_syscall(job->pid, j->tid, &sc) < 0) {
 		unwind_free(u);
+		if (!e->kind && strcmp(sc.line, "running") == 0) {
+			j->n = 0; /* woke meanwhile: not fit now, another may be */
+			return COLLECTOR_JOB_DONE;
+		}
 		return e->kind ? -1 : err_set(e, ERR_BUSY, "thread %d is gone", (int)j->tid);
 	}
 	struct regs regs;
