@@ -85,6 +85,39 @@ START_TEST(test_rate_per_subscriber)
 }
 END_TEST
 
+/* The perf_event sampler hands in each thread's samples one period of its
+ * CPU time apart, whenever the loop wakes (far less often than 1,000 Hz
+ * with this sampler): a 100 Hz profile beside a 1,000 Hz one still takes
+ * one stack per 10 ms of each thread's CPU, the 1,000 Hz one every stack. */
+START_TEST(test_rate_per_subscriber_perf)
+{
+	struct collector_config cc = { .sampler = COLLECTOR_PERF_EVENT, .self = getpid() };
+	struct collector *c = collector_new(&cc);
+	struct tally slow = { 0 }, fast = { 0 };
+	struct collector_sub s100 = { .hz = 100, .on_sample = on_sample, .arg = &slow };
+	struct collector_sub s1000 = { .hz = 1000, .on_sample = on_sample, .arg = &fast };
+	struct collector_sub *subs[] = { &s1000, &s100 };
+	struct collector_window w;
+	struct err e = { 0 };
+	ck_assert_msg(collector_window(c, target, subs, 2, 2, &w, &e) == 0, "%s", e.msg);
+	collector_free(c);
+	double want_slow = (double)slow.cpu_ns / 1e7, want_fast = (double)fast.cpu_ns / 1e6;
+	fprintf(stderr, "rate_per_subscriber_perf: 100 Hz %llu samples (%.0f periods), 1000 Hz "
+		"%llu samples (%.0f periods)\n", (unsigned long long)slow.samples, want_slow,
+		(unsigned long long)fast.samples, want_fast);
+	/* the last part-period of each of the 3 threads is given unsampled */
+	ck_assert_msg(want_slow > 50 && slow.samples >= want_slow * 0.9 - 3 &&
+		      slow.samples <= want_slow * 1.1,
+		      "100 Hz subscriber: %llu samples for %.0f periods of CPU",
+		      (unsigned long long)slow.samples, want_slow);
+	ck_assert_msg(fast.samples >= want_fast * 0.9 - 3 && fast.samples <= want_fast * 1.1,
+		      "1000 Hz subscriber: %llu samples for %.0f periods of CPU",
+		      (unsigned long long)fast.samples, want_fast);
+	double ratio = (double)slow.cpu_ns / (double)fast.cpu_ns;
+	ck_assert_msg(ratio > 0.9 && ratio < 1.1, "cpu time 100 Hz / 1000 Hz: %.2f", ratio);
+}
+END_TEST
+
 /* TracerPid of pid: 0 when nothing traces it. */
 static pid_t tracer_of(pid_t pid)
 {
@@ -293,6 +326,7 @@ static Suite *collector_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_rate_per_subscriber);
+	tcase_add_test(tc, test_rate_per_subscriber_perf);
 	tcase_add_test(tc, test_job_on_tracer_thread);
 	tcase_add_test(tc, test_job_timeout_and_error);
 	tcase_add_test(tc, test_job_beside_profile);

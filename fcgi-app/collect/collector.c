@@ -92,11 +92,11 @@ static void end_all(struct collector *c, const struct err *why, bool exited)
 	pthread_cond_broadcast(&c->cond);
 }
 
-/* Which CPU subscribers this tick's stacks go to. The loop ticks at the
- * fastest subscriber's rate; a slower one takes the stacks of a tick only
- * once its own period has passed, so its samples are its rate's (period
- * 1e9/hz means what it says) and the CPU time of the ticks it skips goes
- * onto its next stack of each thread. */
+/* Which CPU subscribers this tick's stacks go to (a sampler with ticks;
+ * without, deliver_due). The loop ticks at the fastest subscriber's rate; a
+ * slower one takes a tick's stacks once its own period has passed, so its
+ * samples are its rate's and the CPU time of the ticks it skips goes onto
+ * its next stack of each thread. */
 static void decimate(struct collector *c, long loop_hz, int64_t now)
 {
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
@@ -141,7 +141,8 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 	t->pcs_cpu = t->cpu_ns;
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
 		struct collector_sub *s = c->subs[i];
-		if (!sub_cpu(s) || (!s->due && !smp->carried))
+		if (!sub_cpu(s) || (!(c->ops->tick ? s->due : deliver_due(t, s, smp->period_ns)) &&
+				    !smp->carried))
 			continue;
 		if (c->ops->scaled && !smp->carried)
 			deliver_tick(t, s);
@@ -156,8 +157,7 @@ static void on_sampler_event(void *arg, const struct sampler_event *ev)
 	struct thr *t = tidtab_find(&c->threads, ev->tid);
 	switch (ev->kind) {
 	case SAMPLER_THREAD_NEW:
-		/* threads there when sampling began count from now; threads
-		 * born during it, from their start */
+		/* threads there when sampling began count from now; new ones from their start */
 		for (int s = 0; t && s < COLLECTOR_MAX_SUBS; s++)
 			t->base[s] = c->first_follow ? t->cpu_ns : 0;
 		break;
@@ -353,7 +353,7 @@ static void *collector_main(void *arg)
 			break;
 		}
 		run_jobs(c);
-		long rate = hz;
+		long rate = c->ops->tick || hz < COLLECTOR_DRAIN_HZ ? hz : COLLECTOR_DRAIN_HZ;
 		if (want_offcpu && rate < COLLECTOR_OFFCPU_HZ)
 			rate = COLLECTOR_OFFCPU_HZ;
 		if (c->jobs && rate < COLLECTOR_JOB_HZ)

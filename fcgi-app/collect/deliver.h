@@ -5,6 +5,7 @@
 #define PF_DELIVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct collector_sub;
 struct thr;
@@ -12,6 +13,11 @@ struct thr;
 /* t's stack now (sampled) or its last one, with the CPU time t used since
  * s was last given it. */
 void deliver_cpu(struct thr *t, struct collector_sub *s, bool sampled);
+/* Whether a sample of t from a sampler without ticks (perf_event, one
+ * sample per period_ns of t's CPU) is s's: its own period of t's CPU time
+ * has passed since the last it took (half a sample's period early, so a
+ * 100 Hz subscriber of 1,000 Hz samples takes every tenth). */
+bool deliver_due(const struct thr *t, const struct collector_sub *s, uint64_t period_ns);
 /* A scaled sampler's sample: t's stack now, weighing one tick; its CPU
  * time comes when t is settled. */
 void deliver_tick(struct thr *t, struct collector_sub *s);
