@@ -20,6 +20,8 @@
 # (sampling, unwinding, symbolizing, encoding), perf record's while it
 # records, and perf report's after it (its unwinding and symbolizing).
 # TracerPid of the target's threads is polled through each window.
+# BENCH_BEFORE_APP, a pprof-fcgi built from an earlier commit, adds its
+# perf_event sampler at each rate, for a before/after pair in the same run.
 . "$(dirname "$0")/lib.sh"
 TGT=$top_builddir/bench/bench-target
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -50,22 +52,29 @@ traced() {
 # secs_of_times: bash's `times` output in, the children's user + system out
 secs_of_times() { tail -n 1 | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }'; }
 
-for s in ptrace perf_event; do
-	APP_NAME=$s start_app --target-exe bench-target --cpu-sampler "$s" --log-level info
+apps="ptrace perf_event"
+[ -n "${BENCH_BEFORE_APP:-}" ] && apps+=" before"
+for s in $apps; do
+	a=$APP sampler=$s
+	[ "$s" = before ] && a=$BENCH_BEFORE_APP sampler=perf_event
+	APP=$a APP_NAME=$s start_app --target-exe bench-target --cpu-sampler "$sampler" --log-level info
 	eval "APP_$s=\$APP_PID"
 done
 # a first profile reads what every later one keeps (symbols, kallsyms):
 # the rounds measure the steady state, run-idle-bench.sh the first request
 start_target
 warm=()
-for s in ptrace perf_event; do
+for s in $apps; do
 	APP_NAME=$s request profile "seconds=1&hz=100" "$T/warm-$s.out" &
 	warm+=($!)
 done
 wait "$TPID" "${warm[@]}"
 
 runs="plainA plainB"
-for hz in $HZS; do runs+=" ptrace@$hz perf_event@$hz record@$hz"; done
+for hz in $HZS; do
+	runs+=" ptrace@$hz perf_event@$hz record@$hz"
+	[ -n "${BENCH_BEFORE_APP:-}" ] && runs+=" before@$hz"
+done
 read -r -a runs <<< "$runs"
 nruns=${#runs[@]}
 # one line per window: RUN ROUND UNITS_PER_S UNITS_PER_CPU_S GAPS_PER_S P50 P99 PROFILER_CPU REPORT_CPU TRACED
@@ -86,7 +95,7 @@ for round in $(seq "$ROUNDS"); do
 			wait "$TPID"
 			pcpu=$(echo "$(cpu_s "$APP_ptrace") + $(cpu_s "$APP_perf_event") - $c0" | bc -l)
 			;;
-		ptrace@* | perf_event@*)
+		ptrace@* | perf_event@* | before@*)
 			s=${run%@*}
 			apid=$(eval echo "\$APP_$s")
 			c0=$(cpu_s "$apid")
@@ -95,7 +104,8 @@ for round in $(seq "$ROUNDS"); do
 			wait "$TPID"
 			wait "$req"
 			pcpu=$(echo "$(cpu_s "$apid") - $c0" | bc -l)
-			grep -o "$s sampler: [0-9]* [a-z]* at $hz Hz.*" "$T/$s.log" | tail -n1 >> "$T/collector"
+			grep -o "[a-z_]* sampler: [0-9]* [a-z]* at $hz Hz.*" "$T/$s.log" | tail -n1 |
+				sed "s/^/$s: /" >> "$T/collector"
 			;;
 		record@*)
 			( perf record -q -e task-clock -c $((1000000000 / hz)) --call-graph "dwarf,$PSTACK" \
@@ -151,7 +161,7 @@ END {
 		label = name[k]
 		sub(/^plainA$/, "no profiler (A)", label); sub(/^plainB$/, "no profiler (B): A/A", label)
 		sub(/^ptrace@/, "ptrace sampler ", label); sub(/^perf_event@/, "perf_event sampler ", label)
-		sub(/^record@/, "perf record ", label)
+		sub(/^record@/, "perf record ", label); sub(/^before@/, "perf_event, before ", label)
 		if (label ~ /[0-9]$/) label = label " Hz"
 		mc = med(k, "cpu")
 		if (name[k] ~ /^plain/) cpu = sprintf("apps idle: %.2f s", mc)

@@ -42,7 +42,7 @@ for build in $builds; do
 					 sed -e "s/$s sampler: //" -e 's/ held median.*//' -e 's/, [0-9]* throttled.*//')
 				  what="$s, request $n" ;;
 			*) note=$(grep -o 'wait stacks: .*' "$T/$s.log" | tail -n1)
-			   what="${req%%\?*}" ;;
+			   what="$s app" ;;
 			esac
 			[ "$build" = before ] && what="before: $what"
 			printf '| %-44s | %5.2f s (%4.1f%%) | %-70s |\n' "${req%%\?*} $SECS s, $what" \
