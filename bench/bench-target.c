@@ -1,12 +1,15 @@
 /* bench-target: N threads doing fixed units of CPU work for a number of
  * seconds, then printing their throughput and the pauses they noticed.
  *
- *   bench-target [--threads N] [--seconds S]
+ *   bench-target [--threads N] [--seconds S] [--idle N]
  *
  * Each thread reads CLOCK_MONOTONIC between work units of about 2 us; a gap
- * well above a unit is time the thread did not run (preempted, or stopped
- * by a profiler). Output, one line: "units_per_s U gaps G gap_p50_us A
- * gap_p99_us B gap_max_us C". Prints "ready PID" first. */
+ * over 20 us is time the thread did not run (preempted, interrupted by a
+ * sampling tick, or stopped by a profiler). Output, one line:
+ * "units_per_s U gaps G gap_p50_us A gap_p99_us B gap_max_us C cpu_s D"
+ * (D: the process's CPU time over the run). Prints "ready PID" first.
+ * --idle N adds N threads asleep for the whole run (what a profiler must
+ * not pay for). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -19,7 +22,7 @@
 #include <unistd.h>
 
 #define MAX_GAPS 200000
-#define GAP_NS 10000 /* a unit takes ~2 us: 10 us without running is a pause */
+#define GAP_NS 20000 /* a unit takes ~2 us: 20 us without running is a pause */
 
 static double seconds = 10;
 static pthread_barrier_t start;
@@ -63,6 +66,21 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void *idle(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -71,15 +89,17 @@ static int cmp_u32(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int n = 2;
+	int n = 2, nidle = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--threads"))
 			n = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--idle"))
+			nidle = atoi(argv[i + 1]);
 	}
-	if (n < 1 || n > 256 || seconds <= 0) {
-		fprintf(stderr, "usage: bench-target [--threads N] [--seconds S]\n");
+	if (n < 1 || n > 256 || seconds <= 0 || nidle < 0 || nidle > 100000) {
+		fprintf(stderr, "usage: bench-target [--threads N] [--seconds S] [--idle N]\n");
 		return 2;
 	}
 	struct worker *w = calloc((size_t)n, sizeof *w);
@@ -89,9 +109,21 @@ int main(int argc, char **argv)
 		w[i].gaps = malloc(MAX_GAPS * sizeof *w[i].gaps);
 		pthread_create(&t[i], NULL, run, &w[i]);
 	}
+	for (int i = 0; i < nidle; i++) {
+		pthread_t it;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, 64 << 10);
+		if (pthread_create(&it, &a, idle, NULL)) {
+			fprintf(stderr, "bench-target: cannot start idle thread %d\n", i);
+			return 1;
+		}
+		pthread_attr_destroy(&a);
+	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 	pthread_barrier_wait(&start);
+	double cpu0 = cpu_now();
 	uint64_t units = 0;
 	size_t ngaps = 0;
 	for (int i = 0; i < n; i++) {
@@ -105,8 +137,9 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < w[i].ngaps; j++)
 			all[k++] = w[i].gaps[j];
 	qsort(all, ngaps, sizeof *all, cmp_u32);
-	printf("units_per_s %.0f gaps %zu gap_p50_us %.1f gap_p99_us %.1f gap_max_us %.1f\n",
+	double cpu = cpu_now() - cpu0;
+	printf("units_per_s %.0f gaps %zu gap_p50_us %.1f gap_p99_us %.1f gap_max_us %.1f cpu_s %.3f\n",
 	       (double)units / seconds, ngaps, ngaps ? all[ngaps / 2] / 1e3 : 0.0,
-	       ngaps ? all[ngaps * 99 / 100] / 1e3 : 0.0, ngaps ? all[ngaps - 1] / 1e3 : 0.0);
+	       ngaps ? all[ngaps * 99 / 100] / 1e3 : 0.0, ngaps ? all[ngaps - 1] / 1e3 : 0.0, cpu);
 	return 0;
 }

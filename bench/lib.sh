@@ -23,19 +23,23 @@ start_demo() {
 	while ! grep -q '^ready' "$T/demo.out"; do sleep 0.01; done
 }
 
-# start_app ARGS...: pprof-fcgi on $T/app.sock, ready; sets APP_PID.
+# start_app ARGS...: pprof-fcgi on $T/NAME.sock, logging to $T/NAME.log,
+# ready; sets APP_PID. NAME is $APP_NAME, "app" unless set (for a bench
+# that runs several side by side).
 start_app() {
-	rm -f "$T/app.sock"
-	"$APP" --listen "unix:$T/app.sock" "$@" 2> "$T/app.log" &
+	local name=${APP_NAME:-app}
+	rm -f "$T/$name.sock"
+	"$APP" --listen "unix:$T/$name.sock" "$@" 2> "$T/$name.log" &
 	APP_PID=$!
 	PIDS+=("$APP_PID")
-	while [ ! -S "$T/app.sock" ]; do sleep 0.01; done
+	while [ ! -S "$T/$name.sock" ]; do sleep 0.01; done
 }
 
-# request ENDPOINT QUERY OUT: one request straight over FastCGI.
+# request ENDPOINT QUERY OUT: one request straight over FastCGI (to the app
+# named $APP_NAME, as start_app).
 request() {
 	SCRIPT_NAME=/v1/sys/pprof PATH_INFO="/$1" REQUEST_METHOD=GET QUERY_STRING="$2" \
-		cgi-fcgi -bind -connect "$T/app.sock" > "$3"
+		cgi-fcgi -bind -connect "$T/${APP_NAME:-app}.sock" > "$3"
 }
 
 # ---- what the preload agent costs (run-heap-bench.sh, run-redis-bench.sh)

@@ -46,21 +46,31 @@ static struct collector *new_collector(void)
 	return collector_new(&cc);
 }
 
+/* A 100 Hz and a 1,000 Hz subscriber through one window of seconds under
+ * sampler (their stats in s100 and s1000, their samples in slow and fast). */
+static void two_rates(enum collector_sampler sampler, long seconds, struct collector_sub *s100,
+		      struct collector_sub *s1000, struct tally *slow, struct tally *fast)
+{
+	struct collector_config cc = { .sampler = sampler, .self = getpid() };
+	struct collector *c = collector_new(&cc);
+	*s100 = (struct collector_sub){ .hz = 100, .on_sample = on_sample, .arg = slow };
+	*s1000 = (struct collector_sub){ .hz = 1000, .on_sample = on_sample, .arg = fast };
+	struct collector_sub *subs[] = { s1000, s100 };
+	struct collector_window w;
+	struct err e = { 0 };
+	ck_assert_msg(collector_window(c, target, subs, 2, seconds, &w, &e) == 0, "%s", e.msg);
+	collector_free(c);
+}
+
 /* A 100 Hz profile overlapping a 1,000 Hz one gets its own rate (what its
  * period 1e9/100 promises), not every tick of the faster loop; both see
  * the same CPU time. */
 START_TEST(test_rate_per_subscriber)
 {
-	struct collector *c = new_collector();
 	struct tally slow = { 0 }, fast = { 0 };
-	struct collector_sub s100 = { .hz = 100, .on_sample = on_sample, .arg = &slow };
-	struct collector_sub s1000 = { .hz = 1000, .on_sample = on_sample, .arg = &fast };
-	struct collector_sub *subs[] = { &s1000, &s100 };
-	struct collector_window w;
-	struct err e = { 0 };
+	struct collector_sub s100, s1000;
 	const long seconds = 2;
-	ck_assert_msg(collector_window(c, target, subs, 2, seconds, &w, &e) == 0, "%s", e.msg);
-	collector_free(c);
+	two_rates(COLLECTOR_PTRACE, seconds, &s100, &s1000, &slow, &fast);
 	/* its own ticks: at most one per 10 ms. The fast loop falls short of
 	 * 1,000 Hz on a busy machine (each tick waits for its stops), but it
 	 * is not cut to the slow rate */
@@ -80,6 +90,33 @@ START_TEST(test_rate_per_subscriber)
 		      "100 Hz subscriber: %llu samples in %llu ticks", (unsigned long long)slow.samples,
 		      (unsigned long long)ticks100);
 	/* every thread's CPU time is given out, onto the stacks kept */
+	double ratio = (double)slow.cpu_ns / (double)fast.cpu_ns;
+	ck_assert_msg(ratio > 0.9 && ratio < 1.1, "cpu time 100 Hz / 1000 Hz: %.2f", ratio);
+}
+END_TEST
+
+/* The perf_event sampler hands in each thread's samples one period of its
+ * CPU time apart, whenever the loop wakes (far less often than 1,000 Hz
+ * with this sampler): a 100 Hz profile beside a 1,000 Hz one still takes
+ * one stack per 10 ms of each thread's CPU, the 1,000 Hz one every stack. */
+START_TEST(test_rate_per_subscriber_perf)
+{
+	struct tally slow = { 0 }, fast = { 0 };
+	struct collector_sub s100, s1000;
+	two_rates(COLLECTOR_PERF_EVENT, 3, &s100, &s1000, &slow, &fast);
+	double want_slow = (double)slow.cpu_ns / 1e7, want_fast = (double)fast.cpu_ns / 1e6;
+	fprintf(stderr, "rate_per_subscriber_perf: 100 Hz %llu samples (%.0f periods), 1000 Hz "
+		"%llu samples (%.0f periods)\n", (unsigned long long)slow.samples, want_slow,
+		(unsigned long long)fast.samples, want_fast);
+	/* the last part-period of each of the 3 threads is given unsampled;
+	 * the target got some CPU even on a loaded machine */
+	ck_assert_msg(want_slow >= 5 && slow.samples >= want_slow * 0.9 - 3 &&
+		      slow.samples <= want_slow * 1.1,
+		      "100 Hz subscriber: %llu samples for %.0f periods of CPU",
+		      (unsigned long long)slow.samples, want_slow);
+	ck_assert_msg(fast.samples >= want_fast * 0.9 - 3 && fast.samples <= want_fast * 1.1,
+		      "1000 Hz subscriber: %llu samples for %.0f periods of CPU",
+		      (unsigned long long)fast.samples, want_fast);
 	double ratio = (double)slow.cpu_ns / (double)fast.cpu_ns;
 	ck_assert_msg(ratio > 0.9 && ratio < 1.1, "cpu time 100 Hz / 1000 Hz: %.2f", ratio);
 }
@@ -293,6 +330,7 @@ static Suite *collector_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_rate_per_subscriber);
+	tcase_add_test(tc, test_rate_per_subscriber_perf);
 	tcase_add_test(tc, test_job_on_tracer_thread);
 	tcase_add_test(tc, test_job_timeout_and_error);
 	tcase_add_test(tc, test_job_beside_profile);

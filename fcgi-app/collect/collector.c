@@ -122,7 +122,8 @@ static void on_sampler_sample(void *arg, const struct sampler_sample *smp)
 	t->pcs_cpu = t->cpu_ns;
 	for (int i = 0; i < COLLECTOR_MAX_SUBS; i++) {
 		struct collector_sub *s = c->subs[i];
-		if (!sub_cpu(s) || (!s->due && !smp->carried))
+		if (!sub_cpu(s) || (!(c->ops->tick ? s->due : deliver_due(t, s, smp->period_ns)) &&
+				    !smp->carried))
 			continue;
 		if (c->ops->scaled && !smp->carried)
 			deliver_tick(t, s);
@@ -137,8 +138,7 @@ static void on_sampler_event(void *arg, const struct sampler_event *ev)
 	struct thr *t = tidtab_find(&c->threads, ev->tid);
 	switch (ev->kind) {
 	case SAMPLER_THREAD_NEW:
-		/* threads there when sampling began count from now; threads
-		 * born during it, from their start */
+		/* threads there when sampling began count from now; new ones from their start */
 		for (int s = 0; t && s < COLLECTOR_MAX_SUBS; s++)
 			t->base[s] = c->first_follow ? t->cpu_ns : 0;
 		break;
@@ -338,7 +338,7 @@ static void *collector_main(void *arg)
 			break;
 		}
 		run_jobs(c);
-		long rate = hz;
+		long rate = c->ops->tick || hz < COLLECTOR_DRAIN_HZ ? hz : COLLECTOR_DRAIN_HZ;
 		if ((want_offcpu || want_switches) && rate < COLLECTOR_OFFCPU_HZ)
 			rate = COLLECTOR_OFFCPU_HZ;
 		if (c->jobs && rate < COLLECTOR_JOB_HZ)

@@ -137,6 +137,11 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 #define COLLECTOR_JOB_AGAIN 1
 /* How often a job that asked again is polled when nothing else runs. */
 #define COLLECTOR_JOB_HZ 100
+/* The loop's rate at most with a sampler without ticks (perf_event): its
+ * samples arrive by themselves, and each wake-up of the loop preempts a
+ * busy thread of the target (at 1,000 Hz: ~1,800 pauses over 20 us a
+ * second in bench/run-bench.sh, against perf record's ~140). */
+#define COLLECTOR_DRAIN_HZ 50
 struct collector_job {
 	/* set by the caller */
 	int (*fn)(struct collector_job *job, struct err *e);

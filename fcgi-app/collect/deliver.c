@@ -22,6 +22,13 @@ void deliver_cpu(struct thr *t, struct collector_sub *s, bool sampled)
 	s->on_sample(s->arg, &smp);
 }
 
+bool deliver_due(const struct thr *t, const struct collector_sub *s, uint64_t period_ns)
+{
+	uint64_t base = t->base[s->slot];
+	uint64_t since = t->cpu_ns > base ? t->cpu_ns - base : 0;
+	return since + period_ns / 2 >= (uint64_t)(1000000000LL / s->hz);
+}
+
 static const uint64_t not_sampled_pc[1] = { SAMPLER_PC_NOT_SAMPLED };
 
 void deliver_tick(struct thr *t, struct collector_sub *s)

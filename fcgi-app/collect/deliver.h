@@ -15,6 +15,11 @@ struct thr;
 /* t's stack now (sampled) or its last one, with the CPU time t used since
  * s was last given it. */
 void deliver_cpu(struct thr *t, struct collector_sub *s, bool sampled);
+/* Whether a sample of t from a sampler without ticks (perf_event, one
+ * sample per period_ns of t's CPU) is s's: its own period of t's CPU time
+ * has passed since the last it took (half a sample's period early, so a
+ * 100 Hz subscriber of 1,000 Hz samples takes every tenth). */
+bool deliver_due(const struct thr *t, const struct collector_sub *s, uint64_t period_ns);
 /* A scaled sampler's sample: t's stack now, weighing one tick; its CPU
  * time comes when t is settled. */
 void deliver_tick(struct thr *t, struct collector_sub *s);
@@ -24,7 +29,8 @@ void deliver_tick(struct thr *t, struct collector_sub *s);
 void deliver_settle(struct thr *t, struct collector_sub *s, bool scaled);
 
 /* Which CPU subscribers of subs[0..n) this tick's stacks go to (their
- * due). The loop ticks at the fastest subscriber's rate; a slower one
+ * due), for a sampler with ticks (without, deliver_due). The loop ticks
+ * at the fastest subscriber's rate; a slower one
  * takes the stacks of a tick only once its own period has passed, so its
  * samples are its rate's (period 1e9/hz means what it says) and the CPU
  * time of the ticks it skips goes onto its next stack of each thread. */
