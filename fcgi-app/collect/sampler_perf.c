@@ -439,8 +439,11 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			for (nfds_t i = 0; i < n; i++)
 				if (pfd[i].revents & POLLHUP)
 					s->buf[cpu_of[i]].hup = true;
-			perf_rec_drain(s);
 		}
+		/* whether woken or not (the reader is woken at half a buffer):
+		 * the counts read next hold the time of every sample written
+		 * so far, which must be read first or it is handed out twice */
+		perf_rec_drain(s);
 	}
 	perf_thread_tend(s);
 	if (s->hz > 0) {
