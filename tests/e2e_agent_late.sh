@@ -54,7 +54,7 @@ for s in /proc/"$TARGET_PID"/task/*/status; do
 done
 unserve
 
-# --- a small rate: within 3 standard deviations
+# --- a small rate: within 4 standard deviations (3 fails one run in 370 by chance)
 late "$LATE" "$AGENT" || exit 1
 serve || exit 1
 say "attach 4096" "attach "
@@ -65,10 +65,10 @@ cp "$T/body" "$T/heap.pb.gz"
 got=$(value "$T/heap.pb.gz" inuse_space late_alloc_here)
 want=$(held late_alloc_here)
 sd=$(held late_alloc_here 5)
-if awk -v g="$got" -v w="$want" -v sd="$sd" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 3 * sd && g > 0) }'; then
-	pass "late_alloc_here inuse_space at 4096: $got (want $want ±3 x $sd)"
+if awk -v g="$got" -v w="$want" -v sd="$sd" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 4 * sd && g > 0) }'; then
+	pass "late_alloc_here inuse_space at 4096: $got (want $want ±4 x $sd)"
 else
-	fail "late_alloc_here inuse_space at 4096: $got, want $want ±3 x $sd"
+	fail "late_alloc_here inuse_space at 4096: $got, want $want ±4 x $sd"
 fi
 say resume resumed
 alive "rate 4096"

@@ -44,12 +44,13 @@ two_sizes_sd() {
 		}
 		END { printf "%.0f", sqrt(var / runs) }' "$T/target.out"
 }
-# within_sd NAME GOT WANT SD: GOT within 3 standard deviations of WANT
+# within_sd NAME GOT WANT SD: GOT within 4 standard deviations of WANT (3 would fail
+# one run in 370 by chance alone, and this file makes several such checks)
 within_sd() {
-	if awk -v g="$2" -v w="$3" -v sd="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 3 * sd) }'; then
-		pass "$1: $2 (want $3 ±3 x $4)"
+	if awk -v g="$2" -v w="$3" -v sd="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 4 * sd) }'; then
+		pass "$1: $2 (want $3 ±4 x $4)"
 	else
-		fail "$1: $2, want $3 ±3 x $4"
+		fail "$1: $2, want $3 ±4 x $4"
 	fi
 }
 

@@ -6,7 +6,7 @@
 # the function that read them, and /heap rises with redis's own used_memory
 # (for those, and for 20,000 keys of 1 KiB: bytes held, not asked);
 # deleted, they are gone from it; at the default rate, the estimate for
-# the keys is within 3 standard deviations of used_memory; /allocs
+# the keys is within 4 standard deviations of used_memory; /allocs
 # keeps them; /threadcreate names where redis starts its background
 # threads; redis answers every command, untraced, while it is read.
 . "$(dirname "$0")/lib.sh"
@@ -57,9 +57,12 @@ kill "$APP_PID" "$REDIS_PID"
 wait "$APP_PID" "$REDIS_PID" 2>/dev/null
 rm -f "$SOCK" "$RSOCK"
 
-# --- the default rate: the estimate of the same N keys, the mean of three
-# runs (a redis of its own each), within 3 standard deviations of
-# used_memory's rise. The bound comes from the rate and the blocks the keys
+# --- the default rate: the estimate of the same N keys, the mean of twelve
+# runs (a redis of its own each, ~0.5 s), within 4 standard deviations of
+# used_memory's rise. Measured over 130 runs (2026-12-06): the estimate's
+# mean 0.49 MB over the truth (standard error 0.42 MB: no bias found), its
+# spread 4.77 MB a run against the 4.09 MB computed below; at 3 sd of three
+# runs the test failed once in CI (3.03 sd). The bound comes from the rate and the blocks the keys
 # added, per (stack, size class) bucket from the two rate-1 profiles above:
 # a block of s bytes asked and u held is sampled with chance
 # p = 1-exp(-s/rate) and adds u^2 (1-p)/p to the variance of the in-use
@@ -76,7 +79,7 @@ buckets() {
 		}
 		on && /^ *bytes:\[/ { s = $0; gsub(/[^0-9]/, "", s); print key "|" s, n, b }'
 }
-rate=524288 runs=3
+rate=524288 runs=12
 buckets "$T/keys0.pb.gz" > "$T/keys0.b"
 buckets "$T/keys1.pb.gz" > "$T/keys1.b"
 sd=$(awk -v r=$rate -v runs=$runs '
@@ -110,7 +113,7 @@ for run in $(seq $runs); do
 done
 est=$((est / runs)) truth=$((truth / runs))
 d=$((est - truth))
-[ "${d#-}" -le $((3 * ${sd:-0})) ] \
-	&& pass "default rate: in use rose by $est B (mean of $runs), used_memory by $truth B (±3 x $sd)" \
-	|| fail "default rate: in use rose by $est B (mean of $runs), used_memory by $truth B, want ±3 x $sd"
+[ "${d#-}" -le $((4 * ${sd:-0})) ] \
+	&& pass "default rate: in use rose by $est B (mean of $runs), used_memory by $truth B (±4 x $sd)" \
+	|| fail "default rate: in use rose by $est B (mean of $runs), used_memory by $truth B, want ±4 x $sd"
 finish
