@@ -73,7 +73,10 @@ START_TEST(test_rate_per_subscriber)
 	two_rates(COLLECTOR_PTRACE, seconds, &s100, &s1000, &slow, &fast);
 	/* its own ticks: at most one per 10 ms. The fast loop falls short of
 	 * 1,000 Hz on a busy machine (each tick waits for its stops), but it
-	 * is not cut to the slow rate */
+	 * is not cut to the slow rate: cut, the two would be equal. Under a
+	 * heavy load the loop managed ~100 ticks a second: 205 and 262 fast
+	 * ticks against 139 and 180 slow ones in 2 s (1.47, 1.46), so 1.5
+	 * failed there; idle it is 2.4-2.5 */
 	uint64_t ticks100 = s100.stats.ticks, ticks1000 = s1000.stats.ticks;
 	fprintf(stderr, "rate_per_subscriber: 100 Hz %llu ticks %llu samples, 1000 Hz %llu ticks "
 		"%llu samples, cpu %.2f s / %.2f s\n", (unsigned long long)ticks100,
@@ -81,7 +84,7 @@ START_TEST(test_rate_per_subscriber)
 		(unsigned long long)fast.samples, (double)slow.cpu_ns / 1e9, (double)fast.cpu_ns / 1e9);
 	ck_assert_msg((double)ticks100 <= 100.0 * seconds * 1.15, "100 Hz subscriber: %llu ticks",
 		      (unsigned long long)ticks100);
-	ck_assert_msg(ticks1000 > ticks100 * 3 / 2, "1000 Hz subscriber: %llu ticks, 100 Hz: %llu",
+	ck_assert_msg(ticks1000 > ticks100 * 11 / 10, "1000 Hz subscriber: %llu ticks, 100 Hz: %llu",
 		      (unsigned long long)ticks1000, (unsigned long long)ticks100);
 	/* at most one stack per busy thread per tick of its own, and some: a
 	 * stack is kept only where a thread ran at the tick (the machine is
