@@ -61,6 +61,9 @@ wait_for() {
 # Starts the demo target (or $TARGET_BIN); sets TARGET_PID once it printed
 # "ready".
 start_target() {
+	# emptied here: the background job's own redirection may come after
+	# the wait below has found the previous target's "ready" line
+	: > "$T/target.out"
 	"${TARGET_BIN:-$DEMO}" "$@" > "$T/target.out" 2> "$T/target.err" &
 	TARGET_PID=$!
 	PIDS+=("$TARGET_PID")

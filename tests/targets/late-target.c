@@ -76,8 +76,15 @@ static void sleep_ms(long ms)
 /* keeps a function's frame: its allocation is not a tail call, which
  * would leave its caller the innermost frame of the stack */
 #define KEEP(p) __asm__ __volatile__("" : : "r"(p) : "memory")
+/* a frame of its own in every stack: clang has no noipa, and noinline
+ * keeps the frame there too */
+#ifdef __clang__
+#define NOIPA __attribute__((noinline))
+#else
+#define NOIPA __attribute__((noipa))
+#endif
 
-__attribute__((noipa)) static void *late_alloc_here(size_t n)
+NOIPA static void *late_alloc_here(size_t n)
 {
 	void *p = malloc(n);
 	KEEP(p);
@@ -188,14 +195,14 @@ static int pause_workers(void)
 	return 0;
 }
 
-__attribute__((noipa)) static void *old_here(size_t n, int lazy)
+NOIPA static void *old_here(size_t n, int lazy)
 {
 	void *p = lazy ? calloc(1, n) : malloc(n);
 	KEEP(p);
 	return p;
 }
 
-__attribute__((noipa)) static void *old_realloc_here(void *p, size_t n)
+NOIPA static void *old_realloc_here(void *p, size_t n)
 {
 	void *q = realloc(p, n);
 	KEEP(q);
