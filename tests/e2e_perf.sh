@@ -196,12 +196,14 @@ kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 # all the samples carried (mostly threads that lived less than a period,
 # which no sample carries) is one [not sampled] frame on the spawner,
 # docs/sampling.md. Measured on 2026-12-06 at load 37-170 on this 2-CPU
-# machine, 10 s: at 200 Hz 96.3-99.7% in 18 windows and once 68.7% (the
-# sampler's own span held 2,380 ms of the window's 3,421: sampling began
-# late or this test's /proc reads were, not found); 100 Hz 96.1-98.9,
-# 1000 Hz 96.4-99.3, kernel frames off 96.2-99.1%. Low by 1-3%: what
-# runs between the window's start and the loop's arming is in no profile. The layers this replaced read 98.1-104.0% side by side (5
-# windows each), 100-121% earlier. The bound is the 5%.
+# machine, 10 s at 200 Hz: 98.2-102.0% in 4 windows, 98.3-99.6% in 4
+# beside two busy-loop hogs; a step before (a margin of 2 ticks + a
+# period per CPU kept back while threads are created too) 96.3-99.7% in
+# 18 and 94.8-99.0% in 5 beside hogs, and once 68.7% (the sampler's own
+# span held 2,380 ms of the window's 3,421: not found). What is low is
+# the window's edges: taken ~150 ms before the events open and ~150 ms
+# after they close. The layers this replaced read 98.1-104.0% side by
+# side (5 windows each), 100-121% earlier. The bound is the 5%.
 TARGET_BIN=$CHURN start_target --storm 2000 || exit 1
 restart_app || exit 1
 kprofile kstorm 10

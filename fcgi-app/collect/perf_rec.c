@@ -467,11 +467,16 @@ void perf_rec_proc_rest(struct sampler *s)
 	 * threads alive (each running one's period under way, up to a
 	 * period per CPU) and /proc's own error (to the clock tick, and a
 	 * running thread's last tick not yet in it): so a long-lived
-	 * thread's profile gets no [not sampled] from the rounding. */
+	 * thread's profile gets no [not sampled] from the rounding. None
+	 * while threads are created: their rest dwarfs it, and the
+	 * margin would be missing from their total. */
 	long tck = sysconf(_SC_CLK_TCK);
+	int64_t at = clock_ns(CLOCK_BOOTTIME);
 	uint64_t margin = 2 * 1000000000ULL / (uint64_t)(tck > 0 ? tck : 100) +
 			  (uint64_t)s->ncpu * (uint64_t)(1000000000LL / (s->hz > 0 ? s->hz : 1));
-	s->rest_read_ns = clock_ns(CLOCK_BOOTTIME);
+	if (at - s->forked_ns < 1000000000LL)
+		margin = 0;
+	s->rest_read_ns = at;
 	uint64_t now = proc_cpu_ns(s->pid);
 	if (now <= s->proc_cpu_ns + s->given_ns + margin)
 		return;
