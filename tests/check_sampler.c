@@ -8,6 +8,7 @@
 #include "collect/collector.h"
 #include "collect/deliver.h"
 #include "collect/perf_rec.h"
+#include "collect/proc.h"
 #include "collect/sampler.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"
@@ -197,6 +198,7 @@ END_TEST
 struct seen {
 	struct unwinder *unw;
 	uint64_t samples, with_regs, period_ns, cpu_ns, deep;
+	pid_t unsampled_tid; /* the thread of the last [not sampled] frame */
 };
 
 static void seen_sample(void *arg, const struct sampler_sample *smp)
@@ -204,6 +206,8 @@ static void seen_sample(void *arg, const struct sampler_sample *smp)
 	struct seen *s = arg;
 	s->samples++;
 	s->cpu_ns += smp->period_ns;
+	if (smp->pcs && smp->npcs == 1 && smp->pcs[0] == SAMPLER_PC_NOT_SAMPLED)
+		s->unsampled_tid = smp->tid;
 	if (smp->pcs || !smp->has_regs)
 		return;
 	s->with_regs++;
@@ -303,13 +307,6 @@ static void put_task(struct perf_event_mmap_page *mp, uint32_t type, pid_t pid, 
 	put_rec(mp, type, u, sizeof u);
 }
 
-static void put_read(struct perf_event_mmap_page *mp, pid_t pid, pid_t tid, uint64_t ns)
-{
-	uint32_t u[4] = { (uint32_t)pid, (uint32_t)tid };
-	memcpy(u + 2, &ns, sizeof ns);
-	put_rec(mp, PERF_RECORD_READ, u, sizeof u);
-}
-
 /* pid, tid, time, period, no registers (abi 0), no stack */
 static void put_sample(struct perf_event_mmap_page *mp, pid_t pid, pid_t tid, uint64_t period)
 {
@@ -317,14 +314,13 @@ static void put_sample(struct perf_event_mmap_page *mp, pid_t pid, pid_t tid, ui
 	put_rec(mp, PERF_RECORD_SAMPLE, u, sizeof u);
 }
 
-/* Threads created by a thread whose events were opened (a head) inherit
- * them, and the kernel swaps the contexts of such threads at a switch
- * between them with their counts but not their sample timers: a 5 ms
- * sample of a thread that counted 1 ms holds 4 ms another thread counted.
- * The sampler hands out the threads' counts, each once: 1 + 4 ms, not
- * 5 + 4. A READ record read after its thread was ended (2 ms, another
- * CPU's event) is handed out alone, and its thread ended again. */
-START_TEST(test_perf_counts)
+/* Threads created by a thread whose events were opened inherit them; a
+ * sample is handed out once, by its period, and an exit hands out nothing.
+ * What /proc counts of the process beyond all that was handed out (here:
+ * all the CPU time this process used, events "opened" at its start) goes
+ * out as [not sampled] on the creating thread, less the margin kept for
+ * /proc's ticks and the periods under way (2 ticks + a period per CPU). */
+START_TEST(test_perf_rest)
 {
 	struct err e = { 0 };
 	struct tidtab tt = { 0 };
@@ -341,29 +337,43 @@ START_TEST(test_perf_counts)
 	mp->data_offset = 4096;
 	mp->data_size = 65536;
 	s->buf[0] = (struct cpubuf){ .fd = -1, .map = (unsigned char *)mp, .len = len };
-	/* the head's own event: no descriptor here, so no count to read */
+	/* the head's own event: no descriptor here */
 	s->fds = malloc(sizeof *s->fds);
 	s->fds[0] = -1;
 	s->nfds = s->fds_cap = 1;
+	s->hz = 100;
 	perf_rec_task_add(s, head, 0);
 	perf_rec_task_find(s, head)->nfd = 1;
 	put_task(mp, PERF_RECORD_FORK, pid, a, head);
 	put_task(mp, PERF_RECORD_FORK, pid, b, head);
 	put_sample(mp, pid, a, 5000000);
 	put_task(mp, PERF_RECORD_EXIT, pid, a, head);
-	put_read(mp, pid, a, 1000000);
 	put_task(mp, PERF_RECORD_EXIT, pid, b, head);
-	put_read(mp, pid, b, 4000000);
 	for (int i = 0; i < 3; i++)
 		perf_rec_drain(s);
 	ck_assert_ptr_null(perf_rec_task_find(s, a));
 	ck_assert_ptr_null(perf_rec_task_find(s, b));
 	ck_assert_uint_eq(seen.cpu_ns, 5000000);
-	put_read(mp, pid, a, 2000000);
-	for (int i = 0; i < 3; i++)
-		perf_rec_drain(s);
-	ck_assert_ptr_null(perf_rec_task_find(s, a));
-	ck_assert_uint_eq(seen.cpu_ns, 7000000);
+	/* 300 ms of CPU time for /proc to count (bounded by the wall clock) */
+	int64_t give_up = clock_ns(CLOCK_MONOTONIC) + 30000000000LL;
+	while (proc_cpu_ns(pid) < 300000000 && clock_ns(CLOCK_MONOTONIC) < give_up)
+		for (volatile int i = 0; i < 100000; i++)
+			;
+	long tck = sysconf(_SC_CLK_TCK);
+	uint64_t margin = 2 * 1000000000ULL / (uint64_t)tck + (uint64_t)s->ncpu * 10000000;
+	uint64_t before = proc_cpu_ns(pid);
+	perf_rec_proc_rest(s);
+	uint64_t after = proc_cpu_ns(pid);
+	ck_assert_int_eq(seen.unsampled_tid, head);
+	ck_assert_msg(seen.cpu_ns + margin >= before && seen.cpu_ns + margin <= after,
+		      "%llu ms handed out, /proc %llu-%llu ms, margin %llu ms",
+		      (unsigned long long)seen.cpu_ns / 1000000, (unsigned long long)before / 1000000,
+		      (unsigned long long)after / 1000000, (unsigned long long)margin / 1000000);
+	/* nothing more while /proc counts nothing more than the margin */
+	uint64_t handed = seen.cpu_ns;
+	s->proc_cpu_ns += 1000000000ULL;
+	perf_rec_proc_rest(s);
+	ck_assert_uint_eq(seen.cpu_ns, handed);
 	sampler_perf.detach(s);
 	tidtab_forget(&tt);
 }
@@ -384,6 +394,16 @@ START_TEST(test_perf_describe)
 	ck_assert_msg(strstr(out.line[1], "throttled sampling 2 times"), "%s", out.line[1]);
 	ck_assert_msg(strstr(out.line[2], "50 of 1000 stacks were deeper than the 32 KiB"), "%s",
 		      out.line[2]);
+	/* /proc's rest: said with its share when over 1% of the profile */
+	st = (struct sampler_stats){ .samples = 100, .unsampled_ns = 10000000 };
+	struct sampler_lines few = { 0 };
+	sampler_perf.describe(SAMPLER_CPU, 100, &st, &few);
+	ck_assert_uint_eq(few.n, 0); /* 10 ms of 1,010 */
+	st.unsampled_ns = 4000000000ULL;
+	sampler_perf.describe(SAMPLER_CPU, 100, &st, &few);
+	ck_assert_uint_eq(few.n, 1);
+	ck_assert_msg(strstr(few.line[0], "4000 ms (80%) of this profile is [not sampled]") &&
+		      strstr(few.line[0], "less than the 10 ms sampling period"), "%s", few.line[0]);
 }
 END_TEST
 
@@ -400,7 +420,7 @@ static Suite *sampler_suite(void)
 	tcase_add_test(tc, test_deliver_settle);
 	tcase_add_test(tc, test_pick);
 	tcase_add_test(tc, test_perf_describe);
-	tcase_add_test(tc, test_perf_counts);
+	tcase_add_test(tc, test_perf_rest);
 	tcase_add_test(tc, test_perf_samples);
 	suite_add_tcase(s, tc);
 	return s;

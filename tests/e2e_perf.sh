@@ -145,6 +145,10 @@ kprofile() { # NAME SECONDS: $T/NAME.pb.gz, .txt (decoded), .top, .ms (/proc)
 		{ n++; ts[n] = $1; v[n] = $2 }
 		END { printf "%d\n", (at(t0 + d) - at(t0)) * ms }' "$T/$1.ticks" > "$T/$1.ms"
 }
+top_ms() { # NAME FUNCTION COLUMN (1: flat, 4: cum) from $T/NAME.top, 0 when absent
+	awk -v f="  $2" -v col="$3" 'substr($0, length($0) - length(f) + 1) == f {
+		v = $col; sub(/ms$/, "", v); print v + 0; found = 1; exit } END { if (!found) print 0 }' "$T/$1.top"
+}
 kernel_named() { grep -qE ' (vfs_read|ksys_read|read_zero)$' "$T/$1.top"; }
 restart_app() {
 	kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK"
@@ -161,6 +165,12 @@ grep -q 'kernel: not sampled' "$T/kauto.txt" && fail "kernel frames: a [kernel: 
 	|| pass "kernel frames: no [kernel: not sampled] frame"
 total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/kauto.top")
 [ -n "$total" ] && within "kernel frames: cpu/nanoseconds against /proc over the window (ms)" "$total" "$(cat "$T/kauto.ms")" 5
+# long-lived threads' samples carry their time: /proc's rest is only what
+# ran while the events were being opened (and /proc's rounding beyond the
+# margin kept for it), measured 0-1%
+awk -v u="$(top_ms kauto '[not sampled]' 1)" -v t="${total:-0}" 'BEGIN {
+	printf "long-lived threads: [not sampled] %.0f of %.0f ms, under 2%%\n", u, t
+	exit !(t > 0 && u <= 0.02 * t) }' > "$T/rest.txt" && pass "$(cat "$T/rest.txt")" || fail "$(cat "$T/rest.txt")"
 restart_app --kernel-frames off || exit 1
 kprofile koff 3
 ! grep -q 'kernel.kallsyms' "$T/koff.txt" && ! kernel_named koff && grep -q '"\[kernel: not sampled\]"' "$T/koff.txt" \
@@ -181,42 +191,32 @@ kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
 # --- 2,000 threads a second, each living ~1 ms of CPU in storm_work (a
 # fifth of the 5 ms period), against /proc's count of the process over the
-# profile's window (which counts reaped threads too). The time comes from
-# counts, not from a few samples: each exit's count (inherit_stat's READ
-# records), the counts of the events the threads inherited (read every
-# 10 ms), and what /proc counts beyond the task clock (exits, switches),
-# docs/sampling.md. Measured on 2026-12-06 at load 64-99 on this 2-CPU
-# machine: 100.0-101.7% in six runs; without the /proc rest 91.4-100.4%.
-# Before: 68-117%, once 5%. With every sampler change of that day merged,
-# later the same day (load 24-45): 100.0, 104.7, 105.2, 109.2, 118, 121%:
-# something is still counted twice at times, not found. So the bound is
-# 25% (the issue's goal is 5%, not met), which a count taken twice (200%)
-# or a thread's time lost (the 5% once measured) still fails.
+# profile's window (which counts reaped threads too). The amount is the
+# kernel's process total, the shape the samples': what /proc counts beyond
+# all the samples carried (mostly threads that lived less than a period,
+# which no sample carries) is one [not sampled] frame on the spawner,
+# docs/sampling.md. Measured on 2026-12-06 at load 37-170 on this 2-CPU
+# machine, 10 s at 200 Hz: 98.2-102.0% in 4 windows, 98.3-99.6% in 4
+# beside two busy-loop hogs; a step before (a margin of 2 ticks + a
+# period per CPU kept back while threads are created too) 96.3-99.7% in
+# 18 and 94.8-99.0% in 5 beside hogs, and once 68.7% (the sampler's own
+# span held 2,380 ms of the window's 3,421: not found). What is low is
+# the window's edges: taken ~150 ms before the events open and ~150 ms
+# after they close. The layers this replaced read 98.1-104.0% side by
+# side (5 windows each), 100-121% earlier. The bound is the issue's 5%.
 TARGET_BIN=$CHURN start_target --storm 2000 || exit 1
 restart_app || exit 1
-logged=$(wc -l < "$T/app.log")
 kprofile kstorm 10
 total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/kstorm.top")
 [ -n "$total" ] && within "2,000 threads a second: cpu/nanoseconds against /proc over the window (ms)" \
-	"$total" "$(cat "$T/kstorm.ms")" 25 || fail "2,000 threads a second: no total: $(head -5 "$T/kstorm.top")"
-# and the kernel's counts carry it: /proc only tops up what the task clock
-# does not count (measured 1-3% of the storm's time; perf stat's task
-# clock read 0.7-9% under /proc on such windows)
-storm_log() { tail -n +$((logged + 1)) "$T/app.log" | grep 'threads created meanwhile'; }
-WAIT_S=10 wait_for storm_log
-storm_log | sed -n 's/.* of all \([0-9.]*\) ms .*, \([0-9.]*\) ms from \/proc.*/\1 \2/p' |
-	awk '{ all = $1; proc = $2 }
-	END { printf "2,000 threads a second: %.1f of %.1f ms from /proc beyond the task clock, under 10%%\n", proc, all
-	exit !(all > 0 && proc <= 0.1 * all) }' > "$T/procrest.txt" \
-	&& pass "$(cat "$T/procrest.txt")" || fail "$(cat "$T/procrest.txt")"
-top_ms() { # NAME FUNCTION COLUMN (1: flat, 4: cum) from $T/NAME.top, 0 when absent
-	awk -v f="  $2" -v col="$3" 'substr($0, length($0) - length(f) + 1) == f {
-		v = $col; sub(/ms$/, "", v); print v + 0; found = 1; exit } END { if (!found) print 0 }' "$T/$1.top"
-}
+	"$total" "$(cat "$T/kstorm.ms")" 5 || fail "2,000 threads a second: no total: $(head -5 "$T/kstorm.top")"
+grep -q 'of this profile is \[not sampled\]: /proc counted it for the process and no sample carried it' "$T/kstorm.txt" \
+	&& pass "2,000 threads a second: the comment says how much is [not sampled] and why" \
+	|| fail "2,000 threads a second: no [not sampled] line: $(grep -o '"pprof-fcgi: [^"]*"' "$T/kstorm.txt")"
 awk -v c="$(top_ms kstorm __clone3 1)" -v w="$(top_ms kstorm storm_work 4)" -v u="$(top_ms kstorm '[not sampled]' 1)" -v t="${total:-0}" 'BEGIN {
-	printf "2,000 threads a second: storm_work %.1f%%, [not sampled] %.1f%%, __clone3 alone %.1f%% of %d ms\n",
-		100 * w / t, 100 * u / t, 100 * c / t, t
-	exit !(t > 0 && c <= 0.05 * t) }' > "$T/storm.txt" && pass "$(cat "$T/storm.txt")" || fail "$(cat "$T/storm.txt")"
+	printf "2,000 threads a second: storm_work %.1f%%, [not sampled] %.1f%%, __clone3 alone %.1f%% of %d ms; storm_work %.1f%% of the sampled\n",
+		100 * w / t, 100 * u / t, 100 * c / t, t, (t > u ? 100 * w / (t - u) : 0)
+	exit !(t > u && c <= 0.05 * t && w >= 0.5 * (t - u)) }' > "$T/storm.txt" && pass "$(cat "$T/storm.txt")" || fail "$(cat "$T/storm.txt")"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
 # --- threads there when sampling began have events of their own (one per

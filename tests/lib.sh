@@ -297,7 +297,9 @@ contend_profile() {
 	local c
 	curl -s -o "$1" "$P/profile?seconds=$2&hz=500" & c=$!
 	WAIT_S=10 wait_for sampling "$TARGET_PID"
-	ran0=$(contend_ran); ticks0=$(cpu_ticks "$TARGET_PID")
+	# /proc first: contend_ran's round trip took seconds on a loaded
+	# machine, time the profile holds and a later ticks0 did not (110%)
+	ticks0=$(cpu_ticks "$TARGET_PID"); ran0=$(contend_ran)
 	# the window ends when pprof-fcgi stops sampling, before it symbolizes
 	contend_over() { ! kill -0 "$c" 2>/dev/null || ! sampling "$TARGET_PID"; }
 	WAIT_S=$(($2 + 30)) wait_for contend_over

@@ -2,9 +2,9 @@
  * events): its ring buffers read, each record parsed (samples with their
  * registers and stack copy, forks, exits, exec, context switches with
  * the wait each began, lost records), the threads it covers, the CPU time
- * their counts hold beyond their samples (exit counts, and the counts of
- * the events threads inherited: docs/sampling.md, "Short-lived threads"),
- * and their kernel time from /proc where the kernel is not sampled. */
+ * /proc counts beyond the samples (threads shorter than a period:
+ * docs/sampling.md, "Short-lived threads"), and each thread's kernel time
+ * from /proc where the kernel is not sampled. */
 #include "collect/perf_rec.h"
 
 #include "base/clock.h"
@@ -109,24 +109,6 @@ static struct task *task_seen(struct sampler *s, pid_t tid)
 	return k;
 }
 
-/* ns handed out for k, counted for its kin too */
-static void give(struct sampler *s, struct task *k, uint64_t ns)
-{
-	k->given_ns += ns;
-	s->given_ns += ns;
-	if (k->kin)
-		s->kin_given_ns += ns;
-}
-
-/* k's time is in a head's count from now: so is what it was given */
-static void kin_join(struct sampler *s, struct task *k)
-{
-	if (k->kin)
-		return;
-	k->kin = true;
-	s->kin_given_ns += k->given_ns;
-}
-
 static const uint64_t kernel_pc[1] = { SAMPLER_PC_KERNEL };
 static const uint64_t unsampled_pc[1] = { SAMPLER_PC_NOT_SAMPLED };
 
@@ -170,9 +152,9 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	 * frames out (a shorter one reached the stack's end) */
 	if (size && dyn >= size)
 		s->counts.truncated++;
-	struct task *k = task_seen(s, tid);
-	k->sampled_ns += period;
-	give(s, k, period);
+	task_seen(s, tid);
+	s->sampled_ns += period;
+	s->given_ns += period;
 	struct sampler_sample smp = {
 		.pid = pid, .tid = tid, .time_ns = (int64_t)time, .period_ns = period,
 		.has_regs = abi != 0, .stack = stack, .stack_size = dyn < size ? dyn : size,
@@ -187,16 +169,13 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	s->host.sink.sample(s->host.sink.arg, &smp);
 }
 
-/* The count of a thread's own events (when count), which are closed: no
- * thread inherited them. A CPU's buffer stays with its event. */
-static void own_events_end(struct sampler *s, struct task *k, bool count)
+/* A thread's own events closed: no thread inherited them. A CPU's buffer
+ * stays with its event. */
+static void own_events_end(struct sampler *s, struct task *k)
 {
 	for (size_t i = k->fd_at; i < k->fd_at + k->nfd; i++) {
-		uint64_t v;
 		if (s->fds[i] < 0)
 			continue;
-		if (count && read(s->fds[i], &v, sizeof v) == (ssize_t)sizeof v)
-			k->counted_ns += v;
 		bool buffer = false;
 		for (int cpu = 0; cpu < s->ncpu; cpu++)
 			buffer |= s->buf[cpu].fd == s->fds[i];
@@ -338,7 +317,7 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 			if (twice && twice->nfd && !twice->parent) {
 				/* listed before its FORK was written: it has inherited
 				 * events too, which count and sample it alone from now */
-				own_events_end(s, twice, false);
+				own_events_end(s, twice);
 				twice->nfd = 0;
 			}
 			perf_rec_task_add(s, (pid_t)u[2], 0);
@@ -347,16 +326,10 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 			struct task *by = perf_rec_task_find(s, (pid_t)u[3]);
 			pid_t origin = by ? (by->nfd ? by->tid : by->origin) : 0;
 			struct task *o = origin ? perf_rec_task_find(s, origin) : NULL;
-			if (o && !o->parent) {
-				o->parent = true;
-				*(struct perf_head *)VEC_PUSH(s->heads, s->nheads, s->heads_cap, 8) =
-					(struct perf_head){ o->tid, o->fd_at, o->nfd };
-				kin_join(s, o);
-			}
-			struct task *k = perf_rec_task_find(s, (pid_t)u[2]);
-			k->origin = origin;
 			if (o)
-				kin_join(s, k);
+				o->parent = true; /* its events stay open to the end */
+			perf_rec_task_find(s, (pid_t)u[2])->origin = origin;
+			s->forked_ns = record_time(h);
 			if (s->per_thread) /* its event: opened after the drain */
 				*(pid_t *)VEC_PUSH(s->fresh, s->nfresh, s->fresh_cap, 64) = (pid_t)u[2];
 		}
@@ -364,18 +337,6 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 	case PERF_RECORD_EXIT: /* pid, ppid, tid, ptid: ended by perf_rec_settle */
 		if ((pid_t)u[0] == s->pid) {
 			struct task *k = task_seen(s, (pid_t)u[2]);
-			if (!k->exited)
-				k->exited = 1;
-		}
-		break;
-	case PERF_RECORD_READ: /* pid, tid, value: an inherited event's count at its exit */
-		if ((pid_t)u[0] == s->pid) {
-			/* written after the EXIT record, so possibly read after the
-			 * thread was ended: then it comes alone, and ends again */
-			struct task *k = task_seen(s, (pid_t)u[1]);
-			k->counted_ns += *(const uint64_t *)(u + 2);
-			if (!k->nfd)
-				kin_join(s, k); /* only inherited events write READ */
 			if (!k->exited)
 				k->exited = 1;
 		}
@@ -435,45 +396,16 @@ void perf_rec_drain(struct sampler *s)
 	perf_rec_settle(s, false);
 }
 
-/* A thread's exit, its CPU time not sampled first: with a period of 1e9/hz
- * ns, a thread living less than that is never sampled, and each one leaves
- * up to a period unsampled. Its EXIT record and then its READ records
- * (inherit_stat) are written at its exit into different buffers: a drain
- * later, all are read (a READ read after that ends its thread again). */
+/* A thread's exit: its own events closed, its last CPU time out (the
+ * collector's), the thread marked gone. */
 static void task_end(struct sampler *s, struct task *k)
 {
 	if (k->nfd && !k->parent)
-		own_events_end(s, k, true);
-	uint64_t given = k->given_ns, rest = 0;
-	struct thr *t = tidtab_find(s->host.threads, k->tid);
-	if (k->kin && !k->parent) {
-		/* Inherited contexts of related threads are swapped at a switch
-		 * between them, with their counts but not their sample timers:
-		 * one thread's sample can carry a period that others ran (and
-		 * counted). What was handed out beyond a count is owed by the
-		 * others, as is what perf_rec_kin_rest handed out early. */
-		rest = k->counted_ns > given ? k->counted_ns - given : 0;
-		s->debt_ns += given > k->counted_ns ? given - k->counted_ns : 0;
-		uint64_t paid = rest < s->debt_ns ? rest : s->debt_ns;
-		rest -= paid;
-		s->debt_ns -= paid;
-	} else if (!k->parent) {
-		rest = k->counted_ns > given ? k->counted_ns - given : 0;
-	}
-	if (rest && t) {
-		struct sampler_sample smp = {
-			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
-			.period_ns = rest, .carried = true,
-			.pcs = t->npcs ? t->pcs : unsampled_pc, .npcs = t->npcs ? t->npcs : 1,
-		};
-		s->counts.unsampled_ns += smp.period_ns;
-		give(s, k, rest);
-		s->host.sink.sample(s->host.sink.arg, &smp);
-	}
+		own_events_end(s, k);
 	struct sampler_event ev = { .kind = SAMPLER_THREAD_EXIT, .tid = k->tid,
 				    .time_ns = clock_ns(CLOCK_BOOTTIME) };
 	s->host.sink.event(s->host.sink.arg, &ev);
-	t = tidtab_find(s->host.threads, k->tid);
+	struct thr *t = tidtab_find(s->host.threads, k->tid);
 	if (t)
 		t->dead = true;
 	*k = s->tasks[--s->ntasks];
@@ -510,69 +442,64 @@ void perf_rec_kernel_time(struct sampler *s)
 			.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
 		};
 		k->stime_ns = now;
-		give(s, k, smp.period_ns);
+		s->given_ns += smp.period_ns;
 		s->host.sink.sample(s->host.sink.arg, &smp);
 	}
 }
 
-static struct task *head_alive(struct sampler *s)
+/* The thread the rest goes to: one whose events threads created in the
+ * window inherited (a storm's spawner), else the main thread, else any. */
+static struct task *rest_thread(struct sampler *s)
 {
-	struct task *k = NULL;
-	for (size_t h = 0; h < s->nheads && !k; h++)
-		k = perf_rec_task_find(s, s->heads[h].tid);
-	return k;
-}
-
-/* ns of CPU time no sample carried, as [not sampled] on thread tid */
-static void hand_unsampled(struct sampler *s, pid_t tid, uint64_t ns)
-{
-	struct sampler_sample smp = {
-		.pid = s->pid, .tid = tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
-		.period_ns = ns, .carried = true, .pcs = unsampled_pc, .npcs = 1,
-	};
-	s->counts.unsampled_ns += ns;
-	s->host.sink.sample(s->host.sink.arg, &smp);
-}
-
-void perf_rec_kin_rest(struct sampler *s)
-{
-	if (s->no_inherit_thread || !s->nheads)
-		return; /* (without inherit_thread, the counts hold forked processes) */
-	/* every 10 ms: a window's last exits are not left out for long */
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
-	if (now - s->kin_read_ns < 10000000)
-		return;
-	s->kin_read_ns = now;
-	uint64_t total = 0;
-	for (size_t h = 0; h < s->nheads; h++)
-		for (size_t i = s->heads[h].fd_at; i < s->heads[h].fd_at + s->heads[h].nfd; i++) {
-			uint64_t v;
-			if (s->fds[i] >= 0 && read(s->fds[i], &v, sizeof v) == (ssize_t)sizeof v)
-				total += v;
-		}
-	if (total <= s->kin_given_ns)
-		return;
-	uint64_t rest = total - s->kin_given_ns;
-	struct task *k = head_alive(s);
-	if (!k)
-		return; /* every head gone: no thread to hand it to */
-	give(s, k, rest);
-	s->kin_rest_ns += rest;
-	s->debt_ns += rest;
-	hand_unsampled(s, k->tid, rest);
+	struct task *main = NULL;
+	for (size_t i = 0; i < s->ntasks; i++) {
+		if (s->tasks[i].parent && !s->tasks[i].exited)
+			return &s->tasks[i];
+		if (s->tasks[i].tid == s->pid)
+			main = &s->tasks[i];
+	}
+	return main ? main : s->ntasks ? &s->tasks[0] : NULL;
 }
 
 void perf_rec_proc_rest(struct sampler *s)
 {
-	struct task *k = head_alive(s);
-	if (!k)
-		return; /* no thread created in the window (or none left to name) */
+	/* Not handed out: what /proc may count ahead of the samples of
+	 * threads alive (each running one's period under way, up to a
+	 * period per CPU) and /proc's own error (to the clock tick, and a
+	 * running thread's last tick not yet in it): so a long-lived
+	 * thread's profile gets no [not sampled] from the rounding. None
+	 * while threads are created: their rest dwarfs it, and the
+	 * margin would be missing from their total. */
+	long tck = sysconf(_SC_CLK_TCK);
+	int64_t at = clock_ns(CLOCK_BOOTTIME);
+	uint64_t margin = 2 * 1000000000ULL / (uint64_t)(tck > 0 ? tck : 100) +
+			  (uint64_t)s->ncpu * (uint64_t)(1000000000LL / (s->hz > 0 ? s->hz : 1));
+	if (at - s->forked_ns < 1000000000LL)
+		margin = 0;
+	s->rest_read_ns = at;
 	uint64_t now = proc_cpu_ns(s->pid);
-	if (now <= s->proc_cpu_ns + s->given_ns)
+	if (now <= s->proc_cpu_ns + s->given_ns + margin)
 		return;
-	uint64_t rest = now - s->proc_cpu_ns - s->given_ns;
-	/* not given to the head: that is the count of its family's events */
+	struct task *k = rest_thread(s);
+	if (!k)
+		return; /* no thread left to name */
+	uint64_t rest = now - s->proc_cpu_ns - s->given_ns - margin;
+	struct sampler_sample smp = {
+		.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
+		.period_ns = rest, .carried = true, .pcs = unsampled_pc, .npcs = 1,
+	};
 	s->given_ns += rest;
-	s->proc_rest_ns += rest;
-	hand_unsampled(s, k->tid, rest);
+	s->rest_ns += rest;
+	s->counts.unsampled_ns += rest;
+	s->host.sink.sample(s->host.sink.arg, &smp);
+}
+
+void perf_rec_proc_rest_often(struct sampler *s)
+{
+	/* not always: a read of /proc/PID/stat walks every thread */
+	int64_t now = clock_ns(CLOCK_BOOTTIME);
+	if (now - s->forked_ns < 1000000000LL && now - s->rest_read_ns >= 10000000LL) {
+		perf_rec_kernel_time(s); /* first, as at a follow: not a rest */
+		perf_rec_proc_rest(s);
+	}
 }

@@ -18,22 +18,11 @@
 struct task {
 	pid_t tid;
 	uint64_t stime_ns;   /* its kernel time at the last look (0 for one born since) */
-	uint64_t sampled_ns; /* the periods of its samples */
-	uint64_t counted_ns; /* its events' counts at its exit (READ records: inherited) */
-	uint64_t given_ns;   /* handed out: sample periods, kernel time, carried */
-	int exited;          /* 0: alive; else follows since its EXIT or READ record */
+	int exited;          /* 0: alive; else drains since its EXIT record */
 	size_t fd_at, nfd;   /* its own events in fds (opened, not inherited) */
 	int64_t blocked_ns;  /* its last switch off a CPU to wait, not yet named (0: none) */
 	pid_t origin;        /* created in the window: whose own events it inherited */
 	bool parent;         /* threads it created inherited its own events */
-	bool kin;            /* a parent, or created by one: its time is in its count */
-};
-
-/* A thread whose own events threads created later inherited: their counts
- * hold its time and all of theirs, exited or not. */
-struct perf_head {
-	pid_t tid;
-	size_t fd_at, nfd;
 };
 
 struct cpubuf {
@@ -53,14 +42,12 @@ struct sampler {
 	size_t nfds, fds_cap;     /* one frees the events its thread's children inherited */
 	struct task *tasks;       /* threads covered: opened or inherited */
 	size_t ntasks, tasks_cap;
-	struct perf_head *heads;
-	size_t nheads, heads_cap;
-	uint64_t kin_given_ns;    /* handed out for kin threads, ended ones too */
-	int64_t kin_read_ns;      /* when the heads' counts were last read */
-	uint64_t debt_ns;         /* handed out for kin threads before their exit counts */
-	uint64_t given_ns;        /* handed out in all since the events were opened */
+	uint64_t sampled_ns;      /* the periods of the samples since the events were opened */
+	uint64_t given_ns;        /* handed out in all since then: samples, kernel time, rest */
 	uint64_t proc_cpu_ns;     /* /proc's count of the process then */
-	uint64_t kin_rest_ns, proc_rest_ns; /* handed out by perf_rec_kin_rest, _proc_rest */
+	uint64_t rest_ns;         /* handed out by perf_rec_proc_rest */
+	int64_t forked_ns;        /* the last FORK record's time (CLOCK_BOOTTIME) */
+	int64_t rest_read_ns;     /* when /proc was last read for the rest (same clock) */
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
 	bool switches;            /* context-switch records asked for (context_switch) */
@@ -98,19 +85,17 @@ struct task *perf_rec_task_find(struct sampler *s, pid_t tid);
 void perf_rec_task_add(struct sampler *s, pid_t tid, uint64_t stime_ns);
 /* Hands every record in every buffer to the sink, then frees their room. */
 void perf_rec_drain(struct sampler *s);
-/* Ends the threads that exited (EXIT records) a follow ago, or all of them
- * (all: the events are closed, every record read): the CPU time their
- * events counted and no sample carried (a thread shorter than a period)
- * goes onto its last stack, or [not sampled] when it had none. */
+/* Ends the threads that exited (EXIT records) two drains ago, or all of
+ * them (all: the events are closed, every record read). */
 void perf_rec_settle(struct sampler *s, bool all);
-/* What the heads' counts hold beyond what was handed out for their kin
- * (threads alive, exits not read, exit counts not written), handed out as
- * [not sampled] on a head. */
-void perf_rec_kin_rest(struct sampler *s);
-/* Where threads were created in the window: what /proc counted of the
- * process beyond all that was handed out (their exits and switches, which
- * the task clock does not count), handed out as [not sampled] on a head. */
+/* What /proc counted of the process beyond all that was handed out (the
+ * time of threads that lived shorter than a sampling period, which no
+ * sample carried), handed out as [not sampled] on the creating thread. */
 void perf_rec_proc_rest(struct sampler *s);
+/* perf_rec_proc_rest every 10 ms while the process creates threads (a
+ * FORK record in the last second), so that a window ending between two
+ * follows leaves little of their time out. */
+void perf_rec_proc_rest_often(struct sampler *s);
 /* Where each covered thread is as its switch records begin, as a
  * SAMPLER_SWITCH_START_* event: running, or waiting in which syscall. */
 void perf_rec_switch_start(struct sampler *s);

@@ -87,12 +87,9 @@ int proc_alive(pid_t pid)
 	return s && s != 'Z' && s != 'X';
 }
 
-/* Field n (1-based, as proc(5) counts) of a stat file, 0 when unknown. */
-static unsigned long long stat_field(const char *path, int n)
+/* Field n (1-based, as proc(5) counts) of a stat file's text, 0 when unknown. */
+static unsigned long long stat_field_of(const char *stat, int n)
 {
-	char stat[1024];
-	if (proc_read_small(path, stat, sizeof stat) < 0)
-		return 0;
 	const char *f = stat_fields(stat); /* field 3 (state) */
 	for (int i = 3; f && i < n; i++) {
 		f = strchr(f, ' ');
@@ -100,6 +97,15 @@ static unsigned long long stat_field(const char *path, int n)
 			f++;
 	}
 	return f ? strtoull(f, NULL, 10) : 0;
+}
+
+/* Field n of a stat file, 0 when unknown. */
+static unsigned long long stat_field(const char *path, int n)
+{
+	char stat[1024];
+	if (proc_read_small(path, stat, sizeof stat) < 0)
+		return 0;
+	return stat_field_of(stat, n);
 }
 
 unsigned long long proc_starttime(pid_t pid)
@@ -149,9 +155,12 @@ uint64_t proc_stime_ns(pid_t pid, pid_t tid)
 
 uint64_t proc_cpu_ns(pid_t pid)
 {
-	char path[64];
+	char path[64], stat[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	return ticks_ns(stat_field(path, 14) + stat_field(path, 15));
+	/* one read: utime and stime of the same moment */
+	if (proc_read_small(path, stat, sizeof stat) < 0)
+		return 0;
+	return ticks_ns(stat_field_of(stat, 14) + stat_field_of(stat, 15));
 }
 
 static int resolve_pidfile(const char *file, pid_t self, pid_t *pid, struct err *e)

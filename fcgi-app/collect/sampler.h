@@ -119,7 +119,7 @@ struct sampler_stats {
 	 * kernel frames with (0: sampled, or not asked for) */
 	uint64_t kernel_samples;
 	int kernel_refused;
-	/* perf: CPU time of exited threads that no sample carried */
+	/* perf: CPU time /proc counted that no sample carried ([not sampled]) */
 	uint64_t unsampled_ns;
 	/* perf: the layout that ran (enum sampler_layout, 0: none yet) and
 	 * why (enum sampler_layout_why); per-thread: threads left unsampled

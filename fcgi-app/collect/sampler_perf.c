@@ -97,7 +97,6 @@ static void attr_init(struct perf_event_attr *a, long hz, bool inherit_thread, b
 	a->inherit = 1;
 	a->inherit_thread = inherit_thread;
 	a->task = 1;      /* FORK and EXIT records: threads come and go */
-	a->inherit_stat = 1; /* an inherited event's count at its thread's exit (READ) */
 	a->comm = 1;      /* thread names, and exec (comm_exec) */
 	a->comm_exec = 1;
 	perf_attr_maps(a, inherit_thread);
@@ -139,7 +138,6 @@ int sampler_perf_open_own(struct sampler *s, pid_t tid)
 	struct perf_event_attr a;
 	attr_init(&a, s->hz, false, s->kernel);
 	a.inherit = 0; /* an inherited event cannot have a buffer of its own */
-	a.inherit_stat = 0;
 	a.context_switch = s->switches;
 	perf_attr_maps(&a, !s->no_inherit_thread);
 	return perf_open(&a, tid, -1);
@@ -263,19 +261,20 @@ static void drop_events(struct sampler *s)
 		*b = (struct cpubuf){ .fd = -1 };
 	}
 	s->ntasks = 0;
-	s->nheads = 0;
-	s->kin_given_ns = s->debt_ns = s->given_ns = s->kin_rest_ns = s->proc_rest_ns = 0;
+	s->sampled_ns = s->given_ns = s->rest_ns = 0;
+	s->forked_ns = s->rest_read_ns = 0;
 }
 
 static void close_events(struct sampler *s)
 {
 	perf_rec_drain(s);
 	perf_rec_settle(s, true);
-	if (s->nheads)
-		log_info("perf_event sampler: threads created meanwhile: %.1f ms of all %.1f ms from the "
-			 "counts of the events they inherited, %.1f ms from /proc beyond the task clock",
-			 (double)s->kin_rest_ns / 1e6, (double)s->given_ns / 1e6,
-			 (double)s->proc_rest_ns / 1e6);
+	uint64_t now = s->hz > 0 ? proc_cpu_ns(s->pid) : 0;
+	if (now > s->proc_cpu_ns)
+		log_info("perf_event sampler: of %.1f ms /proc counted since the events were opened, "
+			 "samples carried %.1f ms, /proc's rest %.1f ms",
+			 (double)(now - s->proc_cpu_ns) / 1e6, (double)s->sampled_ns / 1e6,
+			 (double)s->rest_ns / 1e6);
 	drop_events(s);
 }
 
@@ -361,8 +360,11 @@ static void perf_arm(struct sampler *s, long hz)
 	err_clear(&s->open_err);
 	if (hz <= 0)
 		return;
-	s->proc_stime_ns = proc_stime_ns(s->pid, 0);
+	/* the window's CPU from here: what runs before every thread's events
+	 * are open is /proc's rest too */
+	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	s->proc_cpu_ns = proc_cpu_ns(s->pid);
+	s->proc_stime_ns = proc_stime_ns(s->pid, 0);
 	/* what is mapped before the events exist has no MMAP2 record */
 	maphist_seed(s->host.maps, s->pid, clock_ns(CLOCK_BOOTTIME));
 	kernel_decide(s);
@@ -373,8 +375,9 @@ static void perf_arm(struct sampler *s, long hz)
 	}
 	if (s->switches)
 		perf_rec_switch_start(s);
-	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz, %s, %s%s",
+	log_info("perf_event sampler: %zu events on %zu threads x %d CPUs at %ld Hz in %.1f ms, %s, %s%s",
 		 s->nfds + s->ntbufs, s->ntasks, s->per_thread ? 1 : s->ncpu, hz,
+		 (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6,
 		 s->kernel ? "kernel frames" : "user frames only",
 		 s->per_thread ? "a buffer per thread" : "a buffer per CPU",
 		 s->switches ? ", context switches" : "");
@@ -447,7 +450,7 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 	}
 	perf_thread_tend(s);
 	if (s->hz > 0) {
-		perf_rec_kin_rest(s);
+		perf_rec_proc_rest_often(s);
 		s->counts.layout = s->per_thread ? SAMPLER_LAYOUT_PER_THREAD : SAMPLER_LAYOUT_PER_CPU;
 		s->counts.layout_why = s->layout_why;
 	}
@@ -482,7 +485,6 @@ static void perf_detach(struct sampler *s)
 	free(s->tbufs);
 	free(s->fresh);
 	free(s->tasks);
-	free(s->heads);
 	free(s->buf);
 	free(s->rec);
 	free(s);
@@ -529,6 +531,16 @@ static void perf_describe(enum sampler_kind kind, long hz, const struct sampler_
 			     "the kernel is one [kernel: not sampled] frame", why);
 	}
 	perf_describe_layout(st, out);
+	/* the share against what the samples carried: threads that exit
+	 * with less than a period of CPU time since their last sample */
+	double sampled = (double)st->samples * (hz > 0 ? 1e9 / (double)hz : 0);
+	double unsampled = (double)st->unsampled_ns;
+	if (unsampled > 0.01 * (unsampled + sampled))
+		sampler_line(out, "pprof-fcgi: %.0f ms (%.0f%%) of this profile is [not sampled]: "
+			     "/proc counted it for the process and no sample carried it, the "
+			     "time of threads that lived less than the %.0f ms sampling period "
+			     "(a higher hz samples more of it)", unsampled / 1e6,
+			     100 * unsampled / (unsampled + sampled), hz > 0 ? 1e3 / (double)hz : 0);
 	if (st->lost > 0)
 		sampler_line(out, "pprof-fcgi: %llu samples were lost (the kernel's ring buffers filled "
 			     "faster than pprof-fcgi read them, a busy machine): their CPU time is "
