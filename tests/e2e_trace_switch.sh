@@ -55,6 +55,11 @@ grep -q ' running$' "$T/slices" && pass "duty has running slices ($(grep -c ' ru
 grep -q ' clock_nanosleep$' "$T/slices" && pass "its sleeps are named clock_nanosleep" \
 	|| fail "no clock_nanosleep slice: $(cut -d' ' -f3- "$T/slices" | sort | uniq -c | head -5)"
 echo "slices by name: $(cut -d' ' -f3- "$T/slices" | sort | uniq -c | tr '\n' ' ')"
+# as root the samples carry the kernel's frames: named from kallsyms, as
+# in a CPU profile (a syscall's frames below do_syscall_64)
+grep -q 'str: "\[kernel.kallsyms\]"' "$T/trace.txt" && grep -q 'str: "do_syscall_64"' "$T/trace.txt" \
+	&& pass "kernel frames named from [kernel.kallsyms]" \
+	|| fail "no kernel frame named: $(grep -c 'str: "??"' "$T/trace.txt") named ??"
 
 # the sleeps inside the slices' span, against the running slices
 grep '^sleep ' "$T/target.out" > "$T/sleeps"
