@@ -2,17 +2,13 @@
 # /trace under the perf_event sampler: running slices come from the
 # kernel's context-switch records, and no thread is ever traced. The
 # truth is targets/duty: a thread that runs 5 ms of its own CPU and sleeps
-# 5 ms, timing both itself, beside a busy thread that takes its CPU now
-# and then. Its running slices between two of its sleeps add up to the
-# CPU its own clock says it ran (less the kernel's switch path, up to 40 us
-# a slice; never more than 3% + 1 ms over), and a running slice lies inside
-# a sleep (beyond the 200 us it takes to go to sleep and wake) for at most
-# 3% of the sleeps. A defect not yet found, measured on 2026-12-06: in
-# about half the windows, 1-4 of ~300 sleeps (one of 5 ms; the records of
-# a switch off and back seemingly missing) lie whole inside a running
-# slice, which then exceeds the CPU by up to 1.5%; a window without it is
-# 1-2% under, 4-21 us a slice. A slice misplaced in every sleep, or a
-# systematic excess, still fails.
+# 5 ms, timing both itself (its CPU clock read before and after each
+# sleep), beside a busy thread that takes its CPU now and then. Every
+# running slice must be CPU the thread's own clock counted: inside each
+# sleep, and between the first and the last, within a few us a slice
+# (docs/sampling.md, "Traces"). In a guest, the host's steal time is the
+# one exception, bounded by /proc/stat: the kernel counts a vCPU taken
+# away as the running thread's time in its records, not in its CPU clock.
 . "$(dirname "$0")/lib.sh"
 cpu_exclusive
 
@@ -32,7 +28,12 @@ watch_tracer() {
 	echo "$polls $bad" > "$T/watch"
 }
 watch_tracer & watcher=$!
+# the host's steal time (in a guest; /proc/stat's 8th field, 10 ms ticks):
+# a running slice holds it, the thread's CPU clock does not
+steal() { awk '$1 == "cpu" { print $9 }' /proc/stat; }
+steal0=$(steal)
 get "/v1/sys/pprof/trace?seconds=5&hz=1000"
+stolen=$(( $(steal) - steal0 ))
 touch "$T/window.done"; wait "$watcher"
 expect_status trace 200
 read -r polls bad < "$T/watch"
@@ -55,35 +56,70 @@ grep -q ' running$' "$T/slices" && pass "duty has running slices ($(grep -c ' ru
 grep -q ' clock_nanosleep$' "$T/slices" && pass "its sleeps are named clock_nanosleep" \
 	|| fail "no clock_nanosleep slice: $(cut -d' ' -f3- "$T/slices" | sort | uniq -c | head -5)"
 echo "slices by name: $(cut -d' ' -f3- "$T/slices" | sort | uniq -c | tr '\n' ' ')"
+# as root the samples carry the kernel's frames: named from kallsyms, as
+# in a CPU profile (a syscall's frames below do_syscall_64)
+grep -q 'str: "\[kernel.kallsyms\]"' "$T/trace.txt" && grep -q 'str: "do_syscall_64"' "$T/trace.txt" \
+	&& pass "kernel frames named from [kernel.kallsyms]" \
+	|| fail "no kernel frame named: $(grep -c 'str: "??"' "$T/trace.txt") named ??"
 
-# the sleeps inside the slices' span, against the running slices
+# the sleeps inside the slices' span, against the running slices: the
+# running inside each sleep, and the CPU the thread's clock counted in it
 grep '^sleep ' "$T/target.out" > "$T/sleeps"
 awk 'NR == FNR { if ($3 == "running") { n++; rs[n] = $1; re[n] = $2 }
 		  if (NR == 1 || $1 < lo) lo = $1; if ($2 > hi) hi = $2; next }
-     $2 > lo && $3 < hi { k++; ss[k] = $2; se[k] = $3; cpu[k] = $4 }
+     $2 > lo && $3 < hi { k++; ss[k] = $2; se[k] = $3; cpu[k] = $4; cpue[k] = $5 }
      END {
 	# at load ~75 on 2 cores it got 17 (85 ms of CPU in 3 s)
 	if (k < 10) { print "too few sleeps in the window:", k; exit 1 }
 	a = ss[1]; b = ss[k]; ran = 0
 	for (i = 1; i <= n; i++) { s = rs[i] < a ? a : rs[i]; e = re[i] > b ? b : re[i]; if (e > s) { ran += e - s; runs++ } }
-	worst = 0; inside = 0
-	for (j = 1; j <= k; j++) for (i = 1; i <= n; i++) {
-		s = rs[i] < ss[j] ? ss[j] : rs[i]; e = re[i] > se[j] ? se[j] : re[i]
-		if (e > s) { inside += e - s; in_j[j] += e - s; if (e - s > worst) worst = e - s }
+	worst = -1e18; inside = 0; nover = 0; over_ns = 0
+	for (j = 1; j <= k; j++) {
+		r = 0
+		for (i = 1; i <= n; i++) {
+			s = rs[i] < ss[j] ? ss[j] : rs[i]; e = re[i] > se[j] ? se[j] : re[i]
+			if (e > s) r += e - s
+		}
+		inside += r
+		# running beyond the CPU the thread counted from just before
+		# the sleep began to just after it ended
+		x = r - (cpue[j] - cpu[j])
+		if (x > worst) { worst = x; wr = r; wc = cpue[j] - cpu[j]; ws = se[j] - ss[j] }
+		if (x > 10000) { nover++; over_ns += x - 10000 }
 	}
-	for (j = 1; j <= k; j++) if (in_j[j] > 200000) bad++
-	printf "%d %.3f %.3f %.1f %.1f %d %d\n", k, ran / 1e6, (cpu[k] - cpu[1]) / 1e6, worst / 1e3, inside / 1e3, runs, bad
+	printf "%d %.3f %.3f %.1f %.1f %d %.1f %.1f %.1f %d %.3f\n", k, ran / 1e6, (cpu[k] - cpu[1]) / 1e6,
+		worst / 1e3, inside / 1e3, runs, wr / 1e3, wc / 1e3, ws / 1e6, nover, over_ns / 1e6
      }' "$T/slices" "$T/sleeps" > "$T/sums" || { fail "$(cat "$T/sums")"; finish; exit 1; }
-read -r nsleeps ran cpu worst inside runs bad < "$T/sums"
+read -r nsleeps ran cpu worst inside runs wran wcpu wlen nover over < "$T/sums"
 echo "over $nsleeps sleeps: $runs running slices, $ran ms, CPU by the thread's clock $cpu ms;" \
-	"running inside sleeps: $inside us in all, $worst us at most, over 200 us in $bad"
-# the kernel's switch path between a record and the switch is CPU time of
-# the thread outside its slices: measured 4-11 us a slice at load 30-100
-awk -v r="$ran" -v c="$cpu" -v n="$runs" 'BEGIN { exit !(c > 0 && r <= c * 1.03 + 1 && c - r <= 1 + n * 0.04) }' \
-	&& pass "running slices $ran ms for $cpu ms of CPU (3% + 1 ms over, 1 ms + 40 us a slice under)" \
-	|| fail "running slices $ran ms for $cpu ms of CPU in $runs slices (3% + 1 ms over, 1 ms + 40 us a slice under)"
-awk -v b="$bad" -v k="$nsleeps" 'BEGIN { exit !(b <= 0.03 * k) }' \
-	&& pass "a running slice inside $bad of $nsleeps sleeps ($worst us at most; 3% allowed)" \
-	|| fail "a running slice inside $bad of $nsleeps sleeps ($worst us at most; 3% allowed)"
+	"running inside sleeps: $inside us in all; beyond the CPU in a sleep: $worst us at most" \
+	"($wran us running, $wcpu us CPU in a $wlen ms sleep), over 10 us in $nover sleeps ($over ms);" \
+	"the host's steal: $stolen ticks of 10 ms"
+# A slice runs from a switch record onto a CPU to the next off it; the
+# thread's clock starts before the first (where the kernel picked it) and
+# stops just before the second (where it picked the next thread), so a
+# slice passes the CPU by that last step only. Measured 2026-12-06 on 2
+# cores at load 70-160, 24 windows, 1,981 sleeps: the running inside a
+# sleep passed its CPU by 0.4 and 2.9 us at most in the 7 windows without
+# steal, by 9.9 us at most in all; the CPU outside any slice is the switch
+# path between the records and the switches, 1.8-24 us a slice. A thread
+# woken from its sleep may run in the kernel and be preempted before the
+# sleep returns (1.36 ms running inside a 29 ms sleep, a task-clock sample
+# in clock_nanosleep, 1.84 ms more CPU in that sleep by its clock): its
+# clock counts that. Steal is the exception: a 14.1 ms running slice with
+# one task-clock sample in it held 5.1 ms of the thread's CPU; a sleep
+# held 30 us more running than CPU. So the running beyond 10 us over each
+# sleep's CPU, summed, and the running over the CPU in all, are each at
+# most the window's steal (both CPUs; /proc/stat's ticks, one added for
+# their rounding). No sleep lacked its switch records (7,315 sleeps in 60
+# windows, the records dumped): none is missing.
+limit=$(( (stolen + 1) * 10 ))
+awk -v o="$over" -v l="$limit" 'BEGIN { exit !(o <= l) }' \
+	&& pass "running inside sleeps beyond their CPU (+ 10 us each): $over ms in $nover of $nsleeps sleeps, at most the steal's $limit ms ($worst us at most)" \
+	|| fail "running inside sleeps beyond their CPU (+ 10 us each): $over ms in $nover of $nsleeps sleeps, more than the steal's $limit ms ($worst us at most: $wran us running, $wcpu us CPU, $wlen ms sleep)"
+awk -v r="$ran" -v c="$cpu" -v n="$runs" -v l="$limit" \
+	'BEGIN { exit !(c > 0 && r <= c + n * 0.001 + l && c - r <= 1 + n * 0.04) }' \
+	&& pass "running slices $ran ms for $cpu ms of CPU in $runs slices (over: 1 us a slice + the steal's $limit ms; under: 1 ms + 40 us a slice)" \
+	|| fail "running slices $ran ms for $cpu ms of CPU in $runs slices (over: 1 us a slice + the steal's $limit ms; under: 1 ms + 40 us a slice)"
 untraced "$TARGET_PID" && pass "target untraced after" || fail "target traced after"
 finish

@@ -379,6 +379,7 @@ int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 			s->locs[j] = profile_location(&p, o->pcs[j]);
 	}
 	ctx_symbolize(ctx, pid, &p);
+	ctx_name_kernel(ctx, &p);
 
 	/* the command line, split where /proc puts NULs */
 	size_t nargs = 0;

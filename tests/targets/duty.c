@@ -5,10 +5,12 @@
  *   duty [HOGS]   (default: 1)
  *
  * Prints "ready PID TID" once running, then a line per sleep:
- * "sleep START END CPU": CLOCK_BOOTTIME ns just before and just after the
- * sleep, and the duty thread's CPU ns (its own clock) at START. The CPU it
- * ran between two sleeps is the difference of their CPU; it ran nothing
- * inside a sleep. */
+ * "sleep START END CPU CPU_END": CLOCK_BOOTTIME ns just before and just
+ * after the sleep, and the duty thread's CPU ns (its own clock) just before
+ * START and just after END. The CPU it ran between two sleeps is the
+ * difference of their CPU; inside a sleep it runs too, in the kernel
+ * (going to sleep, and woken: preempted there on a busy machine, a while),
+ * CPU_END - CPU by its clock (which leaves out a VM's steal time). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
 		int64_t start = now_ns(CLOCK_BOOTTIME);
 		nanosleep(&nap, NULL);
 		int64_t end = now_ns(CLOCK_BOOTTIME);
-		printf("sleep %lld %lld %lld\n", (long long)start, (long long)end, (long long)cpu);
+		int64_t cpu_end = now_ns(CLOCK_THREAD_CPUTIME_ID);
+		printf("sleep %lld %lld %lld %lld\n", (long long)start, (long long)end, (long long)cpu,
+		       (long long)cpu_end);
 	}
 }
