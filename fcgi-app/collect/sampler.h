@@ -112,6 +112,9 @@ struct sampler_stats {
 	 * for a CPU when asked (it stopped where it was next scheduled), or
 	 * stopped too long after the tick */
 	uint64_t not_running, late;
+	/* ptrace: stops that ended an EINTR-prone wait the thread had just
+	 * entered, whose syscall was set to run again (target_undo_eintr) */
+	uint64_t eintr_undone;
 	/* threads that used CPU in a window and kept no sample (scaled
 	 * samplers: their time is one [not sampled] frame) */
 	uint64_t threads_unsampled;

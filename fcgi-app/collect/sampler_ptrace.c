@@ -117,6 +117,8 @@ static void handle_event(struct sampler *pt, pid_t tid, enum target_event ev, in
 			captured = sample_stopped(pt, t, seen, st);
 			t->sampled = true;
 		}
+		if (target_undo_eintr(pt->pid, tid))
+			st->eintr_undone++;
 		target_resume(tid, 0, &e);
 		int64_t resumed = clock_ns(CLOCK_MONOTONIC);
 		if (captured)
@@ -512,14 +514,14 @@ static void ptrace_describe(enum sampler_kind kind, long hz, const struct sample
 	double stops = st->stops ? (double)st->stops : 1.0;
 	log_info("ptrace sampler: %llu ticks at %ld Hz, %llu thread stops held median <%.0f us, "
 		 "p99 <%.0f us, mean %.1f us, longest %.1f us; stop latency mean %.1f us, longest "
-		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late; wait stacks: %llu without a stop, %llu with "
+		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late, %llu waits restarted; wait stacks: %llu without a stop, %llu with "
 		 "one, %llu reused", (unsigned long long)st->ticks, hz,
 		 (unsigned long long)st->stops, sampler_held_quantile(st, 0.5),
 		 sampler_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 		 (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 		 (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost,
 		 (unsigned long long)st->not_running, (unsigned long long)st->late,
-		 (unsigned long long)st->waits_without_stop, (unsigned long long)st->waits_unwound,
+		 (unsigned long long)st->eintr_undone, (unsigned long long)st->waits_without_stop, (unsigned long long)st->waits_unwound,
 		 (unsigned long long)st->waits_reused);
 	if (kind == SAMPLER_CPU && st->not_running + st->late > 0)
 		sampler_line(out, "pprof-fcgi: %llu of %llu samples were dropped as taken while the "

@@ -1,11 +1,14 @@
 #include "collect/target.h"
 
 #include "base/err.h"
+#include "collect/proc.h"
+#include "collect/proc_syscall.h"
 #include "collect/regs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -63,6 +66,41 @@ int target_getregs(pid_t tid, struct regs *regs, bool *in_wait, struct err *e)
 	if (in_wait)
 		*in_wait = (int64_t)u.orig_rax >= 0 && ret >= -516 && ret <= -512 && ret != -515;
 	return 0;
+}
+
+/* A signal pending for tid that it does not block: the thread's own and
+ * the process's pending sets, from /proc/TID/status (hex masks). */
+static bool signal_pending(pid_t tid)
+{
+	char v[32];
+	unsigned long long pending = 0, blocked = 0;
+	if (proc_status_value(tid, "SigPnd", v, sizeof v))
+		pending |= strtoull(v, NULL, 16);
+	if (proc_status_value(tid, "ShdPnd", v, sizeof v))
+		pending |= strtoull(v, NULL, 16);
+	if (!proc_status_value(tid, "SigBlk", v, sizeof v))
+		return true; /* unknown: leave the EINTR as it is */
+	blocked = strtoull(v, NULL, 16);
+	return (pending & ~blocked) != 0;
+}
+
+bool target_undo_eintr(pid_t pid, pid_t tid)
+{
+	struct user_regs_struct u;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0 || (int64_t)u.orig_rax < 0 ||
+	    (int64_t)u.rax != -EINTR || !proc_syscall_eintr_prone((long)u.orig_rax) ||
+	    signal_pending(tid))
+		return false;
+	unsigned char insn[2];
+	struct err e = { 0 };
+	if (proc_read_mem(pid, u.rip - 2, insn, sizeof insn, &e) < 0 || insn[0] != 0x0f ||
+	    insn[1] != 0x05)
+		return false; /* not after a syscall instruction: leave it */
+	/* the syscall again with the same arguments (rdi..r9 are kept across
+	 * it), as the kernel does for -ERESTARTNOHAND */
+	u.rax = u.orig_rax;
+	u.rip -= 2;
+	return ptrace(PTRACE_SETREGS, tid, 0, &u) == 0;
 }
 
 int target_getregs_all(pid_t tid, struct user_regs_struct *u, struct err *e)

@@ -38,6 +38,14 @@ int target_detach(pid_t tid, int sig);
  * when the stop was asked for. */
 int target_getregs(pid_t tid, struct regs *regs, bool *in_wait, struct err *e);
 
+/* For a thread stopped by our interrupt: when the stop ended a wait that
+ * a stop turns into EINTR (epoll_wait...: proc_syscall_eintr_prone), which
+ * it entered between our look and the interrupt, that syscall is set to
+ * run again on resume, as the kernel restarts the others; not when a
+ * signal of the target's own is pending (that EINTR is the target's).
+ * True when the wait was restarted. */
+bool target_undo_eintr(pid_t pid, pid_t tid);
+
 /* All of a stopped thread's user registers (orig_rax, fs_base... too), as
  * the kernel's struct user_regs_struct (<sys/user.h>), for code that must
  * put them back exactly (collect/inject.c). */
