@@ -133,6 +133,8 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 		{ &s->dlerror, "dlerror", libc, "libdl.so" },
 		{ &s->dlsym, "dlsym", libc, "libdl.so" },
 	};
+	/* before the look-up: an exec after it is then seen at the stop */
+	s->exec_id = proc_exec_id(pid);
 	if (maps_name(pid, "musl"))
 		return err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it runs on musl, "
 			       "and the agent needs glibc", (int)pid);

@@ -12,7 +12,8 @@
  * with --unfit its only waiting thread waits inside a function named as
  * the dynamic loader's; --idle N adds N threads waiting in pause();
  * --epoll N has no lender, only N threads in epoll_wait beside main: no
- * thread may lend itself. */
+ * thread may lend itself; --exec-on-hup execs itself again on SIGHUP
+ * (same pid, a new program: its libraries elsewhere). */
 #include <errno.h>
 #include <stdbool.h>
 #include <linux/filter.h>
@@ -92,6 +93,7 @@ static void *lender(void *arg)
 	sigemptyset(&mine);
 	sigaddset(&mine, SIGUSR2);
 	sigaddset(&mine, SIGWINCH);
+	sigaddset(&mine, SIGHUP); /* --exec-on-hup's, for main */
 	pthread_sigmask(SIG_SETMASK, &mine, NULL);
 	static int word; /* never changes: the futex wait times out */
 	struct timespec ts = { 0, WAIT_NS };
@@ -178,6 +180,13 @@ static void *idler(void *arg)
 	return arg;
 }
 
+static char **self_argv;
+static void on_hup(int sig)
+{
+	(void)sig;
+	execv("/proc/self/exe", self_argv);
+}
+
 static void *epoller(void *arg)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -208,6 +217,12 @@ int main(int argc, char **argv)
 			return 1;
 	if (!epollers && pthread_create(&t, NULL, unfit ? _dl_stand_in : lender, NULL) != 0)
 		return 1;
+	if (argc > 1 && strcmp(argv[1], "--exec-on-hup") == 0) {
+		self_argv = argv;
+		/* SA_NODEFER: the new program starts with SIGHUP unblocked */
+		struct sigaction sa = { .sa_handler = on_hup, .sa_flags = SA_NODEFER };
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	/* --idle N (benches): N more threads, in pause(), never lent */
 	int idle = argc > 2 && strcmp(argv[1], "--idle") == 0 ? atoi(argv[2]) : 0;
 	for (int i = 0; i < idle; i++)
