@@ -7,7 +7,8 @@
 # its full time, every round. Faults: pprof-fcgi killed at each step, a
 # call longer than agent-load-timeout, a signal during the call, the
 # target exiting during it, the target exec'ing itself between the
-# look-up of its functions and the stop; afterwards the target runs on, untraced, with
+# look-up of its functions and the stop, a thread that misses its stop
+# (in vfork) during a CPU profile; afterwards the target runs on, untraced, with
 # no memfd of the load left open, and the agent is loaded once or not at
 # all. Each refusal has its line. agent-load = at-start: loaded with no
 # POST (the real agent into the demo target), again after an exec and a
@@ -198,6 +199,45 @@ wait $c
 equal "exec'd during the load: the next POST: status" "$(cat "$T/exec.status")" 200
 equal "exec'd during the load: attach calls after the next POST" "$(attaches)" 1
 after_load "exec'd, then loaded"
+
+# --- a thread that misses its stop (settle in inject.c): the thread
+# chosen waits in vfork, where no ptrace stop reaches it, for 4 s, longer
+# than agent-load-timeout (1 s). The answer is a 503; the stop it comes to
+# when its child exits is waited for and the thread let go: it runs on,
+# untraced. A CPU profile (perf_event) runs meanwhile: it keeps the tracer
+# thread, so a thread left seized would stay in that stop
+kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK" "$LOAD_PROBE_OUT"
+mkfifo "$T/vfork"
+TARGET_BIN=$REGS start_target --vfork "$T/vfork" || exit 1
+VFORKER=$(awk '/^vforker/ { print $2 }' "$T/target.out")
+WAIT_S=10 wait_for past_round 1 || fail "missed stop: the lender did not start"
+export PPROF_FCGI_TEST_AGENT_PAUSE="resolved:$T/resume" PPROF_FCGI_TEST_AGENT_TID=$VFORKER
+CPU_SAMPLER=perf_event start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" --agent-load-timeout 1 \
+	|| exit 1
+unset PPROF_FCGI_TEST_AGENT_PAUSE PPROF_FCGI_TEST_AGENT_TID
+curl -s -o /dev/null "$BASE$P/profile?seconds=60" & prof=$!
+WAIT_S=20 wait_for sampling "$TARGET_PID" || fail "missed stop: no CPU profile under way"
+n=$(pauses)
+curl -s -o "$T/missed.body" -w '%{http_code}' -d '' "$BASE$P/agent" > "$T/missed.status" & c=$!
+WAIT_S=20 wait_for eval '[ "$(pauses)" -gt "$n" ]' || fail "missed stop: the load never paused"
+timeout 10 sh -c "echo x > '$T/vfork'" || fail "missed stop: the vforker never read"
+in_vfork() { read -r nr _ < /proc/"$TARGET_PID"/task/"$VFORKER"/syscall && [ "$nr" = 58 ]; }
+WAIT_S=10 wait_for in_vfork || fail "missed stop: the thread never waited in vfork"
+resume "missed stop"
+wait $c
+equal "missed stop: status" "$(cat "$T/missed.status")" 503
+grep -q "thread $VFORKER did not stop in time" "$T/missed.body" && pass "missed stop: said so" \
+	|| fail "missed stop: $(cat "$T/missed.body")"
+WAIT_S=10 wait_for grep -q '^vfork 1 done' "$T/target.out" && pass "missed stop: the thread came back from vfork" \
+	|| fail "missed stop: the thread never came back from vfork"
+grep -q "did not stop within" "$T/app.log" && fail "missed stop: the late stop was not waited for" \
+	|| pass "missed stop: the late stop was waited for"
+after_load "missed stop"
+timeout 10 sh -c "echo x > '$T/vfork'" || fail "missed stop: the vforker no longer reads"
+WAIT_S=10 wait_for grep -q '^vfork 2 done' "$T/target.out" && pass "missed stop: the thread runs on" \
+	|| fail "missed stop: the thread did not run on"
+equal "missed stop: no attach" "$(attaches)" 0
+kill "$prof" 2>/dev/null; wait "$prof" 2>/dev/null
 
 # --- refusals, each with its status and line
 fresh --seccomp
