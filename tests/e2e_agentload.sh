@@ -8,9 +8,9 @@
 # call longer than agent-load-timeout, a signal during the call, the
 # target exiting during it, the target exec'ing itself between the
 # look-up of its functions and the stop, a thread that misses its stop
-# (in vfork) during a CPU profile; afterwards the target runs on, untraced, with
-# no memfd of the load left open, and the agent is loaded once or not at
-# all. Each refusal has its line. agent-load = at-start: loaded with no
+# (in vfork) during a CPU profile, a target still in its dynamic loader;
+# afterwards the target runs on, untraced, with no memfd of the load left
+# open, and the agent is loaded once or not at all. Each refusal has its line. agent-load = at-start: loaded with no
 # POST (the real agent into the demo target), again after an exec and a
 # restart; killed mid-load; a failure logged once.
 . "$(dirname "$0")/lib.sh"
@@ -270,6 +270,31 @@ get "$P/agent?retry=1" -d ''
 expect_status "retry=1" 501
 grep -q "the last load's answer" "$T/body" && fail "retry=1 answered the remembered failure" \
 	|| pass "retry=1 tries again"
+
+# --- a target still starting: its dynamic loader waits opening a
+# "preload" that is a fifo, before it maps the C library. A 503 to POST
+# again, not remembered as the static binary it looks like then; once the
+# loader read the fifo's end (a preload it ignores), the next POST loads
+kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK" "$LOAD_PROBE_OUT"
+mkfifo "$T/preload"
+rm -f "$T/target.out"
+LD_PRELOAD="$T/preload" "$REGS" > "$T/target.out" 2> "$T/target.err" & TARGET_PID=$!
+PIDS+=("$TARGET_PID")
+in_loader() {
+	read -r nr _ < /proc/"$TARGET_PID"/syscall && [ "$nr" = 257 ] &&
+		[ "$(readlink /proc/"$TARGET_PID"/exe)" = "$(readlink -f "$REGS")" ]
+}
+WAIT_S=10 wait_for in_loader || fail "starting: the loader never waited on the fifo"
+start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" || exit 1
+get $P/agent -d ''
+expect_status "still starting" 503
+expect_body_has "still starting" "pid $TARGET_PID is still starting (its dynamic loader has not mapped the C library yet): POST again"
+timeout 10 sh -c ": > '$T/preload'" || fail "starting: the loader never read the fifo"
+WAIT_S=10 wait_for past_round 1 || fail "starting: the lender did not start"
+get $P/agent -d ''
+expect_status "started: the next POST" 200
+equal "started: attach calls" "$(attaches)" 1
+after_load "started"
 
 BIN="$top_builddir/tests/targets/regs-asan" fresh
 get $P/agent -d ''
