@@ -61,8 +61,12 @@ ht_column() {
 	echo "$(echo "$s" | median) / $(echo "$s" | maxof)"
 }
 
-# start_regs IDLE: a fresh regs-target, ready; sets REGS_PID
+# start_regs IDLE: a fresh regs-target, ready; sets REGS_PID. The last
+# one's output goes first: the new one truncates it only once it runs, and
+# "round 1" read from it before then had the POST find a shell not yet
+# exec'd (the load then answers 503; before it checked, the target died)
 start_regs() {
+	rm -f "$T/regs.out"
 	"$REGS" --idle "$1" > "$T/regs.out" &
 	REGS_PID=$!
 	PIDS+=("$REGS_PID")

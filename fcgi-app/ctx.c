@@ -133,6 +133,8 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 		{ &s->dlerror, "dlerror", libc, "libdl.so" },
 		{ &s->dlsym, "dlsym", libc, "libdl.so" },
 	};
+	/* before the look-up: an exec after it is then seen at the stop */
+	s->exec_id = proc_exec_id(pid);
 	if (maps_name(pid, "musl"))
 		return err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it runs on musl, "
 			       "and the agent needs glibc", (int)pid);
@@ -158,6 +160,11 @@ int ctx_agent_syms(struct ctx *ctx, pid_t pid, struct agentload_syms *s, struct 
 							want[i].addr, e);
 		if (found < 0)
 			rc = -1;
+		/* its dynamic loader runs and has not mapped the C library yet:
+		 * a passing state, not to be remembered as a static binary */
+		else if (found == 1 && i == 0 && maps_name(pid, "/ld-linux") && !maps_name(pid, "/libc"))
+			rc = err_set(e, ERR_BUSY, "pid %d is still starting (its dynamic loader has not "
+				     "mapped the C library yet): POST again", (int)pid);
 		else if (found == 1 && i == 0)
 			rc = err_set(e, ERR_INVALID, "cannot load the agent into pid %d: it has no glibc "
 				     "(a static binary?); start it with LD_PRELOAD instead, if it can",

@@ -6,9 +6,11 @@
 # own registers, vector state, MXCSR, signal mask and that its wait ran
 # its full time, every round. Faults: pprof-fcgi killed at each step, a
 # call longer than agent-load-timeout, a signal during the call, the
-# target exiting during it; afterwards the target runs on, untraced, with
-# no memfd of the load left open, and the agent is loaded once or not at
-# all. Each refusal has its line. agent-load = at-start: loaded with no
+# target exiting during it, the target exec'ing itself between the
+# look-up of its functions and the stop, a thread that misses its stop
+# (in vfork) during a CPU profile, a target still in its dynamic loader;
+# afterwards the target runs on, untraced, with no memfd of the load left
+# open, and the agent is loaded once or not at all. Each refusal has its line. agent-load = at-start: loaded with no
 # POST (the real agent into the demo target), again after an exec and a
 # restart; killed mid-load; a failure logged once.
 . "$(dirname "$0")/lib.sh"
@@ -156,6 +158,87 @@ grep -q "the target exited during the load" "$T/exit.body" && pass "the target e
 unset LOAD_PROBE_BLOCK
 kill -0 "$APP_PID" && pass "pprof-fcgi runs on" || fail "pprof-fcgi died"
 
+# --- a step paused at "resolved" (the target's functions found, no thread
+# picked yet) goes on when the test writes to $T/resume; a bounded write,
+# in case pprof-fcgi is gone
+mkfifo "$T/resume"
+resume() { timeout 20 sh -c "echo x > '$T/resume'" || fail "$1: the paused load never read $T/resume"; }
+pauses() { grep -c "agent load: paused at resolved" "$T/app.log"; }
+
+# --- the target exec'd itself between the look-up of its C library's
+# functions and the stop (a pid file read while a wrapper script still
+# ran): those were the old program's addresses, and calling one crashed
+# the target (SIGSEGV at memfd_create's old address, seen in the bench
+# under load). The load gives up at the stop with a 503 and the next POST
+# loads into the new program
+export PPROF_FCGI_TEST_AGENT_PAUSE="resolved:$T/resume"
+fresh --exec-on-hup
+n=$(pauses)
+curl -s -o "$T/exec.body" -w '%{http_code}' -d '' "$BASE$P/agent" > "$T/exec.status" & c=$!
+WAIT_S=20 wait_for eval '[ "$(pauses)" -gt "$n" ]' || fail "exec: the load never paused"
+kill -HUP "$TARGET_PID"
+# the new program's lender waits (its first round came)
+new_lender() { awk '/^lender/ { n++ } n == 2 && /^round/ { f = 1 } END { exit !f }' "$T/target.out"; }
+WAIT_S=20 wait_for new_lender || fail "exec: the target did not exec itself"
+resume "exec"
+wait $c
+equal "exec'd during the load: status" "$(cat "$T/exec.status")" 503
+grep -q "pid $TARGET_PID exec'd a new program while the load looked at it: POST again" "$T/exec.body" \
+	&& pass "exec'd during the load: said so" || fail "exec'd during the load: $(cat "$T/exec.body")"
+unset PPROF_FCGI_TEST_AGENT_PAUSE
+kill -0 "$TARGET_PID" && pass "exec'd during the load: the target lives" \
+	|| fail "exec'd during the load: the target died"
+equal "exec'd during the load: no attach" "$(attaches)" 0
+after_load "exec'd during the load"
+# this pprof-fcgi pauses every load
+n=$(pauses)
+curl -s -o /dev/null -w '%{http_code}' -d '' "$BASE$P/agent" > "$T/exec.status" & c=$!
+WAIT_S=20 wait_for eval '[ "$(pauses)" -gt "$n" ]' || fail "exec: the next load never paused"
+resume "exec, the next POST"
+wait $c
+equal "exec'd during the load: the next POST: status" "$(cat "$T/exec.status")" 200
+equal "exec'd during the load: attach calls after the next POST" "$(attaches)" 1
+after_load "exec'd, then loaded"
+
+# --- a thread that misses its stop (settle in inject.c): the thread
+# chosen waits in vfork, where no ptrace stop reaches it, for 4 s, longer
+# than agent-load-timeout (1 s). The answer is a 503; the stop it comes to
+# when its child exits is waited for and the thread let go: it runs on,
+# untraced. A CPU profile (perf_event) runs meanwhile: it keeps the tracer
+# thread, so a thread left seized would stay in that stop
+kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK" "$LOAD_PROBE_OUT"
+mkfifo "$T/vfork"
+TARGET_BIN=$REGS start_target --vfork "$T/vfork" || exit 1
+VFORKER=$(awk '/^vforker/ { print $2 }' "$T/target.out")
+WAIT_S=10 wait_for past_round 1 || fail "missed stop: the lender did not start"
+export PPROF_FCGI_TEST_AGENT_PAUSE="resolved:$T/resume" PPROF_FCGI_TEST_AGENT_TID=$VFORKER
+CPU_SAMPLER=perf_event start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" --agent-load-timeout 1 \
+	|| exit 1
+unset PPROF_FCGI_TEST_AGENT_PAUSE PPROF_FCGI_TEST_AGENT_TID
+curl -s -o /dev/null "$BASE$P/profile?seconds=60" & prof=$!
+WAIT_S=20 wait_for sampling "$TARGET_PID" || fail "missed stop: no CPU profile under way"
+n=$(pauses)
+curl -s -o "$T/missed.body" -w '%{http_code}' -d '' "$BASE$P/agent" > "$T/missed.status" & c=$!
+WAIT_S=20 wait_for eval '[ "$(pauses)" -gt "$n" ]' || fail "missed stop: the load never paused"
+timeout 10 sh -c "echo x > '$T/vfork'" || fail "missed stop: the vforker never read"
+in_vfork() { read -r nr _ < /proc/"$TARGET_PID"/task/"$VFORKER"/syscall && [ "$nr" = 58 ]; }
+WAIT_S=10 wait_for in_vfork || fail "missed stop: the thread never waited in vfork"
+resume "missed stop"
+wait $c
+equal "missed stop: status" "$(cat "$T/missed.status")" 503
+grep -q "thread $VFORKER did not stop in time" "$T/missed.body" && pass "missed stop: said so" \
+	|| fail "missed stop: $(cat "$T/missed.body")"
+WAIT_S=10 wait_for grep -q '^vfork 1 done' "$T/target.out" && pass "missed stop: the thread came back from vfork" \
+	|| fail "missed stop: the thread never came back from vfork"
+grep -q "did not stop within" "$T/app.log" && fail "missed stop: the late stop was not waited for" \
+	|| pass "missed stop: the late stop was waited for"
+after_load "missed stop"
+timeout 10 sh -c "echo x > '$T/vfork'" || fail "missed stop: the vforker no longer reads"
+WAIT_S=10 wait_for grep -q '^vfork 2 done' "$T/target.out" && pass "missed stop: the thread runs on" \
+	|| fail "missed stop: the thread did not run on"
+equal "missed stop: no attach" "$(attaches)" 0
+kill "$prof" 2>/dev/null; wait "$prof" 2>/dev/null
+
 # --- refusals, each with its status and line
 fresh --seccomp
 get $P/agent -d ''
@@ -187,6 +270,31 @@ get "$P/agent?retry=1" -d ''
 expect_status "retry=1" 501
 grep -q "the last load's answer" "$T/body" && fail "retry=1 answered the remembered failure" \
 	|| pass "retry=1 tries again"
+
+# --- a target still starting: its dynamic loader waits opening a
+# "preload" that is a fifo, before it maps the C library. A 503 to POST
+# again, not remembered as the static binary it looks like then; once the
+# loader read the fifo's end (a preload it ignores), the next POST loads
+kill -KILL "$TARGET_PID" "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; rm -f "$SOCK" "$LOAD_PROBE_OUT"
+mkfifo "$T/preload"
+rm -f "$T/target.out"
+LD_PRELOAD="$T/preload" "$REGS" > "$T/target.out" 2> "$T/target.err" & TARGET_PID=$!
+PIDS+=("$TARGET_PID")
+in_loader() {
+	read -r nr _ < /proc/"$TARGET_PID"/syscall && [ "$nr" = 257 ] &&
+		[ "$(readlink /proc/"$TARGET_PID"/exe)" = "$(readlink -f "$REGS")" ]
+}
+WAIT_S=10 wait_for in_loader || fail "starting: the loader never waited on the fifo"
+start_app --target-pid "$TARGET_PID" --agent-path "$AGENT" || exit 1
+get $P/agent -d ''
+expect_status "still starting" 503
+expect_body_has "still starting" "pid $TARGET_PID is still starting (its dynamic loader has not mapped the C library yet): POST again"
+timeout 10 sh -c ": > '$T/preload'" || fail "starting: the loader never read the fifo"
+WAIT_S=10 wait_for past_round 1 || fail "starting: the lender did not start"
+get $P/agent -d ''
+expect_status "started: the next POST" 200
+equal "started: attach calls" "$(attaches)" 1
+after_load "started"
 
 BIN="$top_builddir/tests/targets/regs-asan" fresh
 get $P/agent -d ''

@@ -59,11 +59,11 @@ wait_for() {
 }
 
 # Starts the demo target (or $TARGET_BIN); sets TARGET_PID once it printed
-# "ready".
+# "ready". An earlier target's output goes first: the new one truncates it
+# only once it runs, and its "ready" read before that was taken for this
+# one's while TARGET_PID was still a shell, not yet exec'd.
 start_target() {
-	# emptied here: the background job's own redirection may come after
-	# the wait below has found the previous target's "ready" line
-	: > "$T/target.out"
+	rm -f "$T/target.out" "$T/target.err"
 	"${TARGET_BIN:-$DEMO}" "$@" > "$T/target.out" 2> "$T/target.err" &
 	TARGET_PID=$!
 	PIDS+=("$TARGET_PID")

@@ -93,7 +93,8 @@ static int vetted(struct collector *c, const struct agentload_req *req, pid_t ti
 static int enter_fn(struct collector_job *job, struct err *e)
 {
 	struct enter_job *j = job->arg;
-	if (inject_enter(j->in, j->req->pid, j->tid, j->sp, j->req->timeout_ms, j->req->pause_at, e) == 0)
+	if (inject_enter(j->in, j->req->pid, j->tid, j->sp, j->req->syms.exec_id, j->req->timeout_ms,
+			 j->req->pause_at, e) == 0)
 		return COLLECTOR_JOB_DONE;
 	char self[32], tracer[32];
 	snprintf(self, sizeof self, "%d", (int)getpid());
@@ -256,6 +257,7 @@ int agentload_run(struct collector *c, const struct agentload_req *req,
 	memset(r, 0, sizeof *r);
 	if (access(req->path, R_OK) < 0)
 		return err_errno(e, ERR_INVALID, errno, "agent-path %s", req->path);
+	inject_pause(req->pause_at, "resolved");
 	struct inject in;
 	if (enter(c, req, &in, e) < 0)
 		return -1;

@@ -15,9 +15,12 @@ struct collector;
 struct err;
 
 /* The target's functions the load calls (found by the caller in the
- * target's C library: collect/ reads no symbol tables). */
+ * target's C library: collect/ reads no symbol tables), and the program
+ * they were found in: proc_exec_id read before they were looked up (the
+ * load stops if the target exec'd since). */
 struct agentload_syms {
 	uint64_t memfd_create, dlopen, dlerror, dlsym;
+	uint64_t exec_id;
 };
 
 struct agentload_req {
@@ -26,7 +29,8 @@ struct agentload_req {
 	const char *path;     /* the agent's file, as pprof-fcgi sees it */
 	int64_t rate;         /* pprof_agent_attach's argument */
 	long timeout_ms;      /* each step's bound */
-	const char *pause_at; /* tests: a step to stop forever at (inject_pause) */
+	const char *pause_at; /* tests: a step to pause at (inject_pause): "resolved" (before
+			       * a thread is picked), "seized", "bootstrap", "after" */
 	struct agentload_syms syms;
 	/* Whether a thread waiting with stack pcs[0..n) (leaf first, unwound
 	 * without a stop) may lend itself; why not into why. NULL: any. */
@@ -43,8 +47,9 @@ struct agentload_result {
 };
 
 /* Loads; 0 with r->attach_rc when the agent's attach was called. Errors:
- * ERR_BUSY no thread could lend itself now, or a step's answer did not
- * come in time (the target finishes it on its own); ERR_TARGET the target
+ * ERR_BUSY no thread could lend itself now, the target exec'd since
+ * syms were found, or a step's answer did not come in time (the target
+ * finishes it on its own); ERR_TARGET the target
  * exited; ERR_INVALID the agent file or the target cannot do it (the
  * text says which, with dlerror's); others as collector_call's. */
 int agentload_run(struct collector *c, const struct agentload_req *req,

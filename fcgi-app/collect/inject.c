@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,10 +120,19 @@ extern const unsigned char pf_inject_tramp[], pf_inject_tramp_end[];
 
 void inject_pause(const char *pause_at, const char *step)
 {
-	if (!pause_at || strcmp(pause_at, step) != 0)
+	size_t n = strlen(step);
+	if (!pause_at || strncmp(pause_at, step, n) != 0 || (pause_at[n] && pause_at[n] != ':'))
 		return;
 	fprintf(stderr, "agent load: paused at %s\n", step);
 	fflush(stderr);
+	int fd = pause_at[n] ? open(pause_at + n + 1, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		char c;
+		while (read(fd, &c, 1) < 0 && errno == EINTR)
+			;
+		close(fd);
+		return;
+	}
 	for (;;)
 		pause();
 }
@@ -378,8 +388,8 @@ static int enter(struct inject *in, struct seized *s, const struct user_regs_str
 	return target_setregs_all(s->tid, &u, e);
 }
 
-int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, long timeout_ms,
-		 const char *pause_at, struct err *e)
+int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, uint64_t exec_id,
+		 long timeout_ms, const char *pause_at, struct err *e)
 {
 	memset(in, 0, sizeof *in);
 	in->pid = pid;
@@ -402,6 +412,17 @@ int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, lo
 		goto fail;
 	have_orig = true;
 	inject_pause(pause_at, "seized");
+	/* an exec since the caller found the functions to call (a pid file
+	 * read while a wrapper script still ran, a program re-exec'ing
+	 * itself) left them at other addresses, or none: calling one of the
+	 * old program's addresses is a crash. Checked now, when an exec can
+	 * no longer come before the trampoline runs (one would end this
+	 * thread) */
+	if (exec_id && proc_exec_id(pid) != exec_id) {
+		release(&s);
+		return err_set(e, ERR_BUSY, "pid %d exec'd a new program while the load looked at "
+			       "it: POST again to load into the new one", (int)pid);
+	}
 	/* it must still be blocked where it was picked: stopped in that
 	 * syscall, at a syscall instruction (0f 05) for the bootstrap, on the
 	 * stack looked at then (whose room was checked: maps are not read
@@ -433,10 +454,10 @@ fail:
 
 #else
 
-int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, long timeout_ms,
-		 const char *pause_at, struct err *e)
+int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, uint64_t exec_id,
+		 long timeout_ms, const char *pause_at, struct err *e)
 {
-	(void)in; (void)tid; (void)expect_sp; (void)timeout_ms; (void)pause_at;
+	(void)in; (void)tid; (void)expect_sp; (void)exec_id; (void)timeout_ms; (void)pause_at;
 	return err_set(e, ERR_INVALID, "cannot load into pid %d: pprof-fcgi loads the agent "
 		       "on x86-64 only; start the target with LD_PRELOAD instead", (int)pid);
 }

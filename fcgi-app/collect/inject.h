@@ -43,11 +43,13 @@ int inject_pick_thread(pid_t pid, const pid_t *skip, size_t nskip, pid_t *tid, s
 /* On the tracer thread: seizes tid of pid, maps and enters the trampoline,
  * detaches. The thread then waits in the trampoline for calls. pause_at
  * (tests; NULL in use) names a step ("seized", "bootstrap") at which to
- * print the step and stop forever, for a test to kill pprof-fcgi there.
- * ERR_BUSY when the thread was no longer blocked where it was picked
- * (with its stack pointer at expect_sp, unless 0). */
-int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, long timeout_ms,
-		 const char *pause_at, struct err *e);
+ * pause (inject_pause). ERR_BUSY when the thread was no longer blocked
+ * where it was picked (with its stack pointer at expect_sp, unless 0), or
+ * pid runs another program than the one whose auxiliary vector hashed to
+ * exec_id (proc_exec_id; 0: not checked): the addresses the calls will
+ * use were found in that one. */
+int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, uint64_t exec_id,
+		 long timeout_ms, const char *pause_at, struct err *e);
 
 /* Copies len bytes into the data page's scratch area at off; *addr gets
  * their address in the target. */
@@ -69,8 +71,10 @@ int inject_close_result(struct inject *in, struct err *e);
  * (up to the timeout) to see it leave: left_ns set then. */
 void inject_leave(struct inject *in);
 
-/* Prints "agent load: paused at STEP" and stops forever when pause_at is
- * step (tests kill pprof-fcgi there); nothing otherwise. */
+/* Tests: when pause_at is step, prints "agent load: paused at STEP" and
+ * stops there forever (for a test to kill pprof-fcgi); when it is
+ * "STEP:FIFO", goes on once a byte came through the fifo FIFO (for a test
+ * to act on the target meanwhile). Nothing otherwise. */
 void inject_pause(const char *pause_at, const char *step);
 
 #endif

@@ -12,8 +12,14 @@
  * with --unfit its only waiting thread waits inside a function named as
  * the dynamic loader's; --idle N adds N threads waiting in pause();
  * --epoll N has no lender, only N threads in epoll_wait beside main: no
- * thread may lend itself. */
+ * thread may lend itself; --exec-on-hup execs itself again on SIGHUP
+ * (same pid, a new program: its libraries elsewhere); --vfork FIFO adds a
+ * thread ("vforker TID") that, for each byte read from FIFO, vforks a
+ * child that sleeps VFORK_NS before it exits: the thread meanwhile waits
+ * in the kernel where no ptrace stop reaches it, and says "vfork N done"
+ * after. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
@@ -31,6 +37,7 @@
 #include <unistd.h>
 
 #define WAIT_NS 300000000L
+#define VFORK_NS 4000000000L
 
 /* in: nr, a0..a3; out: ret, rbx rbp r12 r13 r14 r15 r8 r9 rdx(nanosleep only) r10(nanosleep
  * only) rsi rdi; ymm in and out */
@@ -92,6 +99,7 @@ static void *lender(void *arg)
 	sigemptyset(&mine);
 	sigaddset(&mine, SIGUSR2);
 	sigaddset(&mine, SIGWINCH);
+	sigaddset(&mine, SIGHUP); /* --exec-on-hup's, for main */
 	pthread_sigmask(SIG_SETMASK, &mine, NULL);
 	static int word; /* never changes: the futex wait times out */
 	struct timespec ts = { 0, WAIT_NS };
@@ -178,6 +186,36 @@ static void *idler(void *arg)
 	return arg;
 }
 
+static void *vforker(void *arg)
+{
+	const char *fifo = arg;
+	printf("vforker %d\n", gettid());
+	fflush(stdout);
+	for (int n = 1;; n++) {
+		char c;
+		int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || read(fd, &c, 1) != 1)
+			exit(1);
+		close(fd);
+		/* the child borrows this stack: raw syscalls only */
+		if (vfork() == 0) {
+			struct timespec ts = { VFORK_NS / 1000000000L, VFORK_NS % 1000000000L };
+			syscall(SYS_nanosleep, &ts, NULL);
+			syscall(SYS_exit, 0);
+		}
+		printf("vfork %d done\n", n);
+		fflush(stdout);
+	}
+	return NULL;
+}
+
+static char **self_argv;
+static void on_hup(int sig)
+{
+	(void)sig;
+	execv("/proc/self/exe", self_argv);
+}
+
 static void *epoller(void *arg)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -208,6 +246,14 @@ int main(int argc, char **argv)
 			return 1;
 	if (!epollers && pthread_create(&t, NULL, unfit ? _dl_stand_in : lender, NULL) != 0)
 		return 1;
+	if (argc > 2 && strcmp(argv[1], "--vfork") == 0 && pthread_create(&t, NULL, vforker, argv[2]) != 0)
+		return 1;
+	if (argc > 1 && strcmp(argv[1], "--exec-on-hup") == 0) {
+		self_argv = argv;
+		/* SA_NODEFER: the new program starts with SIGHUP unblocked */
+		struct sigaction sa = { .sa_handler = on_hup, .sa_flags = SA_NODEFER };
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	/* --idle N (benches): N more threads, in pause(), never lent */
 	int idle = argc > 2 && strcmp(argv[1], "--idle") == 0 ? atoi(argv[2]) : 0;
 	for (int i = 0; i < idle; i++)
