@@ -430,6 +430,7 @@ int inject_enter(struct inject *in, pid_t pid, pid_t tid, uint64_t expect_sp, ui
 	if ((long long)orig.orig_rax < 0 || !lendable_syscall((long)orig.orig_rax) ||
 	    proc_read_mem(pid, orig.rip - 2, insn, 2, e) < 0 || insn[0] != 0x0f || insn[1] != 0x05 ||
 	    (expect_sp ? orig.rsp != expect_sp : !stack_room(pid, orig.rsp))) {
+		target_undo_eintr(pid, tid); /* it entered an epoll_wait meanwhile? */
 		release(&s);
 		return err_set(e, ERR_BUSY, "thread %d of pid %d was no longer blocked in a wait "
 			       "when stopped", (int)tid, (int)pid);
