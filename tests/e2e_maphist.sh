@@ -1,18 +1,22 @@
 #!/bin/bash
-# The perf_event sampler's mapping history (MMAP2 and exec records): a
+# The mapping history (perf_event: MMAP2 and exec records; ptrace, with
+# CPU_SAMPLER=ptrace as e2e_maphist_ptrace.sh runs it: /proc/PID/maps read
+# when a sample lies outside every mapping known, and exec events): a
 # library dlopened and dlclosed within the window is named from the file it
 # was mapped from, as at the time of each sample; one whose file is gone by
 # the time the profile is symbolized is said in the comment; after an exec
-# mid-window, the new image's functions are named.
+# mid-window, the new image's functions are named, and the old one's.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 PLUGIN="$top_builddir/tests/targets/.libs/plugin.so"
 
-# follow: pprof-fcgi (perf_event) anew, for the target started last
+CPU_SAMPLER=${CPU_SAMPLER:-perf_event}
+
+# follow: pprof-fcgi ($CPU_SAMPLER) anew, for the target started last
 follow() {
 	if [ -n "${APP_PID:-}" ]; then kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; fi
 	rm -f "$SOCK"
-	start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event || exit 1
+	start_app --target-pid "$TARGET_PID" || exit 1
 }
 
 # in_window WHAT: passes when the profile ($c) still runs, as WHAT is done
