@@ -3,6 +3,7 @@
  * record), exec ends them all, a mapping seen again is not added twice,
  * another pid's history is forgotten, and what has no file is not kept. */
 #include "collect/maphist.h"
+#include "collect/ptrace_maps.h"
 #include "check_main.h"
 
 static struct maphist_entry lib(uint64_t start, const char *file)
@@ -103,6 +104,83 @@ START_TEST(test_seed_from_proc)
 }
 END_TEST
 
+/* ptrace's way in: the maps as read now against the history */
+START_TEST(test_sync)
+{
+	struct maphist h;
+	maphist_init(&h);
+	const char *first =
+		"7000000000-7000002000 r-xp 00001000 08:01 11 /lib/a.so\n"
+		"7100000000-7100002000 r-xp 00000000 00:00 0 [vdso]\n"
+		"7200000000-7200002000 r-xp 00001000 08:01 12 /lib/b.so (deleted)\n"
+		"7300000000-7300002000 rw-p 00001000 08:01 13 /lib/data.so\n";
+	maphist_sync(&h, 10, first, 100, 100);
+	size_t n;
+	struct maphist_entry *c = maphist_copy(&h, 10, &n);
+	ck_assert_uint_eq(n, 2); /* executable files only */
+	ck_assert_str_eq(c[1].file, "/lib/b.so"); /* as it was mapped */
+	maphist_free_copy(c, n);
+	/* a.so unloaded and c.so loaded since: a ends at the read (250), c
+	 * is there from the tick's start (200), b is the same mapping */
+	const char *second =
+		"7200000000-7200002000 r-xp 00001000 08:01 12 /lib/b.so (deleted)\n"
+		"7400000000-7400002000 r-xp 00000000 08:01 14 /lib/c.so\n";
+	maphist_sync(&h, 10, second, 200, 250);
+	c = maphist_copy(&h, 10, &n);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(c[0].to_ns, 250);
+	ck_assert_int_eq(c[1].to_ns, INT64_MAX);
+	ck_assert_int_eq(c[2].from_ns, 200);
+	maphist_free_copy(c, n);
+	uint64_t pcs[3] = { 0x7000000010, 0x7000000010, 0x7400000010 };
+	maphist_tag(&h, 10, 240, pcs, 1);
+	maphist_tag(&h, 10, 260, pcs + 1, 2);
+	ck_assert_uint_eq(pcs[0], tag(0, 0x10));
+	ck_assert_uint_eq(pcs[1], 0x7000000010);
+	ck_assert_uint_eq(pcs[2], tag(2, 0x10));
+	/* a seed ends nothing */
+	maphist_sync(&h, 10, first, 300, -1);
+	c = maphist_copy(&h, 10, &n);
+	ck_assert_uint_eq(n, 4); /* a again, as a new mapping */
+	ck_assert_int_eq(c[2].to_ns, INT64_MAX);
+	ck_assert_int_eq(c[3].from_ns, 300);
+	maphist_free_copy(c, n);
+	maphist_release(&h);
+}
+END_TEST
+
+/* a frame outside every executable mapping read prompts a read of the
+ * maps, once: after it the same frame prompts none until they change */
+START_TEST(test_ptrace_maps_miss)
+{
+	struct maphist h;
+	maphist_init(&h);
+	struct ptrace_maps m = { 0 };
+	uint64_t here = (uint64_t)(uintptr_t)&tag, junk = 0x10;
+	ck_assert(ptrace_maps_miss(&m, &here, 1)); /* nothing read yet */
+	ck_assert(!ptrace_maps_read(&m, &h, getpid(), 100)); /* the first read: no change */
+	ck_assert(!ptrace_maps_miss(&m, &here, 1));
+	ck_assert(ptrace_maps_miss(&m, &junk, 1));
+	ptrace_maps_note(&m, &junk, 1);
+	ck_assert(!ptrace_maps_miss(&m, &junk, 1));
+	ptrace_maps_read(&m, &h, getpid(), 200); /* changed or not (ASan maps as it runs) */
+	size_t n;
+	struct maphist_entry *c = maphist_copy(&h, getpid(), &n);
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		found |= here - c[i].start < c[i].len && c[i].from_ns == 100;
+	ck_assert(found);
+	maphist_free_copy(c, n);
+	ptrace_maps_exec(&m, &h, getpid(), 300); /* the old image ends; the next tick reads */
+	ck_assert(ptrace_maps_miss(&m, &here, 1));
+	uint64_t pc = here;
+	maphist_tag(&h, getpid(), 300, &pc, 1);
+	ck_assert_uint_eq(pc, here);
+	ptrace_maps_release(&m);
+	maphist_release(&h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("maphist");
@@ -110,6 +188,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_tag_by_time);
 	tcase_add_test(tc, test_exec_seen_again_forget);
 	tcase_add_test(tc, test_seed_from_proc);
+	tcase_add_test(tc, test_sync);
+	tcase_add_test(tc, test_ptrace_maps_miss);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,18 +1,22 @@
 #!/bin/bash
-# The perf_event sampler's mapping history (MMAP2 and exec records): a
+# The mapping history (perf_event: MMAP2 and exec records; ptrace, with
+# CPU_SAMPLER=ptrace as e2e_maphist_ptrace.sh runs it: /proc/PID/maps read
+# when a sample lies outside every mapping known, and exec events): a
 # library dlopened and dlclosed within the window is named from the file it
 # was mapped from, as at the time of each sample; one whose file is gone by
 # the time the profile is symbolized is said in the comment; after an exec
-# mid-window, the new image's functions are named.
+# mid-window, the new image's functions are named, and the old one's.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 PLUGIN="$top_builddir/tests/targets/.libs/plugin.so"
 
-# follow: pprof-fcgi (perf_event) anew, for the target started last
+CPU_SAMPLER=${CPU_SAMPLER:-perf_event}
+
+# follow: pprof-fcgi ($CPU_SAMPLER) anew, for the target started last
 follow() {
 	if [ -n "${APP_PID:-}" ]; then kill -TERM "$APP_PID"; wait "$APP_PID" 2>/dev/null; fi
 	rm -f "$SOCK"
-	start_app --target-pid "$TARGET_PID" --cpu-sampler perf_event || exit 1
+	start_app --target-pid "$TARGET_PID" || exit 1
 }
 
 # in_window WHAT: passes when the profile ($c) still runs, as WHAT is done
@@ -20,12 +24,14 @@ in_window() {
 	kill -0 "$c" 2>/dev/null && pass "$1 inside the window" || fail "$1 after the window ended (a loaded machine?)"
 }
 
-# profile_plugin LIB: a 10 s profile of cpu-split while it dlopens LIB,
-# spins in it 1.5 s and dlcloses it, into $T/plugin.pb.gz
+# profile_plugin LIB: a 10 s profile of cpu-split at 500 Hz while it
+# dlopens LIB, spins in it 3 s and dlcloses it, into $T/plugin.pb.gz (on
+# a loaded machine the ptrace sampler keeps few stops of a thread that
+# competes for a CPU: the library's thread must have some)
 profile_plugin() {
-	TARGET_BIN=$SPLIT start_target --plugin "$1" --unload-after 1500 || exit 1
+	TARGET_BIN=$SPLIT start_target --plugin "$1" --unload-after 3000 || exit 1
 	follow
-	curl -s -o "$T/plugin.pb.gz" "$P/profile?seconds=10" & c=$!
+	curl -s -o "$T/plugin.pb.gz" "$P/profile?seconds=10&hz=500" & c=$!
 	WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
 	kill -USR1 "$TARGET_PID"
 	WAIT_S=10 wait_for grep -q '^plugin unloaded' "$T/target.out" \
@@ -56,9 +62,9 @@ gunzip -c "$T/plugin.pb.gz" | tr -c '[:print:]' '\n' | grep -q 'plugin.so, unmap
 # --- a copy of it, removed once unloaded and before the window ends: its
 # frames keep their mapping, get no name, and the comment says why
 cp "$PLUGIN" "$T/gone2.so"
-TARGET_BIN=$SPLIT start_target --plugin "$T/gone2.so" --unload-after 1000 || exit 1
+TARGET_BIN=$SPLIT start_target --plugin "$T/gone2.so" --unload-after 3000 || exit 1
 follow
-curl -s -o "$T/gone.pb.gz" "$P/profile?seconds=10" & c=$!
+curl -s -o "$T/gone.pb.gz" "$P/profile?seconds=10&hz=500" & c=$!
 WAIT_S=10 wait_for sampling "$TARGET_PID" || fail "profile never began"
 kill -USR1 "$TARGET_PID"
 WAIT_S=10 wait_for grep -q '^plugin unloaded' "$T/target.out" && rm -f "$T/gone2.so" \

@@ -31,6 +31,12 @@ void maphist_release(struct maphist *h)
 	pthread_mutex_destroy(&h->lock);
 }
 
+static bool same_mapping(const struct maphist_entry *a, const struct maphist_entry *b)
+{
+	return a->start == b->start && a->len == b->len && a->pgoff == b->pgoff &&
+	       strcmp(a->file, b->file) == 0;
+}
+
 void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, int64_t t)
 {
 	/* files only: the vDSO and anonymous code ("//anon") have none to
@@ -43,8 +49,7 @@ void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, in
 		forget(h, pid);
 	for (size_t i = 0; i < h->n; i++) {
 		struct maphist_entry *o = &h->e[i];
-		if (o->to_ns == INT64_MAX && o->start == m->start && o->len == m->len &&
-		    o->pgoff == m->pgoff && strcmp(o->file, m->file) == 0) {
+		if (o->to_ns == INT64_MAX && same_mapping(o, m)) {
 			/* known (seeded, or recorded by an earlier window) */
 			if (!o->build_id_size && m->build_id_size) {
 				memcpy(o->build_id, m->build_id, m->build_id_size);
@@ -69,6 +74,36 @@ void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, in
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Calls fn on each mapping of executable code from a file in the text of
+ * /proc/PID/maps (what maphist_add keeps). */
+static void each_exec_file(const char *text, void (*fn)(void *arg, const struct maphist_entry *m),
+			   void *arg)
+{
+	struct proc_map m;
+	for (const char *l = text; proc_maps_next(&l, &m);) {
+		if (m.perms[2] != 'x' || !m.path_len || m.path_len >= 4096 || m.path[0] != '/')
+			continue;
+		char file[4096];
+		snprintf(file, sizeof file, "%.*s", (int)m.path_len, m.path);
+		proc_strip_deleted(file); /* the file as it was mapped */
+		struct maphist_entry x = { .start = m.start, .len = m.end - m.start,
+					   .pgoff = m.offset, .file = file };
+		fn(arg, &x);
+	}
+}
+
+struct adding {
+	struct maphist *h;
+	pid_t pid;
+	int64_t t;
+};
+
+static void add_one(void *arg, const struct maphist_entry *m)
+{
+	struct adding *a = arg;
+	maphist_add(a->h, a->pid, m, a->t);
+}
+
 void maphist_seed(struct maphist *h, pid_t pid, int64_t t)
 {
 	if (!h)
@@ -76,19 +111,42 @@ void maphist_seed(struct maphist *h, pid_t pid, int64_t t)
 	struct buf text;
 	uint64_t hash;
 	struct err e = { 0 };
-	if (proc_maps_read(pid, &text, &hash, &e) == 0) {
-		struct proc_map m;
-		for (const char *l = buf_cstr(&text); proc_maps_next(&l, &m);) {
-			if (m.perms[2] != 'x' || !m.path_len || m.path_len >= 4096)
-				continue;
-			char file[4096];
-			snprintf(file, sizeof file, "%.*s", (int)m.path_len, m.path);
-			struct maphist_entry x = { .start = m.start, .len = m.end - m.start,
-						   .pgoff = m.offset, .file = file };
-			maphist_add(h, pid, &x, t);
-		}
-	}
+	if (proc_maps_read(pid, &text, &hash, &e) == 0)
+		maphist_sync(h, pid, buf_cstr(&text), t, -1);
 	buf_release(&text);
+}
+
+struct marking {
+	struct maphist *h;
+	bool *there; /* by entry: still mapped */
+};
+
+static void mark_one(void *arg, const struct maphist_entry *m)
+{
+	struct marking *k = arg;
+	for (size_t i = 0; i < k->h->n; i++)
+		if (k->h->e[i].to_ns == INT64_MAX && same_mapping(&k->h->e[i], m))
+			k->there[i] = true;
+}
+
+void maphist_sync(struct maphist *h, pid_t pid, const char *maps, int64_t from, int64_t gone)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (gone >= 0 && h->pid == pid && h->n) {
+		struct marking k = { h, calloc(h->n, sizeof *k.there) };
+		if (!k.there)
+			abort();
+		each_exec_file(maps, mark_one, &k);
+		for (size_t i = 0; i < h->n; i++)
+			if (h->e[i].to_ns == INT64_MAX && !k.there[i])
+				h->e[i].to_ns = gone > h->e[i].from_ns ? gone : h->e[i].from_ns;
+		free(k.there);
+	}
+	pthread_mutex_unlock(&h->lock);
+	struct adding a = { h, pid, from };
+	each_exec_file(maps, add_one, &a);
 }
 
 void maphist_exec(struct maphist *h, pid_t pid, int64_t t)

@@ -1,5 +1,7 @@
 /* maphist: the target's executable mappings by time, from the perf_event
- * sampler's MMAP2 and exec records, so a sample is named from the mapping
+ * sampler's MMAP2 and exec records (the ptrace sampler's: /proc/PID/maps
+ * read when a sample lies outside every mapping it knew, and its exec
+ * events; ptrace_maps.h), so a sample is named from the mapping
  * it was taken in even when that mapping is gone by the time the profile
  * is symbolized (a library dlopened and dlclosed within the window, an
  * image replaced by exec). munmap makes no record: a later mapping over
@@ -49,6 +51,12 @@ void maphist_add(struct maphist *h, pid_t pid, const struct maphist_entry *m, in
 /* The executable mappings in /proc/PID/maps, as there from time t (before
  * any event is opened: what was mapped before has no record). */
 void maphist_seed(struct maphist *h, pid_t pid, int64_t t);
+/* pid's executable mappings are those in maps (the text of its
+ * /proc/PID/maps): those not recorded are added as there from time from,
+ * recorded ones no longer there end at time gone (-1: none end). For a
+ * sampler that gets no mapping records (ptrace), which reads the maps when
+ * a sample lies where it knows of no mapping. */
+void maphist_sync(struct maphist *h, pid_t pid, const char *maps, int64_t from, int64_t gone);
 /* pid exec'd at time t: every mapping recorded so far ends. */
 void maphist_exec(struct maphist *h, pid_t pid, int64_t t);
 /* Tags each of pcs that lies, at time t, in a recorded mapping of pid. */

@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/vec.h"
+#include "collect/maphist.h"
 #include "collect/ptrace_waits.h"
 #include "collect/sampler_ptrace.h"
 #include "collect/target.h"
@@ -170,6 +171,7 @@ static void handle_event(struct sampler *pt, pid_t tid, enum target_event ev, in
 	case TARGET_EXEC: {
 		struct sampler_event ex = { .kind = SAMPLER_EXEC, .tid = tid,
 					    .time_ns = clock_ns(CLOCK_BOOTTIME) };
+		ptrace_maps_exec(&pt->maps, pt->hist, pt->pid, ex.time_ns);
 		pt->sink.event(pt->sink.arg, &ex);
 		target_resume(tid, 0, &e);
 		return;
@@ -342,9 +344,36 @@ static int list_threads(struct sampler *pt, struct err *e)
 	return 0;
 }
 
+/* The mapping history brought up to date for the samples this tick kept
+ * (began: CLOCK_BOOTTIME before the first stop), should one of their
+ * frames lie where no mapping was when the maps were last read: a library
+ * loaded since, and maybe unloaded before the profile is symbolized. */
+static void tick_maps(struct sampler *pt, int64_t began)
+{
+	if (!pt->hist)
+		return;
+	bool miss = false;
+	for (size_t i = 0; i < pt->nsel && !miss; i++) {
+		struct thr *t = tidtab_find(pt->tt, pt->sel[i]);
+		miss = t && t->sampled && !t->dropped && !t->dead &&
+		       ptrace_maps_miss(&pt->maps, t->pcs, t->npcs);
+	}
+	if (!miss)
+		return;
+	struct err e = { 0 };
+	if (ptrace_maps_read(&pt->maps, pt->hist, pt->pid, began) && unwind_refresh(pt->unw, &e) < 0)
+		log_debug("ptrace sampler: %s", e.msg);
+	for (size_t i = 0; i < pt->nsel; i++) {
+		struct thr *t = tidtab_find(pt->tt, pt->sel[i]);
+		if (t && t->sampled && !t->dropped && !t->dead)
+			ptrace_maps_note(&pt->maps, t->pcs, t->npcs);
+	}
+}
+
 /* One CPU sampling tick, over the threads list_threads just listed. */
 static void tick(struct sampler *pt, struct sampler_stats *st)
 {
+	int64_t began = clock_ns(CLOCK_BOOTTIME);
 	/* only last tick's selection to clear: a thread's entry is large, and
 	 * touching a thousand idle ones costs more than the tick's work */
 	for (size_t i = 0; i < pt->nsel; i++) {
@@ -393,11 +422,14 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 	}
 	pt->picking = false;
 	st->lost += pending; /* they stop later and are resumed as strays */
-	/* hand out the samples kept, after every thread runs again */
+	/* hand out the samples kept, after every thread runs again, each
+	 * frame tagged with the mapping it was in then */
+	tick_maps(pt, began);
 	for (size_t i = 0; i < pt->tt->n; i++) {
 		struct thr *t = &pt->tt->thr[i];
 		if (!t->sampled || t->dropped || t->dead)
 			continue;
+		maphist_tag(pt->hist, pt->pid, t->pcs_ts, t->pcs, t->npcs);
 		struct sampler_sample smp = {
 			.pid = pt->pid, .tid = t->tid, .time_ns = t->pcs_ts, .cpu_total_ns = t->cpu_ns,
 			.pcs = t->pcs, .npcs = t->npcs,
@@ -462,6 +494,7 @@ static struct sampler *ptrace_attach(const struct sampler_host *host, struct err
 	pt->tt = host->threads;
 	pt->unw = host->unw;
 	pt->sink = host->sink;
+	pt->hist = host->maps;
 	/* SIGCHLD is blocked in every thread of the app (main), so it is
 	 * read here and nowhere else */
 	sigset_t chld;
@@ -503,6 +536,7 @@ static void ptrace_detach(struct sampler *pt)
 		t->seized = false;
 	}
 	free(pt->sel);
+	ptrace_maps_release(&pt->maps);
 	if (pt->sigfd >= 0)
 		close(pt->sigfd);
 	free(pt);

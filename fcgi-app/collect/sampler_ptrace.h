@@ -5,6 +5,7 @@
 #ifndef PF_SAMPLER_PTRACE_H
 #define PF_SAMPLER_PTRACE_H
 
+#include "collect/ptrace_maps.h"
 #include "collect/sampler.h"
 
 #include <stdbool.h>
@@ -27,6 +28,8 @@ struct sampler {
 	bool picking;            /* a tick waits for its stops: each is kept or not */
 	int64_t woke_ns;         /* CLOCK_MONOTONIC when the wait before this tick
 				  * ended (or the last tick, if none came between) */
+	struct maphist *hist;    /* the mappings by time, the collector's; NULL: none */
+	struct ptrace_maps maps; /* what the last read of the maps found */
 };
 
 /* Stops t alone, unwinds it, resumes it. */
