@@ -431,7 +431,7 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			timeout_ns = 5000000;
 	}
 	perf_rec_drain(s);
-	struct pollfd pfd[s->ncpu];
+	struct pollfd pfd[s->ncpu + 1];
 	int cpu_of[s->ncpu];
 	nfds_t n = 0;
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
@@ -441,7 +441,15 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 		}
 	if (timeout_ns > 0) {
 		struct timespec ts = { timeout_ns / 1000000000LL, timeout_ns % 1000000000LL };
+		nfds_t nbuf = n;
+		if (s->host.wake_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = s->host.wake_fd, .events = POLLIN };
 		if (ppoll(n ? pfd : NULL, n, &ts, NULL) > 0) {
+			uint64_t news; /* the collector looks at what it is itself */
+			if (nbuf < n && (pfd[nbuf].revents & POLLIN) &&
+			    read(s->host.wake_fd, &news, sizeof news) < 0)
+				log_debug("perf_event sampler: wake: %s", strerror(errno));
+			n = nbuf;
 			/* a buffer whose event's thread is gone hangs up for good:
 			 * read still (other threads' events write into it), not polled */
 			for (nfds_t i = 0; i < n; i++)
