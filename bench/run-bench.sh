@@ -15,7 +15,7 @@
 #   record once each)
 #
 # The target counts its work units and the pauses it notices (over 20 us
-# without running). Throughput is shown per second of wall time and per
+# without running), shown per second and per second of its own CPU. Throughput is shown per second of wall time and per
 # second of the target's CPU (less noisy when other loads take the
 # cores). The profiler's CPU is pprof-fcgi's from the request to its answer
 # (sampling, unwinding, symbolizing, encoding), perf record's while it
@@ -165,14 +165,18 @@ END {
 			else { bu = (a[3] + b[3]) / 2; bc = (a[4] + b[4]) / 2; bg = (a[5] + b[5]) / 2 }
 			V[k, "u", r] = f[3]; V[k, "lu", r] = 100 * (1 - f[3] / bu)
 			V[k, "lc", r] = 100 * (1 - f[4] / bc); V[k, "g", r] = f[5]; V[k, "dg", r] = f[5] - bg
+			# gaps per second of the target own CPU time: the samples come per
+			# CPU second, and its share of the cores moves between windows
+			V[k, "gc", r] = f[5] * f[4] / f[3]
 			V[k, "p50", r] = f[6]; V[k, "p99", r] = f[7]; V[k, "cpu", r] = f[8]; V[k, "rep", r] = f[9]
 			split(f[10], t, "/"); TR[k] += t[1]; TN[k] += t[2]
 		}
 	}
-	printf "| %-26s | %9s | %7s | %12s | %8s | %8s | %9s | %9s | %-25s | %7s |\n", "window", "units/s", "loss", \
-		"loss per CPU", "pauses/s", "added", "p50", "p99", "profiler CPU", "traced"
-	printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------", "-----------", "---------", \
-		"--------------", "----------", "----------", "-----------", "-----------", "---------------------------", "---------"
+	printf "| %-26s | %9s | %7s | %12s | %8s | %8s | %11s | %9s | %9s | %-25s | %7s |\n", "window", "units/s", "loss", \
+		"loss per CPU", "pauses/s", "added", "gaps/CPU s", "p50", "p99", "profiler CPU", "traced"
+	printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------", "-----------", "---------", \
+		"--------------", "----------", "----------", "-------------", "-----------", "-----------", \
+		"---------------------------", "---------"
 	for (k = 1; k <= n; k++) {
 		label = name[k]
 		sub(/^plainA$/, "no profiler (A)", label); sub(/^plainB$/, "no profiler (B): A/A", label)
@@ -185,9 +189,9 @@ END {
 		else if (name[k] ~ /^record[0-9]/) cpu = sprintf("%.2f s (%.1f%%) + %.2f s", mc, 100 * mc / secs, med(k, "rep"))
 		else cpu = sprintf("%.2f s (%.1f%%)", mc, 100 * mc / secs)
 		a0 = name[k] == "plainA"
-		printf "| %-26s | %9.0f | %6.2f%% | %11.2f%% | %8.1f | %8.1f | %6.1f us | %6.1f us | %-25s | %7s |\n", \
+		printf "| %-26s | %9.0f | %6.2f%% | %11.2f%% | %8.1f | %8.1f | %11.0f | %6.1f us | %6.1f us | %-25s | %7s |\n", \
 			label, med(k, "u"), a0 ? 0 : med(k, "lu"), a0 ? 0 : med(k, "lc"), med(k, "g"), \
-			a0 ? 0 : med(k, "dg"), med(k, "p50"), med(k, "p99"), cpu, TR[k] "/" TN[k]
+			a0 ? 0 : med(k, "dg"), med(k, "gc"), med(k, "p50"), med(k, "p99"), cpu, TR[k] "/" TN[k]
 	}
 }' "$T/results"
 echo
