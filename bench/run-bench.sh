@@ -11,17 +11,20 @@
 #   BENCH_SECONDS (10) per window, BENCH_ROUNDS (3), BENCH_THREADS (2, one
 #   per core here: the profiler competes with the target for CPU, the worst
 #   case), BENCH_HZ ("100 1000"), BENCH_PERF_STACK (32768: the stack copy
-#   perf record asks for, pprof-fcgi's own size)
+#   perf record asks for, pprof-fcgi's own size; several sizes run perf
+#   record once each)
 #
 # The target counts its work units and the pauses it notices (over 20 us
-# without running). Throughput is shown per second of wall time and per
+# without running), shown per second and per second of its own CPU. Throughput is shown per second of wall time and per
 # second of the target's CPU (less noisy when other loads take the
 # cores). The profiler's CPU is pprof-fcgi's from the request to its answer
 # (sampling, unwinding, symbolizing, encoding), perf record's while it
 # records, and perf report's after it (its unwinding and symbolizing).
 # TracerPid of the target's threads is polled through each window.
 # BENCH_BEFORE_APP, a pprof-fcgi built from an earlier commit, adds its
-# perf_event sampler at each rate, for a before/after pair in the same run.
+# perf_event sampler at each rate, for a before/after pair in the same run;
+# BENCH_OTHER_APPS ("NAME=PATH ...", NAME a word) adds more such builds
+# (a variant each, to tell which change moves a figure).
 . "$(dirname "$0")/lib.sh"
 TGT=$top_builddir/bench/bench-target
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -52,11 +55,17 @@ traced() {
 # secs_of_times: bash's `times` output in, the children's user + system out
 secs_of_times() { tail -n 1 | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }'; }
 
+others=${BENCH_OTHER_APPS:-}
+[ -n "${BENCH_BEFORE_APP:-}" ] && others="before=$BENCH_BEFORE_APP $others"
 apps="ptrace perf_event"
-[ -n "${BENCH_BEFORE_APP:-}" ] && apps+=" before"
+for o in $others; do
+	apps+=" ${o%%=*}"
+done
 for s in $apps; do
 	a=$APP sampler=$s
-	[ "$s" = before ] && a=$BENCH_BEFORE_APP sampler=perf_event
+	for o in $others; do
+		[ "$s" = "${o%%=*}" ] && a=${o#*=} sampler=perf_event
+	done
 	APP=$a APP_NAME=$s start_app --target-exe bench-target --cpu-sampler "$sampler" --log-level info
 	eval "APP_$s=\$APP_PID"
 done
@@ -72,8 +81,13 @@ wait "$TPID" "${warm[@]}"
 
 runs="plainA plainB"
 for hz in $HZS; do
-	runs+=" ptrace@$hz perf_event@$hz record@$hz"
-	[ -n "${BENCH_BEFORE_APP:-}" ] && runs+=" before@$hz"
+	runs+=" ptrace@$hz perf_event@$hz"
+	for st in $PSTACK; do
+		runs+=" record$st@$hz"
+	done
+	for o in $others; do
+		runs+=" ${o%%=*}@$hz"
+	done
 done
 read -r -a runs <<< "$runs"
 nruns=${#runs[@]}
@@ -95,7 +109,20 @@ for round in $(seq "$ROUNDS"); do
 			wait "$TPID"
 			pcpu=$(echo "$(cpu_s "$APP_ptrace") + $(cpu_s "$APP_perf_event") - $c0" | bc -l)
 			;;
-		ptrace@* | perf_event@* | before@*)
+		record*@*)
+			st=${run%@*}
+			st=${st#record}
+			( perf record -q -e task-clock -c $((1000000000 / hz)) --call-graph "dwarf,$st" \
+				-p "$TPID" -o "$T/perf.data" > /dev/null 2>&1; times ) > "$T/times" &
+			rec=$!
+			wait "$TPID"
+			wait "$rec"
+			pcpu=$(secs_of_times < "$T/times")
+			( perf report -i "$T/perf.data" --stdio > /dev/null 2>&1; times ) > "$T/times"
+			rcpu=$(secs_of_times < "$T/times")
+			rm -f "$T/perf.data"
+			;;
+		*) # a pprof-fcgi: its sampler, or another build's perf_event
 			s=${run%@*}
 			apid=$(eval echo "\$APP_$s")
 			c0=$(cpu_s "$apid")
@@ -106,17 +133,6 @@ for round in $(seq "$ROUNDS"); do
 			pcpu=$(echo "$(cpu_s "$apid") - $c0" | bc -l)
 			grep -o "[a-z_]* sampler: [0-9]* [a-z]* at $hz Hz.*" "$T/$s.log" | tail -n1 |
 				sed "s/^/$s: /" >> "$T/collector"
-			;;
-		record@*)
-			( perf record -q -e task-clock -c $((1000000000 / hz)) --call-graph "dwarf,$PSTACK" \
-				-p "$TPID" -o "$T/perf.data" > /dev/null 2>&1; times ) > "$T/times" &
-			rec=$!
-			wait "$TPID"
-			wait "$rec"
-			pcpu=$(secs_of_times < "$T/times")
-			( perf report -i "$T/perf.data" --stdio > /dev/null 2>&1; times ) > "$T/times"
-			rcpu=$(secs_of_times < "$T/times")
-			rm -f "$T/perf.data"
 			;;
 		esac
 		wait "$poll"
@@ -149,28 +165,33 @@ END {
 			else { bu = (a[3] + b[3]) / 2; bc = (a[4] + b[4]) / 2; bg = (a[5] + b[5]) / 2 }
 			V[k, "u", r] = f[3]; V[k, "lu", r] = 100 * (1 - f[3] / bu)
 			V[k, "lc", r] = 100 * (1 - f[4] / bc); V[k, "g", r] = f[5]; V[k, "dg", r] = f[5] - bg
+			# gaps per second of the target own CPU time: the samples come per
+			# CPU second, and its share of the cores moves between windows
+			V[k, "gc", r] = f[5] * f[4] / f[3]
 			V[k, "p50", r] = f[6]; V[k, "p99", r] = f[7]; V[k, "cpu", r] = f[8]; V[k, "rep", r] = f[9]
 			split(f[10], t, "/"); TR[k] += t[1]; TN[k] += t[2]
 		}
 	}
-	printf "| %-26s | %9s | %7s | %12s | %8s | %8s | %9s | %9s | %-25s | %7s |\n", "window", "units/s", "loss", \
-		"loss per CPU", "pauses/s", "added", "p50", "p99", "profiler CPU", "traced"
-	printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------", "-----------", "---------", \
-		"--------------", "----------", "----------", "-----------", "-----------", "---------------------------", "---------"
+	printf "| %-26s | %9s | %7s | %12s | %8s | %8s | %11s | %9s | %9s | %-25s | %7s |\n", "window", "units/s", "loss", \
+		"loss per CPU", "pauses/s", "added", "gaps/CPU s", "p50", "p99", "profiler CPU", "traced"
+	printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------", "-----------", "---------", \
+		"--------------", "----------", "----------", "-------------", "-----------", "-----------", \
+		"---------------------------", "---------"
 	for (k = 1; k <= n; k++) {
 		label = name[k]
 		sub(/^plainA$/, "no profiler (A)", label); sub(/^plainB$/, "no profiler (B): A/A", label)
 		sub(/^ptrace@/, "ptrace sampler ", label); sub(/^perf_event@/, "perf_event sampler ", label)
-		sub(/^record@/, "perf record ", label); sub(/^before@/, "perf_event, before ", label)
+		if (label ~ /^record[0-9]+@/) { sub(/^record/, "perf record dwarf,", label); sub(/@/, " ", label) }
+		else if (label ~ /@/) { sub(/@/, " ", label); label = "perf_event, " label }
 		if (label ~ /[0-9]$/) label = label " Hz"
 		mc = med(k, "cpu")
 		if (name[k] ~ /^plain/) cpu = sprintf("apps idle: %.2f s", mc)
-		else if (name[k] ~ /^record/) cpu = sprintf("%.2f s (%.1f%%) + %.2f s", mc, 100 * mc / secs, med(k, "rep"))
+		else if (name[k] ~ /^record[0-9]/) cpu = sprintf("%.2f s (%.1f%%) + %.2f s", mc, 100 * mc / secs, med(k, "rep"))
 		else cpu = sprintf("%.2f s (%.1f%%)", mc, 100 * mc / secs)
 		a0 = name[k] == "plainA"
-		printf "| %-26s | %9.0f | %6.2f%% | %11.2f%% | %8.1f | %8.1f | %6.1f us | %6.1f us | %-25s | %7s |\n", \
+		printf "| %-26s | %9.0f | %6.2f%% | %11.2f%% | %8.1f | %8.1f | %11.0f | %6.1f us | %6.1f us | %-25s | %7s |\n", \
 			label, med(k, "u"), a0 ? 0 : med(k, "lu"), a0 ? 0 : med(k, "lc"), med(k, "g"), \
-			a0 ? 0 : med(k, "dg"), med(k, "p50"), med(k, "p99"), cpu, TR[k] "/" TN[k]
+			a0 ? 0 : med(k, "dg"), med(k, "gc"), med(k, "p50"), med(k, "p99"), cpu, TR[k] "/" TN[k]
 	}
 }' "$T/results"
 echo

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@ struct collector {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;      /* CLOCK_MONOTONIC */
 	pthread_t thread;
+	int wake_fd;              /* eventfd: the loop's wait ends (sampler_host) */
 	bool thread_started, running, stopping, closed;
 	pid_t pid;
 	struct collector_sub *subs[COLLECTOR_MAX_SUBS];
@@ -43,6 +45,15 @@ struct collector {
 	int64_t listed_ns;        /* when the threads were last followed */
 	uint64_t rng;             /* xorshift state for tick jitter */
 };
+
+/* The loop sees what changed now, not at its next turn (with perf_event,
+ * up to 1/COLLECTOR_DRAIN_HZ later). */
+static void wake_loop(struct collector *c)
+{
+	uint64_t one = 1;
+	if (c->wake_fd >= 0 && write(c->wake_fd, &one, sizeof one) < 0)
+		log_debug("collector: wake: %s", strerror(errno));
+}
 
 /* ---- delivery ---- */
 
@@ -309,7 +320,7 @@ static void *collector_main(void *arg)
 	if (c->unw) {
 		struct sampler_host host = {
 			.pid = c->pid, .threads = &c->threads, .unw = c->unw, .perf_layout = c->cfg.perf_layout,
-			.kernel_frames = c->cfg.kernel_frames, .maps = c->cfg.maps,
+			.kernel_frames = c->cfg.kernel_frames, .maps = c->cfg.maps, .wake_fd = c->wake_fd,
 			.sink = { on_sampler_sample, on_sampler_event, on_sampler_thread, c },
 		};
 		c->smp = c->ops->attach(&host, &e);
@@ -406,8 +417,15 @@ static void *collector_main(void *arg)
 				 * random gap (back to back, ticks lock onto the
 				 * target's phase as its threads wait for our stops) */
 			next = now + (int64_t)((c->rng >> 32) % (uint64_t)(period > 0 ? period : 1));
-		for (int64_t left; (left = next - clock_ns(CLOCK_MONOTONIC)) > 0;)
+		for (int64_t left; (left = next - clock_ns(CLOCK_MONOTONIC)) > 0;) {
 			c->ops->drain(c->smp, left, &drained);
+			/* woken by the buffers or wake_fd: a turn now, the next
+			 * counted from here (a clock-driven sampler keeps its cadence) */
+			if (!c->ops->tick) {
+				next = clock_ns(CLOCK_MONOTONIC);
+				break;
+			}
+		}
 		pthread_mutex_lock(&c->lock);
 	}
 	c->ops->detach(c->smp);
@@ -432,6 +450,7 @@ struct collector *collector_new(const struct collector_config *cc)
 	c->ops = cc->sampler == COLLECTOR_PTRACE ? &sampler_ptrace : &sampler_perf;
 	c->threads.on_drop = on_thread_drop;
 	c->threads.drop_arg = c;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* -1: news wait a turn */
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -446,6 +465,7 @@ void collector_close(struct collector *c)
 	pthread_mutex_lock(&c->lock);
 	c->stopping = c->closed = true;
 	pthread_cond_broadcast(&c->cond); /* wakes collector_sleep */
+	wake_loop(c);
 	bool join = c->thread_started;
 	c->thread_started = false;
 	pthread_mutex_unlock(&c->lock);
@@ -460,6 +480,8 @@ void collector_free(struct collector *c)
 	collector_close(c);
 	tidtab_forget(&c->threads);
 	unwind_free(c->unw);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);
@@ -484,6 +506,11 @@ int collector_check(struct collector *c, pid_t pid, struct err *e)
 		return -1;
 	/* SAMPLER_NEEDS_PERF: checked by sampler_pick */
 	return 0;
+}
+
+int collector_check_tracer(struct collector *c, pid_t pid, struct err *e)
+{
+	return proc_check_tracer(pid, c->cfg.self, e);
 }
 
 void collector_comment(const struct collector *c, enum sampler_kind kind, long hz,
@@ -558,6 +585,8 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 	c->subs[slot] = sub;
 	if ((rc = start_locked(c, pid, e)) < 0)
 		c->subs[slot] = NULL;
+	else
+		wake_loop(c);
 out:
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -566,7 +595,7 @@ out:
 int collector_call(struct collector *c, pid_t pid, struct collector_job *job, struct err *e)
 {
 	/* a job's passes (thread dumps) are ptrace's, whichever sampler lends them */
-	if (collector_check(c, pid, e) < 0 || proc_check_tracer(pid, c->cfg.self, e) < 0)
+	if (collector_check(c, pid, e) < 0 || collector_check_tracer(c, pid, e) < 0)
 		return -1;
 	int64_t end_ns = clock_ns(CLOCK_MONOTONIC) + (int64_t)job->timeout_ms * 1000000LL;
 	struct timespec deadline = { end_ns / 1000000000LL, end_ns % 1000000000LL };
@@ -584,6 +613,7 @@ int collector_call(struct collector *c, pid_t pid, struct collector_job *job, st
 		tail = &(*tail)->next;
 	*tail = job;
 	pthread_cond_broadcast(&c->cond);
+	wake_loop(c);
 	while (!job->done) {
 		if (!job->timeout_ms)
 			pthread_cond_wait(&c->cond, &c->lock);
@@ -626,60 +656,12 @@ void collector_sleep(struct collector *c, const struct timespec *deadline)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
-}
-
-int collector_window(struct collector *c, pid_t pid, struct collector_sub **subs, size_t n,
-		     long seconds, struct collector_window *w, struct err *e)
-{
-	memset(w, 0, sizeof *w);
-	if (collector_check(c, pid, e) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) /* off-CPU passes are ptrace's too */
-		if (subs[i]->offcpu && proc_check_tracer(pid, c->cfg.self, e) < 0)
-			return -1;
-	struct timespec t0, wall0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	clock_gettime(CLOCK_REALTIME, &wall0);
-	w->start_ns = ts_ns(&wall0);
-	for (size_t i = 0; i < n; i++)
-		if (collector_subscribe(c, pid, subs[i], e) < 0) {
-			while (i-- > 0)
-				collector_unsubscribe(c, subs[i]);
-			return -1;
-		}
-	struct timespec deadline = t0;
-	deadline.tv_sec += seconds;
-	collector_wait(c, subs[0], &deadline);
-	for (size_t i = 0; i < n; i++)
-		collector_unsubscribe(c, subs[i]);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	w->duration_ns = ts_ns(&t1) - ts_ns(&t0);
-	for (size_t i = 0; i < n; i++) {
-		if (subs[i]->target_exited) {
-			w->target_exited = true;
-			w->exited_after_s = (double)(ts_ns(&subs[i]->exited_at) - w->start_ns) / 1e9;
-		}
-		if (subs[i]->target_execd) {
-			w->target_execd = true;
-			w->execd_after_s = (double)(ts_ns(&subs[i]->execd_at) - w->start_ns) / 1e9;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		if (subs[i]->error.kind != ERR_NONE && !subs[i]->target_exited) {
-			*e = subs[i]->error;
-			return -1;
-		}
-	return 0;
-}
-
 void collector_unsubscribe(struct collector *c, struct collector_sub *sub)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!sub->removed) {
 		sub->leaving = true;
+		wake_loop(c);
 		while (!sub->removed)
 			pthread_cond_wait(&c->cond, &c->lock);
 	}

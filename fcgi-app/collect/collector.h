@@ -112,6 +112,9 @@ void collector_free(struct collector *c);
  * check first; an endpoint that reads the target before its window calls
  * it itself. */
 int collector_check(struct collector *c, pid_t pid, struct err *e);
+/* Whether pprof-fcgi may trace pid (off-CPU passes and thread dumps are
+ * ptrace's whichever sampler runs): ERR_BUSY naming another tracer. */
+int collector_check_tracer(struct collector *c, pid_t pid, struct err *e);
 
 /* The lines a profile's comment gets from a window of kind at hz: only
  * what a user can act on, in plain words, none when all went well; the
@@ -138,10 +141,13 @@ int collector_subscribe(struct collector *c, pid_t pid, struct collector_sub *su
 /* How often a job that asked again is polled when nothing else runs. */
 #define COLLECTOR_JOB_HZ 100
 /* The loop's rate at most with a sampler without ticks (perf_event): its
- * samples arrive by themselves, and each wake-up of the loop preempts a
- * busy thread of the target (at 1,000 Hz: ~1,800 pauses over 20 us a
- * second in bench/run-bench.sh, against perf record's ~140). */
-#define COLLECTOR_DRAIN_HZ 50
+ * samples arrive by themselves (the ring buffers wake it at half full,
+ * right after a sample, when the target's thread is interrupted anyway),
+ * requests wake it through wake_fd, and each wake-up by its own clock
+ * preempts a busy thread of the target: at 1,000 Hz in
+ * bench/run-bench.sh, 1,000 a second added ~1,800 pauses over 20 us a
+ * second, 50 added 349 and 10 added 194, perf record 194 (same run). */
+#define COLLECTOR_DRAIN_HZ 10
 struct collector_job {
 	/* set by the caller */
 	int (*fn)(struct collector_job *job, struct err *e);

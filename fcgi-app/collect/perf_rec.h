@@ -51,6 +51,7 @@ struct sampler {
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
 	bool switches;            /* context-switch records asked for (context_switch) */
+	bool listed;              /* listed until no thread was new: later ones inherit */
 	int kernel_refused;       /* or the errno perf_event_open refused them with */
 	uint64_t kpcs[PERF_REC_KERNEL_DEPTH]; /* a sample's kernel frames, leaf first */
 	struct err open_err;      /* why events could not be opened (arm), for follow */

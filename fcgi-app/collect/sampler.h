@@ -157,6 +157,8 @@ struct sampler_host {
 	bool kernel_frames; /* perf_event: sample the kernel's call chains where permitted */
 	struct maphist *maps; /* perf_event: where MMAP2 and exec records go; NULL: nowhere */
 	int perf_layout;      /* perf_event: enum sampler_layout */
+	int wake_fd;          /* readable when the collector has news for its loop (a
+			       * request came or left): a drain's wait ends; -1: none */
 	struct sampler_sink sink;
 };
 
@@ -197,7 +199,7 @@ struct sampler_ops {
 	 * the running threads, unwind, resume); NULL when the kernel samples. */
 	void (*tick)(struct sampler *s, struct sampler_stats *st);
 	/* Hands what arrived (samples, events) to the sink, waiting up to
-	 * timeout_ns for something when nothing is there. */
+	 * timeout_ns for something when nothing is there (or for wake_fd). */
 	void (*drain)(struct sampler *s, int64_t timeout_ns, struct sampler_stats *st);
 	/* Optional passes, NULL when the backend cannot: every thread's
 	 * waiting since it was last settled (settle: skip none, as when a

@@ -240,8 +240,10 @@ static int cover_threads(struct sampler *s, struct err *e)
 		free(found);
 		if (rc < 0)
 			return -1;
-		if (opened == 0)
+		if (opened == 0) {
+			s->listed = true;
 			return 0;
+		}
 	}
 	return 0;
 }
@@ -263,6 +265,7 @@ static void drop_events(struct sampler *s)
 	s->ntasks = 0;
 	s->sampled_ns = s->given_ns = s->rest_ns = 0;
 	s->forked_ns = s->rest_read_ns = 0;
+	s->listed = false;
 }
 
 static void close_events(struct sampler *s)
@@ -406,7 +409,12 @@ static int perf_follow(struct sampler *s, struct err *e)
 	if (!proc_alive(s->pid))
 		return err_set(e, ERR_TARGET, "target pid %d exited", (int)s->pid);
 	if (s->hz > 0) {
-		if (cover_threads(s, e) < 0)
+		/* once a listing found no thread new, every thread created later
+		 * inherits the events and comes as a FORK record, names as COMM,
+		 * ends as EXIT: listing 1,003 threads every 100 ms was half of
+		 * this sampler's CPU. A buffer per thread opens new ones itself,
+		 * and a thread its creator made before that is found listing. */
+		if ((!s->listed || s->per_thread) && cover_threads(s, e) < 0)
 			return -1;
 		perf_rec_kernel_time(s);
 		perf_rec_proc_rest(s);
@@ -426,7 +434,7 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			timeout_ns = 5000000;
 	}
 	perf_rec_drain(s);
-	struct pollfd pfd[s->ncpu];
+	struct pollfd pfd[s->ncpu + 1];
 	int cpu_of[s->ncpu];
 	nfds_t n = 0;
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
@@ -436,7 +444,15 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 		}
 	if (timeout_ns > 0) {
 		struct timespec ts = { timeout_ns / 1000000000LL, timeout_ns % 1000000000LL };
+		nfds_t nbuf = n;
+		if (s->host.wake_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = s->host.wake_fd, .events = POLLIN };
 		if (ppoll(n ? pfd : NULL, n, &ts, NULL) > 0) {
+			uint64_t news; /* the collector looks at what it is itself */
+			if (nbuf < n && (pfd[nbuf].revents & POLLIN) &&
+			    read(s->host.wake_fd, &news, sizeof news) < 0)
+				log_debug("perf_event sampler: wake: %s", strerror(errno));
+			n = nbuf;
 			/* a buffer whose event's thread is gone hangs up for good:
 			 * read still (other threads' events write into it), not polled */
 			for (nfds_t i = 0; i < n; i++)

@@ -47,7 +47,8 @@ int unwind_captured(struct unwinder *u, uint64_t *pcs, size_t max, size_t *n);
 
 /* Unwinds from registers and a copy of the top of the stack that the
  * caller took (a perf_event sample's REGS_USER and STACK_USER): stack
- * holds size bytes from regs' SP (at most 32 KiB are used). Nothing of the
+ * holds size bytes from regs' SP, read where they are (not copied), so
+ * they must stay put until this returns. Nothing of the
  * thread is read live, since it ran on after the copy: where the copy ends,
  * the stack ends. Unwind tables come from the files as for unwind_stack. */
 int unwind_copy(struct unwinder *u, const struct regs *regs, const void *stack, size_t size,
