@@ -25,6 +25,8 @@ struct task {
 	bool parent;         /* threads it created inherited its own events */
 };
 
+struct pollfd;
+
 struct cpubuf {
 	int fd;            /* the event whose buffer it is; -1: none yet */
 	unsigned char *map;
@@ -71,6 +73,11 @@ struct sampler {
 	size_t ntbufs, tbufs_cap;
 	pid_t *fresh;
 	size_t nfresh, fresh_cap;
+	/* perf_drain's poll set: every buffer (per CPU, or per thread), then
+	 * the host's wake fd; polled[i] is the buffer of pfd[i] */
+	struct pollfd *pfd;
+	struct cpubuf **polled;
+	size_t pfd_cap, polled_cap;
 };
 
 /* sampler_perf.c: an event of tid alone (no inherit), on every CPU, to be

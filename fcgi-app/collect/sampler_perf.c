@@ -434,30 +434,34 @@ static void perf_drain(struct sampler *s, int64_t timeout_ns, struct sampler_sta
 			timeout_ns = 5000000;
 	}
 	perf_rec_drain(s);
-	struct pollfd pfd[s->ncpu + 1];
-	int cpu_of[s->ncpu];
-	nfds_t n = 0;
-	for (int cpu = 0; cpu < s->ncpu; cpu++)
-		if (s->buf[cpu].map && !s->buf[cpu].hup) {
-			cpu_of[n] = cpu;
-			pfd[n++] = (struct pollfd){ .fd = s->buf[cpu].fd, .events = POLLIN };
-		}
 	if (timeout_ns > 0) {
+		/* each buffer wakes the reader at half full (the per-thread
+		 * layout's are small: 7 records); the loop's own clock is slow */
+		size_t nall = (size_t)s->ncpu + s->ntbufs + 1;
+		VEC_RESERVE(s->pfd, s->pfd_cap, nall, 16);
+		VEC_RESERVE(s->polled, s->polled_cap, nall, 16);
+		nfds_t n = 0;
+		for (size_t i = 0; i < (size_t)s->ncpu + s->ntbufs; i++) {
+			struct cpubuf *b = i < (size_t)s->ncpu ? &s->buf[i] : &s->tbufs[i - (size_t)s->ncpu].b;
+			if (b->map && !b->hup) {
+				s->polled[n] = b;
+				s->pfd[n++] = (struct pollfd){ .fd = b->fd, .events = POLLIN };
+			}
+		}
 		struct timespec ts = { timeout_ns / 1000000000LL, timeout_ns % 1000000000LL };
 		nfds_t nbuf = n;
 		if (s->host.wake_fd >= 0)
-			pfd[n++] = (struct pollfd){ .fd = s->host.wake_fd, .events = POLLIN };
-		if (ppoll(n ? pfd : NULL, n, &ts, NULL) > 0) {
+			s->pfd[n++] = (struct pollfd){ .fd = s->host.wake_fd, .events = POLLIN };
+		if (ppoll(n ? s->pfd : NULL, n, &ts, NULL) > 0) {
 			uint64_t news; /* the collector looks at what it is itself */
-			if (nbuf < n && (pfd[nbuf].revents & POLLIN) &&
+			if (nbuf < n && (s->pfd[nbuf].revents & POLLIN) &&
 			    read(s->host.wake_fd, &news, sizeof news) < 0)
 				log_debug("perf_event sampler: wake: %s", strerror(errno));
-			n = nbuf;
 			/* a buffer whose event's thread is gone hangs up for good:
 			 * read still (other threads' events write into it), not polled */
-			for (nfds_t i = 0; i < n; i++)
-				if (pfd[i].revents & POLLHUP)
-					s->buf[cpu_of[i]].hup = true;
+			for (nfds_t i = 0; i < nbuf; i++)
+				if (s->pfd[i].revents & POLLHUP)
+					s->polled[i]->hup = true;
 		}
 		/* whether woken or not (the reader is woken at half a buffer):
 		 * the counts read next hold the time of every sample written
@@ -500,6 +504,8 @@ static void perf_detach(struct sampler *s)
 	free(s->fds);
 	free(s->tbufs);
 	free(s->fresh);
+	free(s->pfd);
+	free(s->polled);
 	free(s->tasks);
 	free(s->buf);
 	free(s->rec);
