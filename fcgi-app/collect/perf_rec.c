@@ -164,7 +164,7 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 		s->counts.kernel_samples++;
 	if (abi)
 		regs_from_sample(regs, &smp.regs);
-	s->counts.samples++;
+	/* samples are counted where each subscriber is handed its own */
 	s->counts.ticks++;
 	s->host.sink.sample(s->host.sink.arg, &smp);
 }
