@@ -386,6 +386,62 @@ START_TEST(test_frames_and_mappings)
 }
 END_TEST
 
+/* Gaps in the records: a track per buffer under the process, named, and
+ * each gap a slice on it saying how many records were lost and whose
+ * slices are left out; two gaps of one CPU share its track. */
+START_TEST(test_gaps)
+{
+	struct fixture f;
+	fixture_init(&f);
+	struct trace_gap gaps[3] = {
+		{ .tid = 0, .cpu = 1, .from_ns = 1000, .to_ns = 5000, .lost = 12 },
+		{ .tid = 0, .cpu = 1, .from_ns = 6000, .to_ns = 7000, .lost = 1 },
+		{ .tid = 101, .cpu = -1, .from_ns = 2000, .to_ns = 3000, .lost = 4 },
+	};
+	f.d.gaps = gaps;
+	f.d.ngaps = 3;
+	Perfetto__Protos__Trace *t = encode(&f.d);
+	uint64_t cpu_track = 0, thread_track = 0;
+	size_t ntracks = 0, begins = 0, ends = 0;
+	for (size_t i = 0; i < t->n_packet; i++) {
+		const Perfetto__Protos__TrackDescriptor *td = t->packet[i]->track_descriptor;
+		if (!td || !td->name)
+			continue;
+		ntracks++;
+		ck_assert_uint_eq(td->parent_uuid, (1ULL << 40) | PID);
+		if (strcmp(td->name, "pprof-fcgi: records lost, CPU 1") == 0)
+			cpu_track = td->uuid;
+		else if (strcmp(td->name, "pprof-fcgi: records lost, thread 101") == 0)
+			thread_track = td->uuid;
+	}
+	ck_assert_uint_eq(ntracks, 2);
+	ck_assert_uint_ne(cpu_track, 0);
+	ck_assert_uint_ne(thread_track, 0);
+	for (size_t i = 0; i < t->n_packet; i++) {
+		const Perfetto__Protos__TrackEvent *ev = t->packet[i]->track_event;
+		if (!ev || (ev->track_uuid != cpu_track && ev->track_uuid != thread_track))
+			continue;
+		if (ev->type == PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_END) {
+			ends++;
+			continue;
+		}
+		begins++;
+		if (t->packet[i]->timestamp == 1000)
+			ck_assert_str_eq(ev->name, "pprof-fcgi: 12 records lost in the buffer of CPU 1 "
+					 "(it filled): every thread's slices are left out here");
+		if (t->packet[i]->timestamp == 2000) {
+			ck_assert_uint_eq(ev->track_uuid, thread_track);
+			ck_assert_str_eq(ev->name, "pprof-fcgi: 4 records lost in the buffer of thread "
+					 "101 (it filled): this thread's slices are left out here");
+		}
+	}
+	ck_assert_uint_eq(begins, 3);
+	ck_assert_uint_eq(ends, 3);
+	perfetto__protos__trace__free_unpacked(t, NULL);
+	profile_release(&f.symbols);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	/* a process with nothing seen: still a trace, the process track */
@@ -427,6 +483,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_slices);
 	tcase_add_test(tc, test_samples);
 	tcase_add_test(tc, test_frames_and_mappings);
+	tcase_add_test(tc, test_gaps);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_bounded);
 	suite_add_tcase(s, tc);

@@ -16,6 +16,7 @@
 
 #include <linux/perf_event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -268,9 +269,22 @@ static bool wait_now(struct sampler *s, pid_t tid, char *label, size_t size)
 	return true;
 }
 
+/* Tests: the buffers left unread for PPROF_FCGI_TEST_PERF_STALL_MS
+ * from 1 s after a timeline's records began, so that records are lost
+ * (this machine's buffers are drained well before they fill). */
+static void stall_arm(struct sampler *s)
+{
+	const char *v = getenv("PPROF_FCGI_TEST_PERF_STALL_MS");
+	if (!v || atol(v) <= 0)
+		return;
+	s->stall_from_ns = clock_ns(CLOCK_BOOTTIME) + 1000000000LL;
+	s->stall_until_ns = s->stall_from_ns + atol(v) * 1000000LL;
+}
+
 void perf_rec_switch_start(struct sampler *s)
 {
 	char label[64];
+	stall_arm(s);
 	for (size_t i = 0; i < s->ntasks; i++) {
 		struct task *k = &s->tasks[i];
 		int64_t now = clock_ns(CLOCK_BOOTTIME);
@@ -360,6 +374,41 @@ static void on_record(struct sampler *s, const struct perf_event_header *h)
 	}
 }
 
+/* A record's time; 0 for a record with none (sample_id_all gives one to
+ * every kind asked for but samples, whose time is their third field). */
+static int64_t any_record_time(const struct perf_event_header *h)
+{
+	if (h->type == PERF_RECORD_SAMPLE) {
+		uint64_t t;
+		if (h->size < sizeof *h + 16)
+			return 0;
+		memcpy(&t, (const unsigned char *)(h + 1) + 8, 8);
+		return (int64_t)t;
+	}
+	return h->size >= sizeof *h + 16 ? record_time(h) : 0;
+}
+
+/* A PERF_RECORD_LOST in b (id, lost; its time is that of the record
+ * written after it): the gap from the last record read in b to it,
+ * handed on, so that a timeline draws no switch-made slice across it. */
+static void lost_gap(struct sampler *s, struct cpubuf *b, const struct perf_event_header *h)
+{
+	if (!s->switches || h->size < sizeof *h + 16 + 16)
+		return;
+	int cpu = b >= s->buf && b < s->buf + s->ncpu ? (int)(b - s->buf) : -1;
+	pid_t tid = 0;
+	for (size_t i = 0; cpu < 0 && i < s->ntbufs; i++)
+		if (&s->tbufs[i].b == b)
+			tid = s->tbufs[i].tid;
+	uint64_t lost;
+	memcpy(&lost, (const unsigned char *)(h + 1) + 8, 8);
+	int64_t to = record_time(h);
+	struct sampler_event ev = { .kind = SAMPLER_SWITCH, .tid = tid, .time_ns = to,
+				    .sw = SAMPLER_SWITCH_LOST, .from_ns = b->last_ns ? b->last_ns : to,
+				    .lost = lost, .cpu = cpu };
+	s->host.sink.event(s->host.sink.arg, &ev);
+}
+
 /* Hands every record in b to on_record, then frees its room. */
 static void drain_buffer(struct sampler *s, struct cpubuf *b)
 {
@@ -380,7 +429,12 @@ static void drain_buffer(struct sampler *s, struct cpubuf *b)
 			memcpy(s->rec + first, data, h->size - first);
 			h = (const void *)s->rec;
 		}
+		if (h->type == PERF_RECORD_LOST)
+			lost_gap(s, b, h);
 		on_record(s, h);
+		int64_t t = any_record_time(h);
+		if (t > b->last_ns)
+			b->last_ns = t;
 		tail += h->size;
 	}
 	__atomic_store_n(&mp->data_tail, tail, __ATOMIC_RELEASE);
@@ -388,6 +442,9 @@ static void drain_buffer(struct sampler *s, struct cpubuf *b)
 
 void perf_rec_drain(struct sampler *s)
 {
+	int64_t now = s->stall_until_ns ? clock_ns(CLOCK_BOOTTIME) : 0;
+	if (now >= s->stall_from_ns && now < s->stall_until_ns)
+		return;
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)
 			drain_buffer(s, &s->buf[cpu]);

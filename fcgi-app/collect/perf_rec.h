@@ -32,6 +32,7 @@ struct cpubuf {
 	unsigned char *map;
 	size_t len;        /* mapped, header page included */
 	bool hup;          /* its event's thread is gone: not polled */
+	int64_t last_ns;   /* the time of the last record read from it */
 };
 
 struct sampler {
@@ -50,6 +51,9 @@ struct sampler {
 	uint64_t rest_ns;         /* handed out by perf_rec_proc_rest */
 	int64_t forked_ns;        /* the last FORK record's time (CLOCK_BOOTTIME) */
 	int64_t rest_read_ns;     /* when /proc was last read for the rest (same clock) */
+	/* tests (PPROF_FCGI_TEST_PERF_STALL_MS): no buffer read in this
+	 * time, so that they fill and records are lost */
+	int64_t stall_from_ns, stall_until_ns;
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
 	bool switches;            /* context-switch records asked for (context_switch) */

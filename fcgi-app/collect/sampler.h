@@ -76,6 +76,10 @@ enum sampler_switch {
 	 * waiting in label; records earlier than time_ns come first */
 	SAMPLER_SWITCH_START_RUNNING,
 	SAMPLER_SWITCH_START_WAITING,
+	/* records were lost (lost of them: the kernel's buffer filled) between
+	 * from_ns and time_ns, in the buffer of CPU cpu (tid 0: any thread's
+	 * switches may be missing there) or of thread tid alone (cpu -1) */
+	SAMPLER_SWITCH_LOST,
 };
 struct sampler_event {
 	enum sampler_event_kind kind;
@@ -85,6 +89,9 @@ struct sampler_event {
 	const char *path;
 	enum sampler_switch sw; /* SAMPLER_SWITCH */
 	const char *label;      /* SAMPLER_SWITCH_LABEL, _START_WAITING: "futex", ... */
+	int64_t from_ns;        /* SAMPLER_SWITCH_LOST */
+	uint64_t lost;
+	int cpu;
 };
 
 #define SAMPLER_HIST 1024

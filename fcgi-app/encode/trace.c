@@ -7,6 +7,7 @@
 
 #include "proto/perfetto_trace.pb-c.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,9 @@
 #define SEQ_NEEDS_INCREMENTAL_STATE 2
 #define PROCESS_UUID(pid) ((1ULL << 40) | (uint64_t)(pid))
 #define THREAD_UUID(tid) ((2ULL << 40) | (uint64_t)(tid))
+/* records lost: a track per buffer (a CPU's, or a thread's own) */
+#define GAP_UUID(g) ((g)->cpu >= 0 ? (3ULL << 40) | (uint64_t)(g)->cpu \
+		     : (4ULL << 40) | (uint64_t)(g)->tid)
 
 /* One packet as field 1 of Trace: tag, length, bytes. */
 static void emit(struct buf *out, const Perfetto__Protos__TracePacket *pkt)
@@ -238,8 +242,8 @@ static void emit_tracks(struct buf *out, const struct trace_data *d)
 	}
 }
 
-static void emit_event(struct buf *out, pid_t tid, int64_t ts, Perfetto__Protos__TrackEvent__Type type,
-		       const char *name)
+static void emit_event(struct buf *out, uint64_t track, int64_t ts,
+		       Perfetto__Protos__TrackEvent__Type type, const char *name)
 {
 	Perfetto__Protos__TracePacket pkt;
 	Perfetto__Protos__TrackEvent ev;
@@ -249,10 +253,51 @@ static void emit_event(struct buf *out, pid_t tid, int64_t ts, Perfetto__Protos_
 	pkt.timestamp = (uint64_t)ts;
 	ev.has_type = ev.has_track_uuid = 1;
 	ev.type = type;
-	ev.track_uuid = THREAD_UUID(tid);
+	ev.track_uuid = track;
 	ev.name = (char *)name;
 	pkt.track_event = &ev;
 	emit(out, &pkt);
+}
+
+/* Each gap in the records, as a slice on its buffer's track ("records
+ * lost, CPU 1") that says what it left out: read in the viewer where
+ * the threads' slices pause. */
+static void emit_gaps(struct buf *out, const struct trace_data *d)
+{
+	for (size_t i = 0; i < d->ngaps; i++) {
+		const struct trace_gap *g = &d->gaps[i];
+		char where[48], text[200];
+		if (g->cpu >= 0)
+			snprintf(where, sizeof where, "CPU %d", g->cpu);
+		else if (g->tid)
+			snprintf(where, sizeof where, "thread %d", (int)g->tid);
+		else
+			snprintf(where, sizeof where, "several buffers");
+		size_t j = 0;
+		while (j < i && GAP_UUID(&d->gaps[j]) != GAP_UUID(g))
+			j++;
+		if (j == i) { /* its buffer's track, once */
+			Perfetto__Protos__TracePacket pkt;
+			Perfetto__Protos__TrackDescriptor td;
+			char name[80];
+			snprintf(name, sizeof name, "pprof-fcgi: records lost, %s", where);
+			packet_init(&pkt);
+			perfetto__protos__track_descriptor__init(&td);
+			td.has_uuid = td.has_parent_uuid = 1;
+			td.uuid = GAP_UUID(g);
+			td.parent_uuid = PROCESS_UUID(d->pid);
+			td.name = name;
+			pkt.track_descriptor = &td;
+			emit(out, &pkt);
+		}
+		snprintf(text, sizeof text, "pprof-fcgi: %llu records lost in the buffer of %s (it "
+			 "filled): %s's slices are left out here", (unsigned long long)g->lost, where,
+			 g->tid ? "this thread" : "every thread");
+		emit_event(out, GAP_UUID(g), g->from_ns,
+			   PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN, text);
+		emit_event(out, GAP_UUID(g), g->to_ns,
+			   PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_END, NULL);
+	}
 }
 
 int trace_encode(const struct trace_data *d, struct buf *out, struct err *e)
@@ -264,11 +309,12 @@ int trace_encode(const struct trace_data *d, struct buf *out, struct err *e)
 	emit_tracks(out, d);
 	for (size_t i = 0; i < d->nslices; i++) {
 		const struct trace_slice *s = &d->slices[i];
-		emit_event(out, s->tid, s->start_ns, PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN,
-			   s->name);
-		emit_event(out, s->tid, s->end_ns, PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_END,
-			   NULL);
+		emit_event(out, THREAD_UUID(s->tid), s->start_ns,
+			   PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN, s->name);
+		emit_event(out, THREAD_UUID(s->tid), s->end_ns,
+			   PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_END, NULL);
 	}
+	emit_gaps(out, d);
 	for (size_t i = 0; i < d->nsamples; i++) {
 		Perfetto__Protos__TracePacket pkt;
 		Perfetto__Protos__PerfSample ps;

@@ -33,6 +33,15 @@ struct trace_sample {
 	size_t nlocs;
 };
 
+/* Records the kernel lost (its buffer filled): switch-made slices are left
+ * out from from_ns to to_ns, for thread tid, or for any (tid 0). */
+struct trace_gap {
+	pid_t tid;
+	int cpu;                  /* the buffer's CPU; -1: tid's own, or several */
+	int64_t from_ns, to_ns;
+	uint64_t lost;
+};
+
 struct trace_data {
 	pid_t pid;
 	const char *process_name;
@@ -45,6 +54,8 @@ struct trace_data {
 	const struct trace_sample *samples;
 	size_t nsamples;
 	const struct profile *symbols; /* symbolized locations and mappings */
+	const struct trace_gap *gaps;  /* each on a track of its buffer's, named */
+	size_t ngaps;
 };
 
 int trace_encode(const struct trace_data *d, struct buf *out, struct err *e);

@@ -34,9 +34,13 @@ struct obs {
 	size_t npcs;
 };
 
+#define TRACE_MAX_GAPS 1000 /* past it, a gap is merged into the last one */
+
 struct window {
 	struct obs *o;
 	size_t n, cap, dropped;
+	struct trace_gap *gaps; /* records lost (perf_event), in the order read */
+	size_t ngaps, gaps_cap;
 };
 
 static struct obs *add_obs(struct window *w, const struct collector_sample *s)
@@ -78,9 +82,34 @@ static void on_wait(void *arg, const struct collector_sample *s)
 	o->blocked = s->blocked;
 }
 
+/* Records lost in one buffer: kept, whole; past the bound, merged into
+ * the last one (wider: more left out, never less). */
+static void on_lost(struct window *w, const struct sampler_event *ev)
+{
+	struct trace_gap g = { .tid = ev->tid, .cpu = ev->cpu, .from_ns = ev->from_ns,
+			       .to_ns = ev->time_ns, .lost = ev->lost };
+	if (w->ngaps == TRACE_MAX_GAPS) {
+		struct trace_gap *last = &w->gaps[w->ngaps - 1];
+		last->from_ns = g.from_ns < last->from_ns ? g.from_ns : last->from_ns;
+		last->to_ns = g.to_ns > last->to_ns ? g.to_ns : last->to_ns;
+		last->lost += g.lost;
+		if (last->tid != g.tid || last->cpu != g.cpu) {
+			last->tid = 0; /* any thread's */
+			last->cpu = -1;
+		}
+		return;
+	}
+	struct trace_gap *slot = VEC_PUSH(w->gaps, w->ngaps, w->gaps_cap, 16);
+	*slot = g;
+}
+
 /* A context switch, or the name of the wait a switch began. */
 static void on_switch(void *arg, const struct sampler_event *ev)
 {
+	if (ev->sw == SAMPLER_SWITCH_LOST) {
+		on_lost(arg, ev);
+		return;
+	}
 	struct collector_sample s = { .tid = ev->tid, .ts_ns = ev->time_ns, .thread_name = "" };
 	struct obs *o = add_obs(arg, &s);
 	if (!o)
@@ -170,6 +199,22 @@ static int by_start(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
+/* r's spans in time order, one where they overlap or touch. */
+static void merge_spans(struct spans *r)
+{
+	qsort(r->v, r->n, sizeof *r->v, by_start);
+	size_t m = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (m > 0 && r->v[i].start <= r->v[m - 1].end) {
+			if (r->v[i].end > r->v[m - 1].end)
+				r->v[m - 1].end = r->v[i].end;
+		} else {
+			r->v[m++] = r->v[i];
+		}
+	}
+	r->n = m;
+}
+
 /* When a thread ran (or was runnable), in order and apart: from its CPU
  * samples (from the first of consecutive samples to one cadence past the
  * last), and every interval between two looks at it, where what it did
@@ -199,17 +244,7 @@ static void place_runs(struct spans *r, const struct obs *o, size_t n, int64_t c
 			first = o[i].ts;
 		last = o[i].ts;
 	}
-	qsort(r->v, r->n, sizeof *r->v, by_start);
-	size_t m = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		if (m > 0 && r->v[i].start <= r->v[m - 1].end) {
-			if (r->v[i].end > r->v[m - 1].end)
-				r->v[m - 1].end = r->v[i].end;
-		} else {
-			r->v[m++] = r->v[i];
-		}
-	}
-	r->n = m;
+	merge_spans(r);
 }
 
 /* A thread's slices from its looks, in time order. The waiting is the
@@ -238,21 +273,50 @@ static void build_thread(const struct obs *o, size_t n, int64_t cadence, struct 
 		add_slice(out, o->tid, w->v[k].start, w->v[k].end, w->v[k].name);
 }
 
+/* The gaps in tid's records (lost in a buffer its records could be in),
+ * merged where they overlap, in time order, into cut. */
+static void thread_gaps(const struct trace_gap *g, size_t n, pid_t tid, struct spans *cut)
+{
+	cut->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (g[i].tid && g[i].tid != tid)
+			continue;
+		struct span *sp = VEC_PUSH(cut->v, cut->n, cut->cap, 16);
+		*sp = (struct span){ g[i].from_ns, g[i].to_ns, NULL };
+	}
+	merge_spans(cut);
+}
+
 /* A thread's slices from its context switches (perf_event): running from
  * each switch onto a CPU to the next off it, waiting from there ("runnable"
  * when preempted, else the wait it was found in, or "blocked") to the next
  * onto one. Before its first record, where the look at its start found it;
  * no slice where neither says (a thread born in the window, records that
- * came before the look). */
-static void build_switched(const struct obs *o, size_t n, struct out *out)
+ * came before the look). Records lost (cut): the slice open at a gap's
+ * start ends there, and none begins before the first record after it. */
+static void build_switched(const struct obs *o, size_t n, const struct spans *cut,
+			   struct out *out)
 {
 	enum { UNKNOWN, RUNNING, WAITING } st = UNKNOWN;
 	int64_t since = 0;
 	const char *label = NULL;
 	bool recorded = false;
+	size_t k = 0; /* the first gap not yet passed */
 	out->done = INT64_MIN;
-	for (size_t i = 0; i < n; i++) {
-		if (!o[i].is_switch)
+	for (size_t i = 0; i <= n; i++) {
+		int64_t ts = i < n ? o[i].ts : out->end_ns;
+		for (; k < cut->n && cut->v[k].start < ts; k++) {
+			if (st != UNKNOWN)
+				add_slice(out, o->tid, since, cut->v[k].start,
+					  st == RUNNING ? "running" : label);
+			st = UNKNOWN;
+			recorded = true;
+			if (ts < cut->v[k].end)
+				break; /* a record inside the gap: from another buffer, alone */
+		}
+		if (i == n)
+			break;
+		if (!o[i].is_switch || (k < cut->n && cut->v[k].start < ts && ts < cut->v[k].end))
 			continue;
 		enum sampler_switch sw = o[i].sw;
 		if (sw == SAMPLER_SWITCH_START_RUNNING || sw == SAMPLER_SWITCH_START_WAITING) {
@@ -302,7 +366,7 @@ static void build(struct window *w, pid_t pid, bool switched, long hz, int64_t e
 		abort();
 	*nthreads = 0;
 	struct out out = { .end_ns = end_ns };
-	struct spans waits = { 0 }, runs = { 0 };
+	struct spans waits = { 0 }, runs = { 0 }, cut = { 0 };
 	for (size_t i = 0; i < w->n;) {
 		size_t j = i;
 		while (j < w->n && w->o[j].tid == w->o[i].tid)
@@ -313,14 +377,17 @@ static void build(struct window *w, pid_t pid, bool switched, long hz, int64_t e
 			snprintf(t->name, sizeof t->name, "%s", w->o[k].name);
 		if (!t->name[0])
 			thread_name(pid, t->tid, t->name, sizeof t->name);
-		if (switched)
-			build_switched(&w->o[i], j - i, &out);
+		if (switched) {
+			thread_gaps(w->gaps, w->ngaps, t->tid, &cut);
+			build_switched(&w->o[i], j - i, &cut, &out);
+		}
 		else
 			build_thread(&w->o[i], j - i, 1000000000LL / hz, &waits, &runs, &out);
 		i = j;
 	}
 	free(waits.v);
 	free(runs.v);
+	free(cut.v);
 	*slices = out.v;
 	*nslices = out.n;
 }
@@ -393,6 +460,7 @@ int ep_trace(struct ctx *ctx, const struct req *req, struct resp *resp, struct e
 		.pid = pid, .process_name = info.comm, .cmdline = argv, .ncmdline = nargs,
 		.threads = threads, .nthreads = nthreads, .slices = slices, .nslices = nslices,
 		.samples = samples, .nsamples = nsamples, .symbols = &p,
+		.gaps = w.gaps, .ngaps = w.ngaps,
 	};
 	if ((rc = trace_encode(&d, &resp->body, e)) < 0)
 		goto out;
@@ -403,6 +471,7 @@ out:
 	for (size_t i = 0; i < w.n; i++)
 		free(w.o[i].pcs);
 	free(w.o);
+	free(w.gaps);
 	free(samples);
 	free(threads);
 	free(slices);
