@@ -285,6 +285,7 @@ void perf_rec_switch_start(struct sampler *s)
 {
 	char label[64];
 	stall_arm(s);
+	s->switches_ns = clock_ns(CLOCK_BOOTTIME);
 	for (size_t i = 0; i < s->ntasks; i++) {
 		struct task *k = &s->tasks[i];
 		int64_t now = clock_ns(CLOCK_BOOTTIME);
@@ -404,7 +405,9 @@ static void lost_gap(struct sampler *s, struct cpubuf *b, const struct perf_even
 	memcpy(&lost, (const unsigned char *)(h + 1) + 8, 8);
 	int64_t to = record_time(h);
 	struct sampler_event ev = { .kind = SAMPLER_SWITCH, .tid = tid, .time_ns = to,
-				    .sw = SAMPLER_SWITCH_LOST, .from_ns = b->last_ns ? b->last_ns : to,
+				    .sw = SAMPLER_SWITCH_LOST,
+				    /* lost before any record was read: since the start */
+				    .from_ns = b->last_ns ? b->last_ns : s->switches_ns,
 				    .lost = lost, .cpu = cpu };
 	s->host.sink.event(s->host.sink.arg, &ev);
 }
