@@ -9,7 +9,8 @@
 # restart (target_undo_eintr) 10-120 EINTRs in 5 s were counted
 # (2026-12-06); with it, none, and the sampler's log counts the waits it
 # restarted (32-85 in 5 s), so the race was met. The target runs on,
-# untraced.
+# untraced, also after pprof-fcgi is killed in the middle of such a
+# profile.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" PPROF_TMPDIR="$T"
 
@@ -29,6 +30,21 @@ restarted=$(sed -n 's/.* \([0-9]*\) waits restarted.*/\1/p' "$T/app.log" | awk '
 [ "$restarted" -gt 0 ] && pass "the race was met: $restarted waits restarted" \
 	|| fail "no wait restarted: the race was not met (log: $(grep -c 'ptrace sampler' "$T/app.log") sampler lines)"
 untraced "$TARGET_PID" && pass "target untraced" || fail "target traced"
+
+# SIGKILL of pprof-fcgi in a 1,000 Hz ptrace profile of these threads
+# (stops, and waits restarted by rewriting registers, all the time): the
+# target runs on, untraced, no thread left stopped, its threads still use
+# CPU
+curl -s -o /dev/null "$BASE/v1/sys/pprof/profile?seconds=10&hz=1000" & c=$!
+WAIT_S=10 wait_for traced "$TARGET_PID" || fail "the second profile never began"
+kill -KILL "$APP_PID"; wait "$APP_PID" 2>/dev/null; wait $c 2>/dev/null
+WAIT_S=10 wait_for untraced "$TARGET_PID" && pass "SIGKILL mid-profile: target untraced" \
+	|| fail "SIGKILL mid-profile: traced"
+stopped=$(grep -h '^State:' /proc/"$TARGET_PID"/task/*/status | grep -c 't (tracing stop)\|T (stopped)')
+[ "$stopped" = 0 ] && pass "no thread left stopped" || fail "$stopped threads left stopped"
+cpu0=$(awk '{ print $14 + $15 }' /proc/"$TARGET_PID"/stat)
+WAIT_S=10 wait_for sh -c "[ \$(awk '{ print \$14 + \$15 }' /proc/$TARGET_PID/stat) -gt $((cpu0 + 10)) ]" \
+	&& pass "its threads run on" || fail "its threads do not run: $cpu0 ticks"
 kill -TERM "$TARGET_PID"
 WAIT_S=10 wait_for grep -q '^eintr' "$T/target.out"
 grep -q '^eintr 0 of [1-9]' "$T/target.out" && pass "no EINTR: $(grep eintr "$T/target.out")" \
