@@ -202,6 +202,8 @@ static int by_start(const void *a, const void *b)
 /* r's spans in time order, one where they overlap or touch. */
 static void merge_spans(struct spans *r)
 {
+	if (r->n == 0)
+		return; /* r->v may be NULL: qsort's is declared nonnull */
 	qsort(r->v, r->n, sizeof *r->v, by_start);
 	size_t m = 0;
 	for (size_t i = 0; i < r->n; i++) {
