@@ -32,6 +32,9 @@ PACKAGES=(
 	libgoogle-perftools4 heaptrack
 	# make bench: a real service the agent is measured in
 	redis-server redis-tools
+	# perf record, the reference CPU profiles are compared with
+	# (e2e_redis_perf.sh, make bench)
+	linux-perf
 )
 
 missing=()
