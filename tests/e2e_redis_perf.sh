@@ -27,15 +27,18 @@
 # the load between two windows of different tools moves D by at most
 # step / K; the counts' 4 sd alone are ~5 points here.
 #
-# Measured (2026-12-06, 2-core VM, load 4-44 from other work): see the
-# redis bullet of docs/sampling.md for the pass counts and the shares and
-# differences, alone and beside two busy loops. It takes ~21 s.
+# Measured (2026-12-06, 2-core VM, load 7-24 from other work; table in
+# the redis bullet of docs/sampling.md): passed 6 of 6 alone (epoll_wait
+# -1.3 to +3.4 points apart, bound 4.9-6.0; write path -1.7 to +1.5,
+# bound 3.5-4.5) and 6 of 6 beside two `yes > /dev/null` (-5.5 to +3.7,
+# bound 6.5-13.5; -5.2 to +5.9, bound 6.9-16.9). 19-23 s a run, once 32.
 #
-# It fails on a wrong attribution: REDIS_PERF_SAMPLER=ptrace runs our side
-# with the ptrace sampler (epoll_wait +15.8 points, bound 6.9), and
-# REDIS_PERF_APP=PATH with another build: the one before the perf_event
-# sampler (3270c3e^, whose ptrace sampler charged each sample with the
-# thread's CPU time since its previous one) read +14.6 points, bound 8.3.
+# It fails on a wrong attribution, 3 runs of 3 each:
+# REDIS_PERF_SAMPLER=ptrace (our side by the ptrace sampler) read
+# epoll_wait +11.9 to +15.6 points over perf's, bound 7.1-13.0; and
+# REDIS_PERF_APP=PATH (another build: the one before the perf_event
+# sampler, 3270c3e^, whose ptrace sampler charged each sample with the
+# thread's CPU time since its previous one) +11.5 to +14.9, bound 5.6-11.0.
 . "$(dirname "$0")/lib.sh"
 cpu_exclusive
 export HOME="$T" PPROF_TMPDIR="$T"
