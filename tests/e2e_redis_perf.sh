@@ -157,7 +157,10 @@ for i in $(seq "$K"); do
 	window $a $((2 * i - 1)) && window $b $((2 * i)) || break
 done
 kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null
-kill -INT "$PERF_PID"; wait "$PERF_PID"
+# perf record writes its data out on SIGINT
+kill -INT "$PERF_PID"
+WAIT_S=120 wait_for eval '! kill -0 "$PERF_PID"' || fail "perf record did not end on SIGINT"
+wait "$PERF_PID"
 theirs >> "$T/windows"
 sort -k2,2n "$T/windows" > "$T/seq"
 sed 's/^/window: /' "$T/seq"
