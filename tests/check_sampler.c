@@ -73,12 +73,14 @@ END_TEST
 START_TEST(test_stats_add)
 {
 	struct sampler_stats a = { .ticks = 1, .stops = 2, .lost = 1, .held_ns_max = 50,
-				   .latency_ns_max = 9, .waits_reused = 4 };
+				   .latency_ns_max = 9, .waits_reused = 4, .waiting = 5 };
 	struct sampler_stats b = { .ticks = 10, .stops = 20, .truncated = 3, .throttled = 2,
 				   .held_ns_max = 40, .latency_ns_max = 90, .waits_unwound = 1 };
 	a.held_hist[3] = 1;
 	b.held_hist[3] = 2;
+	b.waiting = 6;
 	sampler_stats_add(&a, &b);
+	ck_assert_uint_eq(a.waiting, 11);
 	ck_assert_uint_eq(a.ticks, 11);
 	ck_assert_uint_eq(a.stops, 22);
 	ck_assert_uint_eq(a.lost, 1);
@@ -154,13 +156,15 @@ END_TEST
  * with no sample kept: said in plain words, with the numbers. */
 START_TEST(test_ptrace_describe_dropped)
 {
-	struct sampler_stats st = { .stops = 400, .not_running = 250, .late = 10,
+	struct sampler_stats st = { .stops = 400, .not_running = 250, .late = 10, .waiting = 40,
 				    .threads_unsampled = 3 };
 	struct sampler_lines out = { 0 };
 	sampler_ptrace.describe(SAMPLER_CPU, 500, &st, &out);
 	ck_assert_uint_eq(out.n, 2);
-	ck_assert_msg(strstr(out.line[0], "260 of 400 samples were dropped as taken while the "
+	ck_assert_msg(strstr(out.line[0], "300 of 440 samples were dropped as taken while the "
 				     "thread was not running"), "%s", out.line[0]);
+	ck_assert_msg(strstr(out.line[0], "40 of them seen waiting were not stopped at all"), "%s",
+		      out.line[0]);
 	ck_assert_msg(strstr(out.line[1], "3 threads used CPU but had no sample taken while they "
 				     "ran: their CPU time is shown as [not sampled]"), "%s", out.line[1]);
 }

@@ -30,10 +30,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define STOP_DEADLINE_NS (100 * 1000000LL) /* a thread not stopped by then is skipped */
@@ -401,11 +398,16 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 			continue; /* asleep: never stopped (EINTR) */
 		t->rq_asked = t->rq_ns;
 		/* waiting on this CPU (this thread runs here): did it just
-		 * lose the CPU to this wakeup? One read, of these only */
+		 * lose the CPU to this wakeup? One read, of these only. If
+		 * not, it waited already: its stop would be dropped, so it
+		 * is not stopped at all */
 		t->left_ns = -1;
 		if (pt->came_on_ns >= 0 && t->cpu == pt->cpu &&
-		    tidtab_sched_stamp(pt->pid, t->tid, &t->left_ns) < 0)
-			t->left_ns = -1;
+		    tidtab_sched_stamp(pt->pid, t->tid, &t->left_ns) == 0 &&
+		    t->left_ns != pt->came_on_ns) {
+			st->waiting++;
+			continue;
+		}
 		struct err ie = { 0 };
 		if (target_interrupt(t->tid, &ie) == 0) {
 			select_thread(pt, t);
@@ -486,29 +488,6 @@ bool sampler_ptrace_exit_stop(struct sampler *pt, struct thr *t, struct sampler_
 
 /* ---- the ops ---- */
 
-/* The shortest slice for this (the collector's) thread, so that its
- * wakeup at a tick takes the CPU at once from a thread that has not used
- * up its own slice: otherwise the tick lands where that thread's turn
- * ends, or where it goes to sleep, and a thread sharing this CPU is seen
- * at those points only. Measured on the contention test (2 cores, load
- * about 5): the collector waited over 20 us to run after 25% of its
- * wakeups, 11% with it. A fair thread may set its own slice unprivileged
- * (sched_setattr's runtime, Linux 6.12 on; earlier kernels ignore it);
- * best effort. glibc before 2.41 has no wrapper. */
-static void collector_short_slice(void)
-{
-	struct {
-		uint32_t size, policy;
-		uint64_t flags;
-		int32_t nice;
-		uint32_t priority;
-		uint64_t runtime, deadline, period;
-	} attr = { .size = sizeof attr, .policy = SCHED_OTHER, .runtime = 100000 };
-	attr.nice = getpriority(PRIO_PROCESS, (id_t)gettid()); /* the collector's -10, if it got it */
-	if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-		log_debug("ptrace sampler: sched_setattr (a short slice): %s", strerror(errno));
-}
-
 static struct sampler *ptrace_attach(const struct sampler_host *host, struct err *e)
 {
 	(void)e; /* threads are seized by ptrace_follow, which says why not */
@@ -528,7 +507,6 @@ static struct sampler *ptrace_attach(const struct sampler_host *host, struct err
 	pthread_sigmask(SIG_BLOCK, &chld, NULL);
 	pt->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	pt->came_on_ns = -1;
-	collector_short_slice();
 	return pt;
 }
 
@@ -578,22 +556,25 @@ static void ptrace_describe(enum sampler_kind kind, long hz, const struct sample
 	double stops = st->stops ? (double)st->stops : 1.0;
 	log_info("ptrace sampler: %llu ticks at %ld Hz, %llu thread stops held median <%.0f us, "
 		 "p99 <%.0f us, mean %.1f us, longest %.1f us; stop latency mean %.1f us, longest "
-		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late, %llu waits restarted; wait stacks: %llu without a stop, %llu with "
+		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late, %llu seen waiting and not stopped, %llu waits restarted; wait stacks: %llu without a stop, %llu with "
 		 "one, %llu reused", (unsigned long long)st->ticks, hz,
 		 (unsigned long long)st->stops, sampler_held_quantile(st, 0.5),
 		 sampler_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 		 (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 		 (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost,
 		 (unsigned long long)st->not_running, (unsigned long long)st->late,
+		 (unsigned long long)st->waiting,
 		 (unsigned long long)st->eintr_undone, (unsigned long long)st->waits_without_stop, (unsigned long long)st->waits_unwound,
 		 (unsigned long long)st->waits_reused);
-	if (kind == SAMPLER_CPU && st->not_running + st->late > 0)
+	if (kind == SAMPLER_CPU && st->not_running + st->late + st->waiting > 0)
 		sampler_line(out, "pprof-fcgi: %llu of %llu samples were dropped as taken while the "
 			     "thread was not running (it was waiting for a CPU, or stopped over "
-			     "half a tick late); each thread's CPU time is shared out over its "
-			     "samples taken while it ran",
-			     (unsigned long long)(st->not_running + st->late),
-			     (unsigned long long)st->stops);
+			     "half a tick late; %llu of them seen waiting were not stopped at "
+			     "all); each thread's CPU time is shared out over its samples taken "
+			     "while it ran",
+			     (unsigned long long)(st->not_running + st->late + st->waiting),
+			     (unsigned long long)(st->stops + st->waiting),
+			     (unsigned long long)st->waiting);
 	if (kind == SAMPLER_CPU && st->threads_unsampled > 0)
 		sampler_line(out, "pprof-fcgi: %llu threads used CPU but had no sample taken while "
 			     "they ran: their CPU time is shown as [not sampled]",
