@@ -83,6 +83,25 @@ static int resolve(const struct target_spec *t, pid_t self, pid_t *pid, struct e
 	return 0;
 }
 
+/* /proc/PID/task/TID/sched's exec_start, "ms.nnnnnn", in ns */
+START_TEST(test_sched_exec_start)
+{
+	int64_t ns = 0;
+	ck_assert_int_eq(proc_sched_exec_start("cat (28047, #threads: 1)\n-------\n"
+					       "se.exec_start                                :"
+					       "      43742871.763301\nse.vruntime : 9843.534272\n",
+					       &ns), 0);
+	ck_assert_int_eq(ns, 43742871763301LL);
+	ck_assert_int_eq(proc_sched_exec_start("se.exec_start : 0.000017\n", &ns), 0);
+	ck_assert_int_eq(ns, 17);
+	ck_assert_int_eq(proc_sched_exec_start("se.vruntime : 1.000000\n", &ns), -1);
+	ck_assert_int_eq(proc_sched_exec_start("se.exec_start : 12\n", &ns), -1);
+	ck_assert_int_eq(proc_sched_exec_start("se.exec_start : 12.34\n", &ns), -1);
+	ck_assert_int_eq(proc_sched_exec_start("se.exec_start", &ns), -1);
+	ck_assert_int_eq(proc_sched_exec_start("", &ns), -1);
+}
+END_TEST
+
 START_TEST(test_may_read)
 {
 	ck_assert(!proc_may_read(0x7ffffff0, 0, 0, 0444)); /* gone */
@@ -467,6 +486,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("proc");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_sched_exec_start);
 	tcase_add_test(tc, test_resolve_pid);
 	tcase_add_test(tc, test_resolve_pidfile);
 	tcase_add_test(tc, test_resolve_exe);

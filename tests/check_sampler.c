@@ -9,6 +9,7 @@
 #include "collect/deliver.h"
 #include "collect/perf_rec.h"
 #include "collect/proc.h"
+#include "collect/ptrace_pick.h"
 #include "collect/sampler.h"
 #include "collect/tidtab.h"
 #include "collect/unwind.h"
@@ -22,15 +23,64 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The pick of the ptrace sampler's stops, from readings alone. */
+START_TEST(test_ptrace_pick)
+{
+	/* on a CPU when asked: run-queue time unchanged */
+	struct ptrace_pick on = { .cpu_read = true, .rq_asked = 500, .rq = 500, .pcount_asked = 7,
+				  .pcount = 7, .came_on_ns = 9000, .left_ns = -1 };
+	ck_assert_int_eq(ptrace_pick(&on), PTRACE_PICK_KEPT);
+	struct ptrace_pick p = on;
+	p.cpu_read = false;
+	ck_assert_int_eq(ptrace_pick(&p), PTRACE_PICK_NOT_RUNNING);
+	p = on;
+	p.in_wait = true; /* asleep by the time the stop came */
+	ck_assert_int_eq(ptrace_pick(&p), PTRACE_PICK_NOT_RUNNING);
+	/* preempted by the collector's own wakeup: it left as the collector came */
+	struct ptrace_pick own = on;
+	own.rq = 800;
+	own.pcount = 8;
+	own.left_ns = 9000;
+	ck_assert_int_eq(ptrace_pick(&own), PTRACE_PICK_KEPT);
+	p = own;
+	p.pcount = 9; /* a second turn: it ran, and waited again, before the stop */
+	ck_assert_int_eq(ptrace_pick(&p), PTRACE_PICK_NOT_RUNNING);
+	/* waiting already when the collector came on (left earlier), or on
+	 * another CPU (not read), or the scheduler took its CPU after the
+	 * wakeup, even within the tick (a wait's return): dropped */
+	p = own;
+	p.left_ns = 8999;
+	ck_assert_int_eq(ptrace_pick(&p), PTRACE_PICK_NOT_RUNNING);
+	p.left_ns = -1;
+	p.seen_ns = 2000000, p.woke_ns = 1999000, p.half_tick_ns = 1000000;
+	ck_assert_int_eq(ptrace_pick(&p), PTRACE_PICK_NOT_RUNNING);
+	p.left_ns = 9001;
+	ck_assert_int_eq(ptrace_pick(&p), PTRACE_PICK_NOT_RUNNING);
+	/* a kernel that shows no exec_start: a wait that began after the
+	 * wakeup, within half a tick, is taken as the wakeup's preemption */
+	struct ptrace_pick old = own;
+	old.came_on_ns = old.left_ns = -1;
+	old.woke_ns = 1000000, old.half_tick_ns = 1000000;
+	old.seen_ns = 1000000 + 300 + 50; /* its 300 ns wait began 50 ns after the wakeup */
+	ck_assert_int_eq(ptrace_pick(&old), PTRACE_PICK_KEPT);
+	old.seen_ns = 1000000 + 300 - 50; /* began before it */
+	ck_assert_int_eq(ptrace_pick(&old), PTRACE_PICK_NOT_RUNNING);
+	old.seen_ns = 1000000 + 300 + 1000001; /* began over half a tick after */
+	ck_assert_int_eq(ptrace_pick(&old), PTRACE_PICK_LATE);
+}
+END_TEST
+
 START_TEST(test_stats_add)
 {
 	struct sampler_stats a = { .ticks = 1, .stops = 2, .lost = 1, .held_ns_max = 50,
-				   .latency_ns_max = 9, .waits_reused = 4 };
+				   .latency_ns_max = 9, .waits_reused = 4, .waiting = 5 };
 	struct sampler_stats b = { .ticks = 10, .stops = 20, .truncated = 3, .throttled = 2,
 				   .held_ns_max = 40, .latency_ns_max = 90, .waits_unwound = 1 };
 	a.held_hist[3] = 1;
 	b.held_hist[3] = 2;
+	b.waiting = 6;
 	sampler_stats_add(&a, &b);
+	ck_assert_uint_eq(a.waiting, 11);
 	ck_assert_uint_eq(a.ticks, 11);
 	ck_assert_uint_eq(a.stops, 22);
 	ck_assert_uint_eq(a.lost, 1);
@@ -106,13 +156,15 @@ END_TEST
  * with no sample kept: said in plain words, with the numbers. */
 START_TEST(test_ptrace_describe_dropped)
 {
-	struct sampler_stats st = { .stops = 400, .not_running = 250, .late = 10,
+	struct sampler_stats st = { .stops = 400, .not_running = 250, .late = 10, .waiting = 40,
 				    .threads_unsampled = 3 };
 	struct sampler_lines out = { 0 };
 	sampler_ptrace.describe(SAMPLER_CPU, 500, &st, &out);
 	ck_assert_uint_eq(out.n, 2);
-	ck_assert_msg(strstr(out.line[0], "260 of 400 samples were dropped as taken while the "
+	ck_assert_msg(strstr(out.line[0], "300 of 440 samples were dropped as taken while the "
 				     "thread was not running"), "%s", out.line[0]);
+	ck_assert_msg(strstr(out.line[0], "40 of them seen waiting were not stopped at all"), "%s",
+		      out.line[0]);
 	ck_assert_msg(strstr(out.line[1], "3 threads used CPU but had no sample taken while they "
 				     "ran: their CPU time is shown as [not sampled]"), "%s", out.line[1]);
 }
@@ -412,6 +464,7 @@ static Suite *sampler_suite(void)
 	Suite *s = suite_create("sampler");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_stats_add);
+	tcase_add_test(tc, test_ptrace_pick);
 	tcase_add_test(tc, test_held_quantile);
 	tcase_add_test(tc, test_lines_bounded);
 	tcase_add_test(tc, test_ptrace_describe_quiet);

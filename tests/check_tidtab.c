@@ -3,6 +3,10 @@
 #include "check_main.h"
 #include "collect/tidtab.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <string.h>
 
 START_TEST(test_add_find_compact)
@@ -107,7 +111,99 @@ START_TEST(test_proc_reads)
 	ck_assert(tidtab_alive(self, gettid()));
 	ck_assert(!tidtab_alive(self, 0x7ffffff0));
 	ck_assert_int_eq(tidtab_read_cpu(self, 0x7ffffff0, &ns), -1);
+	ck_assert_int_ge(t->cpu, 0); /* stat's processor */
+	ck_assert_int_lt(t->cpu, (int)sysconf(_SC_NPROCESSORS_CONF));
+	int64_t mine = -1, again = -1;
+	ck_assert_int_eq(tidtab_sched_stamp(0, 0, &mine), 0); /* the calling thread */
+	ck_assert_int_eq(tidtab_sched_stamp(self, gettid(), &again), 0);
+	ck_assert_int_gt(mine, 0);
+	ck_assert_int_ge(again, mine);
+	ck_assert_int_eq(tidtab_sched_stamp(self, 0x7ffffff0, &again), -1);
 	tidtab_forget(&tt); /* closes the descriptor */
+}
+END_TEST
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ck_assert_int_eq(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
+}
+
+static _Atomic int spin_cpu = -1;
+static _Atomic bool spin_stop;
+static _Atomic pid_t spin_tid;
+
+static void *spin(void *arg)
+{
+	(void)arg;
+	pin_to(spin_cpu);
+	spin_tid = gettid();
+	while (!spin_stop)
+		;
+	return NULL;
+}
+
+static void *sleeper(void *arg)
+{
+	char c;
+	spin_tid = gettid();
+	ck_assert_int_eq(read(*(int *)arg, &c, 1), 1);
+	return NULL;
+}
+
+/* What the ptrace sampler's pick rests on (ptrace_pick): a thread that
+ * loses its CPU to a thread waking there shows, while it waits, the same
+ * exec_start as the one that woke, read first thing; a thread that the
+ * wakeup did not preempt does not. A spinner and this thread share one
+ * CPU; this thread sleeps 1 ms and looks, up to 500 times (a wakeup may
+ * have to wait for the spinner's turn to end: then they differ). */
+START_TEST(test_preempted_stamp)
+{
+	spin_cpu = sched_getcpu();
+	pin_to(spin_cpu);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, spin, NULL), 0);
+	while (!spin_tid)
+		sched_yield();
+	int same = 0, looks = 0;
+	for (int i = 0; i < 500 && same < 5; i++) {
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+		int64_t came = -1, left = -1;
+		ck_assert_int_eq(tidtab_sched_stamp(0, 0, &came), 0);
+		ck_assert_int_eq(tidtab_sched_stamp(getpid(), spin_tid, &left), 0);
+		looks++;
+		same += came == left;
+		ck_assert_int_le(left, came); /* it left no later than this thread came on */
+	}
+	spin_stop = true;
+	pthread_join(th, NULL);
+	ck_assert_msg(same >= 5, "only %d of %d wakeups showed the preempted spinner's stamp", same,
+		      looks);
+	/* a thread asleep left its CPU before this one came on, not at it */
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	spin_tid = 0;
+	ck_assert_int_eq(pthread_create(&th, NULL, sleeper, &fds[0]), 0);
+	struct tidtab tt = { 0 };
+	while (!spin_tid)
+		sched_yield();
+	struct thr *t = tidtab_add(&tt, spin_tid);
+	while (tidtab_state(getpid(), t) == 0 && t->state != 'S')
+		sched_yield();
+	struct timespec ms = { 0, 1000000 };
+	nanosleep(&ms, NULL);
+	int64_t came = -1, left = -1;
+	ck_assert_int_eq(tidtab_sched_stamp(0, 0, &came), 0);
+	ck_assert_int_eq(tidtab_sched_stamp(getpid(), spin_tid, &left), 0);
+	ck_assert_int_lt(left, came);
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+	tidtab_forget(&tt);
 }
 END_TEST
 
@@ -139,6 +235,7 @@ static Suite *tidtab_suite(void)
 	tcase_add_test(tc, test_on_drop);
 	tcase_add_test(tc, test_proc_reads);
 	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_preempted_stamp);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,6 +45,23 @@ int proc_read_small(const char *path, char *out, size_t size)
 	return 0;
 }
 
+int proc_sched_exec_start(const char *text, int64_t *ns)
+{
+	const char *at = strstr(text, "se.exec_start");
+	if (!at || !(at = strchr(at, ':')))
+		return -1;
+	char *end;
+	long long ms = strtoll(at + 1, &end, 10);
+	if (end == at + 1 || *end != '.' || ms < 0)
+		return -1;
+	const char *frac = end + 1;
+	long long sub = strtoll(frac, &end, 10);
+	if (end - frac != 6 || sub < 0)
+		return -1;
+	*ns = ms * 1000000LL + sub;
+	return 0;
+}
+
 bool proc_has_cap(int cap)
 {
 	char text[4096];

@@ -99,6 +99,12 @@ int proc_voluntary_switches(pid_t pid, pid_t tid, uint64_t *n);
  * bytes), retrying on EINTR; -1 with errno set. */
 int proc_read_small(const char *path, char *out, size_t size);
 
+/* se.exec_start of a /proc/PID/task/TID/sched text, in ns of its CPU's
+ * run-queue clock: for a thread not running, when it last left its CPU
+ * (the kernel's clock of that CPU, not CLOCK_MONOTONIC); -1 when the text
+ * has no such line (a kernel without CONFIG_SCHED_DEBUG). */
+int proc_sched_exec_start(const char *text, int64_t *ns);
+
 #define PROC_CAP_SYS_ADMIN 21
 #define PROC_CAP_SYSLOG 34
 #define PROC_CAP_PERFMON 38

@@ -28,6 +28,7 @@ void sampler_stats_add(struct sampler_stats *to, const struct sampler_stats *fro
 	to->waits_reused += from->waits_reused;
 	to->not_running += from->not_running;
 	to->late += from->late;
+	to->waiting += from->waiting;
 	to->eintr_undone += from->eintr_undone;
 	to->threads_unsampled += from->threads_unsampled;
 	to->kernel_samples += from->kernel_samples;

@@ -117,8 +117,9 @@ struct sampler_stats {
 	uint64_t waits_unwound, waits_without_stop, waits_reused;
 	/* ptrace: stops not kept as samples because the thread was waiting
 	 * for a CPU when asked (it stopped where it was next scheduled), or
-	 * stopped too long after the tick */
-	uint64_t not_running, late;
+	 * stopped too long after the tick; waiting: threads known to be
+	 * waiting for a CPU at the tick before any stop, never stopped */
+	uint64_t not_running, late, waiting;
 	/* ptrace: stops that ended an EINTR-prone wait the thread had just
 	 * entered, whose syscall was set to run again (target_undo_eintr) */
 	uint64_t eintr_undone;

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/vec.h"
 #include "collect/maphist.h"
+#include "collect/ptrace_pick.h"
 #include "collect/ptrace_waits.h"
 #include "collect/sampler_ptrace.h"
 #include "collect/target.h"
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,39 +38,29 @@
 /* ---- events of the traced threads ---- */
 
 /* Whether a tick's stop of t, seen at seen (CLOCK_MONOTONIC), shows where
- * t ran when this collector woke for the tick (woke_ns); cpu_read: its
- * schedstat was read at the stop; in_wait: the stop interrupted a blocked
- * system call (the thread went to sleep between its look and the ask).
- * A thread on a CPU stops within an interrupt, its run-queue time
- * unchanged: kept. A thread waiting for a CPU stops only once it is
- * scheduled, where it resumes (for one woken from a wait, the return of
- * that wait), and the kernel adds the whole wait to its run-queue time
- * then: dropped, unless that one wait began after the wakeup, which itself
- * preempts the thread on its CPU (dropping those would drop more where a
- * thread has used up its turn, a bias of its own), and no later than half
- * a tick after it (the stack is where the thread left the CPU). Counted
- * in st. */
+ * t ran when this collector woke for the tick (ptrace_pick says why);
+ * cpu_read: its schedstat was read at the stop; in_wait: the stop
+ * interrupted a blocked system call. Counted in st. */
 static bool stop_kept(struct sampler *pt, struct thr *t, bool cpu_read, bool in_wait,
 		      uint64_t pcount_asked, int64_t seen, struct sampler_stats *st)
 {
-	if (!cpu_read || in_wait) {
-		st->not_running++;
-		return false;
-	}
-	if (t->rq_ns == t->rq_asked)
+	struct ptrace_pick p = {
+		.cpu_read = cpu_read, .in_wait = in_wait, .rq_asked = t->rq_asked, .rq = t->rq_ns,
+		.pcount_asked = pcount_asked, .pcount = t->pcount, .came_on_ns = pt->came_on_ns,
+		.left_ns = t->left_ns, .seen_ns = seen, .woke_ns = pt->woke_ns,
+		.half_tick_ns = pt->hz > 0 ? 500000000LL / pt->hz : STOP_DEADLINE_NS,
+	};
+	switch (ptrace_pick(&p)) {
+	case PTRACE_PICK_KEPT:
 		return true;
-	/* when its wait began, at the latest: seen is after it was scheduled */
-	int64_t began = seen - (int64_t)(t->rq_ns - t->rq_asked);
-	if (t->pcount != pcount_asked + 1 || began < pt->woke_ns) {
+	case PTRACE_PICK_NOT_RUNNING:
 		st->not_running++;
 		return false;
-	}
-	int64_t half = pt->hz > 0 ? 500000000LL / pt->hz : STOP_DEADLINE_NS;
-	if (began - pt->woke_ns > half) {
+	case PTRACE_PICK_LATE:
 		st->late++;
 		return false;
 	}
-	return true;
+	return false;
 }
 
 /* What must be read while t is stopped: its CPU time (exactly the
@@ -382,6 +374,7 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 			t->selected = t->sampled = false;
 	}
 	pt->nsel = 0;
+	pt->cpu = sched_getcpu();
 	/* who may be on a CPU now: running at the last look, or put on a CPU
 	 * since (the CPU time alone lags: the kernel adds a running thread's
 	 * time at its scheduler ticks and switches, 4 ms apart at HZ=250) */
@@ -404,6 +397,17 @@ static void tick(struct sampler *pt, struct sampler_stats *st)
 		if (tidtab_state(pt->pid, t) < 0 || t->state != 'R')
 			continue; /* asleep: never stopped (EINTR) */
 		t->rq_asked = t->rq_ns;
+		/* waiting on this CPU (this thread runs here): did it just
+		 * lose the CPU to this wakeup? One read, of these only. If
+		 * not, it waited already: its stop would be dropped, so it
+		 * is not stopped at all */
+		t->left_ns = -1;
+		if (pt->came_on_ns >= 0 && t->cpu == pt->cpu &&
+		    tidtab_sched_stamp(pt->pid, t->tid, &t->left_ns) == 0 &&
+		    t->left_ns != pt->came_on_ns) {
+			st->waiting++;
+			continue;
+		}
 		struct err ie = { 0 };
 		if (target_interrupt(t->tid, &ie) == 0) {
 			select_thread(pt, t);
@@ -502,6 +506,7 @@ static struct sampler *ptrace_attach(const struct sampler_host *host, struct err
 	sigaddset(&chld, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &chld, NULL);
 	pt->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	pt->came_on_ns = -1;
 	return pt;
 }
 
@@ -520,6 +525,9 @@ static void ptrace_drain(struct sampler *pt, int64_t timeout_ns, struct sampler_
 	size_t none = 0;
 	pump_events(pt, timeout_ns, &none, st);
 	pt->woke_ns = clock_ns(CLOCK_MONOTONIC); /* the last drain before a tick ends as it wakes */
+	/* first thing: the kernel moves it on at its next look at this CPU */
+	if (pt->hz <= 0 || tidtab_sched_stamp(0, 0, &pt->came_on_ns) < 0)
+		pt->came_on_ns = -1;
 }
 
 static void ptrace_detach(struct sampler *pt)
@@ -548,22 +556,25 @@ static void ptrace_describe(enum sampler_kind kind, long hz, const struct sample
 	double stops = st->stops ? (double)st->stops : 1.0;
 	log_info("ptrace sampler: %llu ticks at %ld Hz, %llu thread stops held median <%.0f us, "
 		 "p99 <%.0f us, mean %.1f us, longest %.1f us; stop latency mean %.1f us, longest "
-		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late, %llu waits restarted; wait stacks: %llu without a stop, %llu with "
+		 "%.1f us; %llu not stopped in time, %llu dropped as not running, %llu as late, %llu seen waiting and not stopped, %llu waits restarted; wait stacks: %llu without a stop, %llu with "
 		 "one, %llu reused", (unsigned long long)st->ticks, hz,
 		 (unsigned long long)st->stops, sampler_held_quantile(st, 0.5),
 		 sampler_held_quantile(st, 0.99), (double)st->held_ns_total / stops / 1e3,
 		 (double)st->held_ns_max / 1e3, (double)st->latency_ns_total / stops / 1e3,
 		 (double)st->latency_ns_max / 1e3, (unsigned long long)st->lost,
 		 (unsigned long long)st->not_running, (unsigned long long)st->late,
+		 (unsigned long long)st->waiting,
 		 (unsigned long long)st->eintr_undone, (unsigned long long)st->waits_without_stop, (unsigned long long)st->waits_unwound,
 		 (unsigned long long)st->waits_reused);
-	if (kind == SAMPLER_CPU && st->not_running + st->late > 0)
+	if (kind == SAMPLER_CPU && st->not_running + st->late + st->waiting > 0)
 		sampler_line(out, "pprof-fcgi: %llu of %llu samples were dropped as taken while the "
 			     "thread was not running (it was waiting for a CPU, or stopped over "
-			     "half a tick late); each thread's CPU time is shared out over its "
-			     "samples taken while it ran",
-			     (unsigned long long)(st->not_running + st->late),
-			     (unsigned long long)st->stops);
+			     "half a tick late; %llu of them seen waiting were not stopped at "
+			     "all); each thread's CPU time is shared out over its samples taken "
+			     "while it ran",
+			     (unsigned long long)(st->not_running + st->late + st->waiting),
+			     (unsigned long long)(st->stops + st->waiting),
+			     (unsigned long long)st->waiting);
 	if (kind == SAMPLER_CPU && st->threads_unsampled > 0)
 		sampler_line(out, "pprof-fcgi: %llu threads used CPU but had no sample taken while "
 			     "they ran: their CPU time is shown as [not sampled]",

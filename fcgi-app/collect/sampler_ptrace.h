@@ -28,6 +28,11 @@ struct sampler {
 	bool picking;            /* a tick waits for its stops: each is kept or not */
 	int64_t woke_ns;         /* CLOCK_MONOTONIC when the wait before this tick
 				  * ended (or the last tick, if none came between) */
+	/* the collector's own se.exec_start read as it woke (-1: not shown),
+	 * and its CPU at the tick: a thread waiting on that CPU when asked
+	 * with the same exec_start lost it to this wakeup (ptrace_pick) */
+	int64_t came_on_ns;
+	int cpu;
 	struct maphist *hist;    /* the mappings by time, the collector's; NULL: none */
 	struct ptrace_maps maps; /* what the last read of the maps found */
 };

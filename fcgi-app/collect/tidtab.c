@@ -188,7 +188,25 @@ int tidtab_state(pid_t pid, struct thr *t)
 	memcpy(t->comm, open_paren + 1, len);
 	t->comm[len] = '\0';
 	t->state = close_paren[2];
+	/* the 39th field, "processor": 36 fields after the state */
+	const char *f = close_paren + 2;
+	for (int i = 0; i < 36 && f; i++)
+		if ((f = strchr(f, ' ')))
+			f++;
+	t->cpu = f ? atoi(f) : -1;
 	return 0;
+}
+
+int tidtab_sched_stamp(pid_t pid, pid_t tid, int64_t *ns)
+{
+	char path[64], text[4096];
+	if (tid == 0)
+		snprintf(path, sizeof path, "/proc/thread-self/sched");
+	else
+		snprintf(path, sizeof path, "/proc/%d/task/%d/sched", (int)pid, (int)tid);
+	if (proc_read_small(path, text, sizeof text) < 0)
+		return -1;
+	return proc_sched_exec_start(text, ns);
 }
 
 /* Whether a thread still runs (not gone, not a zombie, not exiting). */

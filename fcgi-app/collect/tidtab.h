@@ -59,6 +59,10 @@ struct thr {
 	 * where it ran at the tick (dropped) */
 	uint64_t pcount, pcount_prev_tick, rq_asked;
 	bool dropped;             /* this tick's stop was not kept */
+	int cpu;                  /* the CPU it last ran on, at the last stat read */
+	int64_t left_ns;          /* when asked, waiting on the collector's CPU:
+				   * when it left that CPU (sched's exec_start);
+				   * -1: not read */
 	/* samples kept for each subscriber since its CPU time was last given
 	 * out (a sampler whose samples weigh one tick each: ptrace) */
 	uint32_t ticks[COLLECTOR_MAX_SUBS];
@@ -95,8 +99,11 @@ int tidtab_read_cpu(pid_t pid, pid_t tid, uint64_t *ns);
  * t's schedstat file kept open (a pread regenerates it; no path lookup);
  * opened each time when descriptors run out. */
 int tidtab_cpu(pid_t pid, struct thr *t);
-/* t->state (R S D T t Z ...) and t->comm from its stat line. */
+/* t->state (R S D T t Z ...), t->comm and t->cpu from its stat line. */
 int tidtab_state(pid_t pid, struct thr *t);
+/* se.exec_start of thread tid of pid (tid 0: the calling thread), in ns
+ * of its CPU's run-queue clock; -1 when gone or not shown. */
+int tidtab_sched_stamp(pid_t pid, pid_t tid, int64_t *ns);
 /* Whether a thread still runs (not gone, not a zombie, not exiting). */
 bool tidtab_alive(pid_t pid, pid_t tid);
 /* Whether an idle thread is skipped this time; a thread seen idle k times
