@@ -269,16 +269,15 @@ static bool wait_now(struct sampler *s, pid_t tid, char *label, size_t size)
 	return true;
 }
 
-/* Tests: the buffers left unread for PPROF_FCGI_TEST_PERF_STALL_MS
- * from 1 s after a timeline's records began, so that records are lost
- * (this machine's buffers are drained well before they fill). */
+/* Tests: the buffers left unread for host.perf_stall_ms from 1 s after
+ * a timeline's records began, so that records are lost (this machine's
+ * buffers are drained well before they fill). */
 static void stall_arm(struct sampler *s)
 {
-	const char *v = getenv("PPROF_FCGI_TEST_PERF_STALL_MS");
-	if (!v || atol(v) <= 0)
+	if (s->host.perf_stall_ms <= 0)
 		return;
 	s->stall_from_ns = clock_ns(CLOCK_BOOTTIME) + 1000000000LL;
-	s->stall_until_ns = s->stall_from_ns + atol(v) * 1000000LL;
+	s->stall_until_ns = s->stall_from_ns + s->host.perf_stall_ms * 1000000LL;
 }
 
 void perf_rec_switch_start(struct sampler *s)

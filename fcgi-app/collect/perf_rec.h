@@ -51,7 +51,7 @@ struct sampler {
 	uint64_t rest_ns;         /* handed out by perf_rec_proc_rest */
 	int64_t forked_ns;        /* the last FORK record's time (CLOCK_BOOTTIME) */
 	int64_t rest_read_ns;     /* when /proc was last read for the rest (same clock) */
-	/* tests (PPROF_FCGI_TEST_PERF_STALL_MS): no buffer read in this
+	/* tests (host.perf_stall_ms): no buffer read in this
 	 * time, so that they fill and records are lost */
 	int64_t stall_from_ns, stall_until_ns;
 	int64_t switches_ns;      /* when the timeline's records began */
