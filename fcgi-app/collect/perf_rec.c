@@ -269,15 +269,48 @@ static bool wait_now(struct sampler *s, pid_t tid, char *label, size_t size)
 	return true;
 }
 
-/* Tests: the buffers left unread for host.perf_stall_ms from 1 s after
- * a timeline's records began, so that records are lost (this machine's
- * buffers are drained well before they fill). */
+/* Tests: the buffers left unread from 1 s after a timeline's records
+ * began, so that records are lost (this machine's buffers are drained
+ * well before they fill): until one has been full for 100 ms, at most
+ * host.perf_stall_ms. Full: samples are lost first, with their stack
+ * copies, then the switch records too, which a trace's slices are made
+ * of. Not a fixed time: on a loaded machine the target runs less and a
+ * buffer fills slower. */
 static void stall_arm(struct sampler *s)
 {
 	if (s->host.perf_stall_ms <= 0)
 		return;
 	s->stall_from_ns = clock_ns(CLOCK_BOOTTIME) + 1000000000LL;
 	s->stall_until_ns = s->stall_from_ns + s->host.perf_stall_ms * 1000000LL;
+	s->stall_full_ns = 0;
+}
+
+/* Whether b has no room left for a switch record, or hardly. */
+static bool buffer_full(const struct cpubuf *b)
+{
+	if (!b->map)
+		return false;
+	const struct perf_event_mmap_page *mp = (const void *)b->map;
+	uint64_t used = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE) - mp->data_tail;
+	return mp->data_size - used < 256;
+}
+
+static bool stalled(struct sampler *s)
+{
+	if (!s->stall_until_ns)
+		return false;
+	int64_t now = clock_ns(CLOCK_BOOTTIME);
+	if (now < s->stall_from_ns || now >= s->stall_until_ns)
+		return false;
+	for (int cpu = 0; !s->stall_full_ns && cpu < s->ncpu; cpu++)
+		if (buffer_full(&s->buf[cpu]))
+			s->stall_full_ns = now;
+	for (size_t i = 0; !s->stall_full_ns && i < s->ntbufs; i++)
+		if (buffer_full(&s->tbufs[i].b))
+			s->stall_full_ns = now;
+	if (s->stall_full_ns && now - s->stall_full_ns >= 100000000LL)
+		s->stall_until_ns = now;
+	return now < s->stall_until_ns;
 }
 
 void perf_rec_switch_start(struct sampler *s)
@@ -444,8 +477,7 @@ static void drain_buffer(struct sampler *s, struct cpubuf *b)
 
 void perf_rec_drain(struct sampler *s)
 {
-	int64_t now = s->stall_until_ns ? clock_ns(CLOCK_BOOTTIME) : 0;
-	if (now >= s->stall_from_ns && now < s->stall_until_ns)
+	if (stalled(s))
 		return;
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)

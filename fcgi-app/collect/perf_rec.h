@@ -54,6 +54,7 @@ struct sampler {
 	/* tests (host.perf_stall_ms): no buffer read in this
 	 * time, so that they fill and records are lost */
 	int64_t stall_from_ns, stall_until_ns;
+	int64_t stall_full_ns;     /* when a buffer was first seen full in it */
 	int64_t switches_ns;      /* when the timeline's records began */
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
