@@ -153,7 +153,7 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	 * frames out (a shorter one reached the stack's end) */
 	if (size && dyn >= size)
 		s->counts.truncated++;
-	task_seen(s, tid);
+	task_seen(s, tid)->ran = true;
 	s->sampled_ns += period;
 	s->given_ns += period;
 	struct sampler_sample smp = {
@@ -513,8 +513,33 @@ void perf_rec_settle(struct sampler *s, bool all)
 	}
 }
 
+/* tid's kernel time since the last look, handed out as a one-frame
+ * sample: how much it was. */
+static uint64_t task_kernel_time(struct sampler *s, struct task *k, int64_t at)
+{
+	k->ran = false;
+	uint64_t now = proc_stime_ns(s->pid, k->tid);
+	if (now <= k->stime_ns)
+		return 0;
+	struct sampler_sample smp = {
+		.pid = s->pid, .tid = k->tid, .time_ns = at,
+		.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
+	};
+	k->stime_ns = now;
+	k->moved_ns = at;
+	s->given_ns += smp.period_ns;
+	s->host.sink.sample(s->host.sink.arg, &smp);
+	return smp.period_ns;
+}
+
 /* Each thread's kernel time since the last look, as a one-frame sample:
- * with exclude_kernel a tick in the kernel makes no sample at all. */
+ * with exclude_kernel a tick in the kernel makes no sample at all. Not
+ * every thread's stat at every look (1,000 sleeping threads' were most
+ * of this sampler's CPU): those that can have moved, sampled since or
+ * seen moving within a second; the others only when the process's
+ * kernel time moved by more than a tick per CPU that those did not
+ * explain: a thread busy in the kernel only (read from then on), or what
+ * sleepers' wake-ups added up to (late by that much at most). */
 void perf_rec_kernel_time(struct sampler *s)
 {
 	if (s->kernel)
@@ -522,20 +547,25 @@ void perf_rec_kernel_time(struct sampler *s)
 	uint64_t total = proc_stime_ns(s->pid, 0);
 	if (total == s->proc_stime_ns)
 		return; /* no thread spent a tick in the kernel: no thread to read */
+	if (total > s->proc_stime_ns)
+		s->stime_unseen += total - s->proc_stime_ns;
 	s->proc_stime_ns = total;
+	int64_t at = clock_ns(CLOCK_BOOTTIME);
+	uint64_t seen = 0;
 	for (size_t i = 0; i < s->ntasks; i++) {
 		struct task *k = &s->tasks[i];
-		uint64_t now = proc_stime_ns(s->pid, k->tid);
-		if (now <= k->stime_ns)
-			continue;
-		struct sampler_sample smp = {
-			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
-			.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
-		};
-		k->stime_ns = now;
-		s->given_ns += smp.period_ns;
-		s->host.sink.sample(s->host.sink.arg, &smp);
+		if (k->ran || (k->moved_ns && at - k->moved_ns < 1000000000LL))
+			seen += task_kernel_time(s, k, at);
 	}
+	s->stime_unseen -= seen < s->stime_unseen ? seen : s->stime_unseen;
+	long tck = sysconf(_SC_CLK_TCK);
+	uint64_t tick = 1000000000ULL / (uint64_t)(tck > 0 ? tck : 100);
+	if (s->stime_unseen <= tick * (uint64_t)s->ncpu && s->stime_all_ns)
+		return;
+	for (size_t i = 0; i < s->ntasks; i++)
+		task_kernel_time(s, &s->tasks[i], at);
+	s->stime_unseen = 0;
+	s->stime_all_ns = at;
 }
 
 /* The thread the rest goes to: one whose events threads created in the
