@@ -277,25 +277,28 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 }
 OWN(posix_memalign);
 
-EXPORT void *aligned_alloc(size_t align, size_t n)
+/* memalign, and aligned_alloc (C11's, where the C library has it: the
+ * real one is known only once the agent is ready). */
+static void *aligned(bool c11, size_t align, size_t n)
 {
 	if (UNLIKELY(!A.ready))
 		agent_init();
 	if (!A.ready)
 		return agent_boot_alloc(n, align);
-	if (A.real.aligned_alloc)
+	if (c11 && A.real.aligned_alloc)
 		return allocated(A.real.aligned_alloc(align, n), n);
 	return allocated(A.real.memalign(align, n), n);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	return aligned(true, align, n);
 }
 OWN(aligned_alloc);
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	if (UNLIKELY(!A.ready))
-		agent_init();
-	if (!A.ready)
-		return agent_boot_alloc(n, align);
-	return allocated(A.real.memalign(align, n), n);
+	return aligned(false, align, n);
 }
 OWN(memalign);
 

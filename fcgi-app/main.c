@@ -200,6 +200,9 @@ int main(int argc, char **argv)
 	/* tests: perf_event_open refused, which this machine's kernel allows */
 	if (getenv("PPROF_FCGI_TEST_PERF_EACCES"))
 		cc.perf_refused = EACCES;
+	/* tests: records lost in a /trace (collect/perf_rec.c) */
+	const char *stall = getenv("PPROF_FCGI_TEST_PERF_STALL_MS");
+	cc.perf_stall_ms = stall ? atoi(stall) : 0;
 	/* the collector adds to it, the symbolizer reads a copy; outlives both */
 	struct maphist maps;
 	maphist_init(&maps);

@@ -176,6 +176,11 @@ kprofile koff 3
 ! grep -q 'kernel.kallsyms' "$T/koff.txt" && ! kernel_named koff && grep -q '"\[kernel: not sampled\]"' "$T/koff.txt" \
 	&& pass "kernel-frames = off: no kernel frame, [kernel: not sampled] instead" \
 	|| fail "kernel-frames = off: $(head -20 "$T/koff.top")"
+# the reader's kernel time carried by [kernel: not sampled], read from
+# /proc only for threads that can have moved (collect/perf_rec.c)
+total=$(sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p' "$T/koff.top")
+[ -n "$total" ] && within "kernel-frames = off: cpu/nanoseconds against /proc over the window (ms)" "$total" "$(cat "$T/koff.ms")" 5 \
+	|| fail "kernel-frames = off: no total in $(head -5 "$T/koff.top")"
 kill -TERM "$TARGET_PID"; wait "$TARGET_PID" 2>/dev/null
 
 # --- 1,000 sleeping threads add nothing: no sample of theirs, the busy

@@ -321,6 +321,7 @@ static void *collector_main(void *arg)
 		struct sampler_host host = {
 			.pid = c->pid, .threads = &c->threads, .unw = c->unw, .perf_layout = c->cfg.perf_layout,
 			.kernel_frames = c->cfg.kernel_frames, .maps = c->cfg.maps, .wake_fd = c->wake_fd,
+			.perf_stall_ms = c->cfg.perf_stall_ms,
 			.sink = { on_sampler_sample, on_sampler_event, on_sampler_thread, c },
 		};
 		c->smp = c->ops->attach(&host, &e);

@@ -97,6 +97,7 @@ struct collector_config {
 	bool kernel_frames; /* perf_event: the kernel's frames too, where permitted */
 	struct maphist *maps; /* the mappings by time, the owner's (maphist.h); NULL: none */
 	int perf_layout;      /* enum sampler_layout */
+	int perf_stall_ms;    /* tests: the buffers left unread up to this long, to lose records */
 };
 
 struct collector *collector_new(const struct collector_config *cc);

@@ -48,6 +48,7 @@ enum {
 	D_MASK = 104,    /* all signals */
 	D_CLOSE_SEQ = 112, /* the call whose result is a descriptor to close (pprof-fcgi) */
 	D_CLOSE_FD = 120,  /* that descriptor, closed on leaving; -1 none (trampoline) */
+	D_NOW = 128,     /* struct timespec: CLOCK_MONOTONIC as it last read it (trampoline) */
 	D_SCRATCH = 2048,
 };
 #define STATE_IN 1
@@ -56,8 +57,10 @@ enum {
 #if defined(__x86_64__)
 /* The trampoline, entered with rsp at a frame of four words: the data
  * page, where its return address was put, the XSAVE area's size, and how
- * many idle sleeps it waits for a call before it leaves on its own. It is
- * copied into the target, never run here. */
+ * long (ns) it waits idle for a call before it leaves on its own: a
+ * CLOCK_MONOTONIC deadline (rbp) from its entry and from the end of each
+ * call, not a count of its 50 us waits, which a loaded machine stretches.
+ * It is copied into the target, never run here. */
 __asm__(
 	".pushsection .rodata\n"
 	".balign 16\n"
@@ -82,24 +85,24 @@ __asm__(
 	"mov $2, %edi\n lea 104(%r14), %rsi\n mov %r13, %rdx\n mov $8, %r10d\n mov $14, %eax\n syscall\n"
 	"movq $1, 80(%r14)\n"
 	"xor %r15d, %r15d\n"              /* the seq run last */
-	"mov 152(%rbx), %rbp\n"           /* idle sleeps left */
+	"call 6f\n add 152(%rbx), %rax\n mov %rax, %rbp\n" /* the idle deadline */
 	"1: mov (%r14), %rax\n"
 	"cmp $-1, %rax\n je 3f\n"
 	"cmp %r15, %rax\n jne 2f\n"
-	"dec %rbp\n jz 3f\n"
+	"call 6f\n cmp %rbp, %rax\n jge 3f\n"
 	/* futex, not nanosleep, to wait: nanosleep resets the restart
 	 * block an interrupted nanosleep of the thread's own is resumed by */
 	"mov %r14, %rdi\n mov $128, %esi\n mov %r15d, %edx\n lea 88(%r14), %r10\n"
 	"mov $202, %eax\n syscall\n"
 	"jmp 1b\n"
 	"2: mov %rax, %r15\n"
-	"mov 152(%rbx), %rbp\n"
 	"mov 8(%r14), %r11\n mov 16(%r14), %rdi\n mov 24(%r14), %rsi\n mov 32(%r14), %rdx\n"
 	"mov 40(%r14), %rcx\n mov 48(%r14), %r8\n mov 56(%r14), %r9\n"
 	"call *%r11\n"                    /* rsp is 16-byte aligned here */
 	"mov %rax, 64(%r14)\n"
 	"cmp 112(%r14), %r15\n jne 4f\n mov %rax, 120(%r14)\n"
 	"4: mov %r15, 72(%r14)\n"
+	"call 6f\n add 152(%rbx), %rax\n mov %rax, %rbp\n"
 	"jmp 1b\n"
 	/* leaving, with pprof-fcgi there or not: close the descriptor (an
 	 * int: its upper half is undefined) */
@@ -112,6 +115,9 @@ __asm__(
 	"pop %rbp\n pop %rdi\n pop %rsi\n pop %rdx\n pop %rcx\n pop %rbx\n pop %rax\n popfq\n"
 	"mov 8(%rsp), %rsp\n"             /* the thread's stack pointer - 8 - RET_SKIP */
 	"ret $256\n"
+	/* CLOCK_MONOTONIC in ns into rax (clock_gettime, at D_NOW) */
+	"6: mov $228, %eax\n mov $1, %edi\n lea 128(%r14), %rsi\n syscall\n"
+	"imul $1000000000, 128(%r14), %rax\n add 136(%r14), %rax\n ret\n"
 	".globl pf_inject_tramp_end\n.hidden pf_inject_tramp_end\n"
 	"pf_inject_tramp_end:\n"
 	".popsection\n");
@@ -374,7 +380,7 @@ static int enter(struct inject *in, struct seized *s, const struct user_regs_str
 	restart_fixup(orig, &ret_rax, &ret_rip);
 	uint64_t retsp = orig->rsp - 8 - RET_SKIP;
 	uint64_t frame_at = (orig->rsp - FRAME_GAP) & ~(uint64_t)63;
-	uint64_t frame[4] = { in->data, retsp, xsize, (uint64_t)in->timeout_ms * 1000000 / IDLE_SLEEP_NS + 1 };
+	uint64_t frame[4] = { in->data, retsp, xsize, (uint64_t)in->timeout_ms * 1000000 };
 	if (target_write_mem(in->pid, in->code, pf_inject_tramp, n, e) < 0 ||
 	    target_write_mem(in->pid, in->data, data, sizeof data, e) < 0 ||
 	    target_write_mem(in->pid, retsp, &ret_rip, 8, e) < 0 ||

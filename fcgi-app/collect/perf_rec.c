@@ -153,7 +153,7 @@ static void on_sample(struct sampler *s, const unsigned char *p, const unsigned 
 	 * frames out (a shorter one reached the stack's end) */
 	if (size && dyn >= size)
 		s->counts.truncated++;
-	task_seen(s, tid);
+	task_seen(s, tid)->ran = true;
 	s->sampled_ns += period;
 	s->given_ns += period;
 	struct sampler_sample smp = {
@@ -269,16 +269,48 @@ static bool wait_now(struct sampler *s, pid_t tid, char *label, size_t size)
 	return true;
 }
 
-/* Tests: the buffers left unread for PPROF_FCGI_TEST_PERF_STALL_MS
- * from 1 s after a timeline's records began, so that records are lost
- * (this machine's buffers are drained well before they fill). */
+/* Tests: the buffers left unread from 1 s after a timeline's records
+ * began, so that records are lost (this machine's buffers are drained
+ * well before they fill): until one has been full for 100 ms, at most
+ * host.perf_stall_ms. Full: samples are lost first, with their stack
+ * copies, then the switch records too, which a trace's slices are made
+ * of. Not a fixed time: on a loaded machine the target runs less and a
+ * buffer fills slower. */
 static void stall_arm(struct sampler *s)
 {
-	const char *v = getenv("PPROF_FCGI_TEST_PERF_STALL_MS");
-	if (!v || atol(v) <= 0)
+	if (s->host.perf_stall_ms <= 0)
 		return;
 	s->stall_from_ns = clock_ns(CLOCK_BOOTTIME) + 1000000000LL;
-	s->stall_until_ns = s->stall_from_ns + atol(v) * 1000000LL;
+	s->stall_until_ns = s->stall_from_ns + s->host.perf_stall_ms * 1000000LL;
+	s->stall_full_ns = 0;
+}
+
+/* Whether b has no room left for a switch record, or hardly. */
+static bool buffer_full(const struct cpubuf *b)
+{
+	if (!b->map)
+		return false;
+	const struct perf_event_mmap_page *mp = (const void *)b->map;
+	uint64_t used = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE) - mp->data_tail;
+	return mp->data_size - used < 256;
+}
+
+static bool stalled(struct sampler *s)
+{
+	if (!s->stall_until_ns)
+		return false;
+	int64_t now = clock_ns(CLOCK_BOOTTIME);
+	if (now < s->stall_from_ns || now >= s->stall_until_ns)
+		return false;
+	for (int cpu = 0; !s->stall_full_ns && cpu < s->ncpu; cpu++)
+		if (buffer_full(&s->buf[cpu]))
+			s->stall_full_ns = now;
+	for (size_t i = 0; !s->stall_full_ns && i < s->ntbufs; i++)
+		if (buffer_full(&s->tbufs[i].b))
+			s->stall_full_ns = now;
+	if (s->stall_full_ns && now - s->stall_full_ns >= 100000000LL)
+		s->stall_until_ns = now;
+	return now < s->stall_until_ns;
 }
 
 void perf_rec_switch_start(struct sampler *s)
@@ -445,8 +477,7 @@ static void drain_buffer(struct sampler *s, struct cpubuf *b)
 
 void perf_rec_drain(struct sampler *s)
 {
-	int64_t now = s->stall_until_ns ? clock_ns(CLOCK_BOOTTIME) : 0;
-	if (now >= s->stall_from_ns && now < s->stall_until_ns)
+	if (stalled(s))
 		return;
 	for (int cpu = 0; cpu < s->ncpu; cpu++)
 		if (s->buf[cpu].map)
@@ -482,8 +513,33 @@ void perf_rec_settle(struct sampler *s, bool all)
 	}
 }
 
+/* tid's kernel time since the last look, handed out as a one-frame
+ * sample: how much it was. */
+static uint64_t task_kernel_time(struct sampler *s, struct task *k, int64_t at)
+{
+	k->ran = false;
+	uint64_t now = proc_stime_ns(s->pid, k->tid);
+	if (now <= k->stime_ns)
+		return 0;
+	struct sampler_sample smp = {
+		.pid = s->pid, .tid = k->tid, .time_ns = at,
+		.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
+	};
+	k->stime_ns = now;
+	k->moved_ns = at;
+	s->given_ns += smp.period_ns;
+	s->host.sink.sample(s->host.sink.arg, &smp);
+	return smp.period_ns;
+}
+
 /* Each thread's kernel time since the last look, as a one-frame sample:
- * with exclude_kernel a tick in the kernel makes no sample at all. */
+ * with exclude_kernel a tick in the kernel makes no sample at all. Not
+ * every thread's stat at every look (1,000 sleeping threads' were most
+ * of this sampler's CPU): those that can have moved, sampled since or
+ * seen moving within a second; the others only when the process's
+ * kernel time moved by more than a tick per CPU that those did not
+ * explain: a thread busy in the kernel only (read from then on), or what
+ * sleepers' wake-ups added up to (late by that much at most). */
 void perf_rec_kernel_time(struct sampler *s)
 {
 	if (s->kernel)
@@ -491,20 +547,25 @@ void perf_rec_kernel_time(struct sampler *s)
 	uint64_t total = proc_stime_ns(s->pid, 0);
 	if (total == s->proc_stime_ns)
 		return; /* no thread spent a tick in the kernel: no thread to read */
+	if (total > s->proc_stime_ns)
+		s->stime_unseen += total - s->proc_stime_ns;
 	s->proc_stime_ns = total;
+	int64_t at = clock_ns(CLOCK_BOOTTIME);
+	uint64_t seen = 0;
 	for (size_t i = 0; i < s->ntasks; i++) {
 		struct task *k = &s->tasks[i];
-		uint64_t now = proc_stime_ns(s->pid, k->tid);
-		if (now <= k->stime_ns)
-			continue;
-		struct sampler_sample smp = {
-			.pid = s->pid, .tid = k->tid, .time_ns = clock_ns(CLOCK_BOOTTIME),
-			.period_ns = now - k->stime_ns, .pcs = kernel_pc, .npcs = 1,
-		};
-		k->stime_ns = now;
-		s->given_ns += smp.period_ns;
-		s->host.sink.sample(s->host.sink.arg, &smp);
+		if (k->ran || (k->moved_ns && at - k->moved_ns < 1000000000LL))
+			seen += task_kernel_time(s, k, at);
 	}
+	s->stime_unseen -= seen < s->stime_unseen ? seen : s->stime_unseen;
+	long tck = sysconf(_SC_CLK_TCK);
+	uint64_t tick = 1000000000ULL / (uint64_t)(tck > 0 ? tck : 100);
+	if (s->stime_unseen <= tick * (uint64_t)s->ncpu && s->stime_all_ns)
+		return;
+	for (size_t i = 0; i < s->ntasks; i++)
+		task_kernel_time(s, &s->tasks[i], at);
+	s->stime_unseen = 0;
+	s->stime_all_ns = at;
 }
 
 /* The thread the rest goes to: one whose events threads created in the

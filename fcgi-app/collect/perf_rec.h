@@ -18,6 +18,8 @@
 struct task {
 	pid_t tid;
 	uint64_t stime_ns;   /* its kernel time at the last look (0 for one born since) */
+	int64_t moved_ns;    /* when that was last seen to move (CLOCK_BOOTTIME) */
+	bool ran;            /* sampled since that look */
 	int exited;          /* 0: alive; else drains since its EXIT record */
 	size_t fd_at, nfd;   /* its own events in fds (opened, not inherited) */
 	int64_t blocked_ns;  /* its last switch off a CPU to wait, not yet named (0: none) */
@@ -51,9 +53,10 @@ struct sampler {
 	uint64_t rest_ns;         /* handed out by perf_rec_proc_rest */
 	int64_t forked_ns;        /* the last FORK record's time (CLOCK_BOOTTIME) */
 	int64_t rest_read_ns;     /* when /proc was last read for the rest (same clock) */
-	/* tests (PPROF_FCGI_TEST_PERF_STALL_MS): no buffer read in this
+	/* tests (host.perf_stall_ms): no buffer read in this
 	 * time, so that they fill and records are lost */
 	int64_t stall_from_ns, stall_until_ns;
+	int64_t stall_full_ns;     /* when a buffer was first seen full in it */
 	int64_t switches_ns;      /* when the timeline's records began */
 	bool no_inherit_thread;   /* a kernel before 5.13 */
 	bool kernel;              /* kernel call chains sampled (exclude_kernel = 0) */
@@ -63,6 +66,8 @@ struct sampler {
 	uint64_t kpcs[PERF_REC_KERNEL_DEPTH]; /* a sample's kernel frames, leaf first */
 	struct err open_err;      /* why events could not be opened (arm), for follow */
 	uint64_t proc_stime_ns;   /* the process's kernel time at the last look */
+	uint64_t stime_unseen;    /* how much of its moves no thread read explained */
+	int64_t stime_all_ns;     /* when every thread's kernel time was last read */
 	unsigned char *rec;       /* a record that wraps the ring's end, copied */
 	size_t rec_cap;
 	struct sampler_stats counts; /* handed out by the next drain */

@@ -165,6 +165,8 @@ struct sampler_host {
 	bool kernel_frames; /* perf_event: sample the kernel's call chains where permitted */
 	struct maphist *maps; /* perf_event: where MMAP2 and exec records go; NULL: nowhere */
 	int perf_layout;      /* perf_event: enum sampler_layout */
+	int perf_stall_ms;    /* perf_event, tests: a timeline's buffers left unread from
+			       * 1 s after it began until records are lost, at most this long */
 	int wake_fd;          /* readable when the collector has news for its loop (a
 			       * request came or left): a drain's wait ends; -1: none */
 	struct sampler_sink sink;
