@@ -44,11 +44,12 @@ enum {
 	D_RESULT = 64,   /* rax of the last call (trampoline) */
 	D_DONE = 72,     /* the seq it ran last (trampoline) */
 	D_STATE = 80,    /* 1 in the trampoline, 2 left (trampoline) */
-	D_SLEEP = 88,    /* struct timespec of its idle futex wait */
+	D_SLEEP = 88,    /* struct timespec: how long each idle wait lasts */
 	D_MASK = 104,    /* all signals */
 	D_CLOSE_SEQ = 112, /* the call whose result is a descriptor to close (pprof-fcgi) */
 	D_CLOSE_FD = 120,  /* that descriptor, closed on leaving; -1 none (trampoline) */
 	D_NOW = 128,     /* struct timespec: CLOCK_MONOTONIC as it last read it (trampoline) */
+	D_WAIT = 144,    /* struct timespec: D_SLEEP's copy each wait consumes (trampoline) */
 	D_SCRATCH = 2048,
 };
 #define STATE_IN 1
@@ -90,10 +91,14 @@ __asm__(
 	"cmp $-1, %rax\n je 3f\n"
 	"cmp %r15, %rax\n jne 2f\n"
 	"call 6f\n cmp %rbp, %rax\n jge 3f\n"
-	/* futex, not nanosleep, to wait: nanosleep resets the restart
-	 * block an interrupted nanosleep of the thread's own is resumed by */
-	"mov %r14, %rdi\n mov $128, %esi\n mov %r15d, %edx\n lea 88(%r14), %r10\n"
-	"mov $202, %eax\n syscall\n"
+	/* ppoll of no descriptor to wait: an interrupted nanosleep, futex
+	 * or poll with a timeout (a SIGSTOP is enough) rewrites the restart
+	 * block, which an interrupted timed wait of the thread's own is
+	 * resumed by on leaving; ppoll is restarted without it. It writes
+	 * the time left back, so each wait gets a fresh copy */
+	"mov 88(%r14), %rax\n mov %rax, 144(%r14)\n mov 96(%r14), %rax\n mov %rax, 152(%r14)\n"
+	"xor %edi, %edi\n xor %esi, %esi\n lea 144(%r14), %rdx\n xor %r10d, %r10d\n mov $8, %r8d\n"
+	"mov $271, %eax\n syscall\n"
 	"jmp 1b\n"
 	"2: mov %rax, %r15\n"
 	"mov 8(%r14), %r11\n mov 16(%r14), %rdi\n mov 24(%r14), %rsi\n mov 32(%r14), %rdx\n"
