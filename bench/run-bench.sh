@@ -54,17 +54,15 @@ start_target() { # starts the target, its work held; sets TPID once it is ready
 	while ! grep -q '^ready' "$T/target.out"; do sleep 0.01; done
 }
 # release PROFILER_PID: starts the target's work once PROFILER_PID has a
-# perf event for each of its threads on each CPU (0: at once; "ptrace":
-# once a thread is traced), so that every profiler samples the whole run
-# whatever its start-up takes; 10 s at most, then it says so
+# perf event for each of its threads on each CPU (0: at once), so that
+# every profiler samples the whole run whatever its start-up takes; 10 s
+# at most, then it says so
 NCPU=$(getconf _NPROCESSORS_ONLN)
 release() {
 	local want=$(((THREADS + 1) * NCPU)) i
 	for ((i = 0; i < 1000; i++)); do
 		case $1 in
 		0) break ;;
-		ptrace) cat /proc/"$TPID"/task/*/status 2> /dev/null |
-			grep -q '^TracerPid:[[:space:]]*[1-9]' && break ;;
 		*) [ "$(find /proc/"$1"/fd -lname 'anon_inode:\[perf_event\]' 2> /dev/null | wc -l)" -ge "$want" ] &&
 			break ;;
 		esac
@@ -139,6 +137,8 @@ function cell(v, lo, hi, f) { return sprintf(f " [" f ", " f "]", v, lo, hi) }
 END {
 	srand(seed)
 	n = split(runs, name, " ")
+	# whole rounds only (a run cut short leaves its last one partial)
+	for (k = 1; k <= n; k++) while (nr && !((name[k], nr) in R)) nr--
 	for (r = 1; r <= nr; r++) {
 		split(R["plainA", r], a, " "); split(R["plainB", r], b, " ")
 		for (k = 1; k <= n; k++) {
@@ -176,11 +176,12 @@ END {
 		else if (name[k] ~ /^record[0-9]/) cpu = sprintf("%.2f s (%.1f%%) + %.2f s", mc, 100 * mc / secs, med(k, "rep"))
 		else cpu = sprintf("%.2f s (%.1f%%)", mc, 100 * mc / secs)
 		a0 = name[k] == "plainA"
+		smp = name[k] ~ /@/ && name[k] !~ /^ptrace@/ # (the ptrace sampler counts ticks, not samples)
 		printf "| %s | %.0f | %s | %s | %.1f | %s | %.0f | %s | %.1f us | %.1f us | %s | %s | %s | %s |\n", \
 			label, med(k, "u"), a0 ? "—" : sprintf("%.2f%%", med(k, "lu")), \
 			a0 ? "—" : sprintf("%.2f%%", med(k, "lc")), med(k, "g"), a0 ? "—" : sprintf("%.1f", med(k, "dg")), \
 			med(k, "gc"), a0 ? "—" : sprintf("%.0f", med(k, "dgc")), med(k, "p50"), med(k, "p99"), \
-			name[k] ~ /@/ ? sprintf("%.0f", med(k, "sh")) : "—", name[k] ~ /@/ ? sprintf("%.0f", med(k, "lost")) : "—", \
+			smp ? sprintf("%.0f", med(k, "sh")) : "—", smp ? sprintf("%.0f", med(k, "lost")) : "—", \
 			cpu, TR[k] "/" TN[k]
 	}
 	for (k = 1; k <= n; k++) if (name[k] == "plainB") aa = k
@@ -205,14 +206,17 @@ END {
 			sh = paired(k, ref, "sh"); shlo = LO; shhi = HI
 			ps = paired(k, ref, "dps"); pslo = LO; pshi = HI
 			pl = paired(k, ref, "lps"); pllo = LO; plhi = HI
+			smp = name[k] !~ /^ptrace@/
 			printf "| %s - %s | %s | %s | %s | %s | %s | %s |\n", label_of(name[k]), label_of(name[ref]), \
 				cell(g, glo, ghi, "%.1f"), cell(c, clo, chi, "%.0f"), cell(l, llo, lhi, "%.2f"), \
-				cell(sh, shlo, shhi, "%.0f"), cell(ps, pslo, pshi, "%.0f"), cell(pl, pllo, plhi, "%.2f")
+				smp ? cell(sh, shlo, shhi, "%.0f") : "—", smp ? cell(ps, pslo, pshi, "%.0f") : "—", \
+				smp ? cell(pl, pllo, plhi, "%.2f") : "—"
 			sep = k in V2 ? "\n" : ""
 			V2[k] = V2[k] sep sprintf("%s against %s:\n  added pauses per CPU s: %s\n  per wall s: %s\n" \
 				"  per 1,000 samples: %s\n  loss per CPU s: %s\n  loss per CPU s, all sampled: %s", \
 				label_of(name[k]), label_of(name[ref]), verdict(chi, clo, tolc), verdict(ghi, glo, tolg), \
-				verdict(pshi, pslo, tolc * 1000 / hz), verdict(lhi, llo, toll), verdict(plhi, pllo, toll))
+				smp ? verdict(pshi, pslo, tolc * 1000 / hz) : "—", verdict(lhi, llo, toll), \
+				smp ? verdict(plhi, pllo, toll) : "—")
 		}
 	}
 	printf "\nA/A tolerance: %.1f pauses/s, %.0f per CPU s, %.2f points of loss per CPU s\n", tolg, tolc, toll
@@ -341,7 +345,8 @@ for round in $(seq "$ROUNDS"); do
 			# longer than the run: the profile ends when the target exits
 			APP_NAME=$s request profile "seconds=$((SECS + 10))&hz=$hz" "$T/profile.out" &
 			req=$!
-			if [ "$s" = ptrace ]; then release ptrace; else release "$apid"; fi
+			# (the ptrace sampler stops only threads that run: at once)
+			if [ "$s" = ptrace ]; then release 0; else release "$apid"; fi
 			wait "$TPID"
 			wait "$req"
 			pcpu=$(echo "$(cpu_s "$apid") - $c0" | bc -l)
