@@ -51,6 +51,7 @@ start_target() { # starts the target, its work held; sets TPID once it is ready
 	"$TGT" --threads "$THREADS" --seconds "$SECS" --gate 1 > "$T/target.out" &
 	TPID=$!
 	PIDS+=("$TPID")
+	echo "$TPID" > "$T/target.pid"
 	while ! grep -q '^ready' "$T/target.out"; do sleep 0.01; done
 }
 # release PROFILER_PID: starts the target's work once PROFILER_PID has a
@@ -134,11 +135,22 @@ function label_of(nm,   label) {
 }
 function cell(v, lo, hi, f) { return sprintf(f " [" f ", " f "]", v, lo, hi) }
 { R[$1, $2] = $0; if ($2 > nr) nr = $2 }
+# a window found traced, not by the ptrace sampler: another tracer
+$1 !~ /^ptrace@/ && $10 !~ /^0\// { BAD[$2] = 1 }
 END {
 	srand(seed)
 	n = split(runs, name, " ")
-	# whole rounds only (a run cut short leaves its last one partial)
-	for (k = 1; k <= n; k++) while (nr && !((name[k], nr) in R)) nr--
+	# whole rounds only (a run cut short leaves its last one partial), and
+	# none in which another process traced the target
+	m = 0
+	for (r = 1; r <= nr; r++) {
+		ok = !(r in BAD)
+		for (k = 1; k <= n; k++) if (!((name[k], r) in R)) ok = 0
+		if (!ok) { dropped++; continue }
+		m++
+		for (k = 1; k <= n; k++) R[name[k], m] = R[name[k], r]
+	}
+	nr = m
 	for (r = 1; r <= nr; r++) {
 		split(R["plainA", r], a, " "); split(R["plainB", r], b, " ")
 		for (k = 1; k <= n; k++) {
@@ -166,7 +178,9 @@ END {
 			split(f[10], t, "/"); TR[k] += t[1]; TN[k] += t[2]
 		}
 	}
-	printf "medians of %d rounds\n\n", nr
+	printf "medians of %d rounds", nr
+	if (dropped) printf " (%d left out: cut short, or the target traced by another process)", dropped
+	printf "\n\n"
 	print "| window | units/s | loss | loss per CPU s | pauses > 20 us /s | added | gaps per CPU s | added per CPU s | pause p50 | pause p99 | sampled | lost | profiler CPU | polls traced |"
 	print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for (k = 1; k <= n; k++) {
@@ -243,7 +257,8 @@ for s in $apps; do
 	for o in $others; do
 		[ "$s" = "${o%%=*}" ] && a=${o#*=} sampler=perf_event
 	done
-	APP=$a APP_NAME=$s start_app --target-exe bench-target --cpu-sampler "$sampler" --log-level info
+	# by pid: another bench-target on the machine (another bench) is no match
+	APP=$a APP_NAME=$s start_app --target-pidfile "$T/target.pid" --cpu-sampler "$sampler" --log-level info
 	eval "APP_$s=\$APP_PID"
 done
 # a first profile reads what every later one keeps (symbols, kallsyms):
