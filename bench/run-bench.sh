@@ -21,7 +21,10 @@
 #   record once each), BENCH_PERF_PAGES ("-": perf record's own buffer
 #   size; "- 1024" also runs it with -m 1024, pprof-fcgi's 4 MiB),
 #   BENCH_SAMPLERS ("ptrace perf_event": pprof-fcgi's samplers to run),
-#   BENCH_SEED (the shuffle's and the bootstrap's; printed)
+#   BENCH_SEED (the shuffle's and the bootstrap's; printed),
+#   BENCH_RESULTS (a file to keep the windows' lines in), BENCH_REPORT
+#   (such a file: its tables only, nothing run; runs pooled by
+#   concatenating their lines with the rounds renumbered)
 #
 # The target counts its work units and the pauses it notices (over 20 us
 # without running), shown per second and per second of its own CPU. Throughput is shown per second of wall time and per
