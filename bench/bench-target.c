@@ -1,7 +1,7 @@
 /* bench-target: N threads doing fixed units of CPU work for a number of
  * seconds, then printing their throughput and the pauses they noticed.
  *
- *   bench-target [--threads N] [--seconds S] [--idle N]
+ *   bench-target [--threads N] [--seconds S] [--idle N] [--gate 1]
  *
  * Each thread reads CLOCK_MONOTONIC between work units of about 2 us; a gap
  * over 20 us is time the thread did not run (preempted, interrupted by a
@@ -9,11 +9,14 @@
  * "units_per_s U gaps G gap_p50_us A gap_p99_us B gap_max_us C cpu_s D"
  * (D: the process's CPU time over the run). Prints "ready PID" first.
  * --idle N adds N threads asleep for the whole run (what a profiler must
- * not pay for). */
+ * not pay for). --gate 1 holds the work (and its clocks) after "ready"
+ * until a SIGUSR1: a profiler can attach first, so that it samples the
+ * whole run whatever its start-up takes. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +92,7 @@ static int cmp_u32(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int n = 2, nidle = 0;
+	int n = 2, nidle = 0, gate = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--threads"))
 			n = atoi(argv[i + 1]);
@@ -97,11 +100,18 @@ int main(int argc, char **argv)
 			seconds = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--idle"))
 			nidle = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--gate"))
+			gate = atoi(argv[i + 1]);
 	}
 	if (n < 1 || n > 256 || seconds <= 0 || nidle < 0 || nidle > 100000) {
-		fprintf(stderr, "usage: bench-target [--threads N] [--seconds S] [--idle N]\n");
+		fprintf(stderr, "usage: bench-target [--threads N] [--seconds S] [--idle N] [--gate 1]\n");
 		return 2;
 	}
+	/* blocked in every thread (inherited), taken by sigwait alone */
+	sigset_t go;
+	sigemptyset(&go);
+	sigaddset(&go, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &go, NULL);
 	struct worker *w = calloc((size_t)n, sizeof *w);
 	pthread_t *t = calloc((size_t)n, sizeof *t);
 	pthread_barrier_init(&start, NULL, (unsigned)n + 1);
@@ -122,6 +132,9 @@ int main(int argc, char **argv)
 	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
+	int sig;
+	if (gate)
+		sigwait(&go, &sig);
 	pthread_barrier_wait(&start);
 	double cpu0 = cpu_now();
 	uint64_t units = 0;
